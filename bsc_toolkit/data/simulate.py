@@ -97,9 +97,9 @@ class Truth:
         default_factory=lambda: {"consumer": 0.62, "smb": 0.58, "enterprise": 0.55}
     )
     serve_cost_per_order_usd: dict[str, float] = field(
-        default_factory=lambda: {"consumer": 8.0, "smb": 30.0, "enterprise": 120.0}
+        default_factory=lambda: {"consumer": 15.0, "smb": 50.0, "enterprise": 200.0}
     )
-    serve_cost_sd: float = 0.8  # lognormal sd of the customer-specific cost to serve
+    serve_cost_sd: float = 1.0  # lognormal sd of the customer-specific cost to serve
     # --- composition ------------------------------------------------------------
     segment_shares: dict[str, float] = field(
         default_factory=lambda: {"consumer": 0.6, "smb": 0.3, "enterprise": 0.1}
