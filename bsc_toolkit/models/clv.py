@@ -434,6 +434,29 @@ class _BaseFitter:
             index=names,
         )
 
+    @classmethod
+    def from_params(cls, **params: float):
+        """A fitter with given parameters (no data; standard errors are NaN).
+
+        Useful for what-if analyses and for testing predictions against
+        simulations with known truth.
+        """
+        names = list(cls._param_names)
+        if sorted(params) != sorted(names):
+            raise ValueError(f"expected parameters {names}, got {sorted(params)}")
+        theta = np.array([float(params[k]) for k in names])
+        if not (np.isfinite(theta).all() and (theta > 0).all()):
+            raise ValueError("all parameters must be positive and finite")
+        self = cls()
+        self.params_ = pd.Series(theta, index=names, name="coef")
+        self.standard_errors_ = pd.Series(np.nan, index=names, name="se")
+        self.confidence_intervals_ = pd.DataFrame({"ci_lower": np.nan, "ci_upper": np.nan}, index=names)
+        self.variance_matrix_ = pd.DataFrame(np.nan, index=names, columns=names)
+        self.log_likelihood_ = np.nan
+        self.n_customers_ = 0
+        self.converged_ = True
+        return self
+
     def _require_fit(self) -> None:
         if not hasattr(self, "params_"):
             raise RuntimeError(f"{type(self).__name__} is not fitted yet; call .fit(...) first")
@@ -629,6 +652,8 @@ class BetaGeoFitter(_BaseFitter):
 
     def _matrix(self, fun, max_frequency, max_recency, T) -> pd.DataFrame:
         self._require_fit()
+        if (max_frequency is None or max_recency is None) and not hasattr(self, "_max_frequency"):
+            raise ValueError("max_frequency and max_recency are required for a fitter built from_params")
         mf = int(max_frequency if max_frequency is not None else self._max_frequency)
         mr = int(max_recency if max_recency is not None else np.ceil(self._max_T))
         TT = float(T if T is not None else mr)
