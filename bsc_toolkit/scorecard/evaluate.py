@@ -1,0 +1,373 @@
+"""Evaluate a scorecard on a KPI table: actual vs target, variance, trend, RAG status.
+
+The KPI table has one row per period (``bsc_toolkit.metrics.kpi_summary``) and
+one column per KPI; measures read the column named by their ``kpi`` or
+``column``. Columns missing from the table give the status ``"no data"``.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from bsc_toolkit.scorecard.spec import PERSPECTIVE_TITLES, Scorecard
+
+__all__ = ["STATUS_COLOURS", "rag_status", "evaluate_scorecard", "render_scorecard_html"]
+
+#: Background / text colours of the status cells and sparkline end points.
+STATUS_COLOURS: dict[str, tuple[str, str]] = {
+    "green": ("#c8e6c9", "#1b5e20"),
+    "amber": ("#ffe0b2", "#e65100"),
+    "red": ("#ffcdd2", "#b71c1c"),
+    "no data": ("#eeeeee", "#616161"),
+}
+
+_EPS = 1e-9
+
+
+def rag_status(
+    actual: float,
+    target: float,
+    direction: str = "higher",
+    amber: float = 0.0,
+    red: float = 0.05,
+    relative: bool = True,
+) -> str:
+    """Red/amber/green status of one value.
+
+    The shortfall is how far ``actual`` falls on the bad side of ``target``:
+    ``target - actual`` if higher is better, ``actual - target`` if lower is
+    better (negative when the target is beaten), divided by ``|target|`` when
+    ``relative``. Status is ``"green"`` while the shortfall is at most
+    ``amber``, ``"amber"`` while it is at most ``red`` and ``"red"`` beyond;
+    boundary values get the better status (with a 1e-9 tolerance for floating
+    point). A missing actual gives ``"no data"``.
+
+    Parameters
+    ----------
+    actual, target : float
+        Measured value and target.
+    direction : {"higher", "lower"}
+        Whether higher or lower values are better.
+    amber, red : float
+        Tolerated shortfalls before amber and red (``0 <= amber <= red``).
+    relative : bool
+        Whether the thresholds are fractions of ``|target|``.
+
+    Returns
+    -------
+    str
+        ``"green"``, ``"amber"``, ``"red"`` or ``"no data"``.
+    """
+    if direction not in ("higher", "lower"):
+        raise ValueError(f"direction must be 'higher' or 'lower', not {direction!r}")
+    if amber < 0 or red < amber:
+        raise ValueError(f"thresholds must satisfy 0 <= amber <= red, got amber={amber}, red={red}")
+    if actual is None or not np.isfinite(actual):
+        return "no data"
+    shortfall = (target - actual) if direction == "higher" else (actual - target)
+    if relative:
+        if target == 0:
+            raise ValueError("relative thresholds need a non-zero target; use relative: false")
+        shortfall = shortfall / abs(target)
+    if shortfall <= amber + _EPS:
+        return "green"
+    if shortfall <= red + _EPS:
+        return "amber"
+    return "red"
+
+
+def _select_periods(kpis: pd.DataFrame, period) -> tuple[pd.DataFrame, object]:
+    frame = kpis.reset_index() if "period" not in kpis.columns and kpis.index.name == "period" else kpis
+    if "period" not in frame.columns:
+        raise ValueError(f"KPI table needs a 'period' column (or index); it has {list(frame.columns)}")
+    if frame.empty:
+        raise ValueError("KPI table is empty")
+    if frame["period"].duplicated().any():
+        dup = frame.loc[frame["period"].duplicated(), "period"].iloc[0]
+        raise ValueError(
+            f"KPI table has several rows for period {dup} (a `by=` breakdown?); "
+            "filter it to one group before evaluating the scorecard"
+        )
+    frame = frame.sort_values("period", ignore_index=True)
+    if period is None:
+        return frame, frame["period"].iloc[-1]
+    values = frame["period"]
+    wanted = period
+    if isinstance(values.dtype, pd.PeriodDtype) and not isinstance(period, pd.Period):
+        wanted = pd.Period(period, freq=values.dtype.freq)
+    match = values == wanted
+    if not match.any():
+        raise ValueError(f"period {period!r} not in the KPI table; available: {[str(v) for v in values]}")
+    last = int(np.flatnonzero(match.to_numpy())[-1])
+    return frame.iloc[: last + 1].reset_index(drop=True), frame["period"].iloc[last]
+
+
+def evaluate_scorecard(
+    spec: Scorecard,
+    kpis_by_period: pd.DataFrame,
+    period=None,
+    n_trend: int | None = 8,
+) -> pd.DataFrame:
+    """Evaluate every measure of a scorecard for one period.
+
+    Parameters
+    ----------
+    spec : Scorecard
+        The scorecard (see :func:`bsc_toolkit.scorecard.load_scorecard`).
+    kpis_by_period : pandas.DataFrame
+        One row per period with a ``period`` column (or index) and one column
+        per KPI, e.g. :func:`bsc_toolkit.metrics.kpi_summary`.
+    period : str or Period, optional
+        Period to evaluate (e.g. ``"2025Q4"``); ``None`` = the latest.
+    n_trend : int or None
+        Number of periods (up to and including ``period``) in the trend;
+        ``None`` keeps all earlier periods.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per measure, in scorecard order, with columns ``period,
+        perspective, perspective_title, objective_id, objective, measure_id,
+        measure, source, unit, direction, actual, target, variance`` (actual -
+        target), ``variance_pct`` (variance / |target|), ``status``
+        (green/amber/red/no data), ``previous, change`` (vs the previous
+        period), ``improving`` (bool; NaN without a previous value),
+        ``trend`` (list of values, oldest first), ``trend_periods``,
+        ``format, owner, initiatives``.
+    """
+    frame, chosen = _select_periods(kpis_by_period, period)
+    if n_trend is not None:
+        if n_trend < 1:
+            raise ValueError("n_trend must be at least 1")
+        frame = frame.iloc[-n_trend:]
+    trend_periods = [str(p) for p in frame["period"]]
+    rows = []
+    for p, o, m in spec.iter_measures():
+        source = m.source
+        if source in frame.columns:
+            series = pd.to_numeric(frame[source], errors="coerce").astype(float)
+            trend = series.tolist()
+        else:
+            trend = [math.nan] * len(frame)
+        actual = trend[-1] if trend else math.nan
+        previous = trend[-2] if len(trend) > 1 else math.nan
+        t = m.thresholds
+        status = rag_status(actual, m.target, m.direction, t.amber, t.red, t.relative)
+        variance = actual - m.target
+        change = actual - previous
+        improving = (change > 0 if m.direction == "higher" else change < 0) if np.isfinite(change) else np.nan
+        rows.append(
+            {
+                "period": str(chosen),
+                "perspective": p.perspective,
+                "perspective_title": p.display_title,
+                "objective_id": o.id,
+                "objective": o.name,
+                "measure_id": m.key,
+                "measure": m.name,
+                "source": source,
+                "unit": m.unit,
+                "direction": m.direction,
+                "actual": actual,
+                "target": m.target,
+                "variance": variance,
+                "variance_pct": variance / abs(m.target) if m.target != 0 else math.nan,
+                "status": status,
+                "previous": previous,
+                "change": change,
+                "improving": improving,
+                "trend": trend,
+                "trend_periods": trend_periods,
+                "format": m.format,
+                "owner": m.owner or o.owner or "",
+                "initiatives": list(m.initiatives),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------ rendering
+def _fmt(value: float, spec: str) -> str:
+    if value is None or not np.isfinite(value):
+        return "&ndash;"
+    return html.escape(format(value, spec))
+
+
+def _fmt_signed(value: float, spec: str) -> str:
+    if value is None or not np.isfinite(value):
+        return "&ndash;"
+    text = format(value, spec)
+    return html.escape(text if text.startswith("-") or value == 0 else "+" + text)
+
+
+def sparkline_svg(
+    values: Sequence[float],
+    target: float | None = None,
+    colour: str = "#455a64",
+    width: int = 110,
+    height: int = 26,
+    title: str = "",
+) -> str:
+    """Inline SVG sparkline of a short series (NaNs leave gaps), with a dashed target line.
+
+    Parameters
+    ----------
+    values : sequence of float
+        The series, oldest first.
+    target : float, optional
+        Drawn as a dashed horizontal line if given.
+    colour : str
+        Colour of the last point.
+    width, height : int
+        Size in pixels.
+    title : str
+        Tooltip text.
+
+    Returns
+    -------
+    str
+        An ``<svg>`` element (no external assets).
+    """
+    vals = np.asarray(list(values), dtype=float)
+    pad = 3.0
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" style="vertical-align:middle">'
+    ]
+    if title:
+        parts.append(f"<title>{html.escape(title)}</title>")
+    finite = vals[np.isfinite(vals)]
+    if finite.size == 0:
+        parts.append(
+            f'<text x="{width / 2}" y="{height / 2 + 4}" font-size="10" text-anchor="middle" fill="#9e9e9e">no data</text>'
+        )
+        parts.append("</svg>")
+        return "".join(parts)
+    lo, hi = float(finite.min()), float(finite.max())
+    if target is not None and np.isfinite(target):
+        lo, hi = min(lo, target), max(hi, target)
+    if hi - lo < 1e-12:
+        lo, hi = lo - 1.0, hi + 1.0
+    n = len(vals)
+
+    def xy(i: int, v: float) -> tuple[float, float]:
+        x = pad + (width - 2 * pad) * (i / (n - 1) if n > 1 else 0.5)
+        y = pad + (height - 2 * pad) * (1 - (v - lo) / (hi - lo))
+        return x, y
+
+    if target is not None and np.isfinite(target):
+        _, ty = xy(0, target)
+        parts.append(
+            f'<line x1="{pad}" y1="{ty:.1f}" x2="{width - pad}" y2="{ty:.1f}" '
+            'stroke="#9e9e9e" stroke-width="1" stroke-dasharray="3,2"/>'
+        )
+    segment: list[str] = []
+    segments: list[list[str]] = []
+    for i, v in enumerate(vals):
+        if np.isfinite(v):
+            x, y = xy(i, v)
+            segment.append(f"{x:.1f},{y:.1f}")
+        elif segment:
+            segments.append(segment)
+            segment = []
+    if segment:
+        segments.append(segment)
+    for seg in segments:
+        if len(seg) > 1:
+            parts.append(f'<polyline fill="none" stroke="#455a64" stroke-width="1.5" points="{" ".join(seg)}"/>')
+    last = int(np.flatnonzero(np.isfinite(vals))[-1])
+    x, y = xy(last, float(vals[last]))
+    parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.8" fill="{colour}"/>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def render_scorecard_html(evaluation: pd.DataFrame, title: str | None = None) -> str:
+    """Render an evaluated scorecard as a colour-coded HTML table.
+
+    Parameters
+    ----------
+    evaluation : pandas.DataFrame
+        Output of :func:`evaluate_scorecard`.
+    title : str, optional
+        Caption of the table (default: "Scorecard, <period>").
+
+    Returns
+    -------
+    str
+        Self-contained HTML (inline styles and inline SVG sparklines, one per
+        measure); show it with ``IPython.display.HTML``.
+    """
+    required = {"perspective", "objective", "measure", "actual", "target", "status", "trend"}
+    missing = sorted(required - set(evaluation.columns))
+    if missing:
+        raise ValueError(f"evaluation lacks column(s) {missing}; pass the output of evaluate_scorecard")
+    period = str(evaluation["period"].iloc[0]) if "period" in evaluation.columns and len(evaluation) else ""
+    caption = title if title is not None else f"Scorecard{', ' + period if period else ''}"
+    cell = "padding:4px 8px;border-bottom:1px solid #e0e0e0;text-align:left;vertical-align:middle"
+    num = cell.replace("text-align:left", "text-align:right")
+    head = "padding:4px 8px;border-bottom:2px solid #424242;text-align:left;background:#fafafa"
+    out = [
+        '<table class="bsc-scorecard" style="border-collapse:collapse;font-family:sans-serif;font-size:13px">',
+        f'<caption style="caption-side:top;text-align:left;font-weight:bold;font-size:15px;padding:4px 0">'
+        f"{html.escape(caption)}</caption>",
+        "<thead><tr>"
+        + "".join(
+            f'<th style="{head}">{h}</th>'
+            for h in ("Objective", "Measure", "Actual", "Target", "Variance", "Status", "Trend", "Owner")
+        )
+        + "</tr></thead><tbody>",
+    ]
+    current = None
+    for row in evaluation.itertuples(index=False):
+        r = row._asdict()
+        if r["perspective"] != current:
+            current = r["perspective"]
+            ptitle = r.get("perspective_title") or PERSPECTIVE_TITLES.get(current, str(current))
+            out.append(
+                f'<tr><td colspan="8" style="padding:6px 8px;background:#37474f;color:#fff;font-weight:bold">'
+                f"{html.escape(str(ptitle))}</td></tr>"
+            )
+        fmt = r.get("format") or ".3g"
+        status = r["status"]
+        bg, fg = STATUS_COLOURS.get(status, STATUS_COLOURS["no data"])
+        arrow = {"higher": "&#8593;", "lower": "&#8595;"}.get(r.get("direction", ""), "")
+        unit = html.escape(str(r.get("unit") or ""))
+        measure = html.escape(str(r["measure"]))
+        initiatives = r.get("initiatives") or []
+        extra = (
+            f'<div style="color:#757575;font-size:11px">Initiatives: {html.escape("; ".join(initiatives))}</div>'
+            if initiatives
+            else ""
+        )
+        var_pct = r.get("variance_pct", math.nan)
+        var_text = _fmt_signed(r.get("variance", math.nan), fmt)
+        if var_pct is not None and np.isfinite(var_pct) and not fmt.endswith("%"):
+            var_text += f' <span style="color:#757575">({var_pct:+.1%})</span>'
+        periods = r.get("trend_periods") or []
+        spark = sparkline_svg(
+            r["trend"],
+            target=r["target"],
+            colour=fg,
+            title=", ".join(f"{p}: {format(v, fmt) if np.isfinite(v) else 'n/a'}" for p, v in zip(periods, r["trend"])),
+        )
+        out.append(
+            "<tr>"
+            f'<td style="{cell}">{html.escape(str(r["objective"]))}</td>'
+            f'<td style="{cell}">{measure} <span style="color:#757575" title="{r.get("direction", "")} is better">{arrow}</span>'
+            f'<div style="color:#757575;font-size:11px">{unit}</div>{extra}</td>'
+            f'<td style="{num}">{_fmt(r["actual"], fmt)}</td>'
+            f'<td style="{num}">{_fmt(r["target"], fmt)}</td>'
+            f'<td style="{num}">{var_text}</td>'
+            f'<td style="{cell};background:{bg};color:{fg};font-weight:bold;text-align:center">{html.escape(status)}</td>'
+            f'<td style="{cell}">{spark}</td>'
+            f'<td style="{cell}">{html.escape(str(r.get("owner") or ""))}</td>'
+            "</tr>"
+        )
+    out.append("</tbody></table>")
+    return "\n".join(out)
