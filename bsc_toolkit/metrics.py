@@ -19,6 +19,7 @@ from bsc_toolkit.data.simulate import DRIVERS
 __all__ = [
     "KPI_COLUMNS",
     "acquisition",
+    "compare_periods",
     "csat_summary",
     "customer_profitability",
     "kpi_summary",
@@ -478,3 +479,37 @@ def kpi_summary(
         if col not in out.columns:
             out[col] = np.nan
     return out[[*keys, *KPI_COLUMNS]]
+
+
+def compare_periods(kpis: pd.DataFrame, period: str | pd.Period | None = None) -> pd.DataFrame:
+    """Headline view of a KPI table: each KPI in one period against the one before.
+
+    Parameters
+    ----------
+    kpis : pandas.DataFrame
+        Output of :func:`kpi_summary` without ``by`` (one row per period).
+    period : str or Period, optional
+        The period to report; default the latest.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``kpi, current, previous, change`` for the period and its predecessor.
+    """
+    if kpis["period"].duplicated().any():
+        raise ValueError("compare_periods needs one row per period: call kpi_summary without by=")
+    ordered = kpis.sort_values("period").reset_index(drop=True)
+    if period is None:
+        pos = len(ordered) - 1
+    else:
+        target = pd.Period(period, ordered["period"].iloc[0].freq)
+        matches = ordered.index[ordered["period"] == target]
+        if len(matches) == 0:
+            raise ValueError(f"period {target} not in the KPI table ({ordered['period'].min()}..{ordered['period'].max()})")
+        pos = int(matches[0])
+    cols = [c for c in KPI_COLUMNS if c in ordered.columns]
+    current = ordered.loc[pos, cols].astype(float)
+    previous = ordered.loc[pos - 1, cols].astype(float) if pos > 0 else pd.Series(np.nan, index=cols)
+    return pd.DataFrame(
+        {"kpi": cols, "current": current.to_numpy(), "previous": previous.to_numpy(), "change": (current - previous).to_numpy()}
+    )
