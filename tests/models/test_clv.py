@@ -371,3 +371,15 @@ def test_cdnow_raw_transactions_reproduce_summary(cdnow_summary):
     # under-forecast the CDNOW holdout somewhat; this is a sanity check, not a reference)
     pred = bgf.conditional_expected_number_of_purchases_up_to_time(39.0, s["frequency"], s["recency"], s["T"])
     assert 0.8 < pred.sum() / s["frequency_holdout"].sum() < 1.2
+
+
+def test_rfm_summary_string_ids_and_sparse_int_ids(tiny_log):
+    ref = rfm_summary(tiny_log, freq="D", observation_end="2024-01-15")
+    as_str = tiny_log.assign(customer_id=tiny_log["customer_id"].map({1: "c1", 2: "c2", 3: "c3"}))
+    s = rfm_summary(as_str, freq="D", observation_end="2024-01-15")
+    assert list(s.index) == ["c1", "c2", "c3"]
+    np.testing.assert_array_equal(s.to_numpy(), ref.to_numpy())
+    sparse = tiny_log.assign(customer_id=tiny_log["customer_id"] * 10**12)  # hash-coded path
+    s2 = rfm_summary(sparse, freq="D", observation_end="2024-01-15")
+    np.testing.assert_array_equal(s2.to_numpy(), ref.to_numpy())
+    assert list(s2.index) == [10**12, 2 * 10**12, 3 * 10**12]

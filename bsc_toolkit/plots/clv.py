@@ -1,0 +1,164 @@
+"""Figures for customer lifetime value (BG/NBD + Gamma-Gamma).
+
+Every function takes data (or a fitted model) and an optional ``ax`` and returns the
+``matplotlib.axes.Axes`` it drew on, in the seaborn style.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.ticker import FuncFormatter
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bsc_toolkit.models.clv import BetaGeoFitter
+
+__all__ = [
+    "plot_clv_distribution",
+    "plot_probability_alive_matrix",
+    "plot_frequency_recency_matrix",
+    "plot_calibration_holdout",
+]
+
+_USD = FuncFormatter(lambda v, _: f"${v:,.0f}")
+
+
+def _ax(ax: Axes | None, figsize: tuple[float, float] = (7, 4.5)) -> Axes:
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def plot_clv_distribution(
+    clv: pd.Series | pd.DataFrame,
+    column: str = "clv_usd",
+    hue: str | None = None,
+    log_scale: bool = True,
+    ax: Axes | None = None,
+) -> Axes:
+    """Histogram of per-customer CLV (USD) with mean and median marked.
+
+    Parameters
+    ----------
+    clv : Series or DataFrame
+        CLV per customer (e.g. from ``customer_lifetime_value``) or a frame with
+        ``column`` (and optionally ``hue``).
+    log_scale : bool, default True
+        CLV is heavily right-skewed; a log x-axis is usually more readable.
+        Customers with non-positive CLV are dropped from a log-scaled plot.
+    """
+    df = clv.to_frame(name=column) if isinstance(clv, pd.Series) else clv
+    if column not in df:
+        raise ValueError(f"column {column!r} not in data")
+    data = df[df[column] > 0] if log_scale else df
+    ax = _ax(ax)
+    sns.histplot(data=data, x=column, hue=hue, log_scale=log_scale, bins=40, ax=ax,
+                 element="step" if hue else "bars")
+    vals = df[column]
+    for stat, style in (("mean", "--"), ("median", ":")):
+        v = float(getattr(vals, stat)())
+        if v > 0 or not log_scale:
+            ax.axvline(v, color="k", linestyle=style, linewidth=1, label=f"{stat} ${v:,.0f}")
+    ax.xaxis.set_major_formatter(_USD)
+    ax.set_xlabel(f"{column.replace('_usd', '').upper()} (USD)")
+    ax.set_ylabel("customers")
+    ax.set_title("Distribution of customer lifetime value")
+    ax.legend(loc="upper right", fontsize="small")
+    return ax
+
+
+def _heatmap(matrix: pd.DataFrame, ax: Axes, cbar_label: str, title: str, cmap: str,
+             vmin: float | None, vmax: float | None) -> Axes:
+    sns.heatmap(matrix, ax=ax, cmap=cmap, vmin=vmin, vmax=vmax, cbar_kws={"label": cbar_label})
+    ax.invert_yaxis()
+    ax.set_xlabel("historical frequency (repeat purchase periods)")
+    ax.set_ylabel("recency (periods from first to last purchase)")
+    ax.set_title(title)
+    # thin out tick labels for large grids (cell centres are at i + 0.5)
+    for setter, labels_of, n in ((ax.set_xticks, matrix.columns, matrix.shape[1]),
+                                 (ax.set_yticks, matrix.index, matrix.shape[0])):
+        step = max(1, int(np.ceil(n / 15)))
+        pos = np.arange(0, n, step)
+        setter(pos + 0.5, [str(labels_of[i]) for i in pos], rotation=0)
+    return ax
+
+
+def plot_probability_alive_matrix(
+    model: "BetaGeoFitter | pd.DataFrame",
+    max_frequency: int | None = None,
+    max_recency: int | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Heatmap of P(alive) by frequency and recency, for customers of age ``max_recency``.
+
+    ``model`` is a fitted ``BetaGeoFitter`` or a matrix from
+    ``BetaGeoFitter.probability_alive_matrix``. Grey cells are impossible histories.
+    """
+    matrix = model if isinstance(model, pd.DataFrame) else model.probability_alive_matrix(max_frequency, max_recency)
+    ax = _ax(ax, (7, 5.5))
+    return _heatmap(matrix, ax, "P(alive)", f"Probability a customer is alive (age {matrix.index.max()} periods)",
+                    "RdYlGn", 0.0, 1.0)
+
+
+def plot_frequency_recency_matrix(
+    model: "BetaGeoFitter | pd.DataFrame",
+    t: float = 1.0,
+    max_frequency: int | None = None,
+    max_recency: int | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Heatmap of expected purchases in the next ``t`` periods by frequency and recency."""
+    matrix = (model if isinstance(model, pd.DataFrame)
+              else model.expected_purchases_matrix(t, max_frequency, max_recency))
+    ax = _ax(ax, (7, 5.5))
+    return _heatmap(matrix, ax, f"expected purchases in next {t:g} periods",
+                    f"Expected purchases in the next {t:g} periods", "viridis", 0.0, None)
+
+
+def plot_calibration_holdout(
+    model: "BetaGeoFitter",
+    summary: pd.DataFrame,
+    max_frequency: int = 7,
+    frequency_col: str = "frequency",
+    recency_col: str = "recency",
+    T_col: str = "T",
+    frequency_holdout_col: str = "frequency_holdout",
+    duration_holdout_col: str = "duration_holdout",
+    ax: Axes | None = None,
+) -> Axes:
+    """Mean actual vs predicted holdout purchases, by calibration-period frequency.
+
+    ``summary`` is ``rfm_summary(..., calibration_end=...)`` (or any frame with the
+    calibration and holdout columns); customers with frequency above
+    ``max_frequency`` are pooled into the last group.
+    """
+    missing = [c for c in (frequency_col, recency_col, T_col, frequency_holdout_col, duration_holdout_col)
+               if c not in summary]
+    if missing:
+        raise ValueError(f"summary is missing column(s) {missing}; run rfm_summary with calibration_end")
+    pred = model.conditional_expected_number_of_purchases_up_to_time(
+        summary[duration_holdout_col].to_numpy(dtype=float),
+        summary[frequency_col].to_numpy(dtype=float),
+        summary[recency_col].to_numpy(dtype=float),
+        summary[T_col].to_numpy(dtype=float),
+    )
+    grp = summary[frequency_col].clip(upper=max_frequency).astype(int)
+    df = pd.DataFrame({"group": grp.to_numpy(), "actual": summary[frequency_holdout_col].to_numpy(),
+                       "model": np.asarray(pred)})
+    agg = df.groupby("group")[["actual", "model"]].mean()
+    long = agg.reset_index().melt(id_vars="group", var_name="series", value_name="purchases")
+    ax = _ax(ax)
+    sns.lineplot(data=long, x="group", y="purchases", hue="series", style="series", markers=True, ax=ax)
+    ticks = list(agg.index)
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([f"{g}+" if g == max_frequency else str(g) for g in ticks])
+    ax.set_xlabel("purchases in calibration period (repeat purchase periods)")
+    ax.set_ylabel("mean purchases in holdout period")
+    ax.set_title("Calibration vs holdout: actual and BG/NBD-predicted purchases")
+    ax.legend(title=None)
+    return ax
