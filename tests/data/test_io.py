@@ -1,0 +1,107 @@
+"""Loading and validating data sets: clear errors naming file, column and rows."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+import pytest
+
+from bsc_toolkit.data.io import load_dataset, load_truth, read_table
+from bsc_toolkit.data.schemas import DataValidationError, validate_table
+
+
+@pytest.fixture()
+def data_copy(tmp_path, small_data_dir):
+    target = tmp_path / "ds"
+    shutil.copytree(small_data_dir, target)
+    return target
+
+
+def _edit(path, func):
+    frame = pd.read_csv(path, dtype=str)
+    func(frame)
+    frame.to_csv(path, index=False)
+
+
+def test_load_dataset_parses_types_and_truth(small_data_dir):
+    data = load_dataset(small_data_dir)
+    assert pd.api.types.is_datetime64_any_dtype(data.surveys["surveyed_at"])
+    assert pd.api.types.is_float_dtype(data.transactions["revenue_usd"])
+    assert data.customers["churned_at"].isna().any()
+    assert load_truth(small_data_dir).csat_knot == 7.0
+
+
+def test_parquet_and_csv_give_the_same_tables(tmp_path, small_sim, small_data_dir):
+    pq = small_sim.to_dir(tmp_path / "pq", file_format="parquet")
+    a, b = load_dataset(small_data_dir), load_dataset(pq)
+    pd.testing.assert_frame_equal(a.surveys, b.surveys, check_dtype=False)
+    pd.testing.assert_frame_equal(a.customers, b.customers, check_dtype=False)
+
+
+def test_nps_out_of_range_names_file_column_and_lines(data_copy):
+    path = data_copy / "surveys.csv"
+
+    def bad(f):
+        f.loc[3, "nps"] = "11"
+        f.loc[7, "nps"] = "-1"
+
+    _edit(path, bad)
+    with pytest.raises(DataValidationError) as err:
+        load_dataset(data_copy)
+    msg = str(err.value)
+    assert "surveys.csv" in msg and "'nps'" in msg and "(0, 10)" in msg
+    assert "line 5" in msg and "line 9" in msg  # header is line 1, row 0 is line 2
+
+
+def test_missing_column_lists_what_was_found(data_copy):
+    _edit(data_copy / "transactions.csv", lambda f: f.drop(columns="revenue_usd", inplace=True))
+    with pytest.raises(DataValidationError, match=r"missing required column\(s\) \['revenue_usd'\]; found columns"):
+        load_dataset(data_copy)
+
+
+def test_duplicate_ids_unparseable_dates_and_nan(data_copy):
+    def bad(f):
+        f.loc[1, "customer_id"] = f.loc[0, "customer_id"]
+        f.loc[2, "acquired_at"] = "31/31/2024"
+        f.loc[4, "acquired_at"] = None
+
+    _edit(data_copy / "customers.csv", bad)
+    with pytest.raises(DataValidationError) as err:
+        read_table(data_copy / "customers.csv", "customers")
+    msg = str(err.value)
+    assert "customers.csv" in msg
+    assert "column 'customer_id'" in msg and "duplicate" in msg and "line 2" in msg and "line 3" in msg
+    assert "column 'acquired_at': 1 unparseable date" in msg and "'31/31/2024'" in msg
+    assert "missing values" in msg and "line 6" in msg
+
+
+def test_non_numeric_score_and_empty_csat():
+    frame = pd.DataFrame(
+        {"customer_id": ["1", "2", "3"], "surveyed_at": ["2024-01-05"] * 3, "csat": ["7", "", "good"]}
+    )
+    with pytest.raises(DataValidationError) as err:
+        validate_table(frame, "surveys", source="s.csv")
+    msg = str(err.value)
+    assert "'csat'" in msg and "line 4 ('good')" in msg and "line 3" in msg
+
+
+def test_unknown_customer_references_are_reported(data_copy):
+    _edit(data_copy / "transactions.csv", lambda f: f.__setitem__("customer_id", f["customer_id"].where(f.index > 0, "999999")))
+    with pytest.raises(DataValidationError, match=r"transactions.csv'.*customer_id not in .*customers.csv'.*999999"):
+        load_dataset(data_copy)
+
+
+def test_missing_files_and_folders(tmp_path, data_copy):
+    with pytest.raises(FileNotFoundError, match="data directory not found"):
+        load_dataset(tmp_path / "nope")
+    (data_copy / "surveys.csv").unlink()
+    with pytest.raises(FileNotFoundError, match="no surveys table"):
+        load_dataset(data_copy)
+
+
+def test_unreadable_file_names_the_file(tmp_path):
+    bad = tmp_path / "customers.parquet"
+    bad.write_text("not parquet")
+    with pytest.raises(DataValidationError, match="could not read customers file"):
+        read_table(bad, "customers")

@@ -1,0 +1,120 @@
+"""The simulator: determinism, contracts, and that the data carry the documented truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+import statsmodels.formula.api as smf
+
+from bsc_toolkit.data.schemas import validate_table
+from bsc_toolkit.data.simulate import DRIVERS, Truth, simulate
+
+
+def test_same_seed_same_data_and_different_seed_different_data():
+    a, b, c = simulate(300, seed=5), simulate(300, seed=5), simulate(300, seed=6)
+    for name in ("customers", "surveys", "transactions"):
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name))
+    assert not a.transactions["revenue_usd"].equals(c.transactions["revenue_usd"])
+
+
+def test_tables_meet_their_contracts(small_sim):
+    for name in ("customers", "surveys", "transactions"):
+        validate_table(getattr(small_sim, name), name, row_offset=None)
+    s = small_sim.surveys
+    assert s["csat"].between(1, 10).all() and s["nps"].between(0, 10).all()
+    assert set(DRIVERS) <= set(s.columns)
+    assert small_sim.customers["customer_id"].is_unique
+
+
+def test_events_are_consistent_in_time(small_sim):
+    c = small_sim.customers.set_index("customer_id")
+    s = small_sim.surveys.join(c, on="customer_id")
+    t = small_sim.transactions.join(c, on="customer_id")
+    assert (s["surveyed_at"] >= s["acquired_at"].dt.floor("D")).all()
+    assert (s["churned_at"].isna() | (s["surveyed_at"] <= s["churned_at"])).all()
+    assert (t["ordered_at"] >= t["acquired_at"].dt.floor("D")).all()
+    assert (t["churned_at"].isna() | (t["ordered_at"] <= t["churned_at"])).all()
+    # the panel of latent values counts exactly the events in the tables
+    assert small_sim.latent["n_orders"].sum() == len(small_sim.transactions)
+    assert small_sim.latent["churned"].sum() == c["churned_at"].notna().sum()
+    assert small_sim.latent["surveyed"].sum() == len(small_sim.surveys)
+
+
+def test_sizes_scale_and_response_rate_holds():
+    sim = simulate(5000, seed=3, response_rate=0.6)
+    assert 0.57 < sim.latent["surveyed"].mean() < 0.63
+    assert len(sim.customers) == 5000
+
+
+def test_truth_round_trips_through_json(tmp_path, small_sim):
+    out = small_sim.to_dir(tmp_path, file_format="parquet")
+    assert (out / "customers.parquet").is_file() and (out / "truth.json").is_file()
+    assert Truth.from_dict(Truth().to_dict()) == Truth()
+
+
+@pytest.fixture(scope="module")
+def big_latent():
+    return simulate(30_000, seed=2).latent
+
+
+def test_churn_hazard_recovers_truth(big_latent):
+    """A cloglog discrete-time hazard on the true panel recovers the documented log hazard ratios."""
+    truth = Truth()
+    df = big_latent.assign(
+        below=np.minimum(big_latent.csat - truth.csat_knot, 0),
+        above=np.maximum(big_latent.csat - truth.csat_knot, 0),
+        y=big_latent.churned.astype(int),
+    )
+    fit = smf.glm(
+        "y ~ below + above + C(segment) + tenure_years",
+        data=df,
+        family=sm.families.Binomial(sm.families.links.CLogLog()),
+        offset=np.log(df["at_risk_fraction"]),
+    ).fit()
+    expected = {
+        "Intercept": truth.churn_base_log_hazard,
+        "below": truth.churn_csat_below_knot,
+        "above": truth.churn_csat_above_knot,
+        "C(segment)[T.smb]": truth.churn_segment["smb"],
+        "C(segment)[T.enterprise]": truth.churn_segment["enterprise"],
+        "tenure_years": truth.churn_tenure_per_year,
+    }
+    for name, value in expected.items():
+        assert abs(fit.params[name] - value) < 3.5 * fit.bse[name], (name, fit.params[name], value)
+
+
+def test_spend_and_drivers_recover_truth(big_latent):
+    truth = Truth()
+    df = big_latent.assign(
+        below=np.minimum(big_latent.csat - truth.csat_knot, 0),
+        above=np.maximum(big_latent.csat - truth.csat_knot, 0),
+    )
+    pois = smf.glm(
+        "n_orders ~ below + above + C(segment) + trait",
+        data=df,
+        family=sm.families.Poisson(),
+        offset=np.log(df["active_fraction"]),
+    ).fit()
+    assert abs(pois.params["below"] - truth.spend_csat_below_knot) < 3.5 * pois.bse["below"]
+    assert abs(pois.params["above"] - truth.spend_csat_above_knot) < 3.5 * pois.bse["above"]
+    assert abs(pois.params["trait"] - truth.spend_heterogeneity_sd) < 3.5 * pois.bse["trait"]
+    ols = smf.ols("csat ~ time + quality + service + cost", data=df).fit()
+    for name, w in truth.driver_weights.items():
+        assert abs(ols.params[name] - w) < 0.02, (name, ols.params[name], w)
+
+
+def test_truth_helpers_are_consistent():
+    truth = Truth()
+    # retention falls with lower csat, flatter above the knot (diminishing returns)
+    r = truth.retention_probability(np.array([5, 6, 7, 8, 9]), "consumer", 1.0)
+    steps = np.diff(r)
+    assert (steps > 0).all() and steps[-1] < steps[0]
+    assert truth.spend_log_effect(truth.csat_knot) == 0
+
+
+@pytest.mark.parametrize("kwargs", [{"n_customers": 0}, {"response_rate": 0}, {"existing_share": 2}])
+def test_bad_arguments_raise(kwargs):
+    with pytest.raises(ValueError):
+        simulate(**{"n_customers": 10, **kwargs})

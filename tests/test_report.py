@@ -1,0 +1,115 @@
+"""The report pipeline through real papermill + nbconvert, and the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from typer.testing import CliRunner
+
+from bsc_toolkit.cli import _split_report_args, app
+from bsc_toolkit.report import ReportError, build_index, plan_reports, render_report, run_reports
+
+ROOT = Path(__file__).resolve().parents[1]
+KPI_NOTEBOOK = ROOT / "notebooks" / "customer_kpis.ipynb"
+
+
+def _tiny_notebook(path: Path, body: str, title: str = "Tiny", variants: dict | None = None) -> Path:
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell(f"# {title}"),
+            nbformat.v4.new_code_cell("x = 1\nlabel = 'a'", metadata={"tags": ["parameters"]}),
+            nbformat.v4.new_code_cell(body),
+        ]
+    )
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["bsc"] = {"title": title, "order": 1, **({"variants": variants} if variants else {})}
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.slow
+def test_kpi_report_renders_headings_and_images(tmp_path, small_data_dir):
+    jobs = plan_reports([KPI_NOTEBOOK], notebooks_dir=ROOT / "notebooks", parameters={"data_dir": str(small_data_dir)})
+    results = run_reports(jobs, out_dir=tmp_path, progress=False)
+    assert all(r.ok for r in results), [r.error for r in results]
+    page = (tmp_path / "customer_kpis.html").read_text()
+    for heading in ("Customer KPI dashboard", "Satisfaction (CSAT)", "Net Promoter Score", "Customer profitability", "Caveats"):
+        assert heading in page
+    assert page.count("<img ") >= 4 and page.count("data:image/png;base64") >= 4
+    assert "jp-InputArea" not in page  # code hidden by default
+    assert str(small_data_dir) in page  # the parameter reached the notebook
+    index = (tmp_path / "index.html").read_text()
+    assert 'href="customer_kpis.html"' in index and "Customer KPI dashboard" in index
+
+
+@pytest.mark.slow
+def test_failing_notebook_keeps_previous_report(tmp_path):
+    nb = _tiny_notebook(tmp_path / "tiny.ipynb", "print('value', x * 2)")
+    out = tmp_path / "reports"
+    job = plan_reports([nb], notebooks_dir=tmp_path)[0]
+    first = render_report(job, out_dir=out, hide_code=False)
+    before = first.read_text()
+    assert "value 2" in before and "jp-InputArea" in before  # --show-code keeps the code
+    _tiny_notebook(nb, "raise RuntimeError('boom: column csat missing')")
+    with pytest.raises(ReportError, match=r"tiny.ipynb' failed: .*RuntimeError: boom: column csat missing"):
+        render_report(job, out_dir=out)
+    assert first.read_text() == before
+    assert (out / "_failed" / "tiny.ipynb").is_file()
+    assert not list(out.glob(".*.tmp"))  # no half-written files
+    results = run_reports([job], out_dir=out, progress=False)
+    assert not results[0].ok
+    index = (out / "index.html").read_text()
+    assert "failed" in index and "showing the previous report" in index
+
+
+def test_variants_and_parameter_filtering(tmp_path):
+    nb = _tiny_notebook(tmp_path / "lesson.ipynb", "print(x)", title="Lesson", variants={"solutions": {"x": 2}})
+    jobs = plan_reports(notebooks_dir=tmp_path, parameters={"x": 5, "unknown": 1})
+    assert [j.name for j in jobs] == ["lesson", "lesson-solutions"]
+    assert jobs[0].parameters == {"x": 5, "unknown": 1} and jobs[1].parameters["x"] == 2
+    assert jobs[1].title == "Lesson (solutions)"
+    assert plan_reports(notebooks_dir=tmp_path, variants=False)[0].notebook == nb
+
+
+def test_plan_reports_errors(tmp_path):
+    with pytest.raises(ReportError, match="notebook not found"):
+        plan_reports([tmp_path / "missing.ipynb"])
+    with pytest.raises(ReportError, match="notebooks folder not found"):
+        plan_reports(notebooks_dir=tmp_path / "nowhere")
+
+
+def test_index_lists_reports_in_order(tmp_path):
+    (tmp_path / "b.html").write_text("b")
+    path = build_index(tmp_path)
+    assert path.read_text().count("<tr>") == 1  # header row only: no manifest entries yet
+
+
+def test_split_report_args():
+    notebooks, params = _split_report_args(["a.ipynb", "-p", "delta", "0.5", "-p", "segment", "smb", "--parameter", "driver", "null"])
+    assert notebooks == [Path("a.ipynb")]
+    assert params == {"delta": 0.5, "segment": "smb", "driver": None}
+
+
+def test_cli_simulate_validate_and_kpis(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "sim"
+    res = runner.invoke(app, ["simulate", str(out), "-n", "300", "--seed", "3"])
+    assert res.exit_code == 0, res.output
+    assert "300 customers" in res.output and (out / "truth.json").is_file()
+    res = runner.invoke(app, ["validate", str(out)])
+    assert res.exit_code == 0 and "valid" in res.output
+    res = runner.invoke(app, ["kpis", str(out), "--by", "segment"])
+    assert res.exit_code == 0 and "churn_rate" in res.output and "enterprise" in res.output
+    surveys = out / "surveys.csv"
+    surveys.write_text(surveys.read_text().replace("\n1,", "\nabc,", 1))
+    res = runner.invoke(app, ["validate", str(out)])
+    assert res.exit_code == 1
+    assert "surveys.csv" in res.output and "customer_id" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_cli_report_rejects_incomplete_parameter(tmp_path):
+    res = CliRunner().invoke(app, ["report", "-p", "delta"])
+    assert res.exit_code == 1 and "needs a NAME and a VALUE" in res.output
