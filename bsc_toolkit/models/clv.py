@@ -350,7 +350,7 @@ def _check_rfm(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray, index:
 
     fail(frequency < 0, f"negative {fcol!r}")
     fail(recency < 0, f"negative {rcol!r}")
-    fail(T <= 0, f"non-positive {tcol!r}")
+    fail(T < 0, f"negative {tcol!r}")
     fail(frequency != np.round(frequency), f"non-integer {fcol!r} (repeat purchase counts)")
     fail(recency > T * (1 + 1e-12), f"{rcol!r} greater than {tcol!r}")
     fail((frequency > 0) & (recency == 0), f"{fcol!r} > 0 but {rcol!r} == 0 (repeat purchases need a positive recency)")

@@ -25,7 +25,13 @@ __all__ = [
     "plot_calibration_holdout",
 ]
 
-_USD = FuncFormatter(lambda v, _: f"${v:,.0f}")
+def _usd_label(v: float, _pos: object = None) -> str:
+    if abs(v) >= 1 or v == 0:
+        return f"${v:,.0f}"
+    return f"${v:.2g}"
+
+
+_USD = FuncFormatter(_usd_label)
 
 
 def _ax(ax: Axes | None, figsize: tuple[float, float] = (7, 4.5)) -> Axes:
