@@ -383,3 +383,34 @@ def test_rfm_summary_string_ids_and_sparse_int_ids(tiny_log):
     s2 = rfm_summary(sparse, freq="D", observation_end="2024-01-15")
     np.testing.assert_array_equal(s2.to_numpy(), ref.to_numpy())
     assert list(s2.index) == [10**12, 2 * 10**12, 3 * 10**12]
+
+
+def test_t_zero_allowed_and_negative_t_rejected():
+    ok = pd.DataFrame({"frequency": [0.0, 2.0, 1.0], "recency": [0.0, 5.0, 3.0], "T": [0.0, 9.0, 4.0]})
+    bgf = BetaGeoFitter.from_params(**TRUE_BG)
+    assert bgf.conditional_probability_alive(ok["frequency"], ok["recency"], ok["T"]).iloc[0] == 1.0
+    with pytest.raises(ValueError, match="negative 'T'"):
+        BetaGeoFitter().fit(ok.assign(T=[-1.0, 9.0, 4.0]))
+
+
+def test_plots_smoke(sim_fit):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bsc_toolkit.plots.clv import (
+        plot_calibration_holdout, plot_clv_distribution, plot_frequency_recency_matrix,
+        plot_probability_alive_matrix,
+    )
+
+    sim, bgf = sim_fit
+    sim = sim.assign(duration_holdout=10.0)
+    fig, axes = plt.subplots(2, 2)
+    assert plot_clv_distribution(pd.Series(np.exp(np.linspace(0, 5, 50)), name="clv_usd"), ax=axes[0, 0]) is axes[0, 0]
+    assert "USD" in axes[0, 0].get_xlabel()
+    plot_probability_alive_matrix(bgf, max_frequency=10, max_recency=20, ax=axes[0, 1])
+    plot_frequency_recency_matrix(bgf, t=5, max_frequency=10, max_recency=20, ax=axes[1, 0])
+    plot_calibration_holdout(bgf, sim, ax=axes[1, 1])
+    assert len(axes[1, 1].get_lines()) >= 2
+    plt.close(fig)
