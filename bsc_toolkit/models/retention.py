@@ -332,17 +332,34 @@ class ChurnLogitModel:
         numpy.ndarray
             ``P(churn within one period | at risk all period)``.
         """
+        x = self.design_matrix(data)
+        beta = np.asarray(self.params_ if params is None else params, dtype=float)
+        eta = x @ beta
+        if self.link == "cloglog":
+            return -np.expm1(-np.exp(eta))
+        return 1.0 / (1.0 + np.exp(-eta))
+
+    def design_matrix(self, data: pd.DataFrame) -> np.ndarray:
+        """Design matrix of the fitted formula for new rows (exposure = one full period).
+
+        Parameters
+        ----------
+        data : pandas.DataFrame
+            Rows with the covariates of the formula (``csat`` may be non-integer).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(len(data), len(params_))`` matrix; ``design_matrix(data) @ params_``
+            is the linear predictor.
+        """
         self._check_fitted()
         df = add_csat_spline(data, self.knot) if "csat" in data.columns else data.copy()
         df["log_at_risk"] = 0.0
         if "churned" not in df.columns:
             df["churned"] = 0
         (x,) = patsy.build_design_matrices([self.design_info_], df, return_type="matrix")
-        beta = np.asarray(self.params_ if params is None else params, dtype=float)
-        eta = np.asarray(x) @ beta
-        if self.link == "cloglog":
-            return -np.expm1(-np.exp(eta))
-        return 1.0 / (1.0 + np.exp(-eta))
+        return np.asarray(x, dtype=float)
 
     def csat_effect(self, grid: np.ndarray | None = None, level: float = 0.95) -> pd.DataFrame:
         """Effect of csat on the linear predictor relative to csat at the knot.
