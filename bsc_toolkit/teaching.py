@@ -51,6 +51,9 @@ class EstimateCheck:
     def __str__(self) -> str:
         return self.message
 
+    def __repr__(self) -> str:
+        return self.message
+
     def _repr_html_(self) -> str:
         colour = {True: "#1b5e20", False: "#b71c1c", None: "#e65100"}[self.passed]
         bg = {True: "#e8f5e9", False: "#ffebee", None: "#fff3e0"}[self.passed]

@@ -245,21 +245,27 @@ def plot_strategy_map(
             if isinstance(row.unit, str) and row.unit:
                 label += "\n" + textwrap.fill(row.unit, 28)
         same_row = abs(src[1] - tgt[1]) < 1e-9
-        # arcs inside a band bulge upwards, between bands they bend slightly
-        rad = (-0.45 if tgt[0] > src[0] else 0.45) if same_row else 0.08
+        if same_row:
+            # inside a band: an arc from the top edge of one box to the top edge of the other
+            step = np.sign(tgt[0] - src[0]) * box_w * 0.2
+            src = (src[0] + step, src[1] + box_h / 2)
+            tgt = (tgt[0] - step, tgt[1] + box_h / 2)
+            (x1, _), (x2, _) = to_disp.transform([src, tgt])
+            rad = float(np.sign(src[0] - tgt[0]) * min(0.6, 2 * 30.0 / max(abs(x2 - x1), 1.0)))
+            patches = {}
+        else:
+            rad = 0.08
+            patches = {"patchA": boxes[row.source], "patchB": boxes[row.target]}
         arrow = FancyArrowPatch(
-            posA=src, posB=tgt, patchA=boxes[row.source], patchB=boxes[row.target],
-            arrowstyle="-|>", mutation_scale=14, lw=lw, linestyle=style, color=colour,
-            connectionstyle=f"arc3,rad={rad}", zorder=2, gid=f"link:{row.source}->{row.target}",
+            posA=src, posB=tgt, arrowstyle="-|>", mutation_scale=14, lw=lw, linestyle=style, color=colour,
+            connectionstyle=f"arc3,rad={rad}", zorder=2, gid=f"link:{row.source}->{row.target}", **patches,
         )
         ax.add_patch(arrow)
         if label:
             # the label sits at the peak of the arc (computed in display space)
             (x1, y1), (x2, y2) = to_disp.transform([src, tgt])
             cx, cy = (x1 + x2) / 2 + rad * (y2 - y1) / 2, (y1 + y2) / 2 - rad * (x2 - x1) / 2
-            lx, ly = to_data.transform((cx, cy))
-            if same_row:
-                ly = max(ly, src[1] + box_h / 2 + 0.12)
+            lx, ly = to_data.transform((cx, cy + (18.0 if same_row else 0.0)))
             ax.text(lx, ly, label, ha="center", va="center", fontsize=7.5, color="#263238", zorder=5,
                     bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "#b0bec5", "alpha": 0.9})
 
