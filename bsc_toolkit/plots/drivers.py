@@ -1,0 +1,142 @@
+"""Plots of the driver analysis and the service-profit chain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+
+__all__ = ["importance_bars", "importance_performance_plot", "mediation_effects_plot"]
+
+
+def _summary(data: Any) -> pd.DataFrame:
+    return data.summary if hasattr(data, "summary") and isinstance(data.summary, pd.DataFrame) else data
+
+
+def importance_bars(data: Any, column: str = "share", ax: Axes | None = None) -> Axes:
+    """Horizontal bars of driver importance with bootstrap CI error bars.
+
+    Parameters
+    ----------
+    data : DriverImportance or DataFrame
+        A fitted model or its ``summary`` (needs ``column``, ``column_ci_low``,
+        ``column_ci_high``).
+    column : {"share", "importance"}
+        Share of R^2 (sums to 1) or importance in R^2 units.
+    ax : Axes, optional
+        Axes to draw on.
+
+    Returns
+    -------
+    Axes
+    """
+    s = _summary(data)
+    for col in (column, f"{column}_ci_low", f"{column}_ci_high"):
+        if col not in s.columns:
+            raise ValueError(f"summary lacks column {col!r}")
+    s = s.sort_values(column)
+    ax = ax or plt.subplots(figsize=(6, 0.5 * len(s) + 1.5))[1]
+    err = np.vstack([s[column] - s[f"{column}_ci_low"], s[f"{column}_ci_high"] - s[column]])
+    ax.barh(s.index.astype(str), s[column], xerr=err, color="#4c72b0", capsize=4)
+    label = "share of explained csat variance" if column == "share" else "importance (R\u00b2 units)"
+    ax.set_xlabel(label)
+    ax.set_ylabel("driver")
+    r2 = getattr(data, "r2_", None)
+    title = "Relative importance of satisfaction drivers"
+    ax.set_title(title + (f" (R\u00b2 = {r2:.2f})" if r2 is not None else ""))
+    ax.set_xlim(left=0)
+    return ax
+
+
+def importance_performance_plot(data: Any, ax: Axes | None = None, **kwargs: float) -> Axes:
+    """Importance-performance (action priority) matrix.
+
+    Parameters
+    ----------
+    data : DriverImportance or DataFrame
+        A fitted model, its ``summary``, or the table of
+        :func:`~bsc_toolkit.models.drivers.importance_performance_table`.
+    ax : Axes, optional
+        Axes to draw on.
+    **kwargs
+        Passed to ``importance_performance_table`` (cut points).
+
+    Returns
+    -------
+    Axes
+    """
+    from bsc_toolkit.models.drivers import importance_performance_table
+
+    s = _summary(data)
+    table = s if {"importance", "performance", "quadrant"} <= set(s.columns) else importance_performance_table(s, **kwargs)
+    ax = ax or plt.subplots(figsize=(6, 5))[1]
+    ax.scatter(table["performance"], table["importance"], s=60, color="#4c72b0", zorder=3)
+    for name, row in table.iterrows():
+        ax.annotate(str(name), (row["performance"], row["importance"]), xytext=(5, 5), textcoords="offset points")
+    i_cut = table.attrs.get("importance_cut", float(table["importance"].mean()))
+    p_cut = table.attrs.get("performance_cut", float(table["performance"].mean()))
+    ax.axhline(i_cut, color="grey", lw=1, ls="--")
+    ax.axvline(p_cut, color="grey", lw=1, ls="--")
+    xpad = max(0.15, 0.25 * np.ptp(table["performance"]))
+    ypad = max(0.02, 0.25 * np.ptp(table["importance"]))
+    ax.set_xlim(table["performance"].min() - xpad, table["performance"].max() + xpad)
+    ax.set_ylim(table["importance"].min() - ypad, table["importance"].max() + ypad)
+    corners = {
+        "concentrate here": (0.02, 0.98, "left", "top"),
+        "keep up the good work": (0.98, 0.98, "right", "top"),
+        "low priority": (0.02, 0.02, "left", "bottom"),
+        "possible overkill": (0.98, 0.02, "right", "bottom"),
+    }
+    for text, (x, y, ha, va) in corners.items():
+        ax.text(x, y, text, transform=ax.transAxes, ha=ha, va=va, color="grey", fontsize=9, style="italic")
+    ax.set_xlabel("performance: mean rating (1-10)")
+    ax.set_ylabel("derived importance (share of explained csat variance)")
+    ax.set_title("Importance-performance matrix")
+    return ax
+
+
+def mediation_effects_plot(
+    data: Any,
+    truth: pd.Series | dict | None = None,
+    effects: tuple[str, ...] = ("total", "direct", "indirect"),
+    ax: Axes | None = None,
+) -> Axes:
+    """Point estimates and intervals of the direct, indirect and total effects.
+
+    Parameters
+    ----------
+    data : ServiceProfitChain or DataFrame
+        A fitted chain model or its ``summary`` (columns ``effect, estimate,
+        ci_low, ci_high, unit``).
+    truth : Series or dict, optional
+        True effects (e.g. from ``simulated_chain_effects``), drawn as crosses.
+    effects : tuple of str
+        Effects to show, top to bottom.
+    ax : Axes, optional
+        Axes to draw on.
+
+    Returns
+    -------
+    Axes
+    """
+    s = _summary(data)
+    if "effect" not in s.columns:
+        raise ValueError("summary lacks column 'effect'")
+    s = s.set_index("effect").loc[list(effects)]
+    ax = ax or plt.subplots(figsize=(6, 0.6 * len(s) + 1.5))[1]
+    y = np.arange(len(s))[::-1]
+    err = np.vstack([s["estimate"] - s["ci_low"], s["ci_high"] - s["estimate"]])
+    ax.errorbar(s["estimate"], y, xerr=err, fmt="o", color="#4c72b0", capsize=4, label="estimate (CI)")
+    if truth is not None:
+        t = pd.Series(truth)
+        ax.scatter([t.get(e, np.nan) for e in s.index], y, marker="x", color="#c44e52", s=60, zorder=3, label="truth")
+        ax.legend(loc="best")
+    ax.axvline(0, color="grey", lw=1)
+    ax.set_yticks(y, [f"{e} effect" for e in s.index])
+    unit = str(s["unit"].iloc[0]) if "unit" in s.columns else ""
+    ax.set_xlabel(unit)
+    ax.set_title("Satisfaction -> retention -> revenue: mediation effects")
+    return ax
