@@ -302,6 +302,8 @@ def build_index(out_dir: str | Path = "reports", results: Iterable[ReportResult]
             entry.update(file=f"{job.name}.html", generated=now, seconds=round(res.seconds, 1), error=None)
         else:
             entry.update(error=res.error, failed=now)
+            if (out / f"{job.name}.html").is_file():
+                entry.setdefault("file", f"{job.name}.html")
         entries[job.name] = entry
     entries = {k: e for k, e in entries.items() if e.get("file") and (out / e["file"]).is_file() or e.get("error")}
     ordered = sorted(entries.values(), key=lambda e: (e.get("order", 100), e["name"]))

@@ -38,7 +38,7 @@ def test_kpi_report_renders_headings_and_images(tmp_path, small_data_dir):
     for heading in ("Customer KPI dashboard", "Satisfaction (CSAT)", "Net Promoter Score", "Customer profitability", "Caveats"):
         assert heading in page
     assert page.count("<img ") >= 4 and page.count("data:image/png;base64") >= 4
-    assert "jp-InputArea" not in page  # code hidden by default
+    assert 'class="jp-CodeMirrorEditor' not in page and 'jp-mod-noInput' in page  # code hidden by default
     assert str(small_data_dir) in page  # the parameter reached the notebook
     index = (tmp_path / "index.html").read_text()
     assert 'href="customer_kpis.html"' in index and "Customer KPI dashboard" in index
@@ -51,7 +51,7 @@ def test_failing_notebook_keeps_previous_report(tmp_path):
     job = plan_reports([nb], notebooks_dir=tmp_path)[0]
     first = render_report(job, out_dir=out, hide_code=False)
     before = first.read_text()
-    assert "value 2" in before and "jp-InputArea" in before  # --show-code keeps the code
+    assert "value 2" in before and 'class="jp-CodeMirrorEditor' in before  # --show-code keeps the code
     _tiny_notebook(nb, "raise RuntimeError('boom: column csat missing')")
     with pytest.raises(ReportError, match=r"tiny.ipynb' failed: .*RuntimeError: boom: column csat missing"):
         render_report(job, out_dir=out)
