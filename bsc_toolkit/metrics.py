@@ -459,13 +459,18 @@ def kpi_summary(
     keys = ["period", *byl]
     ret = retention(customers, by=by, freq=freq, start=start, end=end)
     attrs = customers[["customer_id", *byl]]
-    s = surveys.merge(attrs, on="customer_id", how="left") if byl else surveys
+
+    def _attach(frame: pd.DataFrame) -> pd.DataFrame:
+        # group columns always come from the customers table
+        return frame.drop(columns=[c for c in byl if c in frame.columns]).merge(attrs, on="customer_id", how="left")
+
+    s = _attach(surveys) if byl else surveys
     cs = csat_summary(s, by=by, freq=freq)[[*keys, "csat_mean", "csat_top2_box"]]
     npsd = nps(s, by=by, freq=freq)[[*keys, "nps"]]
     s = _with_period(s, "surveyed_at", freq)
     drivers = [d for d in DRIVERS if d in s.columns]
     dm = s.groupby(keys, observed=True)[drivers].mean().add_suffix("_mean").reset_index()
-    t = _with_period(transactions.merge(attrs, on="customer_id", how="left") if byl else transactions, "ordered_at", freq)
+    t = _with_period(_attach(transactions) if byl else transactions, "ordered_at", freq)
     money = t.groupby(keys, observed=True)[["revenue_usd", "cost_usd"]].sum().reset_index()
     out = ret.merge(cs, on=keys, how="left").merge(npsd, on=keys, how="left").merge(dm, on=keys, how="left")
     out = out.merge(money, on=keys, how="left")
