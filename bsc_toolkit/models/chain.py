@@ -586,6 +586,7 @@ def chain_link_strengths(
         if not hasattr(data, name):
             raise ValueError(f"data lacks the {name!r} table")
     money = "revenue" if outcome == "revenue_usd" else "margin"
+    per = {"Q": "quarters", "M": "months", "W": "weeks", "Y": "years", "D": "days"}.get(freq, f"{freq} periods")
     drivers = DriverImportance(alpha=alpha).fit(data.surveys, n_boot=n_boot, seed=seed)
     table = customer_chain_table(data.customers, data.surveys, data.transactions, freq=freq, baseline_periods=baseline_periods)
     chain = ServiceProfitChain(alpha=alpha).fit(table, outcome=outcome, n_boot=n_boot, seed=seed)
@@ -601,9 +602,9 @@ def chain_link_strengths(
         )
     rows += [
         ("customer satisfaction", "customer retention", e["mediator_effect"], *ci.loc["mediator_effect"],
-         f"{freq} periods retained per csat point", "OLS mediator model (a-path); customer bootstrap"),
+         f"{per} retained per csat point", "OLS mediator model (a-path); customer bootstrap"),
         ("customer retention", money, e["mediator_to_outcome"], *ci.loc["mediator_to_outcome"],
-         f"USD {money} per {freq} period retained", "OLS outcome model (b-path); customer bootstrap"),
+         f"USD {money} per {per[:-1] if per.endswith('s') else per} retained", "OLS outcome model (b-path); customer bootstrap"),
         ("customer satisfaction", money, e["direct"], *ci.loc["direct"],
          f"USD {money} per csat point (direct)", "mediation direct effect (ADE); customer bootstrap"),
         ("customer satisfaction", money, e["indirect"], *ci.loc["indirect"],
