@@ -1,10 +1,11 @@
 """The service-profit chain: satisfaction -> retention -> revenue, as a mediation model.
 
-At the customer level, satisfaction (the treatment ``X``: the customer's mean
-csat over the window) can raise revenue (the outcome ``Y``) in two ways:
+At the customer level, satisfaction (the treatment ``X``: the customer's
+satisfaction level measured in a baseline period, regression-calibrated for
+survey noise) can raise follow-up revenue (the outcome ``Y``) in two ways:
 **indirectly**, because satisfied customers stay longer (the mediator ``M``:
-periods retained in the window), and **directly**, because satisfied customers
-spend more per period. :class:`ServiceProfitChain` fits two regressions
+periods retained in the follow-up), and **directly**, because satisfied
+customers spend more per period. See :func:`customer_chain_table`. :class:`ServiceProfitChain` fits two regressions
 (statsmodels formulas, changeable)
 
 * mediator model  ``M ~ X * C(segment) + controls``
