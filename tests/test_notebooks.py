@@ -1,0 +1,64 @@
+"""Every notebook of the report suite follows the conventions and runs under papermill.
+
+The execution test runs exactly the jobs ``bsc report`` (and so ``make reports``)
+runs, on the default data set, so a green test run means the main job works.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+
+from bsc_toolkit.data.io import ensure_default_dataset
+from bsc_toolkit.report import _declared_parameters, discover_notebooks, plan_reports
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = discover_notebooks(ROOT / "notebooks")
+
+
+def test_there_is_a_report_suite():
+    names = {p.stem for p in NOTEBOOKS}
+    assert {"customer_kpis", "scorecard", "customer_value"} <= names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_conventions(path):
+    nb = nbformat.read(path, as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    assert tagged[0].cell_type == "code"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, "store notebooks without outputs"
+    assert nb.metadata["bsc"]["title"]
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("#")
+    # papermill must parse every parameter line (it drops lines with a second '=')
+    assert set(pm.inspect_notebook(str(path))) == _declared_parameters(path)
+
+
+JOBS = plan_reports(notebooks_dir=ROOT / "notebooks")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("job", JOBS, ids=lambda j: j.name)
+def test_notebook_runs_top_to_bottom(job, tmp_path):
+    ensure_default_dataset()
+    out = tmp_path / f"{job.name}.ipynb"
+    pm.execute_notebook(
+        str(job.notebook),
+        str(out),
+        parameters={k: v for k, v in job.parameters.items() if k in _declared_parameters(job.notebook)},
+        kernel_name="python3",
+        cwd=str(job.notebook.parent),
+        progress_bar=False,
+        execution_timeout=300,
+    )
+    executed = nbformat.read(out, as_version=4)
+    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.get("output_type") == "error"]
+    assert not errors
+    images = sum("image/png" in o.get("data", {}) for c in executed.cells if c.cell_type == "code" for o in c.outputs)
+    assert images >= 1, "each report shows at least one figure"
