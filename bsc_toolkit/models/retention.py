@@ -213,6 +213,8 @@ class ChurnLogitModel:
         _require(panel, needed)
         df = add_csat_spline(panel, self.knot) if "csat" in panel.columns else panel.copy()
         df["churned"] = df["churned"].astype(int)
+        if "segment" in df.columns and df["segment"].dtype == object:
+            df["segment"] = df["segment"].astype("category")  # patsy codes categoricals much faster
         df["log_at_risk"] = np.log(df["at_risk_fraction"].astype(float).clip(lower=1e-6))
         used = [c for c in ("csat", *DRIVERS) if c in df.columns and (c == "csat" or self.terms == "drivers")]
         df = df.dropna(subset=used)
@@ -267,7 +269,12 @@ class ChurnLogitModel:
         return self
 
     def _nonlinearity_test(self, df: pd.DataFrame) -> pd.DataFrame:
-        linear = self._glm(self._formula("linear"), df)
+        # the straight line is the spline with equal slopes: reuse the design matrix
+        model = self.result_.model
+        x = pd.DataFrame(model.exog, columns=model.exog_names)
+        x["csat_below"] = x["csat_below"] + x.pop("csat_above")
+        start = self.params_.drop("csat_above").to_numpy()
+        linear = sm.GLM(model.endog, x, family=model.family, offset=getattr(model, "offset", None)).fit(start_params=start)
         lr = 2.0 * (self.result_.llf - linear.llf)
         b = self.params_
         v = self.cov_params_
