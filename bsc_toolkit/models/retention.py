@@ -263,6 +263,7 @@ class ChurnLogitModel:
         self.n_obs_ = len(df)
         self.n_events_ = n_events
         self.n_customers_ = int(df["customer_id"].nunique())
+        self.band_means_ = df.groupby("csat_band", observed=True)["csat"].mean() if "csat_band" in df.columns else None
         self.nonlinearity_test_ = None
         if self.terms == "spline" and self.formula is None:
             self.nonlinearity_test_ = self._nonlinearity_test(df)
@@ -377,8 +378,8 @@ class ChurnLogitModel:
         Returns
         -------
         pandas.DataFrame
-            ``csat`` (or ``band``), ``effect`` (log hazard/odds ratio),
-            ``ci_lower``, ``ci_upper``.
+            ``csat`` (or ``band`` and the band's mean csat ``csat_mean``),
+            ``effect`` (log hazard/odds ratio), ``ci_lower``, ``ci_upper``.
         """
         self._check_fitted()
         zq = stats.norm.ppf(0.5 + level / 2)
@@ -402,6 +403,7 @@ class ChurnLogitModel:
             out = pd.DataFrame(rows)
             order = [label for _, label in CSAT_BANDS]
             out["band"] = pd.Categorical(out["band"], categories=order, ordered=True)
+            out["csat_mean"] = out["band"].astype(str).map(self.band_means_.rename(index=str)).astype(float)
             return out.sort_values("band", ignore_index=True)
         raise ValueError("csat_effect needs terms='spline' or terms='bands'")
 

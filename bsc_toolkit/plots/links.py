@@ -82,7 +82,7 @@ def plot_csat_effect(
         ``ChurnLogitModel(terms="spline").csat_effect()`` (``csat, effect, ci_lower, ci_upper``).
     bands : pandas.DataFrame, optional
         ``ChurnLogitModel(terms="bands").csat_effect()``; plotted at the band's
-        mid score.
+        mean observed csat (``csat_mean``) or else its mid score.
     exponentiate : bool
         Show hazard ratios (relative to csat at the knot) instead of log ratios.
     """
@@ -91,11 +91,10 @@ def plot_csat_effect(
     ax.plot(spline["csat"], f(spline["effect"]), color="C0", label="linear spline")
     ax.fill_between(spline["csat"], f(spline["ci_lower"]), f(spline["ci_upper"]), color="C0", alpha=0.2)
     if bands is not None:
-        mids = []
-        for label in bands["band"].astype(str):
-            parts = [float(v) for v in label.split("-")]
-            mids.append(float(np.mean(parts)))
-        mids = np.array(mids)
+        if "csat_mean" in bands.columns:  # plot each band at its mean observed score
+            mids = bands["csat_mean"].to_numpy(dtype=float)
+        else:
+            mids = np.array([np.mean([float(v) for v in label.split("-")]) for label in bands["band"].astype(str)])
         eff = f(bands["effect"].to_numpy(dtype=float))
         lo = f(bands["ci_lower"].to_numpy(dtype=float))
         hi = f(bands["ci_upper"].to_numpy(dtype=float))
