@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-__all__ = ["importance_bars", "importance_performance_plot", "mediation_effects_plot"]
+__all__ = ["plot_importance", "plot_importance_performance", "plot_mediation_effects"]
 
 
 def _summary(data: Any) -> pd.DataFrame:
     return data.summary if hasattr(data, "summary") and isinstance(data.summary, pd.DataFrame) else data
 
 
-def importance_bars(data: Any, column: str = "share", ax: Axes | None = None) -> Axes:
+def plot_importance(data: Any, column: str = "share", ax: Axes | None = None) -> Axes:
     """Horizontal bars of driver importance with bootstrap CI error bars.
 
     Parameters
@@ -51,7 +51,7 @@ def importance_bars(data: Any, column: str = "share", ax: Axes | None = None) ->
     return ax
 
 
-def importance_performance_plot(data: Any, ax: Axes | None = None, **kwargs: float) -> Axes:
+def plot_importance_performance(data: Any, ax: Axes | None = None, **kwargs: float) -> Axes:
     """Importance-performance (action priority) matrix.
 
     Parameters
@@ -98,7 +98,7 @@ def importance_performance_plot(data: Any, ax: Axes | None = None, **kwargs: flo
     return ax
 
 
-def mediation_effects_plot(
+def plot_mediation_effects(
     data: Any,
     truth: pd.Series | dict | None = None,
     effects: tuple[str, ...] = ("total", "direct", "indirect"),
