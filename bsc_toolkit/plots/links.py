@@ -13,8 +13,9 @@ __all__ = ["plot_km_by_band", "plot_hazard_ratios", "plot_csat_effect", "plot_wh
 
 def _ax(ax: Axes | None, size: tuple[float, float] = (7, 4)) -> Axes:
     if ax is None:
-        sns.set_style("whitegrid")
-        _, ax = plt.subplots(figsize=size)
+        # a local style: no change to the caller's global matplotlib settings
+        with sns.axes_style("whitegrid"):
+            _, ax = plt.subplots(figsize=size)
     return ax
 
 
