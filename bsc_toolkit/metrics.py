@@ -69,6 +69,21 @@ def _with_period(frame: pd.DataFrame, date_col: str, freq: str) -> pd.DataFrame:
     return out
 
 
+def _answered(
+    surveys: pd.DataFrame, column: str, by: str | Sequence[str] | None, freq: str | None, date_col: str
+) -> tuple[pd.DataFrame, list[str]]:
+    """Non-missing answers in ``column`` with their grouping keys (period first)."""
+    _require(surveys, [column, *([date_col] if freq else []), *_by_list(by)], "surveys")
+    keys = (["period"] if freq else []) + _by_list(by)
+    frame = _with_period(surveys, date_col, freq) if freq else surveys
+    return frame.loc[frame[column].notna(), [*keys, column]], keys
+
+
+def _group(frame: pd.DataFrame, keys: list[str]):
+    """Group by ``keys``, or into one group when there are none."""
+    return frame.groupby(keys, observed=True, sort=True) if keys else frame.groupby(lambda _: 0)
+
+
 def _z(confidence: float) -> float:
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), not {confidence}")
@@ -122,12 +137,9 @@ def csat_summary(
         csat_mean_ci_high, csat_top2_box, csat_top2_box_ci_low,
         csat_top2_box_ci_high`` (the name carries ``top_box``).
     """
-    _require(surveys, [column, *([date_col] if freq else []), *_by_list(by)], "surveys")
-    keys = (["period"] if freq else []) + _by_list(by)
-    frame = _with_period(surveys, date_col, freq) if freq else surveys
-    frame = frame.loc[frame[column].notna(), [*keys, column]]
+    frame, keys = _answered(surveys, column, by, freq, date_col)
     frame = frame.assign(_top=(frame[column] > scale_max - top_box).astype(float))
-    g = frame.groupby(keys, observed=True, sort=True) if keys else frame.groupby(lambda _: 0)
+    g = _group(frame, keys)
     out = g.agg(n_responses=(column, "size"), csat_mean=(column, "mean"), sd=(column, "std"), top=("_top", "sum"))
     n = out["n_responses"].to_numpy(dtype=float)
     tcrit = stats.t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1))
@@ -179,16 +191,13 @@ def nps(
     """
     if method not in {"analytic", "bootstrap"}:
         raise ValueError(f"method must be 'analytic' or 'bootstrap', not {method!r}")
-    _require(surveys, [column, *([date_col] if freq else []), *_by_list(by)], "surveys")
-    keys = (["period"] if freq else []) + _by_list(by)
-    frame = _with_period(surveys, date_col, freq) if freq else surveys
-    frame = frame.loc[frame[column].notna(), [*keys, column]]
+    frame, keys = _answered(surveys, column, by, freq, date_col)
     score = frame[column]
     if ((score < 0) | (score > 10)).any():
         rows = frame.index[(score < 0) | (score > 10)][:5].tolist()
         raise ValueError(f"column '{column}' must be on the 0-10 scale; rows {rows} are outside it")
     frame = frame.assign(_p=(score >= 9).astype(float), _d=(score <= 6).astype(float))
-    g = frame.groupby(keys, observed=True, sort=True) if keys else frame.groupby(lambda _: 0)
+    g = _group(frame, keys)
     out = g.agg(n_responses=(column, "size"), promoters_share=("_p", "mean"), detractors_share=("_d", "mean"))
     out["passives_share"] = 1 - out["promoters_share"] - out["detractors_share"]
     p, d, n = out["promoters_share"], out["detractors_share"], out["n_responses"].astype(float)

@@ -40,6 +40,8 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bsc_toolkit.metrics import KPI_COLUMNS
+
 __all__ = [
     "KNOWN_KPIS",
     "PERSPECTIVES",
@@ -57,25 +59,7 @@ __all__ = [
 
 #: KPI names a measure may bind with ``kpi:`` -- the columns of
 #: :func:`bsc_toolkit.metrics.kpi_summary` (one row per period).
-KNOWN_KPIS: tuple[str, ...] = (
-    "n_customers_start",
-    "acquired",
-    "churned",
-    "churn_rate",
-    "retention_rate",
-    "csat_mean",
-    "csat_top2_box",
-    "nps",
-    "time_mean",
-    "quality_mean",
-    "service_mean",
-    "cost_mean",
-    "revenue_usd",
-    "cost_usd",
-    "profit_usd",
-    "revenue_per_customer_usd",
-    "profit_per_customer_usd",
-)
+KNOWN_KPIS: tuple[str, ...] = tuple(KPI_COLUMNS)
 
 #: The four perspectives, from the top of the strategy map (financial) to the bottom.
 PERSPECTIVES: tuple[str, ...] = ("financial", "customer", "internal_process", "learning_growth")
