@@ -105,3 +105,19 @@ def test_unreadable_file_names_the_file(tmp_path):
     bad.write_text("not parquet")
     with pytest.raises(DataValidationError, match="could not read customers file"):
         read_table(bad, "customers")
+
+
+def test_excel_tables_load_and_errors_name_excel_rows(tmp_path, small_sim):
+    out = tmp_path / "xl"
+    out.mkdir()
+    small_sim.customers.to_excel(out / "customers.xlsx", index=False)
+    small_sim.surveys.head(50).to_excel(out / "surveys.xlsx", index=False)
+    small_sim.transactions.head(50).to_excel(out / "transactions.xlsx", index=False)
+    data = load_dataset(out)
+    assert len(data.customers) == len(small_sim.customers)
+    assert pd.api.types.is_datetime64_any_dtype(data.surveys["surveyed_at"])
+    bad = small_sim.surveys.head(5).copy()
+    bad.loc[2, "csat"] = 12
+    bad.to_excel(out / "surveys.xlsx", index=False)
+    with pytest.raises(DataValidationError, match=r"surveys.xlsx'.*\n.*'csat'.*line 4 \(12.0\)"):
+        load_dataset(out)
