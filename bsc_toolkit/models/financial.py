@@ -272,33 +272,28 @@ class FinancialPanelModel:
         n_i = _group_sum(codes, y, g)
         use = n_i[codes] > 0  # customers without spend carry no information on beta
         yu, xu, cu, ou = y[use], x[use], codes[use], offset[use]
-        k = xu.shape[1]
-        beta = np.zeros(k)
-        for _ in range(self.max_iter):
+        size = np.maximum(np.bincount(cu, minlength=g), 1)
+
+        def concentrated(beta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            """Expected counts, within-customer centred regressors and Hessian at ``beta``."""
             eta = xu @ beta + ou
-            eta -= _group_sum(cu, eta, g)[cu] / np.maximum(np.bincount(cu, minlength=g), 1)[cu]  # stabilise
+            eta -= _group_sum(cu, eta, g)[cu] / size[cu]  # stabilise; shares p are shift-invariant
             lam = np.exp(eta)
-            denom = _group_sum(cu, lam, g)
-            p = lam / denom[cu]
+            p = lam / _group_sum(cu, lam, g)[cu]
             w = n_i[cu] * p
-            xbar = _group_sum(cu, xu * p[:, None], g)
-            xc = xu - xbar[cu]
-            grad = xc.T @ (yu - w)
-            hess = (xc * w[:, None]).T @ xc
-            step = np.linalg.solve(hess, grad)
+            xc = xu - _group_sum(cu, xu * p[:, None], g)[cu]
+            return w, xc, (xc * w[:, None]).T @ xc
+
+        beta = np.zeros(xu.shape[1])
+        for _ in range(self.max_iter):
+            w, xc, hess = concentrated(beta)
+            step = np.linalg.solve(hess, xc.T @ (yu - w))
             beta = beta + step
             if np.max(np.abs(step)) < self.tol:
                 break
         else:
             raise RuntimeError("PPML did not converge; check for perfectly predicted customers")
-        eta = xu @ beta + ou
-        lam = np.exp(eta)
-        denom = _group_sum(cu, lam, g)
-        p = lam / denom[cu]
-        w = n_i[cu] * p
-        xbar = _group_sum(cu, xu * p[:, None], g)
-        xc = xu - xbar[cu]
-        hess = (xc * w[:, None]).T @ xc
+        w, xc, hess = concentrated(beta)
         scores = _group_sum(cu, xc * (yu - w)[:, None], g)
         g_used = int((n_i > 0).sum())
         bread = np.linalg.inv(hess)
