@@ -142,25 +142,20 @@ def read_table(path: str | Path, table: str) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"{table} file not found: '{path}'")
     suffix = path.suffix.lower()
+    if suffix not in _SUFFIXES:
+        raise DataValidationError(f"'{path}': unsupported file type {suffix!r}; use .csv, .parquet or .xlsx")
+    # rows are named as the user sees them: file lines for CSV and Excel (header on line 1),
+    # 0-based row positions for Parquet
+    row_offset: int | None = None if suffix == ".parquet" else 2
     try:
         if suffix == ".csv":
             raw = pd.read_csv(path, dtype=str, keep_default_na=True, skipinitialspace=True)
-            row_offset: int | None = 2  # header is line 1
         elif suffix == ".parquet":
-            raw = pd.read_parquet(path)
-            row_offset = 0
-        elif suffix in {".xlsx", ".xls"}:
-            raw = pd.read_excel(path)
-            row_offset = 2
+            raw = pd.read_parquet(path).reset_index(drop=True)
         else:
-            raise DataValidationError(f"'{path}': unsupported file type {suffix!r}; use .csv, .parquet or .xlsx")
-    except DataValidationError:
-        raise
+            raw = pd.read_excel(path)
     except Exception as exc:  # parser errors of many kinds: name the file
         raise DataValidationError(f"could not read {table} file '{path}': {exc}") from exc
-    if row_offset == 0:
-        # name parquet rows by 0-based position
-        return validate_table(raw, table, source=str(path), row_offset=0)
     return validate_table(raw, table, source=str(path), row_offset=row_offset)
 
 

@@ -121,3 +121,14 @@ def test_excel_tables_load_and_errors_name_excel_rows(tmp_path, small_sim):
     bad.to_excel(out / "surveys.xlsx", index=False)
     with pytest.raises(DataValidationError, match=r"surveys.xlsx'.*\n.*'csat'.*line 4 \(12.0\)"):
         load_dataset(out)
+
+
+def test_parquet_errors_name_row_positions_and_bad_suffix(tmp_path, small_sim):
+    bad = small_sim.surveys.head(5).copy()
+    bad.loc[3, "nps"] = 11
+    bad.to_parquet(tmp_path / "surveys.parquet", index=False)
+    with pytest.raises(DataValidationError, match=r"surveys.parquet'.*\n.*'nps'.*row 3 \(11.0\)"):
+        read_table(tmp_path / "surveys.parquet", "surveys")
+    (tmp_path / "surveys.json").write_text("{}")
+    with pytest.raises(DataValidationError, match="unsupported file type '.json'"):
+        read_table(tmp_path / "surveys.json", "surveys")
