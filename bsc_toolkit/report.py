@@ -18,6 +18,7 @@ import html
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -296,7 +297,7 @@ def build_index(out_dir: str | Path = "reports", results: Iterable[ReportResult]
             title=job.title,
             order=job.order,
             notebook=job.notebook.name,
-            parameters={k: v for k, v in job.parameters.items()},
+            parameters=dict(job.parameters),
         )
         if res.ok:
             entry.update(file=f"{job.name}.html", generated=now, seconds=round(res.seconds, 1), error=None)
@@ -357,8 +358,6 @@ def run_reports(
     list of ReportResult
         One per job, in order; check ``.ok``.
     """
-    import time
-
     from tqdm.auto import tqdm
 
     results: list[ReportResult] = []

@@ -9,7 +9,15 @@ import pytest
 from typer.testing import CliRunner
 
 from bsc_toolkit.cli import _split_report_args, app
-from bsc_toolkit.report import ReportError, build_index, plan_reports, render_report, run_reports
+from bsc_toolkit.report import (
+    ReportError,
+    ReportJob,
+    ReportResult,
+    build_index,
+    plan_reports,
+    render_report,
+    run_reports,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 KPI_NOTEBOOK = ROOT / "notebooks" / "customer_kpis.ipynb"
@@ -80,10 +88,16 @@ def test_plan_reports_errors(tmp_path):
         plan_reports(notebooks_dir=tmp_path / "nowhere")
 
 
-def test_index_lists_reports_in_order(tmp_path):
-    (tmp_path / "b.html").write_text("b")
-    path = build_index(tmp_path)
-    assert path.read_text().count("<tr>") == 1  # header row only: no manifest entries yet
+def test_index_lists_reports_in_order_and_drops_deleted_ones(tmp_path):
+    for name in ("a", "b", "c"):
+        (tmp_path / f"{name}.html").write_text(name)
+    jobs = [ReportJob(tmp_path / f"{n}.ipynb", n, f"Title {n}", order) for n, order in (("a", 30), ("b", 10), ("c", 20))]
+    build_index(tmp_path, [ReportResult(j, tmp_path / f"{j.name}.html", 1.0) for j in jobs])
+    page = (tmp_path / "index.html").read_text()
+    assert page.index("Title b") < page.index("Title c") < page.index("Title a")
+    (tmp_path / "c.html").unlink()
+    page = build_index(tmp_path).read_text()  # entries of earlier runs are kept while their file exists
+    assert "Title a" in page and "Title b" in page and "Title c" not in page
 
 
 def test_split_report_args():
