@@ -138,8 +138,8 @@ def report(
 
     notebook_args, params = _split_report_args(list(ctx.args))
     if data_dir is not None:
-        params["data_dir"] = str(data_dir)
-    if isinstance(params.get("data_dir"), str):
+        params["data_dir"] = data_dir
+    if params.get("data_dir") is not None:  # notebooks run in their own folder: pass an absolute path
         params["data_dir"] = str(Path(params["data_dir"]).resolve())
     try:
         jobs = plan_reports(notebook_args or None, notebooks_dir=notebooks_dir, parameters=params, variants=variants)
@@ -164,10 +164,5 @@ def report(
         _fail(f"{len(failed)} of {len(results)} report(s) failed; previous versions were kept")
 
 
-def main() -> None:  # pragma: no cover - entry point
-    """Run the CLI."""
-    app()
-
-
 if __name__ == "__main__":  # pragma: no cover
-    main()
+    app()
