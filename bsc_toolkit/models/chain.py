@@ -185,16 +185,35 @@ def _design_spec(model: Any) -> Any:
     return spec
 
 
-def _default_formulas(treatment: str, mediator: str, outcome: str, controls: str) -> tuple[str, str]:
-    extra = f" + {controls}" if controls else ""
-    return (
-        f"{mediator} ~ {treatment} * C(segment){extra}",
-        f"{outcome} ~ ({treatment} + {mediator}) * C(segment){extra}",
-    )
+def _chain_inputs(
+    table: pd.DataFrame,
+    treatment: str,
+    mediator: str,
+    outcome: str,
+    mediator_formula: str | None,
+    outcome_formula: str | None,
+) -> tuple[pd.DataFrame, str, str]:
+    """Checked complete rows and the two formulas (defaults filled in) of a chain model.
 
-
-def _controls_for(table: pd.DataFrame) -> str:
-    return "tenure_years" if "tenure_years" in table.columns else ""
+    The default formulas are ``M ~ X * C(segment) + tenure_years`` and
+    ``Y ~ (X + M) * C(segment) + tenure_years`` (without ``tenure_years`` if
+    the table has no such column).
+    """
+    for col in (treatment, mediator, outcome):
+        if col not in table.columns:
+            raise ValueError(f"table lacks column {col!r}; it has {list(table.columns)}")
+    extra = " + tenure_years" if "tenure_years" in table.columns else ""
+    m_formula = mediator_formula or f"{mediator} ~ {treatment} * C(segment){extra}"
+    y_formula = outcome_formula or f"{outcome} ~ ({treatment} + {mediator}) * C(segment){extra}"
+    if "segment" not in table.columns and ("segment" in m_formula or "segment" in y_formula):
+        raise ValueError("table lacks column 'segment' used by the model formulas")
+    data = table.dropna(subset=[treatment, mediator, outcome]).reset_index(drop=True)
+    if len(data) < 30:
+        raise ValueError(f"only {len(data)} customers with {treatment}, {mediator} and {outcome}; need 30")
+    for col in (treatment, mediator, outcome):
+        if not data[col].astype(float).std() > 0:
+            raise ValueError(f"column {col!r} has no variation")
+    return data, m_formula, y_formula
 
 
 class ServiceProfitChain:
@@ -267,21 +286,9 @@ class ServiceProfitChain:
         ServiceProfitChain
             ``self``, fitted.
         """
-        for col in (treatment, mediator, outcome):
-            if col not in table.columns:
-                raise ValueError(f"table lacks column {col!r}; it has {list(table.columns)}")
-        m_default, y_default = _default_formulas(treatment, mediator, outcome, _controls_for(table))
-        m_formula = mediator_formula or m_default
-        y_formula = outcome_formula or y_default
-        if "segment" in y_formula and "segment" not in table.columns:
-            raise ValueError("table lacks column 'segment' used by the outcome formula")
-        data = table.dropna(subset=[treatment, mediator, outcome]).reset_index(drop=True)
-        if len(data) < 30:
-            raise ValueError(f"only {len(data)} customers with {treatment}, {mediator} and {outcome}; need 30")
-        for col in (treatment, mediator, outcome):
-            if not data[col].astype(float).std() > 0:
-                raise ValueError(f"column {col!r} has no variation")
-
+        data, m_formula, y_formula = _chain_inputs(
+            table, treatment, mediator, outcome, mediator_formula, outcome_formula
+        )
         self.mediator_result_ = smf.ols(m_formula, data=data).fit(cov_type="HC1")
         self.outcome_result_ = smf.ols(y_formula, data=data).fit(cov_type="HC1")
         m_info = _design_spec(self.mediator_result_.model)
@@ -409,6 +416,17 @@ def mediation_reference(
     effects of one csat point, comparable to :class:`ServiceProfitChain` with
     ``delta=1``.
 
+    Parameters
+    ----------
+    table, treatment, mediator, outcome, mediator_formula, outcome_formula
+        As in :meth:`ServiceProfitChain.fit` (same checks, rows and default formulas).
+    n_rep : int
+        Simulation draws of ``Mediation``.
+    seed : int or None
+        Seed of the draws.
+    method : {"parametric", "bootstrap"}
+        ``Mediation.fit`` method.
+
     Returns
     -------
     DataFrame
@@ -418,10 +436,11 @@ def mediation_reference(
     """
     from statsmodels.stats.mediation import Mediation
 
-    m_default, y_default = _default_formulas(treatment, mediator, outcome, _controls_for(table))
-    data = table.dropna(subset=[treatment, mediator, outcome]).reset_index(drop=True)
-    med = smf.ols(mediator_formula or m_default, data=data)
-    out = smf.ols(outcome_formula or y_default, data=data)
+    data, m_formula, y_formula = _chain_inputs(
+        table, treatment, mediator, outcome, mediator_formula, outcome_formula
+    )
+    med = smf.ols(m_formula, data=data)
+    out = smf.ols(y_formula, data=data)
     res = Mediation(out, med, treatment, mediator).fit(method=method, n_rep=n_rep, rng=seed)
     return res.summary()
 
