@@ -348,18 +348,14 @@ class ServiceProfitChain:
             effects(self.mediator_result_.params.to_numpy(), self.outcome_result_.params.to_numpy(), ones),
             index=list(_EFFECTS),
         )
+        rng = np.random.default_rng(seed)
         draws = []
-        if n_boot > 0:
-            rng = np.random.default_rng(seed)
-            for _ in range(n_boot):
-                w = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)  # customers resampled
-                draws.append(effects(wls(xm, ym, w), wls(xy, yy, w), w))
+        for _ in range(n_boot):
+            w = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)  # customers resampled
+            draws.append(effects(wls(xm, ym, w), wls(xy, yy, w), w))
         self.boot_effects_ = pd.DataFrame(np.array(draws).reshape(-1, len(_EFFECTS)), columns=list(_EFFECTS))
-        lo, hi = 100 * self.alpha / 2, 100 * (1 - self.alpha / 2)
-        if n_boot > 0:
-            ci = self.boot_effects_.quantile([lo / 100, hi / 100]).T
-        else:
-            ci = pd.DataFrame(np.nan, index=list(_EFFECTS), columns=[0, 1])
+        # no draws (n_boot=0): the quantiles are NaN
+        ci = self.boot_effects_.quantile([self.alpha / 2, 1 - self.alpha / 2]).T
         ci.columns = ["lower", "upper"]
         self.confidence_intervals_ = ci
         self.treatment_, self.mediator_, self.outcome_ = treatment, mediator, outcome
