@@ -30,6 +30,8 @@ import pandas as pd
 import patsy
 from scipy import stats
 
+from bsc_toolkit.models.retention import csat_spline
+
 __all__ = ["ESTIMATORS", "FinancialPanelModel", "cluster_robust_ols"]
 
 ESTIMATORS = ("within", "pooled", "fd", "ppml")
@@ -161,9 +163,7 @@ class FinancialPanelModel:
         if self.estimator != "ppml":
             keep &= panel["at_risk_fraction"] >= 1.0 - 1e-9
         df = panel.loc[keep].copy()
-        d = df[self.csat_col].astype(float) - self.knot
-        df["csat_below"] = np.minimum(d, 0.0)
-        df["csat_above"] = np.maximum(d, 0.0)
+        df["csat_below"], df["csat_above"] = csat_spline(df[self.csat_col], self.knot)
         return df.sort_values(["customer_id", "period"], ignore_index=True)
 
     def _sat_design(self, df: pd.DataFrame) -> pd.DataFrame:

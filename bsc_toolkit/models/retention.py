@@ -38,6 +38,7 @@ from bsc_toolkit.data.simulate import DRIVERS
 __all__ = [
     "CSAT_BANDS",
     "csat_band",
+    "csat_spline",
     "add_csat_spline",
     "ChurnLogitModel",
     "KaplanMeierByBand",
@@ -80,18 +81,35 @@ def csat_band(csat: pd.Series | np.ndarray, bands: tuple[tuple[float, str], ...]
     return pd.cut(np.asarray(csat, dtype=float), bins=edges, labels=labels, right=True, ordered=True)
 
 
+def csat_spline(csat: pd.Series | np.ndarray | float, knot: float = 7.0) -> tuple[np.ndarray, np.ndarray]:
+    """Linear-spline basis of csat at ``knot``: (points below the knot, points above it).
+
+    Parameters
+    ----------
+    csat : array-like or float
+        Satisfaction scores (NaN stays NaN).
+    knot : float
+        Knot of the spline.
+
+    Returns
+    -------
+    below, above : numpy.ndarray
+        ``min(csat - knot, 0)`` and ``max(csat - knot, 0)``, so a coefficient on
+        each is the effect per csat point on its side of the knot.
+    """
+    d = np.asarray(csat, dtype=float) - float(knot)
+    return np.minimum(d, 0.0), np.maximum(d, 0.0)
+
+
 def add_csat_spline(df: pd.DataFrame, knot: float = 7.0, col: str = "csat") -> pd.DataFrame:
     """Return a copy with the linear-spline basis of ``col`` at ``knot``.
 
-    Adds ``csat_below = min(csat - knot, 0)`` and ``csat_above = max(csat - knot, 0)``
-    (so each coefficient is the effect per csat point on its side of the knot)
-    and ``csat_band`` (:func:`csat_band`).
+    Adds ``csat_below`` and ``csat_above`` (:func:`csat_spline`) and
+    ``csat_band`` (:func:`csat_band`).
     """
     _require(df, [col])
     out = df.copy()
-    d = out[col].astype(float) - float(knot)
-    out["csat_below"] = np.minimum(d, 0.0)
-    out["csat_above"] = np.maximum(d, 0.0)
+    out["csat_below"], out["csat_above"] = csat_spline(out[col], knot)
     out["csat_band"] = csat_band(out[col])
     return out
 
@@ -385,8 +403,7 @@ class ChurnLogitModel:
         zq = stats.norm.ppf(0.5 + level / 2)
         if self.terms == "spline":
             grid = np.arange(1.0, 10.01, 0.25) if grid is None else np.asarray(grid, dtype=float)
-            d = grid - self.knot
-            x = np.column_stack([np.minimum(d, 0), np.maximum(d, 0)])
+            x = np.column_stack(csat_spline(grid, self.knot))
             names = ["csat_below", "csat_above"]
             b = self.params_[names].to_numpy()
             v = self.cov_params_.loc[names, names].to_numpy()

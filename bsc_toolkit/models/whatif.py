@@ -36,7 +36,7 @@ import statsmodels.api as sm
 
 from bsc_toolkit.data.simulate import DRIVERS
 from bsc_toolkit.models.financial import FinancialPanelModel
-from bsc_toolkit.models.retention import ChurnLogitModel
+from bsc_toolkit.models.retention import ChurnLogitModel, csat_spline
 
 __all__ = ["WhatIfResult", "what_if", "driver_weights", "scenario_population"]
 
@@ -147,8 +147,8 @@ def _sat_index(model: FinancialPanelModel, csat: np.ndarray, params: np.ndarray)
 
     ``params`` is ``(k,)`` (returns ``(n,)``) or ``(k, S)`` draws (returns ``(n, S)``).
     """
-    d = csat - model.knot
-    cols = {"csat_below": np.minimum(d, 0.0), "csat_above": np.maximum(d, 0.0), model.csat_col: csat}
+    below, above = csat_spline(csat, model.knot)
+    cols = {"csat_below": below, "csat_above": above, model.csat_col: csat}
     unknown = [c for c in model.sat_terms_ if c not in cols]
     if unknown:
         raise ValueError(f"what_if needs a spend model whose satisfaction terms are csat or its spline, not {unknown}")
