@@ -114,6 +114,11 @@ def add_csat_spline(df: pd.DataFrame, knot: float = 7.0, col: str = "csat") -> p
     return out
 
 
+def _reference_band(knot: float) -> str:
+    """Label of the csat band that holds the knot (reference of ``terms='bands'``)."""
+    return str(csat_band(np.array([knot]))[0])
+
+
 def _csat_term(terms: str, reference_band: str) -> str:
     if terms == "spline":
         return "csat_below + csat_above"
@@ -214,12 +219,12 @@ class ChurnLogitModel:
     @property
     def reference_band(self) -> str:
         """Label of the csat band that holds the knot (reference of ``terms='bands'``)."""
-        return str(csat_band(np.array([self.knot]))[0])
+        return _reference_band(self.knot)
 
-    def _formula(self, terms: str | None = None) -> str:
-        if self.formula is not None and terms is None:
+    def _formula(self) -> str:
+        if self.formula is not None:
             return self.formula
-        rhs = [_csat_term(terms or self.terms, self.reference_band), *self.controls]
+        rhs = [_csat_term(self.terms, self.reference_band), *self.controls]
         if self.link == "logit":
             rhs.append("log_at_risk")
         return "churned ~ " + " + ".join(rhs)
@@ -234,17 +239,16 @@ class ChurnLogitModel:
         if "segment" in df.columns and df["segment"].dtype == object:
             df["segment"] = df["segment"].astype("category")  # patsy codes categoricals much faster
         df["log_at_risk"] = np.log(df["at_risk_fraction"].astype(float).clip(lower=1e-6))
-        used = [c for c in ("csat", *DRIVERS) if c in df.columns and (c == "csat" or self.terms == "drivers")]
+        used = ["csat"] if "csat" in df.columns else []
+        if self.terms == "drivers":
+            used += list(DRIVERS)
         df = df.dropna(subset=used)
         return df.reset_index(drop=True)
 
-    def _glm(self, formula: str, df: pd.DataFrame):
+    def _glm(self, y: pd.Series, x: pd.DataFrame, df: pd.DataFrame):
         link = sm.families.links.CLogLog() if self.link == "cloglog" else sm.families.links.Logit()
         offset = df["log_at_risk"].to_numpy() if self.link == "cloglog" else None
-        y, x = patsy.dmatrices(formula, df, return_type="dataframe", NA_action="raise")
-        if formula == self.formula_:
-            self.design_info_ = x.design_info
-        model = sm.GLM(y.iloc[:, -1], x, family=sm.families.Binomial(link=link), offset=offset)
+        model = sm.GLM(y, x, family=sm.families.Binomial(link=link), offset=offset)
         if self.cov_type == "cluster":
             return model.fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(df["customer_id"])[0]})
         return model.fit()
@@ -273,7 +277,9 @@ class ChurnLogitModel:
         if df[sat_col].nunique() < 2:
             raise ValueError(f"column '{sat_col}' has no variation")
         self.formula_ = self._formula()
-        self.result_ = self._glm(self.formula_, df)
+        y, x = patsy.dmatrices(self.formula_, df, return_type="dataframe", NA_action="raise")
+        self.design_info_ = x.design_info
+        self.result_ = self._glm(y.iloc[:, -1], x, df)
         self.params_ = self.result_.params
         self.cov_params_ = self.result_.cov_params()
         self.confidence_intervals_ = self.result_.conf_int()
@@ -284,10 +290,10 @@ class ChurnLogitModel:
         self.band_means_ = df.groupby("csat_band", observed=True)["csat"].mean() if "csat_band" in df.columns else None
         self.nonlinearity_test_ = None
         if self.terms == "spline" and self.formula is None:
-            self.nonlinearity_test_ = self._nonlinearity_test(df)
+            self.nonlinearity_test_ = self._nonlinearity_test()
         return self
 
-    def _nonlinearity_test(self, df: pd.DataFrame) -> pd.DataFrame:
+    def _nonlinearity_test(self) -> pd.DataFrame:
         # the straight line is the spline with equal slopes: reuse the design matrix
         model = self.result_.model
         x = pd.DataFrame(model.exog, columns=model.exog_names)
@@ -636,8 +642,7 @@ class CoxChurnModel:
         self.penalizer = float(penalizer)
 
     def _design(self, episodes: pd.DataFrame) -> pd.DataFrame:
-        ref = str(csat_band(np.array([self.knot]))[0])
-        rhs = self.formula or " + ".join([_csat_term(self.terms, ref), *self.controls])
+        rhs = self.formula or " + ".join([_csat_term(self.terms, _reference_band(self.knot)), *self.controls])
         x = patsy.dmatrix(rhs, episodes, return_type="dataframe", NA_action="raise")
         x = x.drop(columns=["Intercept"], errors="ignore")
         x.columns = [c.replace("C(segment)[T.", "segment[").replace(", ", "_") for c in x.columns]
