@@ -35,7 +35,7 @@ simulator for checking.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -45,12 +45,16 @@ import statsmodels.formula.api as smf
 from bsc_toolkit.data.simulate import Truth, simulate
 from bsc_toolkit.panel import customer_periods
 
+if TYPE_CHECKING:
+    from bsc_toolkit.models.drivers import DriverImportance
+
 __all__ = [
     "customer_chain_table",
     "ServiceProfitChain",
     "mediation_reference",
     "simulated_chain_effects",
     "chain_link_strengths",
+    "link_strengths_table",
 ]
 
 _EFFECTS = (
@@ -576,6 +580,11 @@ def chain_link_strengths(
 ) -> pd.DataFrame:
     """Strengths of the links of the service-profit chain, for labelling a strategy map.
 
+    Fits :class:`~bsc_toolkit.models.drivers.DriverImportance` on the surveys
+    and :class:`ServiceProfitChain` on :func:`customer_chain_table`, then
+    tabulates both with :func:`link_strengths_table` (call that directly to
+    reuse models already fitted).
+
     Parameters
     ----------
     data : object with ``customers``, ``surveys``, ``transactions``
@@ -590,31 +599,56 @@ def chain_link_strengths(
     Returns
     -------
     DataFrame
-        Columns ``source, target, estimate, ci_low, ci_high, unit, method``;
-        sources and targets are objectives: ``"driver ratings"`` ->
-        ``"customer satisfaction"`` -> ``"customer retention"`` ->
-        ``"revenue"`` (or ``"margin"``), plus the direct link satisfaction ->
-        revenue and one row per driver (``"driver ratings: quality"``, ...).
+        See :func:`link_strengths_table`.
     """
     from bsc_toolkit.models.drivers import DriverImportance
 
     for name in ("customers", "surveys", "transactions"):
         if not hasattr(data, name):
             raise ValueError(f"data lacks the {name!r} table")
-    money = "revenue" if outcome == "revenue_usd" else "margin"
-    per = {"Q": "quarters", "M": "months", "W": "weeks", "Y": "years", "D": "days"}.get(freq, f"{freq} periods")
     drivers = DriverImportance(alpha=alpha).fit(data.surveys, n_boot=n_boot, seed=seed)
     table = customer_chain_table(data.customers, data.surveys, data.transactions, freq=freq, baseline_periods=baseline_periods)
     chain = ServiceProfitChain(alpha=alpha).fit(table, outcome=outcome, n_boot=n_boot, seed=seed)
+    return link_strengths_table(drivers, chain, freq=freq)
+
+
+def link_strengths_table(drivers: DriverImportance, chain: ServiceProfitChain, freq: str = "Q") -> pd.DataFrame:
+    """Link strengths of the service-profit chain from a fitted driver analysis and a fitted chain.
+
+    Parameters
+    ----------
+    drivers : DriverImportance
+        Fitted on the surveys (drivers -> satisfaction).
+    chain : ServiceProfitChain
+        Fitted on :func:`customer_chain_table` (satisfaction -> retention ->
+        revenue or margin).
+    freq : str
+        Period frequency of the chain table (labels the retention unit).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``source, target, estimate, ci_low, ci_high, unit, method``;
+        sources and targets are objectives: ``"driver ratings"`` ->
+        ``"customer satisfaction"`` -> ``"customer retention"`` ->
+        ``"revenue"`` (or ``"margin"``), plus the direct link satisfaction ->
+        revenue and one row per driver (``"driver ratings: quality"``, ...).
+    """
+    for name, model in (("drivers", drivers), ("chain", chain)):
+        if not hasattr(model, "summary"):
+            raise RuntimeError(f"{name} is not fitted; call .fit() first")
+    money = "revenue" if chain.outcome_ == "revenue_usd" else "margin"
+    per = {"Q": "quarters", "M": "months", "W": "weeks", "Y": "years", "D": "days"}.get(freq, f"{freq} periods")
+    measure = "Shapley" if drivers.method == "shapley" else "relative-weight"
     e, ci = chain.effects_, chain.confidence_intervals_
     rows = [
-        ("driver ratings", "customer satisfaction", drivers.r2_, *drivers.r2_ci_, "R^2 (share of csat variance)",
-         "OLS of csat on the driver ratings; cluster bootstrap"),
+        ("driver ratings", "customer satisfaction", drivers.r2_, *drivers.r2_ci_,
+         f"R^2 (share of {drivers.target_} variance)", f"OLS of {drivers.target_} on the driver ratings; cluster bootstrap"),
     ]
     for name, row in drivers.summary.iterrows():
         rows.append(
             (f"driver ratings: {name}", "customer satisfaction", row["coef"], row["coef_ci_low"], row["coef_ci_high"],
-             "csat points per rating point", f"OLS coefficient, cluster-robust CI; Shapley share {row['share']:.2f}")
+             f"{drivers.target_} points per rating point", f"OLS coefficient, cluster-robust CI; {measure} share {row['share']:.2f}")
         )
     rows += [
         ("customer satisfaction", "customer retention", e["mediator_effect"], *ci.loc["mediator_effect"],

@@ -13,9 +13,11 @@ from bsc_toolkit.models.chain import (
     ServiceProfitChain,
     chain_link_strengths,
     customer_chain_table,
+    link_strengths_table,
     mediation_reference,
     simulated_chain_effects,
 )
+from bsc_toolkit.models.drivers import DriverImportance
 
 # The unobserved spend trait is switched off so that sequential ignorability holds and
 # the estimates can be compared with the truth; the default truth is tested separately.
@@ -130,8 +132,12 @@ def test_trait_confounding_inflates_the_direct_effect():
     assert lo <= truth["mediator_effect"] <= hi
 
 
-def test_chain_link_strengths(sim):
+def test_chain_link_strengths(sim, table):
     links = chain_link_strengths(sim, n_boot=50)
+    # the same table as from models fitted beforehand (what the notebook does)
+    drivers = DriverImportance().fit(sim.surveys, n_boot=50, seed=0)
+    chain = ServiceProfitChain().fit(table, n_boot=50, seed=0)
+    pd.testing.assert_frame_equal(link_strengths_table(drivers, chain), links)
     assert list(links.columns) == ["source", "target", "estimate", "ci_low", "ci_high", "unit", "method"]
     main = links[~links["source"].str.startswith("driver ratings:")]
     pairs = list(zip(main["source"], main["target"]))
@@ -157,5 +163,7 @@ def test_bad_input(table, sim):
         ServiceProfitChain().fit(table.assign(csat_calibrated=7.0), n_boot=0)
     with pytest.raises(ValueError, match="baseline_periods"):
         customer_chain_table(sim.customers, sim.surveys, sim.transactions, baseline_periods=8)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="not fitted"):
         ServiceProfitChain().summary_text()
+    with pytest.raises(RuntimeError, match="chain is not fitted"):
+        link_strengths_table(DriverImportance().fit(sim.surveys, n_boot=0), ServiceProfitChain())
