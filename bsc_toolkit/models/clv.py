@@ -34,7 +34,7 @@ positive).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -340,6 +340,20 @@ def _check_columns(df: pd.DataFrame, cols: Sequence[str]) -> None:
             )
 
 
+def _rfm_arrays(
+    summary: pd.DataFrame, frequency_col: str, recency_col: str, T_col: str, other_cols: Sequence[str] = ()
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validated float arrays of frequency, recency and T from an RFM summary.
+
+    ``other_cols`` are checked for presence and finiteness in the same pass (one
+    error listing every missing column).
+    """
+    _check_columns(summary, [frequency_col, recency_col, T_col, *other_cols])
+    x, t_x, T = (summary[c].to_numpy(dtype=float) for c in (frequency_col, recency_col, T_col))
+    _check_rfm(x, t_x, T, summary.index, (frequency_col, recency_col, T_col))
+    return x, t_x, T
+
+
 def _check_rfm(frequency: np.ndarray, recency: np.ndarray, T: np.ndarray, index: pd.Index,
                names: tuple[str, str, str]) -> None:
     fcol, rcol, tcol = names
@@ -421,7 +435,40 @@ class _BaseFitter:
             raise ValueError("alpha (for confidence intervals) must be in (0, 1)")
         self.alpha = alpha
 
-    # -- subclasses define _neg_ll_natural(params, data) and _starts(data)
+    def _fit_ml(
+        self,
+        neg_ll: Callable[[np.ndarray, float], float],
+        starts: list[np.ndarray],
+        initial_params: Sequence[float] | None,
+        scaled: int,
+        scale: float,
+    ) -> None:
+        """Maximise the likelihood in rescaled units, then store the natural-unit fit.
+
+        ``neg_ll(eta, s)`` is the negative log-likelihood at log-parameters ``eta``
+        with the data rescaled by ``s``; rescaling the data by ``s`` multiplies
+        parameter ``scaled`` (a rate/scale parameter) by ``s``. The search runs at
+        ``s = scale`` (parameters of order 1, from ``starts`` and, first, the
+        user's ``initial_params`` in natural units); the estimates are mapped
+        back and the standard errors computed at ``s = 1``.
+        """
+        if initial_params is not None:
+            ip = np.asarray(initial_params, dtype=float).copy()
+            ip[scaled] *= scale
+            starts = [np.log(ip), *starts]
+
+        def neg_ll_search(eta: np.ndarray) -> float:
+            v = neg_ll(eta, scale)
+            return v if np.isfinite(v) else 1e300
+
+        res = _maximise(neg_ll_search, starts)
+        log_params = res.log_params.copy()
+        log_params[scaled] -= np.log(scale)  # back to the original units
+
+        def neg_ll_natural(eta: np.ndarray) -> float:
+            return neg_ll(eta, 1.0)
+
+        self._finish_fit(neg_ll_natural, _FitResult(log_params, float(neg_ll_natural(log_params)), res.converged))
 
     def _finish_fit(self, neg_ll_log, result: _FitResult) -> None:
         theta = np.exp(result.log_params)
@@ -544,41 +591,22 @@ class BetaGeoFitter(_BaseFitter):
         initial_params: Sequence[float] | None = None,
     ) -> "BetaGeoFitter":
         """Fit on an RFM summary (one row per customer); returns ``self``."""
-        cols = [frequency_col, recency_col, T_col]
-        _check_columns(summary, cols)
-        x = summary[frequency_col].to_numpy(dtype=float)
-        t_x = summary[recency_col].to_numpy(dtype=float)
-        T = summary[T_col].to_numpy(dtype=float)
+        x, t_x, T = _rfm_arrays(summary, frequency_col, recency_col, T_col)
         if x.size == 0:
             raise ValueError("summary has no rows")
-        _check_rfm(x, t_x, T, summary.index, (frequency_col, recency_col, T_col))
         if not (x > 0).any():
             raise ValueError("no customer has a repeat purchase; the BG/NBD model is not identified")
         # collapse identical (x, t_x, T) rows: same likelihood, much faster
         keys = pd.DataFrame({"x": x, "t_x": t_x, "T": T})
         grouped = keys.groupby(["x", "t_x", "T"], sort=False).size().reset_index(name="w")
         gx, gt, gT, w = (grouped[c].to_numpy(dtype=float) for c in ("x", "t_x", "T", "w"))
-        scale = 10.0 / max(gT.max(), 1e-12)  # rescale time so alpha is O(1) during the search
 
-        def neg_ll_scaled(eta: np.ndarray) -> float:
-            p = np.exp(eta)
-            ll = _bgnbd_loglik(p, gx, gt * scale, gT * scale)
-            v = -np.dot(w, ll)
-            return v if np.isfinite(v) else 1e300
+        def neg_ll(eta: np.ndarray, s: float) -> float:  # time rescaled by s: alpha -> alpha * s
+            return -np.dot(w, _bgnbd_loglik(np.exp(eta), gx, gt * s, gT * s))
 
         starts = [np.log([1.0, 1.0, 1.0, 1.0]), np.log([0.5, 1.0, 0.5, 2.0]), np.log([0.2, 0.3, 1.0, 5.0])]
-        if initial_params is not None:
-            ip = np.asarray(initial_params, dtype=float).copy()
-            ip[1] *= scale
-            starts.insert(0, np.log(ip))
-        res = _maximise(neg_ll_scaled, starts)
-        log_params = res.log_params.copy()
-        log_params[1] -= np.log(scale)  # back to the original time unit
-
-        def neg_ll(eta: np.ndarray) -> float:
-            return -np.dot(w, _bgnbd_loglik(np.exp(eta), gx, gt, gT))
-
-        self._finish_fit(neg_ll, _FitResult(log_params, float(neg_ll(log_params)), res.converged))
+        # search with time rescaled so that alpha is O(1)
+        self._fit_ml(neg_ll, starts, initial_params, scaled=1, scale=10.0 / max(gT.max(), 1e-12))
         self.n_customers_ = int(x.size)
         self._max_frequency = int(x.max())
         self._max_T = float(T.max())
@@ -734,27 +762,15 @@ class GammaGammaFitter(_BaseFitter):
         x, m = x[rep], m[rep]
         if x.size < 3:
             raise ValueError("need at least 3 customers with repeat purchases to fit the Gamma-Gamma model")
-        scale = 1.0 / np.mean(m)  # fit in units where the mean spend is 1
 
-        def neg_ll_scaled(eta: np.ndarray) -> float:
-            v = -np.sum(_gg_loglik(np.exp(eta), x, m * scale))
-            return v if np.isfinite(v) else 1e300
+        def neg_ll(eta: np.ndarray, s: float) -> float:  # spend rescaled by s: gamma -> gamma * s
+            return -np.sum(_gg_loglik(np.exp(eta), x, m * s))
 
         starts = [np.log([1.0, 1.0, 1.0]), np.log([5.0, 3.0, 2.0]), np.log([2.0, 5.0, 5.0])]
-        if initial_params is not None:
-            ip = np.asarray(initial_params, dtype=float).copy()
-            ip[2] *= scale
-            starts.insert(0, np.log(ip))
-        res = _maximise(neg_ll_scaled, starts)
-        log_params = res.log_params.copy()
-        log_params[2] -= np.log(scale)
-
-        def neg_ll(eta: np.ndarray) -> float:
-            return -np.sum(_gg_loglik(np.exp(eta), x, m))
-
-        self._finish_fit(neg_ll, _FitResult(log_params, float(neg_ll(log_params)), res.converged))
+        # search in units where the mean spend is 1
+        self._fit_ml(neg_ll, starts, initial_params, scaled=2, scale=1.0 / np.mean(m))
         self.n_customers_ = int(x.size)
-        self.frequency_monetary_correlation_ = float(np.corrcoef(x, m)[0, 1]) if x.size > 2 else np.nan
+        self.frequency_monetary_correlation_ = float(np.corrcoef(x, m)[0, 1])
         return self
 
     def conditional_expected_average_profit(self, frequency: Any, monetary_value: Any) -> Any:
@@ -808,17 +824,13 @@ def customer_lifetime_value(
     Series named ``clv_usd`` indexed like ``summary`` (in the currency of the
     monetary values, USD in this project).
     """
-    _check_columns(summary, [frequency_col, recency_col, T_col, monetary_value_col])
     if time_months < 1 or int(time_months) != time_months:
         raise ValueError("time_months must be a positive integer")
     if discount_rate_monthly <= -1:
         raise ValueError("discount_rate_monthly must be > -1")
     f = _normalise_freq(freq) if freq != "M" else "M"
     factor = PERIODS_PER_MONTH[f]
-    x = summary[frequency_col].to_numpy(dtype=float)
-    t_x = summary[recency_col].to_numpy(dtype=float)
-    T = summary[T_col].to_numpy(dtype=float)
-    _check_rfm(x, t_x, T, summary.index, (frequency_col, recency_col, T_col))
+    x, t_x, T = _rfm_arrays(summary, frequency_col, recency_col, T_col, [monetary_value_col])
     value = np.asarray(
         ggf.conditional_expected_average_profit(x, summary[monetary_value_col].to_numpy(dtype=float)),
         dtype=float,
