@@ -281,22 +281,20 @@ class DriverImportance:
 
         measure = lmg_importance if self.method == "shapley" else relative_weights
         boots = np.empty((0, k))
-        boot_r2 = np.empty(0)
         if n_boot > 0:
             rng = np.random.default_rng(seed)
             g = len(counts)
-            chunks, r2s = [], []
+            chunks = []
             chunk = max(1, int(2e7 // max(g, 1)))
             done = 0
             while done < n_boot:
                 b = min(chunk, n_boot - done)
                 w = np.stack([np.bincount(rng.integers(0, g, g), minlength=g) for _ in range(b)]).astype(float)
-                c = _corr_from_moments(w @ counts, w @ sums, w @ cross)
-                chunks.append(measure(c))
-                rxx, rxy = c[:, :k, :k], c[:, :k, k]
-                r2s.append(np.einsum("bi,bi->b", rxy, np.linalg.solve(rxx, rxy[..., None])[..., 0]))
+                chunks.append(measure(_corr_from_moments(w @ counts, w @ sums, w @ cross)))
                 done += b
-            boots, boot_r2 = np.vstack(chunks), np.concatenate(r2s)
+            boots = np.vstack(chunks)
+        # both measures decompose R^2: a draw's importances sum to its R^2
+        boot_r2 = boots.sum(axis=1)
         self.boot_importance_ = pd.DataFrame(boots, columns=drivers)
         self.boot_r2_ = boot_r2
         lo, hi = 100 * self.alpha / 2, 100 * (1 - self.alpha / 2)
@@ -312,6 +310,7 @@ class DriverImportance:
         self.rank_probabilities_.columns.name = "rank"
 
         sd = values.std(axis=0, ddof=1)
+        rank = _ranks(self.importance_.to_numpy()[None])[0]
         summary = pd.DataFrame(
             {
                 "importance": self.importance_.to_numpy(),
@@ -320,8 +319,8 @@ class DriverImportance:
                 "share": self.shares_.to_numpy(),
                 "share_ci_low": pct(shares, lo),
                 "share_ci_high": pct(shares, hi),
-                "rank": _ranks(self.importance_.to_numpy()[None])[0],
-                "p_rank": probs[np.arange(k), _ranks(self.importance_.to_numpy()[None])[0] - 1],
+                "rank": rank,
+                "p_rank": probs[np.arange(k), rank - 1],
                 "coef": self.params_[drivers].to_numpy(),
                 "coef_ci_low": ci.loc[drivers, "lower"].to_numpy(),
                 "coef_ci_high": ci.loc[drivers, "upper"].to_numpy(),
