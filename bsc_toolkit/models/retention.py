@@ -7,12 +7,14 @@ churn, all fitted on the customer-period panel of
 * :func:`kaplan_meier_by_band` -- Kaplan-Meier survival curves by csat band
   (band of the customer's first surveyed csat) with a log-rank test.
 * :class:`ChurnLogitModel` -- a discrete-time hazard model (binomial GLM on the
-  surveyed customer-periods) with a complementary log-log link and offset
-  ``log(at_risk_fraction)`` (exact for a hazard that is constant within a
-  period: the coefficients are log hazard ratios) or a logit link (log odds
-  ratios). The default csat term is a linear spline with a knot, and
-  :attr:`ChurnLogitModel.nonlinearity_test_` tests it against a straight line
-  (diminishing returns above the knot, Ittner & Larcker 1998).
+  surveyed customer-periods), either with a complementary log-log link and
+  offset ``log(at_risk_fraction)`` (exact for a hazard that is constant within
+  a period: the coefficients are log hazard ratios) or with a logit link and
+  ``log(at_risk_fraction)`` as a covariate ``log_at_risk`` (an estimated
+  coefficient, not an offset: exposure does not scale the odds; the other
+  coefficients are log odds ratios). The default csat term is a linear spline
+  with a knot, and :attr:`ChurnLogitModel.nonlinearity_test_` tests it against
+  a straight line (diminishing returns above the knot, Ittner & Larcker 1998).
 * :class:`CoxChurnModel` -- a Cox proportional-hazards model with time-varying
   csat on start/stop episodes (:func:`survival_episodes`), fitted with
   lifelines' ``CoxTimeVaryingFitter`` and checked against statsmodels'
@@ -158,8 +160,10 @@ class ChurnLogitModel:
       ``P(churn) = 1 - exp(-exposure * exp(x'b))``, exact when the hazard is
       constant within a period, so coefficients are log hazard ratios (per
       period);
-    * ``link="logit"``: log odds ratios, with ``log_at_risk`` as a control
-      instead of an offset (close to the cloglog results when churn is rare).
+    * ``link="logit"``: log odds ratios, with ``log_at_risk`` (log exposure)
+      as a covariate with its own coefficient instead of an offset, so it
+      appears in ``params_`` and ``summary`` (close to the cloglog results
+      when churn is rare).
 
     Parameters
     ----------

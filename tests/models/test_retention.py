@@ -71,6 +71,9 @@ def test_nonlinearity_test_detects_diminishing_returns(cloglog):
 
 def test_logit_close_to_cloglog_for_rare_churn(sim, cloglog):
     logit = ChurnLogitModel(link="logit").fit(sim[1])
+    # exposure: an offset in the cloglog model, a covariate with its own coefficient in the logit model
+    assert cloglog.result_.model.offset is not None and "log_at_risk" not in cloglog.params_
+    assert getattr(logit.result_.model, "offset", None) is None and "log_at_risk" in logit.params_
     for term in ("csat_below", "csat_above", "tenure_years"):
         assert abs(logit.params_[term] - cloglog.params_[term]) < 0.05
     assert "odds_ratio" in logit.summary.columns
