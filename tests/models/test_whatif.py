@@ -50,16 +50,23 @@ def test_retention_change_covers_truth(fitted):
 
 def test_revenue_change_matches_truth_multiplier(fitted):
     data, panel, churn, spend = fitted
+    truth = data.truth
     res = what_if(panel, delta=1.0, horizon_periods=1, n_sims=50, seed=0, churn_model=churn, spend_model=spend)
-    c = res.customers
-    # with one period and no churn the revenue ratio per customer is exp(g(new) - g(old))
-    est = np.exp(spend.params_["csat_below"] * np.minimum(c["csat_scenario"] - 7, 0)
-                 + spend.params_["csat_above"] * np.maximum(c["csat_scenario"] - 7, 0)
-                 - spend.params_["csat_below"] * np.minimum(c["csat"] - 7, 0)
-                 - spend.params_["csat_above"] * np.maximum(c["csat"] - 7, 0))
-    true = np.exp(data.truth.spend_log_effect(c["csat_scenario"]) - data.truth.spend_log_effect(c["csat"]))
+    c = res.customers[res.customers["revenue_baseline_usd"] > 0]
+    pop = scenario_population(panel).set_index("customer_id").loc[c["customer_id"]]
+    seg, tenure = pop["segment"].to_numpy(), pop["tenure_years"].to_numpy() + 0.25
+
+    def true_revenue_factor(csat):
+        """exp(g(csat)) times the expected active share (1 - exp(-h)) / h of the period."""
+        h = np.exp(truth.churn_log_hazard(csat, seg, tenure))
+        return np.exp(truth.spend_log_effect(csat)) * -np.expm1(-h) / h
+
+    # one period: each customer's scenario / baseline revenue from what_if vs the truth's ratio
+    est = c["revenue_scenario_usd"] / c["revenue_baseline_usd"]
+    true = true_revenue_factor(c["csat_scenario"].to_numpy()) / true_revenue_factor(c["csat"].to_numpy())
+    assert (est > 1 - 1e-9).all()  # nobody loses revenue from a rise in csat
     # mean multiplier within 2 percentage points of the truth's
-    assert abs(est.mean() - true.mean()) < 0.02
+    assert abs(est.mean() - true.mean()) < 0.02, (est.mean(), true.mean())
 
 
 def test_zero_delta_and_reproducibility(fitted):
