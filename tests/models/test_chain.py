@@ -88,7 +88,7 @@ def test_recovers_true_effects_without_confounding(fitted, truth):
     assert s.loc["total", "estimate"] == pytest.approx(s.loc["direct", "estimate"] + s.loc["indirect", "estimate"])
 
 
-def test_agrees_with_statsmodels_mediation(table, fitted):
+def test_agrees_with_statsmodels_mediation(table):
     sub = table.sample(2000, random_state=0).reset_index(drop=True)
     own = ServiceProfitChain().fit(sub, n_boot=200, seed=0)
     ref = mediation_reference(sub, n_rep=40, seed=0)  # slow: statsmodels rebuilds the formula models per draw

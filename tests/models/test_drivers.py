@@ -146,14 +146,25 @@ def test_panel_rows_without_survey_are_dropped(sim):
 def test_quadrant_table(fitted):
     q = fitted.quadrant_table()
     assert set(q.columns) == {"importance", "performance", "quadrant", "priority"}
-    assert q["priority"].tolist() == [1, 2, 3, 4]
     assert set(q.index) == set(DRIVERS)
+    # rows come in priority order: quadrant first, then the importance-performance gap
+    order = ["concentrate here", "keep up the good work", "possible overkill", "low priority"]
+    assert q["quadrant"].map(order.index).is_monotonic_increasing
+    # on the default truth quality and service are the important, well-rated drivers
+    assert set(q.index[:2]) == {"quality", "service"}
+    assert (q.loc[["quality", "service"], "quadrant"] == "keep up the good work").all()
     toy = pd.DataFrame({"share": [0.4, 0.4, 0.1, 0.1], "mean_rating": [6.0, 8.0, 6.0, 8.0]}, index=list("abcd"))
     t = importance_performance_table(toy)
     assert t.loc["a", "quadrant"] == "concentrate here" and t.loc["a", "priority"] == 1
     assert t.loc["b", "quadrant"] == "keep up the good work"
     assert t.loc["c", "quadrant"] == "low priority"
     assert t.loc["d", "quadrant"] == "possible overkill"
+    assert t.index.tolist() == ["a", "b", "d", "c"] and t["priority"].tolist() == [1, 2, 3, 4]
+    # within a quadrant, the larger gap (more important, worse rated) comes first
+    two = pd.DataFrame({"share": [0.3, 0.5, 0.1, 0.1], "mean_rating": [6.5, 6.0, 8.0, 8.0]}, index=list("abcd"))
+    t2 = importance_performance_table(two)
+    assert t2.loc[["a", "b"], "quadrant"].eq("concentrate here").all()
+    assert t2.index[:2].tolist() == ["b", "a"]
 
 
 def test_bad_input(sim):
@@ -165,5 +176,5 @@ def test_bad_input(sim):
         DriverImportance("ridge")
     with pytest.raises(ValueError, match="complete rows"):
         DriverImportance().fit(sim.surveys.head(5))
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="not fitted"):
         DriverImportance().summary_text()
