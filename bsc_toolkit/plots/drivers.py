@@ -7,9 +7,18 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.axes import Axes
 
 __all__ = ["plot_importance", "plot_importance_performance", "plot_mediation_effects"]
+
+
+def _ax(ax: Axes | None, size: tuple[float, float]) -> Axes:
+    if ax is None:
+        # a local style: no change to the caller's global matplotlib settings
+        with sns.axes_style("whitegrid"):
+            _, ax = plt.subplots(figsize=size)
+    return ax
 
 
 def _summary(data: Any) -> pd.DataFrame:
@@ -38,7 +47,7 @@ def plot_importance(data: Any, column: str = "share", ax: Axes | None = None) ->
         if col not in s.columns:
             raise ValueError(f"summary lacks column {col!r}")
     s = s.sort_values(column)
-    ax = ax or plt.subplots(figsize=(6, 0.5 * len(s) + 1.5))[1]
+    ax = _ax(ax, (6, 0.5 * len(s) + 1.5))
     err = np.vstack([s[column] - s[f"{column}_ci_low"], s[f"{column}_ci_high"] - s[column]])
     ax.barh(s.index.astype(str), s[column], xerr=err, color="#4c72b0", capsize=4)
     label = "share of explained csat variance" if column == "share" else "importance (R\u00b2 units)"
@@ -72,7 +81,7 @@ def plot_importance_performance(data: Any, ax: Axes | None = None, **kwargs: flo
 
     s = _summary(data)
     table = s if {"importance", "performance", "quadrant"} <= set(s.columns) else importance_performance_table(s, **kwargs)
-    ax = ax or plt.subplots(figsize=(6, 5))[1]
+    ax = _ax(ax, (6, 5))
     ax.scatter(table["performance"], table["importance"], s=60, color="#4c72b0", zorder=3)
     for name, row in table.iterrows():
         ax.annotate(str(name), (row["performance"], row["importance"]), xytext=(5, 5), textcoords="offset points")
@@ -126,7 +135,7 @@ def plot_mediation_effects(
     if "effect" not in s.columns:
         raise ValueError("summary lacks column 'effect'")
     s = s.set_index("effect").loc[list(effects)]
-    ax = ax or plt.subplots(figsize=(6, 0.6 * len(s) + 1.5))[1]
+    ax = _ax(ax, (6, 0.6 * len(s) + 1.5))
     y = np.arange(len(s))[::-1]
     err = np.vstack([s["estimate"] - s["ci_low"], s["ci_high"] - s["estimate"]])
     ax.errorbar(s["estimate"], y, xerr=err, fmt="o", color="#4c72b0", capsize=4, label="estimate (CI)")
