@@ -107,6 +107,9 @@ class FinancialPanelModel:
         ``"within"``/``"fd"``/``"ppml"`` the intercept is dropped and
         time-invariant terms are swept out). Columns ``csat_below`` and
         ``csat_above`` are available.
+    tol, max_iter : float, int
+        Convergence tolerance (largest coefficient step) and iteration limit
+        of the PPML Newton iterations.
 
     Attributes (after ``fit``)
     --------------------------
@@ -117,9 +120,9 @@ class FinancialPanelModel:
     confidence_intervals_ : pandas.DataFrame
     summary : pandas.DataFrame
         Satisfaction terms: coef, se, z, p, CI (and ``pct_effect`` for PPML).
-    customer_effects_ : pandas.Series
+    customer_effects_ : pandas.Series or None
         Estimated customer fixed effects (``"within"``: USD; ``"ppml"``: log),
-        indexed by ``customer_id``.
+        indexed by ``customer_id``; None for ``"pooled"`` and ``"fd"``.
     period_effects_ : pandas.Series
         Period effects relative to the first period (0 for it).
     n_obs_, n_customers_ : int
@@ -210,18 +213,19 @@ class FinancialPanelModel:
         xm = x.to_numpy(dtype=float)
         y = df[self.outcome].to_numpy(dtype=float)
         g = len(uniques)
-        self.customer_effects_ = None
+        alpha = None
         if self.estimator == "pooled":
             beta, cov = cluster_robust_ols(y, xm, codes)
         elif self.estimator == "within":
             beta, cov, alpha = self._fit_within(y, xm, codes, g)
-            self.customer_effects_ = pd.Series(alpha, index=pd.Index(uniques, name="customer_id"), name="customer_effect")
         elif self.estimator == "fd":
             beta, cov, names = self._fit_fd(df, y, xm, names, codes)
         else:
             offset = np.log(df["at_risk_fraction"].to_numpy(dtype=float).clip(1e-6))
-            beta, cov, alpha, n_used = self._fit_ppml(y, xm, codes, g, offset)
-            self.customer_effects_ = pd.Series(alpha, index=pd.Index(uniques, name="customer_id"), name="customer_effect")
+            beta, cov, alpha = self._fit_ppml(y, xm, codes, g, offset)
+        self.customer_effects_ = None if alpha is None else pd.Series(
+            alpha, index=pd.Index(uniques, name="customer_id"), name="customer_effect"
+        )
         self.params_ = pd.Series(beta, index=names, name="coef")
         self.cov_params_ = pd.DataFrame(cov, index=names, columns=names)
         se = np.sqrt(np.diag(cov))
@@ -301,7 +305,7 @@ class FinancialPanelModel:
         lam_all = _group_sum(codes, np.exp(x @ beta + offset), g)
         with np.errstate(divide="ignore"):
             alpha = np.log(n_i) - np.log(lam_all)
-        return beta, cov, alpha, g_used
+        return beta, cov, alpha
 
     # ------------------------------------------------------------------ outputs
     def _check_fitted(self) -> None:
@@ -326,8 +330,8 @@ class FinancialPanelModel:
             }
         )
         if self.estimator == "ppml":
-            for col in ("coef", "ci_lower", "ci_upper"):
-                out[col.replace("coef", "pct_effect") if col == "coef" else f"pct_{col}"] = 100 * np.expm1(out[col])
+            for pct, col in (("pct_effect", "coef"), ("pct_ci_lower", "ci_lower"), ("pct_ci_upper", "ci_upper")):
+                out[pct] = 100 * np.expm1(out[col])
         out.insert(0, "estimator", self.estimator)
         out.insert(1, "outcome", self.outcome)
         out.index.name = "term"
