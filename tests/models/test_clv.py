@@ -12,6 +12,7 @@ import pytest
 from bsc_toolkit.models.clv import (
     BetaGeoFitter,
     GammaGammaFitter,
+    clv_at_risk,
     customer_lifetime_value,
     rfm_summary,
     simulate_bgnbd,
@@ -414,3 +415,27 @@ def test_plots_smoke(sim_fit):
     plot_calibration_holdout(bgf, sim, ax=axes[1, 1])
     assert len(axes[1, 1].get_lines()) >= 2
     plt.close(fig)
+
+
+def test_clv_at_risk_estimates_and_bootstrap():
+    clv = pd.Series([100.0, 300.0, 50.0, 550.0, 30.0, 999.0], index=[1, 2, 3, 4, 5, 6])
+    csat = pd.Series([3.0, 6.0, 9.0, 10.0, 7.0, np.nan, 2.0], index=[1, 2, 3, 4, 5, 6, 7])
+    # customer 6 has no score and 7 no CLV: both left out
+    before = (clv.copy(), csat.copy())
+    out = clv_at_risk(clv, csat, threshold=6, n_boot=500, seed=3)
+    pd.testing.assert_series_equal(clv, before[0])
+    pd.testing.assert_series_equal(csat, before[1])
+    assert list(out.index) == ["clv_at_risk_usd", "share_of_clv", "mean_clv_gap_low_minus_rest_usd"]
+    np.testing.assert_allclose(out["estimate"], [400.0, 400.0 / 1030.0, 200.0 - 210.0])
+    # the bootstrap is the plain percentile bootstrap over customers
+    v, low = np.array([100.0, 300.0, 50.0, 550.0, 30.0]), np.array([True, True, False, False, False])
+    idx = np.random.default_rng(3).integers(0, 5, size=(500, 5))
+    risk = (v[idx] * low[idx]).sum(1)
+    share = risk / v[idx].sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gap = risk / low[idx].sum(1) - (v[idx] * ~low[idx]).sum(1) / (~low[idx]).sum(1)
+    ref = np.array([np.nanpercentile(a, [2.5, 97.5]) for a in (risk, share, gap)])
+    np.testing.assert_allclose(out[["ci_lower", "ci_upper"]].to_numpy(), ref, rtol=1e-12)
+    assert (out["ci_lower"] <= out["estimate"]).all() and (out["estimate"] <= out["ci_upper"]).all()
+    with pytest.raises(ValueError, match="customer ids"):
+        clv_at_risk(clv, csat.set_axis(range(100, 107)), threshold=6)
