@@ -50,7 +50,8 @@ def plot_importance(data: Any, column: str = "share", ax: Axes | None = None) ->
     ax = _ax(ax, (6, 0.5 * len(s) + 1.5))
     err = np.vstack([s[column] - s[f"{column}_ci_low"], s[f"{column}_ci_high"] - s[column]])
     ax.barh(s.index.astype(str), s[column], xerr=err, color="#4c72b0", capsize=4)
-    label = "share of explained csat variance" if column == "share" else "importance (R\u00b2 units)"
+    target = getattr(data, "target_", "csat")
+    label = f"share of explained {target} variance" if column == "share" else "importance (R\u00b2 units)"
     ax.set_xlabel(label)
     ax.set_ylabel("driver")
     r2 = getattr(data, "r2_", None)
@@ -147,5 +148,6 @@ def plot_mediation_effects(
     ax.set_yticks(y, [f"{e} effect" for e in s.index])
     unit = str(s["unit"].iloc[0]) if "unit" in s.columns else ""
     ax.set_xlabel(unit)
-    ax.set_title("Satisfaction -> retention -> revenue: mediation effects")
+    outcome = str(getattr(data, "outcome_", "revenue_usd")).removesuffix("_usd")
+    ax.set_title(f"Satisfaction -> retention -> {outcome}: mediation effects")
     return ax
