@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bsc_toolkit.metrics import kpi_summary
 from bsc_toolkit.scorecard.evaluate import STATUS_COLOURS, evaluate_scorecard, rag_status, render_scorecard_html
 from bsc_toolkit.scorecard.spec import load_scorecard, scorecard_from_dict
 
@@ -110,7 +111,9 @@ def test_evaluate_chosen_period_and_trend_window():
     assert ev.iloc[0]["trend"] == [7.3, 7.6]
     assert ev.iloc[1]["improving"] is True  # churn fell from 0.06 to 0.05
     ev_idx = evaluate_scorecard(SPEC, KPIS.set_index("period"), period=pd.Period("2024Q2", "Q"))
-    assert ev_idx.iloc[0]["actual"] == 7.3 and math.isnan(ev_idx.iloc[0]["previous"]) is False
+    assert ev_idx.iloc[0]["actual"] == 7.3 and ev_idx.iloc[0]["previous"] == 7.0
+    assert ev_idx.iloc[0]["trend"] == [7.0, 7.3]  # later periods are not part of the trend
+    assert ev_idx.iloc[0]["trend_periods"] == ["2024Q1", "2024Q2"]
 
 
 def test_evaluate_bad_input():
@@ -144,15 +147,15 @@ def test_html_has_colours_and_one_svg_per_measure():
     assert re.search(r"<svg[^>]*>(<title>[^<]*</title>)?<text[^>]*>no data</text></svg>", out)
 
 
-def test_default_scorecard_on_kpi_summary():
-    metrics = pytest.importorskip("bsc_toolkit.metrics")
-    from bsc_toolkit.data.simulate import simulate
-
-    sim = simulate(1500, n_periods=4, seed=3)
-    kpis = metrics.kpi_summary(sim.customers, sim.surveys, sim.transactions)
+def test_default_scorecard_on_kpi_summary(small_sim):
+    kpis = kpi_summary(small_sim.customers, small_sim.surveys, small_sim.transactions)
     ev = evaluate_scorecard(load_scorecard(), kpis)
     customer = ev[ev["perspective"] == "customer"]
     assert customer["status"].isin(["green", "amber", "red"]).all()
+    # each measure reads its KPI column in the latest period
+    latest = kpis.iloc[-1]
+    assert np.allclose(customer["actual"], [latest[s] for s in customer["source"]])
+    assert set(ev["period"]) == {str(latest["period"])}
     # internal-process and learning measures bind to columns absent from the default data
     assert (ev.loc[ev["perspective"].isin(["internal_process", "learning_growth"]), "status"] == "no data").all()
     assert render_scorecard_html(ev).count("<svg") == len(ev)
