@@ -519,14 +519,14 @@ def simulated_chain_effects(
     codes = pd.factorize(lat["customer_id"])[0]
     follow = t_index >= baseline_periods
     sigma = truth.spend_heterogeneity_sd
-    orders = np.vectorize(truth.orders_per_period.__getitem__, otypes=[float])(seg) * np.exp(
-        sigma * lat["trait"].to_numpy() - 0.5 * sigma**2
-    )
-    value = np.vectorize(truth.order_value_usd.__getitem__, otypes=[float])(seg)
+
+    def per_segment(values: dict[str, float]) -> np.ndarray:
+        return lat["segment"].map(values).to_numpy(float)
+
+    orders = per_segment(truth.orders_per_period) * np.exp(sigma * lat["trait"].to_numpy() - 0.5 * sigma**2)
+    value = per_segment(truth.order_value_usd)
     if outcome == "margin_usd":
-        cogs = np.vectorize(truth.cogs_ratio.__getitem__, otypes=[float])(seg)
-        serve = np.vectorize(truth.serve_cost_per_order_usd.__getitem__, otypes=[float])(seg)
-        value = value * (1 - cogs) - serve
+        value = value * (1 - per_segment(truth.cogs_ratio)) - per_segment(truth.serve_cost_per_order_usd)
     # weight: true probability of surviving the baseline
     hr0 = np.exp(truth.churn_log_hazard(c, seg, ten)) * r
     weight = np.exp(-np.bincount(codes, np.where(follow, 0.0, hr0)))
