@@ -37,12 +37,12 @@ _STATUS_EDGE = {"green": "#2e7d32", "amber": "#ef6c00", "red": "#c62828", "no da
 
 
 def estimate_link_strengths(data: Any, **kwargs: Any) -> pd.DataFrame | None:
-    """Estimate link strengths with the link models, if they are available.
+    """Estimate link strengths with the link models, or ``None`` if that fails.
 
     Calls ``bsc_toolkit.models.chain.chain_link_strengths(data, **kwargs)``
-    (imported lazily). Returns ``None`` when that module is not installed or
-    the estimation fails (with a warning saying why), so a strategy map can
-    still be drawn with unlabelled arrows.
+    (imported lazily, so importing the scorecard does not load the models).
+    When the estimation fails it warns with the reason and returns ``None``,
+    so a strategy map can still be drawn with unlabelled arrows.
 
     Parameters
     ----------
@@ -56,10 +56,8 @@ def estimate_link_strengths(data: Any, **kwargs: Any) -> pd.DataFrame | None:
     pandas.DataFrame or None
         Columns ``source, target, estimate, ci_low, ci_high, unit, method``.
     """
-    try:
-        from bsc_toolkit.models.chain import chain_link_strengths
-    except ImportError:
-        return None
+    from bsc_toolkit.models.chain import chain_link_strengths
+
     try:
         return chain_link_strengths(data, **kwargs)
     except Exception as exc:  # noqa: BLE001 - a report should still draw the map

@@ -102,15 +102,19 @@ def test_status_colours_box_edges_and_given_axes():
     assert np.allclose(box.get_edgecolor()[:3], matplotlib.colors.to_rgb(sm._STATUS_EDGE["red"]))
 
 
-def test_estimate_link_strengths_falls_back_to_none(monkeypatch):
-    import builtins
+def test_estimated_strengths_label_the_default_scorecard(small_sim):
+    card = load_scorecard()
+    strengths = sm.estimate_link_strengths(small_sim, n_boot=20)
+    matched = sm.match_link_strengths(card, strengths).dropna(subset=["estimate"])
+    # the chain's node names match the default scorecard's model nodes
+    assert set(zip(matched["source"], matched["target"])) == {
+        ("customer_value", "customer_satisfaction"),
+        ("customer_satisfaction", "customer_retention"),
+        ("customer_retention", "revenue_growth"),
+    }
+    assert (matched["ci_low"] <= matched["estimate"]).all() and (matched["estimate"] <= matched["ci_high"]).all()
 
-    real_import = builtins.__import__
 
-    def fake_import(name, *args, **kwargs):
-        if name == "bsc_toolkit.models.chain":
-            raise ImportError(name)
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", fake_import)
-    assert sm.estimate_link_strengths(object()) is None
+def test_estimate_link_strengths_warns_and_returns_none_on_failure():
+    with pytest.warns(UserWarning, match="link strengths could not be estimated.*lacks the 'customers' table"):
+        assert sm.estimate_link_strengths(object()) is None
