@@ -59,7 +59,7 @@ __all__ = [
 
 #: KPI names a measure may bind with ``kpi:`` -- the columns of
 #: :func:`bsc_toolkit.metrics.kpi_summary` (one row per period).
-KNOWN_KPIS: tuple[str, ...] = tuple(KPI_COLUMNS)
+KNOWN_KPIS: tuple[str, ...] = KPI_COLUMNS
 
 #: The four perspectives, from the top of the strategy map (financial) to the bottom.
 PERSPECTIVES: tuple[str, ...] = ("financial", "customer", "internal_process", "learning_growth")
@@ -165,6 +165,8 @@ class Measure(_Base):
             raise ValueError("give exactly one of `kpi` (a known KPI name) or `column` (a custom column)")
         if self.id is not None and not _ID.match(self.id):
             raise ValueError(f"measure id {self.id!r} must be an identifier (letters, digits, _ or -)")
+        if self.target == 0 and self.thresholds.relative:
+            raise ValueError("relative thresholds need a non-zero target; set `relative: false` in `thresholds`")
         return self
 
     @property
