@@ -20,10 +20,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "plot_clv_distribution",
+    "plot_clv_by_group",
     "plot_probability_alive_matrix",
     "plot_frequency_recency_matrix",
     "plot_calibration_holdout",
 ]
+
 
 def _usd_label(v: float, _pos: object = None) -> str:
     if abs(v) >= 1 or v == 0:
@@ -31,7 +33,9 @@ def _usd_label(v: float, _pos: object = None) -> str:
     return f"${v:.2g}"
 
 
-_USD = FuncFormatter(_usd_label)
+def _usd_formatter() -> FuncFormatter:
+    """A new tick formatter for USD (formatters hold their axis, so never share one)."""
+    return FuncFormatter(_usd_label)
 
 
 def _ax(ax: Axes | None, figsize: tuple[float, float] = (7, 4.5)) -> Axes:
@@ -70,11 +74,39 @@ def plot_clv_distribution(
         v = float(getattr(vals, stat)())
         if v > 0 or not log_scale:
             ax.axvline(v, color="k", linestyle=style, linewidth=1, label=f"{stat} ${v:,.0f}")
-    ax.xaxis.set_major_formatter(_USD)
+    ax.xaxis.set_major_formatter(_usd_formatter())
     ax.set_xlabel(f"{column.replace('_usd', '').upper()} (USD)")
     ax.set_ylabel("customers")
     ax.set_title("Distribution of customer lifetime value")
     ax.legend(loc="upper right", fontsize="small")
+    return ax
+
+
+def plot_clv_by_group(
+    value: pd.DataFrame,
+    by: str = "segment",
+    column: str = "clv_usd",
+    ax: Axes | None = None,
+) -> Axes:
+    """Bars of total CLV (USD) per group, largest first.
+
+    Parameters
+    ----------
+    value : DataFrame
+        One row per customer with ``column`` (CLV in USD) and the group column ``by``.
+    by : str, default "segment"
+        Customer attribute to group by.
+    """
+    missing = [c for c in (by, column) if c not in value]
+    if missing:
+        raise ValueError(f"column(s) {missing} not in data; it has {list(value.columns)}")
+    totals = value.groupby(by, observed=True)[column].sum().sort_values(ascending=False)
+    ax = _ax(ax)
+    ax.bar(totals.index.astype(str), totals.to_numpy())
+    ax.yaxis.set_major_formatter(_usd_formatter())
+    ax.set_xlabel(by)
+    ax.set_ylabel(f"total {column.replace('_usd', '').upper()} (USD)")
+    ax.set_title(f"CLV by {by}")
     return ax
 
 
