@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 
 from bsc_toolkit.data.simulate import DRIVERS
+from bsc_toolkit.models.drivers import DriverImportance
 from bsc_toolkit.models.financial import FinancialPanelModel
 from bsc_toolkit.models.retention import ChurnLogitModel, csat_spline
 
@@ -96,6 +96,15 @@ class WhatIfResult:
 def driver_weights(panel: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
     """OLS of csat on the four driver ratings (surveyed periods).
 
+    The regression of :class:`~bsc_toolkit.models.drivers.DriverImportance`
+    (without its bootstrap).
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        Customer-period panel (or surveys table) with ``customer_id``, ``csat``
+        and the driver ratings; rows with a missing rating are dropped.
+
     Returns
     -------
     params : pandas.Series
@@ -103,17 +112,8 @@ def driver_weights(panel: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
     cov : pandas.DataFrame
         Covariance (cluster-robust by customer).
     """
-    missing = [c for c in ("customer_id", "csat", *DRIVERS) if c not in panel.columns]
-    if missing:
-        raise ValueError(f"panel lacks column(s) {missing}")
-    df = panel.dropna(subset=["csat", *DRIVERS])
-    if len(df) < 10:
-        raise ValueError(f"too few surveyed periods with all driver ratings ({len(df)})")
-    x = sm.add_constant(df[list(DRIVERS)].astype(float))
-    res = sm.OLS(df["csat"].astype(float), x).fit(
-        cov_type="cluster", cov_kwds={"groups": pd.factorize(df["customer_id"])[0]}
-    )
-    return res.params, res.cov_params()
+    ols = DriverImportance().fit(panel, target="csat", drivers=DRIVERS, cluster="customer_id", n_boot=0).ols_
+    return ols.params, ols.cov_params()
 
 
 def scenario_population(panel: pd.DataFrame, segment: str | None = None) -> pd.DataFrame:
@@ -130,8 +130,9 @@ def scenario_population(panel: pd.DataFrame, segment: str | None = None) -> pd.D
     last = panel["period"].max()
     cur = panel[(panel["period"] == last) & ~panel["churned"].astype(bool)]
     if segment is not None:
-        if segment not in set(panel["segment"]):
-            raise ValueError(f"segment {segment!r} not in panel column 'segment' ({sorted(set(panel['segment']))})")
+        segments = set(panel["segment"])
+        if segment not in segments:
+            raise ValueError(f"segment {segment!r} not in panel column 'segment' ({sorted(segments)})")
         cur = cur[cur["segment"] == segment]
     cols = [c for c in ("csat", *DRIVERS) if c in panel.columns]
     surveyed = panel[panel["csat"].notna() & panel["customer_id"].isin(cur["customer_id"])]
