@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
+
+if TYPE_CHECKING:
+    from bsc_toolkit.models.whatif import WhatIfResult
 
 __all__ = ["plot_km_by_band", "plot_hazard_ratios", "plot_csat_effect", "plot_what_if"]
 
@@ -56,7 +61,7 @@ def plot_hazard_ratios(summary: pd.DataFrame, ax: Axes | None = None, ratio: str
     ratio : str
         ``"hazard_ratio"`` or ``"odds_ratio"``.
     """
-    s = summary.drop(index=[i for i in summary.index if i == "Intercept"])
+    s = summary.drop(index="Intercept", errors="ignore")
     ax = _ax(ax, (7, 0.45 * len(s) + 1.2))
     y = np.arange(len(s))[::-1]
     ax.errorbar(
@@ -110,7 +115,7 @@ def plot_csat_effect(
     return ax
 
 
-def plot_what_if(result, metric: str = "revenue_usd", ax: Axes | None = None) -> Axes:
+def plot_what_if(result: WhatIfResult, metric: str = "revenue_usd", ax: Axes | None = None) -> Axes:
     """Distribution of the simulated change in one what-if metric.
 
     Parameters
