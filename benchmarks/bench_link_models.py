@@ -4,14 +4,15 @@ For each size a fresh subprocess simulates the customer base (8 quarters) and
 times, with the peak memory traced by ``tracemalloc`` per stage:
 
 * ``panel``      -- :func:`bsc_toolkit.panel.customer_periods`
-* ``churn``      -- :class:`ChurnLogitModel` (cloglog hazard with csat spline)
+* ``churn``      -- :class:`ChurnLogitModel` (cloglog hazard with csat spline,
+  including its nonlinearity test: a second GLM fit)
 * ``revenue_fe`` -- :class:`FinancialPanelModel` within (customer FE by demeaning)
 * ``revenue_ppml`` -- :class:`FinancialPanelModel` PPML with customer FE
 
 Baselines measured in the same run:
 
-* ``churn`` vs statsmodels' formula GLM (``smf.glm``, default settings) on the
-  same rows (ratio < 1: faster than the baseline);
+* ``churn`` vs statsmodels' formula GLM (``smf.glm``, default settings, one
+  fit) on the same rows (ratio < 1: faster than the baseline);
 * every stage vs its own time at the smallest size scaled linearly in the
   number of customers (ratio ~1: linear scaling; > 1: worse than linear).
 
