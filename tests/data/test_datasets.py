@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import urllib.error
 import zipfile
 from pathlib import Path
@@ -164,11 +163,10 @@ def test_download_relative_dest_is_under_project_root(monkeypatch, tmp_path):
 
 
 def _real_dir() -> Path:
-    env = os.environ.get("BSC_CDNOW_DIR")
-    for d in ([Path(env)] if env else []) + [REPO_ROOT / "data" / "cdnow", SHARED_CDNOW]:
-        if (d / "CDNOW_sample.txt").is_file():
-            return d
-    pytest.skip(f"CDNOW data not found at {SHARED_CDNOW.resolve()}; set BSC_CDNOW_DIR")
+    d = find_cdnow()
+    if d is None or not (d / "CDNOW_sample.txt").is_file():
+        pytest.skip("CDNOW_sample.txt not found (see find_cdnow); set BSC_CDNOW_DIR")
+    return d
 
 
 def test_real_cdnow_sample():

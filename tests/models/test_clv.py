@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from bsc_toolkit.data.datasets import find_cdnow
 from bsc_toolkit.models.clv import (
     BetaGeoFitter,
     GammaGammaFitter,
@@ -19,18 +19,13 @@ from bsc_toolkit.models.clv import (
     simulate_gamma_gamma,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED_CDNOW = REPO_ROOT / ".." / "shared" / "data" / "cdnow"
-
 
 def _cdnow_dir() -> Path:
-    env = os.environ.get("BSC_CDNOW_DIR")
-    for d in ([Path(env)] if env else []) + [REPO_ROOT / "data" / "cdnow", SHARED_CDNOW]:
-        if (d / "CDNOW_sample.txt").is_file() and (
-            d / "cdnow_customers_summary_with_transactions.csv"
-        ).is_file():
-            return d
-    pytest.skip(f"CDNOW data not found at {SHARED_CDNOW.resolve()}; set BSC_CDNOW_DIR")
+    d = find_cdnow()
+    needed = ("CDNOW_sample.txt", "cdnow_customers_summary_with_transactions.csv")
+    if d is None or not all((d / f).is_file() for f in needed):
+        pytest.skip(f"CDNOW files {list(needed)} not found (see find_cdnow); set BSC_CDNOW_DIR")
+    return d
 
 
 # ---------------------------------------------------------------------------
