@@ -35,7 +35,7 @@ positive).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -427,6 +427,9 @@ def _maximise(neg_ll, starts: Iterable[np.ndarray]) -> _FitResult:
     return best
 
 
+_Fitter = TypeVar("_Fitter", bound="_BaseFitter")
+
+
 class _BaseFitter:
     """Shared machinery: parameters, standard errors, summary table."""
 
@@ -496,7 +499,7 @@ class _BaseFitter:
         )
 
     @classmethod
-    def from_params(cls, **params: float):
+    def from_params(cls: type[_Fitter], **params: float) -> _Fitter:
         """A fitter with given parameters (no data; standard errors are NaN).
 
         Useful for what-if analyses and for testing predictions against
