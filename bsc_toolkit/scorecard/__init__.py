@@ -14,7 +14,7 @@ from bsc_toolkit.scorecard.spec import (
     load_scorecard,
     scorecard_from_dict,
 )
-from bsc_toolkit.scorecard.strategy_map import estimate_link_strengths, plot_strategy_map
+from bsc_toolkit.scorecard.strategy_map import estimate_link_strengths, match_link_strengths, plot_strategy_map
 
 __all__ = [
     "KNOWN_KPIS",
@@ -29,6 +29,7 @@ __all__ = [
     "estimate_link_strengths",
     "evaluate_scorecard",
     "load_scorecard",
+    "match_link_strengths",
     "plot_strategy_map",
     "rag_status",
     "render_scorecard_html",

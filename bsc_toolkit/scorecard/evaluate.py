@@ -81,7 +81,7 @@ def rag_status(
     return "red"
 
 
-def _select_periods(kpis: pd.DataFrame, period) -> tuple[pd.DataFrame, object]:
+def _select_periods(kpis: pd.DataFrame, period: str | pd.Period | None) -> tuple[pd.DataFrame, object]:
     frame = kpis.reset_index() if "period" not in kpis.columns and kpis.index.name == "period" else kpis
     if "period" not in frame.columns:
         raise ValueError(f"KPI table needs a 'period' column (or index); it has {list(frame.columns)}")
@@ -110,7 +110,7 @@ def _select_periods(kpis: pd.DataFrame, period) -> tuple[pd.DataFrame, object]:
 def evaluate_scorecard(
     spec: Scorecard,
     kpis_by_period: pd.DataFrame,
-    period=None,
+    period: str | pd.Period | None = None,
     n_trend: int | None = 8,
 ) -> pd.DataFrame:
     """Evaluate every measure of a scorecard for one period.
