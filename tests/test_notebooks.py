@@ -6,6 +6,7 @@ runs, on the default data set, so a green test run means the main job works.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -62,3 +63,19 @@ def test_notebook_runs_top_to_bottom(job, tmp_path):
     assert not errors
     images = sum("image/png" in o.get("data", {}) for c in executed.cells if c.cell_type == "code" for o in c.outputs)
     assert images >= 1, "each report shows at least one figure"
+    if "solutions" in _declared_parameters(job.notebook):
+        _assert_teaching_checks(executed, solutions=bool(job.parameters.get("solutions", False)))
+
+
+def _assert_teaching_checks(executed: nbformat.NotebookNode, solutions: bool) -> None:
+    """Check cells ask for answers in the exercise version and all pass in the solutions version."""
+    cells = [c for c in executed.cells if c.cell_type == "code" and c.source.lstrip().startswith("check_estimate")]
+    assert len(cells) >= 2
+    for cell in cells:
+        shown = " ".join(o["data"]["text/html"] for o in cell.outputs if "text/html" in o.get("data", {}))
+        assert shown, f"check cell shows no verdict: {cell.source}"
+        if solutions:
+            passed = "well done" in shown or re.search(r"(\d+) of \1 estimates within tolerance", shown)
+            assert passed and "not close enough" not in shown, shown
+        else:
+            assert "Fill in your estimate" in shown and "well done" not in shown, shown
