@@ -118,6 +118,14 @@ def _split_report_args(args: list[str]) -> tuple[list[Path], dict]:
     return notebooks, params
 
 
+def _absolute_paths(params: dict) -> dict:
+    """Make ``*_dir`` / ``*_path`` parameters absolute (notebooks run in their own folder)."""
+    return {
+        key: str(Path(value).resolve()) if key.endswith(("_dir", "_path")) and isinstance(value, (str, Path)) else value
+        for key, value in params.items()
+    }
+
+
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def report(
     ctx: typer.Context,
@@ -139,8 +147,7 @@ def report(
     notebook_args, params = _split_report_args(list(ctx.args))
     if data_dir is not None:
         params["data_dir"] = data_dir
-    if params.get("data_dir") is not None:  # notebooks run in their own folder: pass an absolute path
-        params["data_dir"] = str(Path(params["data_dir"]).resolve())
+    params = _absolute_paths(params)
     try:
         jobs = plan_reports(notebook_args or None, notebooks_dir=notebooks_dir, parameters=params, variants=variants)
     except ReportError as exc:

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from typer.testing import CliRunner
 
-from bsc_toolkit.cli import _split_report_args, app
+from bsc_toolkit.cli import _absolute_paths, _split_report_args, app
 from bsc_toolkit.report import (
     ReportError,
     ReportJob,
@@ -104,6 +104,18 @@ def test_split_report_args():
     notebooks, params = _split_report_args(["a.ipynb", "-p", "delta", "0.5", "-p", "segment", "smb", "--parameter", "driver", "null"])
     assert notebooks == [Path("a.ipynb")]
     assert params == {"delta": 0.5, "segment": "smb", "driver": None}
+
+
+def test_path_parameters_become_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = _absolute_paths({"scorecard_path": "my.yaml", "cdnow_dir": "data/cdnow", "data_dir": None, "delta": 0.5, "title": "a/b"})
+    assert out == {
+        "scorecard_path": str(tmp_path / "my.yaml"),
+        "cdnow_dir": str(tmp_path / "data" / "cdnow"),
+        "data_dir": None,
+        "delta": 0.5,
+        "title": "a/b",
+    }
 
 
 def test_cli_simulate_validate_and_kpis(tmp_path):
