@@ -9,7 +9,7 @@ Public API (re-exported names only; the modules hold the code):
   :class:`FinancialPanelModel`, :func:`what_if`, :class:`DriverImportance`,
   :class:`ServiceProfitChain`
 - customer value: :func:`rfm_summary`, :class:`BetaGeoFitter`, :class:`GammaGammaFitter`,
-  :func:`customer_lifetime_value`
+  :func:`customer_lifetime_value`, :func:`clv_at_risk`
 - scorecard: :func:`load_scorecard`, :func:`evaluate_scorecard`, :func:`render_scorecard_html`,
   :func:`plot_strategy_map`
 """
@@ -46,6 +46,7 @@ _EXPORTS: dict[str, str] = {
     "GammaGammaFitter": "bsc_toolkit.models.clv",
     "customer_lifetime_value": "bsc_toolkit.models.clv",
     "rfm_summary": "bsc_toolkit.models.clv",
+    "clv_at_risk": "bsc_toolkit.models.clv",
     "evaluate_scorecard": "bsc_toolkit.scorecard",
     "load_scorecard": "bsc_toolkit.scorecard",
     "plot_strategy_map": "bsc_toolkit.scorecard",
