@@ -20,6 +20,7 @@ cells = [
          'from IPython.display import Markdown, display\n\n'
          'from bsc_toolkit import metrics\n'
          'from bsc_toolkit.data.io import load_dataset\n'
+         'from bsc_toolkit.formatting import escape_markdown, markdown_code\n'
          'from bsc_toolkit.plots import kpis as kplots\n\n'
          'pd.set_option("display.precision", 3)\n'
          'data = load_dataset(data_dir)\n'
@@ -28,8 +29,8 @@ cells = [
          'headline = metrics.compare_periods(kpi, period)\n'
          'current = kpi["period"].max() if period is None else pd.Period(period, freq)\n'
          'display(Markdown(\n'
-         '    f"## {title}: {current}\\n\\n"\n'
-         '    f"Data: `{data.source}`: {len(data.customers):,} customers, {len(data.surveys):,} survey responses, "\n'
+         '    f"## {escape_markdown(title)}: {current}\\n\\n"\n'
+         '    f"Data: {markdown_code(data.source)}: {len(data.customers):,} customers, {len(data.surveys):,} survey responses, "\n'
          '    f"{len(data.transactions):,} transactions, periods {kpi[\'period\'].min()} to {kpi[\'period\'].max()}."\n'
          '))\n'
          'headline'),

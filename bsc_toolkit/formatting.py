@@ -1,0 +1,85 @@
+"""Text that reaches a report: escaping of user-supplied strings.
+
+Every string a user controls (a notebook parameter such as ``title``, a scorecard's names, a
+data set's path or segment labels) must be escaped before it is put into Markdown or HTML
+output, or a value like ``<script>...</script>`` runs in the browser of everyone the report is
+mailed to (stored script injection).
+
+- :func:`escape_html` for text placed in HTML (``display(HTML(...))``, hand-built tables).
+- :func:`escape_markdown` for text placed in Markdown (``display(Markdown(...))``): the result
+  renders as exactly the original characters, with no HTML, links or emphasis.
+- :func:`markdown_code` for a value shown in code font inside Markdown (a path, a file name):
+  backslash escapes do not work inside Markdown backticks, so it uses an inline ``<code>`` element.
+"""
+
+from __future__ import annotations
+
+import html
+import string
+
+__all__ = ["escape_html", "escape_markdown", "markdown_code"]
+
+# CommonMark lets a backslash escape any ASCII punctuation character, and the escaped character
+# is then literal text (``\<`` renders as ``&lt;``). Escaping all of them is the complete escape.
+_MARKDOWN_ESCAPES = str.maketrans({c: "\\" + c for c in string.punctuation})
+
+
+def escape_html(value: object) -> str:
+    """Escape ``value`` (any object, via ``str``) for use as HTML text or attribute value.
+
+    Parameters
+    ----------
+    value
+        The text, or an object whose ``str()`` is the text (a path, a Period, None...).
+
+    Returns
+    -------
+    str
+        ``&``, ``<``, ``>``, ``"`` and ``'`` replaced by character references.
+    """
+    return html.escape(str(value), quote=True)
+
+
+def escape_markdown(value: object) -> str:
+    """Escape ``value`` for use as literal text inside Markdown.
+
+    Every ASCII punctuation character gets a backslash, which CommonMark (and the renderers of
+    JupyterLab and nbconvert) read as "this character, literally". Line breaks become spaces so
+    the value cannot start a new block (a heading, a list, an HTML block).
+
+    Parameters
+    ----------
+    value
+        The text, or an object whose ``str()`` is the text.
+
+    Returns
+    -------
+    str
+        Text that renders as the original characters.
+
+    Examples
+    --------
+    >>> escape_markdown("<script>alert(1)</script>")
+    '\\\\<script\\\\>alert\\\\(1\\\\)\\\\<\\\\/script\\\\>'
+    """
+    text = " ".join(str(value).splitlines())
+    return text.translate(_MARKDOWN_ESCAPES)
+
+
+def markdown_code(value: object) -> str:
+    """Show ``value`` in code font inside Markdown, escaped.
+
+    Use it instead of backticks around user-supplied text: inside a Markdown code span a backslash
+    is literal, so an escaped value would show its backslashes.
+
+    Parameters
+    ----------
+    value
+        The text, or an object whose ``str()`` is the text.
+
+    Returns
+    -------
+    str
+        ``<code>...</code>`` with the escaped text inside.
+    """
+    return f"<code>{escape_markdown(value)}</code>"
