@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 # `import bsc_toolkit` and the `bsc` command start fast without loading every model library.
 _EXPORTS: dict[str, str] = {
     "metrics": "bsc_toolkit.metrics",
-    "DRIVERS": "bsc_toolkit.data.simulate",
+    "DRIVERS": "bsc_toolkit.contracts",
     "SimulatedData": "bsc_toolkit.data.simulate",
     "Truth": "bsc_toolkit.data.simulate",
     "simulate": "bsc_toolkit.data.simulate",

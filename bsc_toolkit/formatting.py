@@ -17,7 +17,7 @@ from __future__ import annotations
 import html
 import string
 
-__all__ = ["escape_html", "escape_markdown", "markdown_code"]
+__all__ = ["escape_html", "escape_markdown", "markdown_code", "diagnostics_markdown"]
 
 # CommonMark lets a backslash escape any ASCII punctuation character, and the escaped character
 # is then literal text (``\<`` renders as ``&lt;``). Escaping all of them is the complete escape.
@@ -83,3 +83,27 @@ def markdown_code(value: object) -> str:
         ``<code>...</code>`` with the escaped text inside.
     """
     return f"<code>{escape_markdown(value)}</code>"
+
+
+def diagnostics_markdown(*models: object, empty: str = "") -> str:
+    """The diagnostics of fitted models as a Markdown list, in words, for a report.
+
+    Parameters
+    ----------
+    *models
+        Fitted models (anything with a ``diagnostics_`` list of
+        :class:`bsc_toolkit.models._base.Diagnostic`), or Diagnostic lists themselves.
+    empty : str
+        Text returned when there is nothing to say (default: the empty string).
+
+    Returns
+    -------
+    str
+        One bullet per diagnostic, severity first (``**Warning:** ...``), escaped.
+    """
+    lines = []
+    for model in models:
+        diagnostics = model if isinstance(model, list) else getattr(model, "diagnostics_", [])
+        for d in diagnostics:
+            lines.append(f"- **{d.severity.capitalize()}:** {escape_markdown(d.message)}")
+    return "\n".join(lines) if lines else empty

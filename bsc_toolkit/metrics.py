@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bsc_toolkit.data.simulate import DRIVERS
+from bsc_toolkit.contracts import DRIVERS
 
 __all__ = [
     "KPI_COLUMNS",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bsc_toolkit.data.simulate import DRIVERS
+from bsc_toolkit.contracts import DRIVERS
 
 __all__ = ["customer_periods"]
 

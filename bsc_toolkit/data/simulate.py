@@ -41,10 +41,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["DRIVERS", "Truth", "SimulatedData", "simulate"]
+from bsc_toolkit.contracts import DRIVERS
 
-#: The four customer concerns of the Balanced Scorecard, as survey columns.
-DRIVERS: tuple[str, ...] = ("time", "quality", "service", "cost")
+__all__ = ["DRIVERS", "Truth", "SimulatedData", "simulate"]
 
 
 @dataclass(frozen=True)

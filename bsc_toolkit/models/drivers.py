@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
 
-from bsc_toolkit.data.simulate import DRIVERS
+from bsc_toolkit.contracts import DRIVERS
 
 __all__ = [
     "DriverImportance",

@@ -35,7 +35,7 @@ import patsy
 import statsmodels.api as sm
 from scipy import stats
 
-from bsc_toolkit.data.simulate import DRIVERS
+from bsc_toolkit.contracts import DRIVERS
 
 __all__ = [
     "CSAT_BANDS",

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from bsc_toolkit.data.simulate import DRIVERS
+from bsc_toolkit.contracts import DRIVERS
 from bsc_toolkit.models.drivers import DriverImportance
 from bsc_toolkit.models.financial import FinancialPanelModel
 from bsc_toolkit.models.retention import ChurnLogitModel, csat_spline
