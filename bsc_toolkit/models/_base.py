@@ -147,7 +147,11 @@ class FittedModel:
             raise NotFittedError(f"{type(self).__name__} is not fitted yet; call .fit(...) first")
 
     def __getattr__(self, name: str) -> Any:
-        # only called when normal lookup fails: a fitted attribute asked for before fit()
+        # Only called when normal lookup fails. A property that raised AttributeError (e.g.
+        # NotFittedError from `summary`) lands here too: run it again so its own error shows.
+        prop = getattr(type(self), name, None)
+        if isinstance(prop, property) and prop.fget is not None:
+            return prop.fget(self)
         if name.endswith("_") and not name.startswith("__"):
             raise NotFittedError(f"{type(self).__name__}.{name} does not exist before .fit(...) is called")
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
