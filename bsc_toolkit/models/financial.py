@@ -30,7 +30,7 @@ import pandas as pd
 import patsy
 from scipy import stats
 
-from bsc_toolkit.models.retention import csat_spline
+from bsc_toolkit.models.features import csat_spline
 
 __all__ = ["ESTIMATORS", "FinancialPanelModel", "cluster_robust_ols"]
 

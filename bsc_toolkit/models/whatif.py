@@ -36,7 +36,8 @@ import pandas as pd
 from bsc_toolkit.contracts import DRIVERS
 from bsc_toolkit.models.drivers import DriverImportance
 from bsc_toolkit.models.financial import FinancialPanelModel
-from bsc_toolkit.models.retention import ChurnLogitModel, csat_spline
+from bsc_toolkit.models.features import csat_spline
+from bsc_toolkit.models.retention import ChurnLogitModel
 
 __all__ = ["WhatIfResult", "what_if", "driver_weights", "scenario_population"]
 
