@@ -12,7 +12,7 @@ outside the project venv, e.g. ``pip install --no-deps --target /tmp/lt lifetime
 autograd dill``, and pass ``--lifetimes-path /tmp/lt`` or put it on PYTHONPATH),
 otherwise a plain pandas groupby implementation of the same definitions
 (``--baseline pandas`` forces that). The script times
-``bsc_toolkit.models.clv.rfm_summary`` and the baseline in the same run, checks that
+``bsc_toolkit.models.clv.rfm.rfm_summary`` and the baseline in the same run, checks that
 both summaries are numerically equal (frequency, recency, T, monetary_value), and
 prints a line like::
 
@@ -28,7 +28,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from bsc_toolkit.models.clv import rfm_summary
+from bsc_toolkit.models.clv.rfm import rfm_summary
 
 
 def make_transactions(n: int, seed: int = 0) -> pd.DataFrame:
@@ -52,12 +52,7 @@ def make_transactions(n: int, seed: int = 0) -> pd.DataFrame:
 def pandas_baseline(tx: pd.DataFrame, freq: str) -> pd.DataFrame:
     """Straightforward pandas implementation (the lifetimes definitions)."""
     period = tx["ordered_at"].dt.to_period(freq).dt.start_time
-    per = (
-        tx.assign(period=period)
-        .groupby(["customer_id", "period"], sort=True)["revenue_usd"]
-        .sum()
-        .reset_index()
-    )
+    per = tx.assign(period=period).groupby(["customer_id", "period"], sort=True)["revenue_usd"].sum().reset_index()
     end = period.max()
     g = per.groupby("customer_id", sort=True)
     first = g["period"].min()
@@ -112,13 +107,15 @@ def main(argv: list[str] | None = None) -> int:
             baseline_name, baseline = f"lifetimes {lifetimes.__version__}", lifetimes_baseline
         except Exception as exc:  # ImportError or a broken install
             if args.baseline == "lifetimes":
-                raise SystemExit(f"lifetimes requested but cannot be imported: {exc}")
+                raise SystemExit(f"lifetimes requested but cannot be imported: {exc}") from exc
             print(f"lifetimes not importable ({type(exc).__name__}: {exc}); using a pandas groupby baseline")
 
     t0 = time.perf_counter()
     tx = make_transactions(n, args.seed)
-    print(f"generated {n:,} transactions, {tx['customer_id'].nunique():,} customers "
-          f"in {time.perf_counter() - t0:.1f} s; freq={args.freq}")
+    print(
+        f"generated {n:,} transactions, {tx['customer_id'].nunique():,} customers "
+        f"in {time.perf_counter() - t0:.1f} s; freq={args.freq}"
+    )
 
     ours, t_ours = _timed(rfm_summary, tx, "customer_id", "ordered_at", "revenue_usd", args.freq)
     base, t_base = _timed(baseline, tx, args.freq)

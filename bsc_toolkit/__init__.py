@@ -5,7 +5,7 @@ Public API (re-exported names only; the modules hold the code):
 - data: :func:`simulate`, :class:`Truth`, :func:`load_dataset`, :func:`load_truth`,
   :class:`CustomerData`, :class:`DataValidationError`, :func:`load_cdnow`
 - KPIs: the :mod:`bsc_toolkit.metrics` module, :func:`customer_periods`
-- link models: :class:`ChurnLogitModel`, :class:`CoxChurnModel`, :func:`kaplan_meier_by_band`,
+- link models: :class:`DiscreteTimeHazardModel`, :class:`CoxChurnModel`, :func:`kaplan_meier_by_band`,
   :class:`FinancialPanelModel`, :func:`what_if`, :class:`DriverImportance`,
   :class:`ServiceProfitChain`
 - customer value: :func:`rfm_summary`, :class:`BetaGeoFitter`, :class:`GammaGammaFitter`,
@@ -35,7 +35,8 @@ _EXPORTS: dict[str, str] = {
     "DataValidationError": "bsc_toolkit.data.schemas",
     "load_cdnow": "bsc_toolkit.data.datasets",
     "customer_periods": "bsc_toolkit.panel",
-    "ChurnLogitModel": "bsc_toolkit.models.retention",
+    "DiscreteTimeHazardModel": "bsc_toolkit.models.retention",
+    "ChurnLogitModel": "bsc_toolkit.models.retention",  # deprecated alias, removed in 0.3.0
     "CoxChurnModel": "bsc_toolkit.models.retention",
     "kaplan_meier_by_band": "bsc_toolkit.models.retention",
     "FinancialPanelModel": "bsc_toolkit.models.financial",

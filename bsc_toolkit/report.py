@@ -160,7 +160,14 @@ def plan_reports(
         if variants:
             for variant, extra in (meta.get("variants") or {}).items():
                 jobs.append(
-                    ReportJob(path, f"{name}-{variant}", f"{meta['title']} ({variant})", order + 0.1, {**params, **extra}, variant)
+                    ReportJob(
+                        path,
+                        f"{name}-{variant}",
+                        f"{meta['title']} ({variant})",
+                        order + 0.1,
+                        {**params, **extra},
+                        variant,
+                    )
                 )
     return sorted(jobs, key=lambda j: (j.order, j.name))
 
@@ -179,7 +186,9 @@ def _declared_parameters(path: Path) -> set[str]:
         raise ReportError(f"the parameters cell of '{path}' is not valid Python: {exc}") from exc
     names: set[str] = set()
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        targets = (
+            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        )
         names.update(t.id for t in targets if isinstance(t, ast.Name))
     return names
 
@@ -247,7 +256,9 @@ def render_report(
             where = f"; executed notebook with the error saved to '{kept}'" if kept else ""
             raise ReportError(f"notebook '{job.notebook}' failed: {detail}{where}") from exc
         nb = nbformat.read(executed, as_version=4)
-    exporter = HTMLExporter(template_name="lab", exclude_input=hide_code, exclude_input_prompt=True, exclude_output_prompt=True)
+    exporter = HTMLExporter(
+        template_name="lab", exclude_input=hide_code, exclude_input_prompt=True, exclude_output_prompt=True
+    )
     try:
         body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": job.title}})
     except Exception as exc:

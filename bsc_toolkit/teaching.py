@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import pandas as pd
 
@@ -96,7 +96,12 @@ def check_estimate(
         raise ValueError("tolerance must be >= 0")
     if estimate is None:
         return EstimateCheck(
-            name, None, float(truth), None, None, None,
+            name,
+            None,
+            float(truth),
+            None,
+            None,
+            None,
             f"Fill in your estimate of {name} (replace None) and run this cell again.",
         )
     try:
@@ -104,8 +109,9 @@ def check_estimate(
     except (TypeError, ValueError):
         raise ValueError(f"the estimate of {name} must be a number, got {estimate!r}") from None
     if not math.isfinite(value):
-        return EstimateCheck(name, value, float(truth), None, None, False,
-                             f"Your estimate of {name} is {value}: check your calculation.")
+        return EstimateCheck(
+            name, value, float(truth), None, None, False, f"Your estimate of {name} is {value}: check your calculation."
+        )
     truth = float(truth)
     error = value - truth
     rel = abs(error) / abs(truth) if truth != 0 else None
@@ -168,8 +174,15 @@ def check_estimates(
     rows = [check_estimate(k, estimates.get(k), v, tolerance, relative) for k, v in truth.items()]
     return _ChecksTable(
         [
-            {"name": r.name, "estimate": r.estimate, "truth": r.truth, "error": r.error,
-             "relative_error": r.relative_error, "passed": r.passed, "message": r.message}
+            {
+                "name": r.name,
+                "estimate": r.estimate,
+                "truth": r.truth,
+                "error": r.error,
+                "relative_error": r.relative_error,
+                "passed": r.passed,
+                "message": r.message,
+            }
             for r in rows
         ]
     )

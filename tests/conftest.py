@@ -1,4 +1,15 @@
-"""Shared fixtures: small simulated data sets with fixed seeds."""
+"""Shared fixtures: small simulated data sets with fixed seeds.
+
+Markers (registered in pyproject.toml; unknown markers are errors):
+
+``slow``
+    Any test that takes more than ~2 s on the 2-core CI machine: notebook executions, statistical
+    recovery on large simulations, bootstrap loops. ``make test-fast`` (``pytest -m "not slow"``)
+    skips them and must stay under a minute; ``make test`` and CI run everything.
+
+Fixtures that simulate or fit are session-scoped so that many tests share one computation; tests
+must not mutate what they receive (copy first).
+"""
 
 from __future__ import annotations
 

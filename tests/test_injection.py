@@ -24,7 +24,13 @@ SCRIPT = '<script>alert("bsc-xss")</script>'
 IMG = "<img src=x onerror=alert(2)>"
 # Free-text fields of the scorecard schema (ids and KPI names are validated identifiers).
 TEXT_FIELDS = {"name", "description", "title", "owner", "unit", "initiatives"}
-USER_NOTEBOOKS = ["customer_kpis", "scorecard", "customer_value", "satisfaction_retention_value", "service_profit_chain"]
+USER_NOTEBOOKS = [
+    "customer_kpis",
+    "scorecard",
+    "customer_value",
+    "satisfaction_retention_value",
+    "service_profit_chain",
+]
 
 
 def _poison(node: object) -> object:
@@ -75,8 +81,14 @@ def test_no_user_string_reaches_a_report_unescaped(tmp_path):
     load_scorecard(scorecard)  # still a valid scorecard: only text changed
 
     notebooks = [ROOT / "notebooks" / f"{name}.ipynb" for name in USER_NOTEBOOKS]
-    params = {"data_dir": str(data_dir), "scorecard_path": str(scorecard), "title": f"Report {SCRIPT}",
-              "n_boot": 50, "n_sims": 50, "estimate_links": False}
+    params = {
+        "data_dir": str(data_dir),
+        "scorecard_path": str(scorecard),
+        "title": f"Report {SCRIPT}",
+        "n_boot": 50,
+        "n_sims": 50,
+        "estimate_links": False,
+    }
     jobs = plan_reports(notebooks, notebooks_dir=ROOT / "notebooks", parameters=params)
     out = tmp_path / "reports"
     results = run_reports(jobs, out_dir=out, progress=False)

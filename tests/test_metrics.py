@@ -17,7 +17,17 @@ def surveys():
         {
             "customer_id": [1, 2, 3, 4, 5, 1, 2, 3, 4],
             "surveyed_at": pd.to_datetime(
-                ["2024-01-10", "2024-02-01", "2024-03-31", "2024-01-02", "2024-02-20", "2024-04-01", "2024-05-05", "2024-06-30", "2024-04-15"]
+                [
+                    "2024-01-10",
+                    "2024-02-01",
+                    "2024-03-31",
+                    "2024-01-02",
+                    "2024-02-20",
+                    "2024-04-01",
+                    "2024-05-05",
+                    "2024-06-30",
+                    "2024-04-15",
+                ]
             ),
             "csat": [10, 9, 8, 6, 2, 9, 10, 7, 4],
             "nps": [10, 9, 8, 6, 0, 10, 10, 7, 3],
@@ -34,7 +44,7 @@ def test_nps_matches_hand_computation(surveys):
     assert q1["promoters_share"] == pytest.approx(0.4) and q1["detractors_share"] == pytest.approx(0.4)
     # Var = (pP + pD - (pP - pD)^2) / n = (0.4 + 0.4 - 0) / 5 = 0.16 -> se = 40 points
     assert q1["nps_se"] == pytest.approx(40.0)
-    assert q1["nps_ci_high"] == pytest.approx(1.959964 * 40, rel=1e-5)
+    assert q1["nps_ci_upper"] == pytest.approx(1.959964 * 40, rel=1e-5)
     assert q2["nps"] == pytest.approx(25.0)
     # (0.5 + 0.25 - 0.25^2) / 4 = 0.171875
     assert q2["nps_se"] == pytest.approx(100 * np.sqrt(0.171875))
@@ -54,8 +64,8 @@ def test_nps_bootstrap_interval_is_close_to_analytic():
     s = pd.DataFrame({"surveyed_at": pd.Timestamp("2024-01-01"), "nps": rng.integers(0, 11, 2000)})
     a = metrics.nps(s, method="analytic").iloc[0]
     b = metrics.nps(s, method="bootstrap", n_boot=4000, seed=1).iloc[0]
-    assert b["nps_ci_low"] == pytest.approx(a["nps_ci_low"], abs=0.8)
-    assert b["nps_ci_high"] == pytest.approx(a["nps_ci_high"], abs=0.8)
+    assert b["nps_ci_lower"] == pytest.approx(a["nps_ci_lower"], abs=0.8)
+    assert b["nps_ci_upper"] == pytest.approx(a["nps_ci_upper"], abs=0.8)
 
 
 def test_nps_rejects_out_of_scale_values(surveys):
@@ -70,8 +80,8 @@ def test_csat_mean_and_top_two_box(surveys):
     assert q1["csat_mean"] == pytest.approx(7.0)  # (10+9+8+6+2)/5
     assert q1["csat_top2_box"] == pytest.approx(0.4)  # 10 and 9
     sd = np.std([10, 9, 8, 6, 2], ddof=1)
-    assert q1["csat_mean_ci_high"] - q1["csat_mean"] == pytest.approx(2.776445 * sd / np.sqrt(5), rel=1e-5)
-    assert q1["csat_top2_box_ci_low"] < 0.4 < q1["csat_top2_box_ci_high"]
+    assert q1["csat_mean_ci_upper"] - q1["csat_mean"] == pytest.approx(2.776445 * sd / np.sqrt(5), rel=1e-5)
+    assert q1["csat_top2_box_ci_lower"] < 0.4 < q1["csat_top2_box_ci_upper"]
     five = metrics.csat_summary(surveys.assign(csat=[5, 4, 3, 2, 1, 5, 5, 4, 1]), scale_max=5, top_box=2, freq=None)
     assert five["csat_top2_box"].item() == pytest.approx(5 / 9)
 
@@ -83,7 +93,9 @@ def customers():
             "customer_id": [1, 2, 3, 4, 5, 6],
             "segment": ["a", "a", "a", "b", "b", "b"],
             "channel": ["web"] * 6,
-            "acquired_at": pd.to_datetime(["2023-06-01", "2023-07-01", "2024-02-01", "2023-01-01", "2024-04-10", "2024-05-01"]),
+            "acquired_at": pd.to_datetime(
+                ["2023-06-01", "2023-07-01", "2024-02-01", "2023-01-01", "2024-04-10", "2024-05-01"]
+            ),
             "churned_at": pd.to_datetime([None, "2024-02-15", None, "2024-05-01", None, "2024-06-01"]),
         }
     )
@@ -114,7 +126,9 @@ def transactions():
     return pd.DataFrame(
         {
             "customer_id": [1, 1, 2, 3, 3, 3],
-            "ordered_at": pd.to_datetime(["2024-01-05", "2024-04-05", "2024-02-01", "2024-02-02", "2024-05-01", "2024-06-01"]),
+            "ordered_at": pd.to_datetime(
+                ["2024-01-05", "2024-04-05", "2024-02-01", "2024-02-02", "2024-05-01", "2024-06-01"]
+            ),
             "revenue_usd": [100.0, 50.0, 30.0, 10.0, 10.0, 10.0],
             "cost_usd": [60.0, 30.0, 10.0, 20.0, 15.0, 5.0],
         }
@@ -167,3 +181,31 @@ def test_kpi_summary_and_compare_periods(customers, surveys, transactions):
 def test_missing_columns_are_named(surveys):
     with pytest.raises(ValueError, match=r"lacks column\(s\) \['nps'\]"):
         metrics.nps(surveys.drop(columns="nps"))
+
+
+def test_alpha_sets_every_interval_and_confidence_is_deprecated(small_sim):
+    surveys = small_sim.surveys
+    wide = metrics.nps(surveys, freq=None)
+    narrow = metrics.nps(surveys, freq=None, alpha=0.5)
+    assert (narrow["nps_ci_upper"] - narrow["nps_ci_lower"]).iloc[0] < (
+        wide["nps_ci_upper"] - wide["nps_ci_lower"]
+    ).iloc[0]
+    with pytest.warns(FutureWarning, match="alpha"):
+        old = metrics.retention(small_sim.customers, confidence=0.9)
+    new = metrics.retention(small_sim.customers, alpha=0.1)
+    pd.testing.assert_frame_equal(old, new)
+    with pytest.raises(ValueError, match="alpha"):
+        metrics.csat_summary(surveys, alpha=95)
+
+
+def test_wilson_interval_matches_the_formula():
+    from bsc_toolkit.metrics import _wilson
+
+    lo, hi = _wilson(np.array([3.0, 0.0, 5.0]), np.array([10.0, 0.0, 5.0]), 0.05)
+    z = 1.959963985
+    p, n = 0.3, 10
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    assert lo[0] == pytest.approx(centre - half, rel=1e-8) and hi[0] == pytest.approx(centre + half, rel=1e-8)
+    assert np.isnan(lo[1]) and np.isnan(hi[1])  # no customers: no interval, not 0
+    assert hi[2] == pytest.approx(1.0) and lo[2] < 1

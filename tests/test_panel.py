@@ -31,9 +31,15 @@ def test_lagged_csat_only_for_consecutive_periods():
         {"customer_id": [1], "acquired_at": pd.to_datetime(["2023-01-01"]), "churned_at": pd.to_datetime([None])}
     )
     surveys = pd.DataFrame(
-        {"customer_id": [1, 1, 1], "surveyed_at": pd.to_datetime(["2024-01-05", "2024-04-05", "2024-10-05"]), "csat": [5, 6, 8]}
+        {
+            "customer_id": [1, 1, 1],
+            "surveyed_at": pd.to_datetime(["2024-01-05", "2024-04-05", "2024-10-05"]),
+            "csat": [5, 6, 8],
+        }
     )
-    tx = pd.DataFrame({"customer_id": [1], "ordered_at": pd.to_datetime(["2024-02-01"]), "revenue_usd": [10.0], "cost_usd": [4.0]})
+    tx = pd.DataFrame(
+        {"customer_id": [1], "ordered_at": pd.to_datetime(["2024-02-01"]), "revenue_usd": [10.0], "cost_usd": [4.0]}
+    )
     panel = customer_periods(customers, surveys, tx)
     assert panel["period"].astype(str).tolist() == ["2024Q1", "2024Q2", "2024Q3", "2024Q4"]
     assert np.isnan(panel["csat_lag1"].iloc[0])
@@ -44,3 +50,85 @@ def test_lagged_csat_only_for_consecutive_periods():
 def test_missing_columns_are_named(small_sim):
     with pytest.raises(ValueError, match="transactions table lacks"):
         customer_periods(small_sim.customers, small_sim.surveys, small_sim.transactions.drop(columns="revenue_usd"))
+
+
+def test_activity_window_columns_match_the_simulation(small_sim):
+    panel = customer_periods(small_sim.customers, small_sim.surveys, small_sim.transactions)
+    merged = panel.merge(small_sim.latent, on=["customer_id", "period"], suffixes=("", "_true"))
+    assert np.abs(merged["active_fraction"] - merged["active_fraction_true"]).max() < 0.02
+    periods = pd.PeriodIndex(panel["period"])
+    start, end = periods.start_time, periods.end_time + pd.Timedelta(1, "ns")
+    assert (panel["active_from"] >= start).all() and (panel["active_to"] <= end).all()
+    assert (panel["active_from"] <= panel["active_to"]).all()
+    # the window ends at the churn date in the churn period and at the period end otherwise
+    churn = small_sim.customers.set_index("customer_id")["churned_at"].reindex(panel["customer_id"]).to_numpy()
+    churned = panel["churned"].to_numpy()
+    assert (panel["active_to"].to_numpy()[churned] == churn[churned]).all()
+    assert (panel["active_to"].to_numpy()[~churned] == end[~churned]).all()
+    days = (end - start) / pd.Timedelta(1, "D")
+    at_risk = (end - pd.DatetimeIndex(panel["active_from"])) / pd.Timedelta(1, "D") / days
+    np.testing.assert_allclose(panel["at_risk_fraction"], at_risk, rtol=1e-12)
+
+
+def test_slim_dtypes_and_order(small_sim):
+    panel = customer_periods(small_sim.customers, small_sim.surveys, small_sim.transactions)
+    assert panel["churned"].dtype == bool and panel["surveyed"].dtype == bool
+    assert panel["n_orders"].dtype == np.int32
+    for col in ("tenure_years", "at_risk_fraction", "active_fraction", "csat", "revenue_usd", "margin_usd"):
+        assert panel[col].dtype == np.float64, col
+    assert panel["active_from"].dtype == "datetime64[ns]"
+    assert isinstance(panel.index, pd.RangeIndex)
+    keys = list(zip(panel["customer_id"], pd.PeriodIndex(panel["period"]).asi8))
+    assert keys == sorted(keys)
+    # same panel whatever the row order of the inputs
+    shuffled = customer_periods(
+        small_sim.customers.sample(frac=1, random_state=1),
+        small_sim.surveys.sample(frac=1, random_state=2),
+        small_sim.transactions.sample(frac=1, random_state=3),
+    )
+    pd.testing.assert_frame_equal(shuffled, panel, rtol=1e-12)
+
+
+def test_churn_after_the_panel_end_is_not_a_churn_in_the_panel():
+    customers = pd.DataFrame(
+        {
+            "customer_id": [1, 2],
+            "acquired_at": pd.to_datetime(["2023-06-01", "2024-02-10"]),
+            "churned_at": pd.to_datetime(["2025-03-01", "2024-05-15"]),
+        }
+    )
+    surveys = pd.DataFrame(
+        {"customer_id": [1, 2], "surveyed_at": pd.to_datetime(["2024-01-05", "2024-04-02"]), "csat": [7, 4]}
+    )
+    tx = pd.DataFrame(
+        {
+            "customer_id": [1, 2, 2, 9],
+            "ordered_at": pd.to_datetime(["2024-03-01", "2024-02-11", "2024-02-12", "2024-02-12"]),
+            "revenue_usd": [5.0, 1.0, 2.0, 100.0],
+        }
+    )
+    panel = customer_periods(customers, surveys, tx, end="2024Q4")
+    one = panel[panel["customer_id"] == 1]
+    assert len(one) == 4 and not one["churned"].any()  # churns in 2025: active to the panel end
+    assert (one["active_fraction"] == 1.0).all()
+    two = panel[panel["customer_id"] == 2]
+    assert two["churned"].tolist() == [False, True]
+    assert two["active_from"].iloc[0] == pd.Timestamp("2024-02-10")
+    assert two["active_to"].iloc[1] == pd.Timestamp("2024-05-15")
+    assert two["n_orders"].tolist() == [2, 0] and two["revenue_usd"].tolist() == [3.0, 0.0]
+    assert np.isnan(panel["cost_usd"]).all()  # no cost column: unknown, not zero
+    assert panel["revenue_usd"].sum() == 8.0  # customer 9 is not in the customers table
+
+
+def test_duplicate_customers_are_named():
+    customers = pd.DataFrame(
+        {
+            "customer_id": [3, 3],
+            "acquired_at": pd.to_datetime(["2024-01-01"] * 2),
+            "churned_at": pd.to_datetime([None, None]),
+        }
+    )
+    empty_s = pd.DataFrame({"customer_id": [3], "surveyed_at": pd.to_datetime(["2024-01-05"]), "csat": [7]})
+    empty_t = pd.DataFrame({"customer_id": [3], "ordered_at": pd.to_datetime(["2024-01-05"]), "revenue_usd": [1.0]})
+    with pytest.raises(ValueError, match=r"duplicate customer_id.*\[3\]"):
+        customer_periods(customers, empty_s, empty_t)

@@ -43,10 +43,16 @@ def test_kpi_report_renders_headings_and_images(tmp_path, small_data_dir):
     results = run_reports(jobs, out_dir=tmp_path, progress=False)
     assert all(r.ok for r in results), [r.error for r in results]
     page = (tmp_path / "customer_kpis.html").read_text()
-    for heading in ("Customer KPI dashboard", "Satisfaction (CSAT)", "Net Promoter Score", "Customer profitability", "Caveats"):
+    for heading in (
+        "Customer KPI dashboard",
+        "Satisfaction (CSAT)",
+        "Net Promoter Score",
+        "Customer profitability",
+        "Caveats",
+    ):
         assert heading in page
     assert page.count("<img ") >= 4 and page.count("data:image/png;base64") >= 4
-    assert 'class="jp-CodeMirrorEditor' not in page and 'jp-mod-noInput' in page  # code hidden by default
+    assert 'class="jp-CodeMirrorEditor' not in page and "jp-mod-noInput" in page  # code hidden by default
     assert str(small_data_dir) in page  # the parameter reached the notebook
     index = (tmp_path / "index.html").read_text()
     assert 'href="customer_kpis.html"' in index and "Customer KPI dashboard" in index
@@ -91,7 +97,9 @@ def test_plan_reports_errors(tmp_path):
 def test_index_lists_reports_in_order_and_drops_deleted_ones(tmp_path):
     for name in ("a", "b", "c"):
         (tmp_path / f"{name}.html").write_text(name)
-    jobs = [ReportJob(tmp_path / f"{n}.ipynb", n, f"Title {n}", order) for n, order in (("a", 30), ("b", 10), ("c", 20))]
+    jobs = [
+        ReportJob(tmp_path / f"{n}.ipynb", n, f"Title {n}", order) for n, order in (("a", 30), ("b", 10), ("c", 20))
+    ]
     build_index(tmp_path, [ReportResult(j, tmp_path / f"{j.name}.html", 1.0) for j in jobs])
     page = (tmp_path / "index.html").read_text()
     assert page.index("Title b") < page.index("Title c") < page.index("Title a")
@@ -101,14 +109,18 @@ def test_index_lists_reports_in_order_and_drops_deleted_ones(tmp_path):
 
 
 def test_split_report_args():
-    notebooks, params = _split_report_args(["a.ipynb", "-p", "delta", "0.5", "-p", "segment", "smb", "--parameter", "driver", "null"])
+    notebooks, params = _split_report_args(
+        ["a.ipynb", "-p", "delta", "0.5", "-p", "segment", "smb", "--parameter", "driver", "null"]
+    )
     assert notebooks == [Path("a.ipynb")]
     assert params == {"delta": 0.5, "segment": "smb", "driver": None}
 
 
 def test_path_parameters_become_absolute(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    out = _absolute_paths({"scorecard_path": "my.yaml", "cdnow_dir": "data/cdnow", "data_dir": None, "delta": 0.5, "title": "a/b"})
+    out = _absolute_paths(
+        {"scorecard_path": "my.yaml", "cdnow_dir": "data/cdnow", "data_dir": None, "delta": 0.5, "title": "a/b"}
+    )
     assert out == {
         "scorecard_path": str(tmp_path / "my.yaml"),
         "cdnow_dir": str(tmp_path / "data" / "cdnow"),

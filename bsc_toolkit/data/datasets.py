@@ -151,9 +151,7 @@ def load_cdnow(path: str | os.PathLike[str] | None = None, kind: Kind = "sample"
     elif ncol == 4:
         raw.columns = ["customer_id", "date", "quantity", "revenue_usd"]
     else:
-        raise ValueError(
-            f"{file}: expected 4 (master) or 5 (sample) whitespace-separated columns, found {ncol}"
-        )
+        raise ValueError(f"{file}: expected 4 (master) or 5 (sample) whitespace-separated columns, found {ncol}")
     out = pd.DataFrame(
         {
             "customer_id": raw["customer_id"].astype(np.int64),

@@ -115,7 +115,9 @@ def _row_label(index_value: object, row_offset: int | None) -> str:
 
 
 def _examples(rows: list[tuple[object, object]], row_offset: int | None, limit: int = 5) -> str:
-    shown = [f"{_row_label(i, row_offset)} ({v!r})" if v is not None else _row_label(i, row_offset) for i, v in rows[:limit]]
+    shown = [
+        f"{_row_label(i, row_offset)} ({v!r})" if v is not None else _row_label(i, row_offset) for i, v in rows[:limit]
+    ]
     more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
     return ", ".join(shown) + more
 
@@ -201,17 +203,20 @@ def validate_table(
     return validated
 
 
-def _describe_failures(
-    cases: pd.DataFrame, row_offset: int | None, reported: set, key: list[str] | None
-) -> list[str]:
+def _describe_failures(cases: pd.DataFrame, row_offset: int | None, reported: set, key: list[str] | None) -> list[str]:
     """Group pandera failure cases into one readable line per column and check."""
     lines: list[str] = []
     cases = cases.copy()
     cases["column"] = cases["column"].astype(object).where(cases["column"].notna(), "<table>")
     # table-wide checks are reported by pandera once per column: fold them into one line
-    wide = ~cases["check"].astype(str).str.match(
-        r"(coerce_dtype|dtype|not_nullable|field_uniqueness|in_range|greater_than|column_in_dataframe|finite)"
-    ) & cases["check"].notna()
+    wide = (
+        ~cases["check"]
+        .astype(str)
+        .str.match(
+            r"(coerce_dtype|dtype|not_nullable|field_uniqueness|in_range|greater_than|column_in_dataframe|finite)"
+        )
+        & cases["check"].notna()
+    )
     cases.loc[wide, "column"] = "<table>"
     for (column, check), group in cases.groupby(["column", "check"], sort=False, dropna=False):
         check = str(check)

@@ -28,34 +28,55 @@ generalised to interactions; :func:`mediation_reference` runs statsmodels'
 Causal reading needs *sequential ignorability*: no unmeasured confounder of
 satisfaction and revenue, or of retention and revenue. A customer trait that
 raises both satisfaction and spend (present in the simulator) biases the direct
-effect upward; :func:`simulated_chain_effects` gives the true effects of the
-simulator for checking.
+effect upward; :func:`bsc_toolkit.data.oracles.simulated_chain_effects` gives the
+true effects of the simulator for checking.
+
+The link-strength table of the strategy map moved to :mod:`bsc_toolkit.scorecard.links`
+(``chain_link_strengths``, ``link_strengths_table``) and the truth oracle to
+:mod:`bsc_toolkit.data.oracles`; the old names here still work for one release (with a
+``FutureWarning``) and are imported only when used, so this module never loads the simulator.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+import importlib
+import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import patsy
 import statsmodels.formula.api as smf
 
-from bsc_toolkit.data.simulate import Truth, simulate
+from bsc_toolkit.models._base import FittedModel
 from bsc_toolkit.panel import customer_periods
-
-if TYPE_CHECKING:
-    from bsc_toolkit.models.drivers import DriverImportance
 
 __all__ = [
     "customer_chain_table",
     "ServiceProfitChain",
     "mediation_reference",
-    "simulated_chain_effects",
-    "chain_link_strengths",
-    "link_strengths_table",
 ]
+
+# Names that moved out of this module: old name -> new module (kept for one release).
+_MOVED = {
+    "simulated_chain_effects": "bsc_toolkit.data.oracles",
+    "chain_link_strengths": "bsc_toolkit.scorecard.links",
+    "link_strengths_table": "bsc_toolkit.scorecard.links",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: the moved names resolve lazily, so importing this module never loads the simulator.
+    if name in _MOVED:
+        warnings.warn(
+            f"bsc_toolkit.models.chain.{name} moved to {_MOVED[name]}.{name}; the old path will be "
+            "removed in the next release",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _EFFECTS = (
     "total",
@@ -126,14 +147,7 @@ def customer_chain_table(
         raise ValueError(
             f"the window has {last - first + 1} periods; baseline_periods={baseline_periods} leaves no follow-up"
         )
-    churned_at = pd.to_datetime(customers.set_index("customer_id")["churned_at"])
-    p_start, p_end = periods.start_time, periods.end_time + pd.Timedelta(1, "ns")
-    length = ((p_end - p_start) / pd.Timedelta(1, "D")).to_numpy()
-    churn_day = pd.DatetimeIndex(churned_at.reindex(panel["customer_id"]).to_numpy())
-    lost = np.where(
-        panel["churned"].to_numpy(), ((p_end - churn_day) / pd.Timedelta(1, "D")).to_numpy() / length, 0.0
-    )
-    active = np.clip(panel["at_risk_fraction"].to_numpy() - np.nan_to_num(lost), 0.0, 1.0)
+    active = panel["active_fraction"].to_numpy()  # the activity window, as the panel defines it
     work = panel.assign(_active=active, _i=ordinal - first)
     if "segment" not in work:
         work["segment"] = "all"
@@ -169,14 +183,32 @@ def customer_chain_table(
     out["reliability"] = level_var / (level_var + noise_var / out["n_surveys"])
     out["csat_calibrated"] = seg_mean + out["reliability"] * (out["csat"] - seg_mean)
     out = out.reset_index()
-    cols = ["customer_id", "segment", "tenure_years", "n_surveys", "csat", "reliability", "csat_calibrated",
-            "periods_retained", "retained", "revenue_usd", "margin_usd", "n_orders"]
+    cols = [
+        "customer_id",
+        "segment",
+        "tenure_years",
+        "n_surveys",
+        "csat",
+        "reliability",
+        "csat_calibrated",
+        "periods_retained",
+        "retained",
+        "revenue_usd",
+        "margin_usd",
+        "n_orders",
+    ]
     out = out[cols]
     out.attrs.update(
         noise_var=noise_var,
         level_var=level_var,
-        baseline=(str(pd.Period(ordinal=first, freq=freq)), str(pd.Period(ordinal=first + baseline_periods - 1, freq=freq))),
-        follow_up=(str(pd.Period(ordinal=first + baseline_periods, freq=freq)), str(pd.Period(ordinal=last, freq=freq))),
+        baseline=(
+            str(pd.Period(ordinal=first, freq=freq)),
+            str(pd.Period(ordinal=first + baseline_periods - 1, freq=freq)),
+        ),
+        follow_up=(
+            str(pd.Period(ordinal=first + baseline_periods, freq=freq)),
+            str(pd.Period(ordinal=last, freq=freq)),
+        ),
     )
     return out
 
@@ -220,7 +252,31 @@ def _chain_inputs(
     return data, m_formula, y_formula
 
 
-class ServiceProfitChain:
+#: Customers below which the bootstrap intervals of the chain are flagged as unreliable.
+FEW_CUSTOMERS = 500
+#: Customers per segment below which a segment's own slopes (``C(segment)`` interactions) are flagged.
+FEW_PER_SEGMENT = 30
+#: Share of the total effect above which the direct effect (the path most exposed to
+#: confounding by an unmeasured trait driving both satisfaction and spend) is flagged.
+DIRECT_SHARE_FLAG = 0.5
+#: Mean reliability of baseline satisfaction below which the calibration is flagged.
+LOW_RELIABILITY = 0.5
+
+
+def _bootstrap_p_values(draws: pd.DataFrame) -> pd.Series:
+    """Two-sided bootstrap p-values: ``2 * min(share of draws < 0, share of draws > 0)``, at most 1.
+
+    With ``B`` draws the smallest non-zero value is ``2 / B``; 0 means no draw crossed 0
+    (read it as ``p < 2 / B``). NaN when there are no draws.
+    """
+    if draws.empty:
+        return pd.Series(np.nan, index=draws.columns)
+    below = (draws < 0).sum() / draws.notna().sum()
+    above = (draws > 0).sum() / draws.notna().sum()
+    return (2 * np.minimum(below, above)).clip(upper=1.0)
+
+
+class ServiceProfitChain(FittedModel):
     """Mediation of the satisfaction -> revenue effect through retention.
 
     Parameters
@@ -238,22 +294,40 @@ class ServiceProfitChain:
         direct_treated, direct_control, prop_mediated``, ``mediator_effect``
         (periods retained per ``delta`` points: the a-path) and
         ``mediator_to_outcome`` (USD per period retained: the b-path).
+    params_ : Series
+        The same as ``effects_`` (the name every model of the toolkit shares).
+    standard_errors_ : Series
+        Bootstrap standard deviations of the effects.
+    cov_params_ : DataFrame
+        Bootstrap covariance of the effects.
     confidence_intervals_ : DataFrame
-        Percentile bootstrap intervals (``lower``, ``upper``) of ``effects_``.
+        Percentile bootstrap intervals (``ci_lower``, ``ci_upper``) of ``effects_``.
+    p_values_ : Series
+        Two-sided bootstrap p-values of ``effect = 0``:
+        ``2 * min(share of draws < 0, share of draws > 0)`` (at most 1; 0 means no draw
+        crossed 0, i.e. ``p < 2 / n_boot``).
     boot_effects_ : DataFrame
         Bootstrap draws (rows) of the effects.
     mediator_result_, outcome_result_ : statsmodels results
         The two OLS fits (HC1 standard errors).
+    diagnostics_ : list of Diagnostic
+        ``"few_customers"`` (fewer than :data:`FEW_CUSTOMERS` customers, or a segment with
+        fewer than :data:`FEW_PER_SEGMENT`), ``"assumption"`` (the direct effect is more than
+        :data:`DIRECT_SHARE_FLAG` of the total, or the mean reliability of baseline
+        satisfaction is below :data:`LOW_RELIABILITY`), ``"dropped_rows"`` (rows without
+        treatment, mediator or outcome), ``"no_bootstrap"`` (``n_boot=0``).
     summary : DataFrame
-        Tidy table: ``effect, estimate, ci_low, ci_high, unit``.
+        One row per effect (index ``effect``): ``coef`` (the estimate), ``se`` (bootstrap
+        SD), ``ci_lower, ci_upper`` (bootstrap percentile interval), ``p_value``
+        (bootstrap, see ``p_values_``), ``unit``.
     """
 
+    _fitted_attribute = "effects_"
+
     def __init__(self, alpha: float = 0.05, delta: float = 1.0) -> None:
-        if not 0 < alpha < 1:
-            raise ValueError("alpha must be in (0, 1)")
+        super().__init__(alpha=alpha)
         if not delta > 0:
             raise ValueError("delta must be positive")
-        self.alpha = alpha
         self.delta = float(delta)
 
     def fit(
@@ -266,7 +340,7 @@ class ServiceProfitChain:
         outcome_formula: str | None = None,
         n_boot: int = 500,
         seed: int | None = 0,
-    ) -> "ServiceProfitChain":
+    ) -> ServiceProfitChain:
         """Fit the mediator and outcome models and bootstrap the effects.
 
         Parameters
@@ -290,6 +364,7 @@ class ServiceProfitChain:
         ServiceProfitChain
             ``self``, fitted.
         """
+        self._start_fit()
         data, m_formula, y_formula = _chain_inputs(
             table, treatment, mediator, outcome, mediator_formula, outcome_formula
         )
@@ -348,7 +423,7 @@ class ServiceProfitChain:
             return np.linalg.lstsq(xw.T @ x, xw.T @ y, rcond=None)[0]
 
         ones = np.ones(n)
-        self.effects_ = pd.Series(
+        estimates = pd.Series(
             effects(self.mediator_result_.params.to_numpy(), self.outcome_result_.params.to_numpy(), ones),
             index=list(_EFFECTS),
         )
@@ -358,13 +433,22 @@ class ServiceProfitChain:
             w = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)  # customers resampled
             draws.append(effects(wls(xm, ym, w), wls(xy, yy, w), w))
         self.boot_effects_ = pd.DataFrame(np.array(draws).reshape(-1, len(_EFFECTS)), columns=list(_EFFECTS))
-        # no draws (n_boot=0): the quantiles are NaN
+        # no draws (n_boot=0): the quantiles, SDs and p-values are NaN
         ci = self.boot_effects_.quantile([self.alpha / 2, 1 - self.alpha / 2]).T
-        ci.columns = ["lower", "upper"]
+        ci.columns = ["ci_lower", "ci_upper"]
+        ci.index.name = "effect"
         self.confidence_intervals_ = ci
+        self.standard_errors_ = self.boot_effects_.std().reindex(estimates.index).rename("se")
+        self.cov_params_ = (
+            self.boot_effects_.cov()
+            if n_boot > 1
+            else pd.DataFrame(np.nan, index=estimates.index, columns=estimates.index)
+        )
+        self.p_values_ = _bootstrap_p_values(self.boot_effects_).reindex(estimates.index).rename("p_value")
         self.treatment_, self.mediator_, self.outcome_ = treatment, mediator, outcome
         self.formulas_ = {"mediator": m_formula, "outcome": y_formula}
         self.n_obs_ = n
+        self.n_boot_ = int(n_boot)
 
         money = "USD" if outcome.endswith("_usd") else outcome
         per = f"per {d:g} csat point{'s' if d != 1 else ''}"
@@ -373,29 +457,92 @@ class ServiceProfitChain:
             "mediator_effect": f"{mediator} {per}",
             "mediator_to_outcome": f"{money} per unit of {mediator}",
         }
-        self.summary = pd.DataFrame(
-            {
-                "effect": list(_EFFECTS),
-                "estimate": self.effects_.to_numpy(),
-                "ci_low": ci["lower"].to_numpy(),
-                "ci_high": ci["upper"].to_numpy(),
-                "unit": [units.get(e, f"{money} {per}") for e in _EFFECTS],
-            }
-        )
+        self.units_ = pd.Series({e: units.get(e, f"{money} {per}") for e in _EFFECTS}, name="unit")
+        self._diagnose_fit(table, data, estimates, m_formula, y_formula)
+        self.params_ = estimates
+        self.effects_ = estimates
         return self
+
+    def _diagnose_fit(
+        self, table: pd.DataFrame, data: pd.DataFrame, e: pd.Series, m_formula: str, y_formula: str
+    ) -> None:
+        """What the data shows that a reader of the effects must know (see ``diagnostics_``)."""
+        n, t, m, y = len(data), self.treatment_, self.mediator_, self.outcome_
+        dropped = len(table) - n
+        if dropped:
+            self._diagnose(
+                "dropped_rows",
+                f"{dropped:,} of {len(table):,} customers lack {t}, {m} or {y} and were left out of the chain.",
+                "info",
+            )
+        if n < FEW_CUSTOMERS:
+            self._diagnose(
+                "few_customers",
+                f"Only {n:,} customers in the chain (fewer than {FEW_CUSTOMERS}): the bootstrap intervals of "
+                "the direct, indirect and total effects are wide and their coverage is less reliable.",
+            )
+        if "segment" in data.columns and ("segment" in m_formula or "segment" in y_formula):
+            counts = data["segment"].value_counts()
+            small = counts[counts < FEW_PER_SEGMENT]
+            if len(small):
+                listed = ", ".join(f"{s} ({c})" for s, c in small.items())
+                self._diagnose(
+                    "few_customers",
+                    f"Segment(s) with fewer than {FEW_PER_SEGMENT} customers: {listed}. The models give each "
+                    "segment its own slopes, so those segments' effects rest on very few customers.",
+                )
+        total, direct = e["total"], e["direct"]
+        if np.isfinite(total) and total != 0 and np.isfinite(direct):
+            share = direct / total
+            if share > DIRECT_SHARE_FLAG:
+                self._diagnose(
+                    "assumption",
+                    f"The direct effect of {t} on {y} is {share:.0%} of the total effect: most of the estimated "
+                    f"effect does not run through {m}. The direct path is the one an unmeasured customer trait "
+                    "raising both satisfaction and spend would bias, so it is causal only if no such confounder "
+                    "exists; a within-customer (fixed-effects) model of spend is the more robust check.",
+                )
+        if "reliability" in data.columns:
+            rel = float(data["reliability"].mean())
+            if np.isfinite(rel) and rel < LOW_RELIABILITY:
+                self._diagnose(
+                    "assumption",
+                    f"The mean reliability of baseline satisfaction is {rel:.2f} (below {LOW_RELIABILITY}): most "
+                    "of its variation between customers is survey noise. The regression calibration corrects the "
+                    "attenuation only if the noise is classical (independent, constant variance), and the "
+                    "intervals ignore the uncertainty of the reliability.",
+                )
+        if self.n_boot_ == 0:
+            self._diagnose(
+                "no_bootstrap",
+                "No bootstrap draws (n_boot=0): the effects have no standard errors, intervals or p-values.",
+                "info",
+            )
+
+    def _summary(self) -> pd.DataFrame:
+        out = pd.DataFrame(
+            {
+                "coef": self.effects_,
+                "se": self.standard_errors_,
+                "ci_lower": self.confidence_intervals_["ci_lower"],
+                "ci_upper": self.confidence_intervals_["ci_upper"],
+                "p_value": self.p_values_,
+                "unit": self.units_,
+            },
+            index=pd.Index(list(_EFFECTS), name="effect"),
+        )
+        return out
 
     def summary_text(self) -> str:
         """Readable summary for notebooks and logs."""
-        if not hasattr(self, "summary"):
-            raise RuntimeError("ServiceProfitChain is not fitted; call .fit(table) first")
+        self._check_fitted()
         level = int(round(100 * (1 - self.alpha)))
         head = (
             f"Service-profit chain: {self.treatment_} -> {self.mediator_} -> {self.outcome_} "
             f"({self.n_obs_} customers; {level}% bootstrap CIs)\n"
             f"  mediator model: {self.formulas_['mediator']}\n  outcome model:  {self.formulas_['outcome']}\n"
         )
-        table = self.summary.set_index("effect")
-        return head + table.to_string(float_format=lambda v: f"{v:,.3f}")
+        return head + self.summary.to_string(float_format=lambda v: f"{v:,.3f}")
 
 
 def mediation_reference(
@@ -436,230 +583,8 @@ def mediation_reference(
     """
     from statsmodels.stats.mediation import Mediation
 
-    data, m_formula, y_formula = _chain_inputs(
-        table, treatment, mediator, outcome, mediator_formula, outcome_formula
-    )
+    data, m_formula, y_formula = _chain_inputs(table, treatment, mediator, outcome, mediator_formula, outcome_formula)
     med = smf.ols(m_formula, data=data)
     out = smf.ols(y_formula, data=data)
     res = Mediation(out, med, treatment, mediator).fit(method=method, n_rep=n_rep, rng=seed)
     return res.summary()
-
-
-def simulated_chain_effects(
-    truth: Truth | None = None,
-    n_customers: int = 20000,
-    n_periods: int = 8,
-    baseline_periods: int = 2,
-    seed: int = 12345,
-    delta: float = 1.0,
-    outcome: str = "revenue_usd",
-    centered: bool = True,
-    **simulate_kwargs: Any,
-) -> pd.Series:
-    """True chain effects of the simulator, in expectation, for checking estimates.
-
-    The estimand matches :func:`customer_chain_table` and
-    :class:`ServiceProfitChain`: among customers active at the window start
-    and still active at the start of the follow-up, raise every customer's
-    satisfaction by ``delta`` points in every follow-up period (holding the
-    driver ratings, the unobserved trait and everything else fixed) and
-    average the change in expected follow-up revenue (or margin) -- in total,
-    through the churn hazard only (indirect) and through spend only (direct) --
-    and in expected periods retained (``mediator_effect``).
-
-    The expectations are exact (closed form over the constant-hazard periods)
-    given each customer's simulated satisfaction path, taken from a simulation
-    with churn switched off so that every path is known for the whole window;
-    customers are weighted by their true probability of surviving the baseline.
-
-    Parameters
-    ----------
-    truth : Truth, optional
-        Generating parameters (default ``Truth()``).
-    n_customers, n_periods, seed, **simulate_kwargs
-        Passed to :func:`~bsc_toolkit.data.simulate.simulate`; a large
-        ``n_customers`` makes the population average precise.
-    baseline_periods : int
-        Periods in the baseline (as in :func:`customer_chain_table`).
-    delta : float
-        Satisfaction increase in csat points.
-    outcome : {"revenue_usd", "margin_usd"}
-        Outcome whose expected follow-up total is compared.
-    centered : bool
-        Compare satisfaction ``delta / 2`` above with ``delta / 2`` below the
-        actual level (default) rather than ``delta`` above with the actual
-        level. Observed csat is an integer and the true effects have a kink at
-        the integer ``Truth.csat_knot``, so a one-sided shift from the integer
-        levels picks only the flat (or only the steep) side of the kink for the
-        many customers sitting at the knot; the centred contrast is what a
-        linear regression on a continuous satisfaction level estimates.
-
-    Returns
-    -------
-    Series
-        ``total, indirect, direct, indirect_treated, indirect_control,
-        direct_treated, direct_control, prop_mediated, mediator_effect,
-        mean_outcome, mean_mediator``.
-    """
-    if outcome not in {"revenue_usd", "margin_usd"}:
-        raise ValueError(f"outcome must be 'revenue_usd' or 'margin_usd', not {outcome!r}")
-    truth = truth or Truth()
-    sim = simulate(
-        n_customers, n_periods=n_periods, seed=seed, truth=replace(truth, churn_base_log_hazard=-60.0), **simulate_kwargs
-    )
-    lat = sim.latent.sort_values(["customer_id", "period"], ignore_index=True)
-    first = lat["period"].min()
-    starters = lat.loc[lat["period"] == first, "customer_id"]
-    lat = lat[lat["customer_id"].isin(starters)].reset_index(drop=True)
-    t_index = (pd.PeriodIndex(lat["period"]).asi8 - first.ordinal).astype(int)
-    seg = lat["segment"].to_numpy()
-    c = lat["csat"].to_numpy(float)
-    ten = lat["tenure_years"].to_numpy()
-    r = lat["at_risk_fraction"].to_numpy()
-    codes = pd.factorize(lat["customer_id"])[0]
-    follow = t_index >= baseline_periods
-    sigma = truth.spend_heterogeneity_sd
-
-    def per_segment(values: dict[str, float]) -> np.ndarray:
-        return lat["segment"].map(values).to_numpy(float)
-
-    orders = per_segment(truth.orders_per_period) * np.exp(sigma * lat["trait"].to_numpy() - 0.5 * sigma**2)
-    value = per_segment(truth.order_value_usd)
-    if outcome == "margin_usd":
-        value = value * (1 - per_segment(truth.cogs_ratio)) - per_segment(truth.serve_cost_per_order_usd)
-    # weight: true probability of surviving the baseline
-    hr0 = np.exp(truth.churn_log_hazard(c, seg, ten)) * r
-    weight = np.exp(-np.bincount(codes, np.where(follow, 0.0, hr0)))
-
-    def expected(dm: float, dy: float) -> tuple[np.ndarray, np.ndarray]:
-        h = np.exp(truth.churn_log_hazard(c + dm, seg, ten))
-        hr = np.where(follow, h * r, 0.0)
-        cum = pd.Series(hr).groupby(codes).cumsum().to_numpy() - hr  # follow-up hazard before the period
-        active = np.where(follow, np.exp(-cum) * -np.expm1(-hr) / h, 0.0)
-        y = active * orders * np.exp(truth.spend_log_effect(c + dy)) * value
-        return np.bincount(codes, y), np.bincount(codes, active)
-
-    # y{dm}{dy}: the hazard sees csat + dm, spend sees csat + dy
-    lo, hi = (-delta / 2, delta / 2) if centered else (0.0, delta)
-    actual = expected(0.0, 0.0)
-    (y00, m0), (y01, _), (y10, m1), (y11, _) = (expected(lo, lo), expected(lo, hi), expected(hi, lo), expected(hi, hi))
-
-    def mean(v: np.ndarray) -> float:
-        return float(weight @ v / weight.sum())
-
-    total = mean(y11 - y00)
-    ind_t, ind_c = mean(y11 - y01), mean(y10 - y00)
-    dir_t, dir_c = mean(y11 - y10), mean(y01 - y00)
-    ind, dire = (ind_t + ind_c) / 2, (dir_t + dir_c) / 2
-    return pd.Series(
-        {
-            "total": total,
-            "indirect": ind,
-            "direct": dire,
-            "indirect_treated": ind_t,
-            "indirect_control": ind_c,
-            "direct_treated": dir_t,
-            "direct_control": dir_c,
-            "prop_mediated": ind / total,
-            "mediator_effect": mean(m1 - m0),
-            "mean_outcome": mean(actual[0]),
-            "mean_mediator": mean(actual[1]),
-        },
-        name="truth",
-    )
-
-
-def chain_link_strengths(
-    data: Any,
-    freq: str = "Q",
-    outcome: str = "revenue_usd",
-    baseline_periods: int = 2,
-    n_boot: int = 200,
-    seed: int | None = 0,
-    alpha: float = 0.05,
-) -> pd.DataFrame:
-    """Strengths of the links of the service-profit chain, for labelling a strategy map.
-
-    Fits :class:`~bsc_toolkit.models.drivers.DriverImportance` on the surveys
-    and :class:`ServiceProfitChain` on :func:`customer_chain_table`, then
-    tabulates both with :func:`link_strengths_table` (call that directly to
-    reuse models already fitted).
-
-    Parameters
-    ----------
-    data : object with ``customers``, ``surveys``, ``transactions``
-        E.g. the result of ``load_dataset`` or ``simulate``.
-    freq, baseline_periods
-        See :func:`customer_chain_table`.
-    outcome : {"revenue_usd", "margin_usd"}
-        Financial outcome at the end of the chain.
-    n_boot, seed, alpha
-        Bootstrap settings of both analyses.
-
-    Returns
-    -------
-    DataFrame
-        See :func:`link_strengths_table`.
-    """
-    from bsc_toolkit.models.drivers import DriverImportance
-
-    for name in ("customers", "surveys", "transactions"):
-        if not hasattr(data, name):
-            raise ValueError(f"data lacks the {name!r} table")
-    drivers = DriverImportance(alpha=alpha).fit(data.surveys, n_boot=n_boot, seed=seed)
-    table = customer_chain_table(data.customers, data.surveys, data.transactions, freq=freq, baseline_periods=baseline_periods)
-    chain = ServiceProfitChain(alpha=alpha).fit(table, outcome=outcome, n_boot=n_boot, seed=seed)
-    return link_strengths_table(drivers, chain, freq=freq)
-
-
-def link_strengths_table(drivers: DriverImportance, chain: ServiceProfitChain, freq: str = "Q") -> pd.DataFrame:
-    """Link strengths of the service-profit chain from a fitted driver analysis and a fitted chain.
-
-    Parameters
-    ----------
-    drivers : DriverImportance
-        Fitted on the surveys (drivers -> satisfaction).
-    chain : ServiceProfitChain
-        Fitted on :func:`customer_chain_table` (satisfaction -> retention ->
-        revenue or margin).
-    freq : str
-        Period frequency of the chain table (labels the retention unit).
-
-    Returns
-    -------
-    DataFrame
-        Columns ``source, target, estimate, ci_low, ci_high, unit, method``;
-        sources and targets are objectives: ``"driver ratings"`` ->
-        ``"customer satisfaction"`` -> ``"customer retention"`` ->
-        ``"revenue"`` (or ``"margin"``), plus the direct link satisfaction ->
-        revenue and one row per driver (``"driver ratings: quality"``, ...).
-    """
-    for name, model in (("drivers", drivers), ("chain", chain)):
-        if not hasattr(model, "summary"):
-            raise RuntimeError(f"{name} is not fitted; call .fit() first")
-    money = "revenue" if chain.outcome_ == "revenue_usd" else "margin"
-    per = {"Q": "quarters", "M": "months", "W": "weeks", "Y": "years", "D": "days"}.get(freq, f"{freq} periods")
-    measure = "Shapley" if drivers.method == "shapley" else "relative-weight"
-    e, ci = chain.effects_, chain.confidence_intervals_
-    rows = [
-        ("driver ratings", "customer satisfaction", drivers.r2_, *drivers.r2_ci_,
-         f"R^2 (share of {drivers.target_} variance)", f"OLS of {drivers.target_} on the driver ratings; cluster bootstrap"),
-    ]
-    for name, row in drivers.summary.iterrows():
-        rows.append(
-            (f"driver ratings: {name}", "customer satisfaction", row["coef"], row["coef_ci_low"], row["coef_ci_high"],
-             f"{drivers.target_} points per rating point", f"OLS coefficient, cluster-robust CI; {measure} share {row['share']:.2f}")
-        )
-    rows += [
-        ("customer satisfaction", "customer retention", e["mediator_effect"], *ci.loc["mediator_effect"],
-         f"{per} retained per csat point", "OLS mediator model (a-path); customer bootstrap"),
-        ("customer retention", money, e["mediator_to_outcome"], *ci.loc["mediator_to_outcome"],
-         f"USD {money} per {per[:-1] if per.endswith('s') else per} retained", "OLS outcome model (b-path); customer bootstrap"),
-        ("customer satisfaction", money, e["direct"], *ci.loc["direct"],
-         f"USD {money} per csat point (direct)", "mediation direct effect (ADE); customer bootstrap"),
-        ("customer satisfaction", money, e["indirect"], *ci.loc["indirect"],
-         f"USD {money} per csat point (via retention)", "mediation indirect effect (ACME); customer bootstrap"),
-        ("customer satisfaction", money, e["total"], *ci.loc["total"],
-         f"USD {money} per csat point (total)", "mediation total effect; customer bootstrap"),
-    ]
-    return pd.DataFrame(rows, columns=["source", "target", "estimate", "ci_low", "ci_high", "unit", "method"])

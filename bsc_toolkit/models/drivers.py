@@ -26,15 +26,16 @@ ratings co-vary, not proof that raising a rating would raise satisfaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import combinations
 from math import factorial
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
 
 from bsc_toolkit.contracts import DRIVERS
+from bsc_toolkit.models._base import FittedModel
 
 __all__ = [
     "DriverImportance",
@@ -42,6 +43,9 @@ __all__ = [
     "relative_weights",
     "importance_performance_table",
 ]
+
+#: Condition number of the driver correlation matrix above which ``diagnostics_`` flags collinearity.
+COLLINEAR_CONDITION = 30.0
 
 _METHODS = {
     "shapley": "shapley",
@@ -150,7 +154,7 @@ def _ranks(importance: np.ndarray) -> np.ndarray:
     return ranks
 
 
-class DriverImportance:
+class DriverImportance(FittedModel):
     """Relative importance of satisfaction drivers with cluster-bootstrap intervals.
 
     Parameters
@@ -170,14 +174,22 @@ class DriverImportance:
         Importance as a share of R^2 (sums to 1).
     r2_ : float
         R^2 of the regression of the target on all drivers.
+    r2_ci_ : tuple of float
+        Bootstrap percentile interval of ``r2_``.
     shapley_, relative_weights_ : Series
         Both measures, whatever ``method`` is.
     params_ : Series
         Raw OLS coefficients (target points per driver point), intercept first.
+    standard_errors_ : Series
+        Cluster-robust (by respondent) standard errors of ``params_`` (HC1 without ``cluster``).
+    cov_params_ : DataFrame
+        Their covariance.
     confidence_intervals_ : DataFrame
-        Cluster-robust CIs of ``params_`` (``lower``, ``upper``).
+        Cluster-robust CIs of ``params_`` (``ci_lower``, ``ci_upper``).
     std_coef_ : Series
         Standardized OLS coefficients.
+    condition_number_ : float
+        Condition number of the drivers' correlation matrix (large: near collinear).
     boot_importance_ : DataFrame
         The bootstrap draws of the importance (rows = draws).
     rank_probabilities_ : DataFrame
@@ -185,17 +197,22 @@ class DriverImportance:
         each rank (columns, 1 = most important).
     ols_ : statsmodels RegressionResults
         The OLS fit with cluster-robust covariance.
+    diagnostics_ : list of Diagnostic
+        ``"dropped_rows"`` (rows without a complete set of ratings, counted),
+        ``"collinear"`` (condition number of the driver correlations above
+        :data:`COLLINEAR_CONDITION`), ``"no_bootstrap"`` (``n_boot=0``).
     summary : DataFrame
-        Tidy per-driver table (see :meth:`fit`).
+        One row per driver (index ``driver``): ``coef, se, ci_lower, ci_upper, p_value``
+        (OLS, cluster-robust), then ``importance, importance_ci_lower,
+        importance_ci_upper, share, share_ci_lower, share_ci_upper`` (bootstrap percentile
+        intervals), ``rank, p_rank, std_coef, mean_rating, sd_rating``.
     """
 
     def __init__(self, method: str = "shapley", alpha: float = 0.05) -> None:
         if method not in _METHODS:
             raise ValueError(f"method must be one of {sorted(_METHODS)}, not {method!r}")
-        if not 0 < alpha < 1:
-            raise ValueError("alpha must be in (0, 1)")
+        super().__init__(alpha=alpha)
         self.method = _METHODS[method]
-        self.alpha = alpha
 
     def fit(
         self,
@@ -205,14 +222,15 @@ class DriverImportance:
         cluster: str | None = "customer_id",
         n_boot: int = 500,
         seed: int | None = 0,
-    ) -> "DriverImportance":
+    ) -> DriverImportance:
         """Fit the regression, the importance decomposition and the bootstrap.
 
         Parameters
         ----------
         df : DataFrame
             One row per survey answer (the surveys table, or the customer-period
-            panel: rows with a missing target or driver are dropped).
+            panel: rows with a missing target or driver are dropped and counted in
+            ``diagnostics_``).
         target : str
             Overall satisfaction column.
         drivers : sequence of str
@@ -231,6 +249,7 @@ class DriverImportance:
         DriverImportance
             ``self``, fitted.
         """
+        self._start_fit()
         drivers = list(drivers)
         if len(drivers) < 2:
             raise ValueError("need at least two drivers")
@@ -265,6 +284,7 @@ class DriverImportance:
         std_coef = np.linalg.solve(corr[:k, :k], corr[:k, k])
         self.r2_ = float(corr[:k, k] @ std_coef)
         self.std_coef_ = pd.Series(std_coef, index=drivers, name="std_coef")
+        self.condition_number_ = float(np.linalg.cond(corr[:k, :k]))
         self.importance_ = self.shapley_ if self.method == "shapley" else self.relative_weights_
         self.shares_ = (self.importance_ / self.r2_).rename("share")
 
@@ -274,10 +294,13 @@ class DriverImportance:
             self.ols_ = model.fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(data[cluster])[0]})
         else:
             self.ols_ = model.fit(cov_type="HC1")
-        self.params_ = self.ols_.params
+        params = self.ols_.params
         ci = self.ols_.conf_int(alpha=self.alpha)
-        ci.columns = ["lower", "upper"]
+        ci.columns = ["ci_lower", "ci_upper"]
         self.confidence_intervals_ = ci
+        self.standard_errors_ = self.ols_.bse.rename("se")
+        self.cov_params_ = self.ols_.cov_params()
+        self.p_values_ = self.ols_.pvalues.rename("p_value")
 
         measure = lmg_importance if self.method == "shapley" else relative_weights
         boots = np.empty((0, k))
@@ -305,38 +328,66 @@ class DriverImportance:
         shares = boots / boot_r2[:, None] if len(boots) else boots
         self.r2_ci_ = (float(pct(boot_r2, lo)), float(pct(boot_r2, hi)))
         ranks = _ranks(boots) if len(boots) else np.empty((0, k), dtype=int)
-        probs = np.array([[np.mean(ranks[:, j] == r) if len(ranks) else np.nan for r in range(1, k + 1)] for j in range(k)])
+        probs = np.array(
+            [[np.mean(ranks[:, j] == r) if len(ranks) else np.nan for r in range(1, k + 1)] for j in range(k)]
+        )
         self.rank_probabilities_ = pd.DataFrame(probs, index=pd.Index(drivers, name="driver"), columns=range(1, k + 1))
         self.rank_probabilities_.columns.name = "rank"
 
         sd = values.std(axis=0, ddof=1)
         rank = _ranks(self.importance_.to_numpy()[None])[0]
-        summary = pd.DataFrame(
+        self._table = pd.DataFrame(
             {
+                "coef": params[drivers].to_numpy(),
+                "se": self.standard_errors_[drivers].to_numpy(),
+                "ci_lower": ci.loc[drivers, "ci_lower"].to_numpy(),
+                "ci_upper": ci.loc[drivers, "ci_upper"].to_numpy(),
+                "p_value": self.p_values_[drivers].to_numpy(),
                 "importance": self.importance_.to_numpy(),
-                "importance_ci_low": pct(boots, lo),
-                "importance_ci_high": pct(boots, hi),
+                "importance_ci_lower": pct(boots, lo),
+                "importance_ci_upper": pct(boots, hi),
                 "share": self.shares_.to_numpy(),
-                "share_ci_low": pct(shares, lo),
-                "share_ci_high": pct(shares, hi),
+                "share_ci_lower": pct(shares, lo),
+                "share_ci_upper": pct(shares, hi),
                 "rank": rank,
                 "p_rank": probs[np.arange(k), rank - 1],
-                "coef": self.params_[drivers].to_numpy(),
-                "coef_ci_low": ci.loc[drivers, "lower"].to_numpy(),
-                "coef_ci_high": ci.loc[drivers, "upper"].to_numpy(),
-                "coef_p_value": self.ols_.pvalues[drivers].to_numpy(),
                 "std_coef": std_coef,
                 "mean_rating": center[:k],
                 "sd_rating": sd[:k],
             },
             index=pd.Index(drivers, name="driver"),
         )
-        self.summary = summary
+        self._diagnose_fit(len(df), len(data), cols, n_boot)
+        self.params_ = params
         return self
 
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "summary"):
-            raise RuntimeError("DriverImportance is not fitted; call .fit(df) first")
+    def _diagnose_fit(self, n_rows: int, n_used: int, cols: list[str], n_boot: int) -> None:
+        """What the data shows that a reader of the importances must know (see ``diagnostics_``)."""
+        dropped = n_rows - n_used
+        if dropped:
+            self._diagnose(
+                "dropped_rows",
+                f"{dropped:,} of {n_rows:,} rows lack a complete set of {', '.join(cols)} and were left out "
+                f"of the driver analysis ({n_used:,} rows used).",
+                "info",
+            )
+        if self.condition_number_ > COLLINEAR_CONDITION:
+            self._diagnose(
+                "collinear",
+                f"The driver ratings are nearly collinear (condition number of their correlation matrix "
+                f"{self.condition_number_:.0f}, above {COLLINEAR_CONDITION:.0f}): the individual OLS coefficients "
+                "are imprecise and can even change sign; the importance shares split the shared part by "
+                "convention and are the safer reading.",
+            )
+        if n_boot <= 0:
+            self._diagnose(
+                "no_bootstrap",
+                "No bootstrap draws (n_boot=0): the importances, shares and R^2 have no intervals.",
+                "info",
+            )
+
+    def _summary(self) -> pd.DataFrame:
+        return self._table.copy()
 
     def summary_text(self) -> str:
         """Readable summary for notebooks and logs."""
@@ -349,7 +400,7 @@ class DriverImportance:
             f"R^2 = {self.r2_:.3f} ({level}% CI {self.r2_ci_[0]:.3f} to {self.r2_ci_[1]:.3f})",
             "",
         ]
-        cols = ["share", "share_ci_low", "share_ci_high", "rank", "p_rank", "coef", "coef_ci_low", "coef_ci_high"]
+        cols = ["share", "share_ci_lower", "share_ci_upper", "rank", "p_rank", "coef", "ci_lower", "ci_upper"]
         lines.append(self.summary[cols].round(3).to_string())
         return "\n".join(lines)
 
@@ -404,9 +455,7 @@ def importance_performance_table(
     high_p = perf >= p_cut
     quadrant = [_QUADRANTS[(bool(a), bool(b))] for a, b in zip(high_i, high_p)]
     order = {"concentrate here": 0, "keep up the good work": 1, "possible overkill": 2, "low priority": 3}
-    out = pd.DataFrame(
-        {"importance": imp, "performance": perf, "quadrant": quadrant}, index=summary.index
-    )
+    out = pd.DataFrame({"importance": imp, "performance": perf, "quadrant": quadrant}, index=summary.index)
     # within a quadrant, a bigger importance-performance gap comes first
     gap = (imp - i_cut) / (imp.std(ddof=0) or 1.0) - (perf - p_cut) / (perf.std(ddof=0) or 1.0)
     out["_q"] = out["quadrant"].map(order)

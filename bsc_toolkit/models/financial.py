@@ -15,12 +15,18 @@ with standard errors clustered by customer. Estimators:
 * ``"ppml"`` -- Poisson pseudo-maximum likelihood with customer fixed effects
   (concentrated out, Hausman-Hall-Griliches) and period effects, exposure
   ``log(at_risk_fraction)`` as offset: coefficients are changes in log expected
-  revenue per csat point (``100 * (exp(b) - 1)`` percent).
+  revenue per csat point (``100 * (exp(b) - 1)`` percent). PPML needs a
+  non-negative outcome: customer-periods with a negative one (refunds, losses)
+  are left out of the fit and a diagnostic says how many.
 
 By default the period in which a customer churns is dropped: its spend is cut
 short by the exit itself, which would mix the retention link into the spend
 link. Linear estimators use full periods only (``at_risk_fraction == 1``);
 PPML keeps partial first periods through the offset.
+
+The estimators are hand-written (numpy) rather than delegated to pyfixest: at
+1M customers pyfixest reproduces them to 1e-10 but is slower (see
+``benchmarks/bench_financial.py``).
 """
 
 from __future__ import annotations
@@ -28,13 +34,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import patsy
-from scipy import stats
 
+from bsc_toolkit.models._base import FittedModel, check_alpha, wald_table, z_critical
 from bsc_toolkit.models.features import csat_spline
 
 __all__ = ["ESTIMATORS", "FinancialPanelModel", "cluster_robust_ols"]
 
 ESTIMATORS = ("within", "pooled", "fd", "ppml")
+_VARIES = 1e-12  # a regressor whose within-customer spread is below this does not vary
 
 
 def _require(df: pd.DataFrame, cols: list[str]) -> None:
@@ -47,7 +54,9 @@ def _group_sum(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarr
     """Column-wise sums of ``values`` (n x k or n) per integer group code."""
     if values.ndim == 1:
         return np.bincount(codes, weights=values, minlength=n_groups)
-    return np.column_stack([np.bincount(codes, weights=values[:, j], minlength=n_groups) for j in range(values.shape[1])])
+    return np.column_stack(
+        [np.bincount(codes, weights=values[:, j], minlength=n_groups) for j in range(values.shape[1])]
+    )
 
 
 def cluster_robust_ols(
@@ -68,6 +77,7 @@ def cluster_robust_ols(
     -------
     beta : (k,) array
     cov : (k, k) array
+        ``G/(G-1) * (n-1)/(n-k-df_absorbed)`` times the sandwich.
     """
     xtx = x.T @ x
     beta = np.linalg.solve(xtx, x.T @ y)
@@ -81,7 +91,16 @@ def cluster_robust_ols(
     return beta, cov
 
 
-class FinancialPanelModel:
+def _is_sat_term(name: str) -> bool:
+    """Whether a design column is a satisfaction term (not intercept, segment or period effect)."""
+    return not name.startswith(("period_", "segment_")) and name != "Intercept"
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n:,} {what}" + ("" if n == 1 else "s")
+
+
+class FinancialPanelModel(FittedModel):
     """Revenue or margin per customer-period on satisfaction.
 
     Parameters
@@ -105,27 +124,40 @@ class FinancialPanelModel:
         Patsy formula ``"outcome ~ terms"`` replacing the default right-hand
         side (period effects are still added when ``period_effects``; for
         ``"within"``/``"fd"``/``"ppml"`` the intercept is dropped and
-        time-invariant terms are swept out). Columns ``csat_below`` and
-        ``csat_above`` are available.
+        time-invariant terms are swept out, with a ``no_within_variation``
+        diagnostic). Columns ``csat_below`` and ``csat_above`` are available.
     tol, max_iter : float, int
         Convergence tolerance (largest coefficient step) and iteration limit
         of the PPML Newton iterations.
+    alpha : float
+        1 - confidence level of the intervals (0.05: 95% intervals).
 
     Attributes (after ``fit``)
     --------------------------
     params_ : pandas.Series
         All coefficients (satisfaction terms first, then period effects).
+    standard_errors_ : pandas.Series
     cov_params_ : pandas.DataFrame
         Cluster-robust (by customer) covariance.
     confidence_intervals_ : pandas.DataFrame
+        Columns ``ci_lower``, ``ci_upper`` (normal-theory, level ``1 - alpha``).
     summary : pandas.DataFrame
-        Satisfaction terms: coef, se, z, p, CI (and ``pct_effect`` for PPML).
+        Satisfaction terms: ``coef, se, ci_lower, ci_upper, p_value``, then
+        ``z``, for PPML ``pct_effect, pct_ci_lower, pct_ci_upper`` (percent
+        change in expected outcome per csat point), ``estimator``, ``outcome``.
     customer_effects_ : pandas.Series or None
         Estimated customer fixed effects (``"within"``: USD; ``"ppml"``: log),
         indexed by ``customer_id``; None for ``"pooled"`` and ``"fd"``.
     period_effects_ : pandas.Series
         Period effects relative to the first period (0 for it).
+    sat_terms_ : list of str
+        The satisfaction terms (rows of ``summary``).
     n_obs_, n_customers_ : int
+        Customer-periods and customers used.
+    diagnostics_ : list of Diagnostic
+        ``dropped_rows`` (rows without csat or outcome, churn and partial
+        periods, PPML: negative outcomes and customers whose outcome is always
+        0), ``no_within_variation`` (regressors dropped), ``not_converged``.
     """
 
     def __init__(
@@ -140,7 +172,9 @@ class FinancialPanelModel:
         formula: str | None = None,
         tol: float = 1e-10,
         max_iter: int = 50,
+        alpha: float = 0.05,
     ) -> None:
+        super().__init__(alpha=alpha)
         if estimator not in ESTIMATORS:
             raise ValueError(f"estimator must be one of {ESTIMATORS}, not {estimator!r}")
         if terms not in ("spline", "linear"):
@@ -157,14 +191,32 @@ class FinancialPanelModel:
         self.max_iter = max_iter
 
     # ----------------------------------------------------------------- data prep
-    def prepare(self, panel: pd.DataFrame) -> pd.DataFrame:
-        """Rows used for fitting, with ``csat_below``/``csat_above`` added."""
+    def _selection(self, panel: pd.DataFrame) -> tuple[pd.Series, dict[str, int]]:
+        """Boolean mask of the rows to fit and the counts of rows left out, by reason."""
         _require(panel, ["customer_id", "period", self.outcome, self.csat_col, "churned", "at_risk_fraction"])
-        keep = panel[self.csat_col].notna() & panel[self.outcome].notna()
+        keep = panel[self.csat_col].notna()
+        dropped = {f"without a {self.csat_col} survey": int((~keep).sum())}
+        has_y = panel[self.outcome].notna()
+        dropped[f"without {self.outcome}"] = int((keep & ~has_y).sum())
+        keep &= has_y
         if self.drop_churn_periods:
-            keep &= ~panel["churned"].astype(bool)
+            churn = panel["churned"].astype(bool)
+            dropped["in the period of churn (drop_churn_periods)"] = int((keep & churn).sum())
+            keep &= ~churn
         if self.estimator != "ppml":
-            keep &= panel["at_risk_fraction"] >= 1.0 - 1e-9
+            full = panel["at_risk_fraction"] >= 1.0 - 1e-9
+            dropped["in partial periods (linear estimators use full periods only)"] = int((keep & ~full).sum())
+            keep &= full
+        return keep, dropped
+
+    def prepare(self, panel: pd.DataFrame) -> pd.DataFrame:
+        """Rows used for fitting, with ``csat_below``/``csat_above`` added.
+
+        PPML's further exclusions (negative outcomes) are made in :meth:`fit`.
+        """
+        return self._prepare(panel, self._selection(panel)[0])
+
+    def _prepare(self, panel: pd.DataFrame, keep: pd.Series) -> pd.DataFrame:
         df = panel.loc[keep].copy()
         df["csat_below"], df["csat_above"] = csat_spline(df[self.csat_col], self.knot)
         return df.sort_values(["customer_id", "period"], ignore_index=True)
@@ -192,91 +244,160 @@ class FinancialPanelModel:
         return x
 
     # ---------------------------------------------------------------------- fit
-    def fit(self, panel: pd.DataFrame) -> "FinancialPanelModel":
+    def fit(self, panel: pd.DataFrame) -> FinancialPanelModel:
         """Fit on the customer-period panel of :func:`bsc_toolkit.panel.customer_periods`.
 
         Returns
         -------
         FinancialPanelModel
             ``self``.
+
+        Raises
+        ------
+        ValueError
+            If a column is missing, fewer than 20 customer-periods are usable,
+            csat does not vary, or no satisfaction term varies within customers.
         """
-        df = self.prepare(panel)
+        self._start_fit()
+        keep, dropped = self._selection(panel)
+        df = self._prepare(panel, keep)
+        n_negative = 0
+        if self.estimator == "ppml":
+            negative = (df[self.outcome] < 0).to_numpy()
+            n_negative = int(negative.sum())
+            if n_negative:
+                n_cust = df.loc[negative, "customer_id"].nunique()
+                df = df.loc[~negative].reset_index(drop=True)
         if len(df) < 20:
-            raise ValueError(f"too few usable customer-periods ({len(df)}); need at least 20")
+            extra = f" after leaving out {_count(n_negative, 'customer-period')} with a negative {self.outcome}"
+            extra = extra if n_negative else ""
+            raise ValueError(f"too few usable customer-periods ({len(df)}){extra}; need at least 20")
         if df[self.csat_col].nunique() < 2:
             raise ValueError(f"column '{self.csat_col}' has no variation")
-        if self.estimator == "ppml" and (df[self.outcome] < 0).any():
-            raise ValueError(f"estimator 'ppml' needs a non-negative outcome; column '{self.outcome}' has negatives")
+        parts = [_count(n, "customer-period") + " " + why for why, n in dropped.items() if n]
+        if parts:
+            self._diagnose(
+                "dropped_rows",
+                f"Left out of the fit: {'; '.join(parts)} "
+                f"({len(panel) - int(keep.sum()):,} of {len(panel):,} customer-periods).",
+                "info",
+            )
+        if n_negative:
+            self._diagnose(
+                "dropped_rows",
+                f"PPML needs a non-negative outcome: {_count(n_negative, 'customer-period')} of {n_cust:,} customers "
+                f"with a negative {self.outcome} (refunds or losses; {n_negative / (len(df) + n_negative):.1%} of the "
+                f"usable rows) were left out; the estimates describe the remaining customer-periods.",
+            )
         codes, uniques = pd.factorize(df["customer_id"], sort=True)
         x = self._design(df)
         names = list(x.columns)
         xm = x.to_numpy(dtype=float)
         y = df[self.outcome].to_numpy(dtype=float)
         g = len(uniques)
-        alpha = None
+        effects = None
         if self.estimator == "pooled":
             beta, cov = cluster_robust_ols(y, xm, codes)
         elif self.estimator == "within":
-            beta, cov, alpha = self._fit_within(y, xm, codes, g)
+            beta, cov, names, effects = self._fit_within(y, xm, names, codes, g)
         elif self.estimator == "fd":
             beta, cov, names = self._fit_fd(df, y, xm, names, codes)
         else:
             offset = np.log(df["at_risk_fraction"].to_numpy(dtype=float).clip(1e-6))
-            beta, cov, alpha = self._fit_ppml(y, xm, codes, g, offset)
-        self.customer_effects_ = None if alpha is None else pd.Series(
-            alpha, index=pd.Index(uniques, name="customer_id"), name="customer_effect"
+            beta, cov, names, effects = self._fit_ppml(y, xm, names, codes, g, offset)
+        self.customer_effects_ = (
+            None
+            if effects is None
+            else pd.Series(effects, index=pd.Index(uniques, name="customer_id"), name="customer_effect")
         )
         self.params_ = pd.Series(beta, index=names, name="coef")
         self.cov_params_ = pd.DataFrame(cov, index=names, columns=names)
-        se = np.sqrt(np.diag(cov))
+        self.standard_errors_ = pd.Series(np.sqrt(np.diag(cov)), index=names, name="se")
+        z = z_critical(self.alpha)
         self.confidence_intervals_ = pd.DataFrame(
-            {"lower": beta - 1.959963984540054 * se, "upper": beta + 1.959963984540054 * se}, index=names
+            {"ci_lower": beta - z * self.standard_errors_, "ci_upper": beta + z * self.standard_errors_}, index=names
         )
         self.n_obs_ = len(df)
         self.n_customers_ = g
         per = [n for n in names if n.startswith("period_")]
         first = str(pd.PeriodIndex(df["period"]).min())
-        self.period_effects_ = pd.concat(
-            [pd.Series({first: 0.0}), self.params_[per].rename(lambda s: s[len("period_"):])]
-        ).rename("period_effect") if self.period_effects else pd.Series(dtype=float)
-        self.sat_terms_ = [n for n in names if not n.startswith("period_") and not n.startswith("segment_") and n != "Intercept"]
+        self.period_effects_ = (
+            pd.concat([pd.Series({first: 0.0}), self.params_[per].rename(lambda s: s[len("period_") :])]).rename(
+                "period_effect"
+            )
+            if self.period_effects
+            else pd.Series(dtype=float)
+        )
+        self.sat_terms_ = [n for n in names if _is_sat_term(n)]
         return self
 
-    def _fit_within(self, y, x, codes, g):
+    def _drop_invariant(self, xd: np.ndarray, names: list[str], how: str) -> np.ndarray:
+        """Mask of the columns of ``xd`` (within-customer transformed) that vary; diagnose the rest."""
+        varying = xd.std(axis=0) > _VARIES
+        if varying.all():
+            return varying
+        gone = [n for n, v in zip(names, varying) if not v]
+        sat_left = [n for n, v in zip(names, varying) if v and _is_sat_term(n)]
+        if not sat_left:
+            raise ValueError(
+                f"no satisfaction term varies {how}: {gone} (the '{self.estimator}' estimator identifies effects "
+                "from changes within customers only)"
+            )
+        verb, it = ("does", "was dropped") if len(gone) == 1 else ("do", "were dropped")
+        self._diagnose(
+            "no_within_variation",
+            f"{', '.join(gone)} {verb} not vary {how} and {it}: the customer effects absorb time-invariant "
+            f"terms, so the '{self.estimator}' estimator cannot estimate their effect.",
+        )
+        return varying
+
+    def _fit_within(self, y, x, names, codes, g):
         counts = np.bincount(codes, minlength=g).astype(float)
         ybar = _group_sum(codes, y, g) / counts
         xbar = _group_sum(codes, x, g) / counts[:, None]
         yd = y - ybar[codes]
         xd = x - xbar[codes]
-        varying = xd.std(axis=0) > 1e-12
+        varying = self._drop_invariant(xd, names, "within customers")
         if not varying.all():
-            raise ValueError("some regressors do not vary within customers (time-invariant terms are absorbed by the fixed effects)")
+            xd, xbar = xd[:, varying], xbar[:, varying]
         beta, cov = cluster_robust_ols(yd, xd, codes)
-        alpha = ybar - xbar @ beta
-        return beta, cov, alpha
+        effects = ybar - xbar @ beta
+        return beta, cov, [n for n, v in zip(names, varying) if v], effects
 
     def _fit_fd(self, df, y, x, names, codes):
         ordinal = pd.PeriodIndex(df["period"]).asi8
         same = np.r_[False, (codes[1:] == codes[:-1]) & (np.diff(ordinal) == 1)]
-        prev = np.flatnonzero(same) - 1
         cur = np.flatnonzero(same)
+        prev = cur - 1
         if cur.size < 20:
             raise ValueError(f"too few consecutive surveyed periods for first differences ({cur.size})")
         dy = y[cur] - y[prev]
         dx = x[cur] - x[prev]
         # with period dummies, differences of dummies identify period effects; keep the intercept-free form
-        keep = dx.std(axis=0) > 1e-12
-        dx = dx[:, keep]
-        names = [n for n, k in zip(names, keep) if k]
+        keep = self._drop_invariant(dx, names, "between consecutive surveyed periods")
         sub_codes = pd.factorize(codes[cur])[0]
-        beta, cov = cluster_robust_ols(dy, dx, sub_codes)
-        return beta, cov, names
+        beta, cov = cluster_robust_ols(dy, dx[:, keep], sub_codes)
+        return beta, cov, [n for n, k in zip(names, keep) if k]
 
-    def _fit_ppml(self, y, x, codes, g, offset):
+    def _fit_ppml(self, y, x, names, codes, g, offset):
         n_i = _group_sum(codes, y, g)
         use = n_i[codes] > 0  # customers without spend carry no information on beta
+        n_zero = int((n_i <= 0).sum())
+        if n_zero:
+            self._diagnose(
+                "dropped_rows",
+                f"{_count(n_zero, 'customer')} whose {self.outcome} is 0 in every usable period "
+                f"({int((~use).sum()):,} customer-periods) carry no information under customer fixed effects "
+                "and were dropped from the PPML fit (their customer effect is minus infinity).",
+                "info",
+            )
         yu, xu, cu, ou = y[use], x[use], codes[use], offset[use]
         size = np.maximum(np.bincount(cu, minlength=g), 1)
+        xbar = _group_sum(cu, xu, g) / size[:, None]
+        varying = self._drop_invariant(xu - xbar[cu], names, "within customers")
+        if not varying.all():
+            xu, x = xu[:, varying], x[:, varying]
+        names = [n for n, v in zip(names, varying) if v]
 
         def concentrated(beta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             """Expected counts, within-customer centred regressors and Hessian at ``beta``."""
@@ -289,6 +410,7 @@ class FinancialPanelModel:
             return w, xc, (xc * w[:, None]).T @ xc
 
         beta = np.zeros(xu.shape[1])
+        step = np.full_like(beta, np.inf)
         for _ in range(self.max_iter):
             w, xc, hess = concentrated(beta)
             step = np.linalg.solve(hess, xc.T @ (yu - w))
@@ -296,7 +418,13 @@ class FinancialPanelModel:
             if np.max(np.abs(step)) < self.tol:
                 break
         else:
-            raise RuntimeError("PPML did not converge; check for perfectly predicted customers")
+            self._diagnose(
+                "not_converged",
+                f"PPML did not converge in {self.max_iter} Newton iterations (last step {np.max(np.abs(step)):.2g}, "
+                f"tolerance {self.tol:g}); the estimates and standard errors should not be used. Check for "
+                "customers whose spend is perfectly predicted, or raise max_iter.",
+                "error",
+            )
         w, xc, hess = concentrated(beta)
         scores = _group_sum(cu, xc * (yu - w)[:, None], g)
         g_used = int((n_i > 0).sum())
@@ -304,45 +432,31 @@ class FinancialPanelModel:
         cov = g_used / (g_used - 1) * bread @ (scores.T @ scores) @ bread
         lam_all = _group_sum(codes, np.exp(x @ beta + offset), g)
         with np.errstate(divide="ignore"):
-            alpha = np.log(n_i) - np.log(lam_all)
-        return beta, cov, alpha
+            effects = np.log(n_i) - np.log(lam_all)
+        return beta, cov, names, effects
 
     # ------------------------------------------------------------------ outputs
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "params_"):
-            raise ValueError("model is not fitted: call fit(panel) first")
-
-    @property
-    def summary(self) -> pd.DataFrame:
+    def _summary(self) -> pd.DataFrame:
         """Tidy table of the satisfaction terms (cluster-robust by customer)."""
-        self._check_fitted()
         names = self.sat_terms_
-        b = self.params_[names]
-        se = np.sqrt(np.diag(self.cov_params_.loc[names, names]))
-        out = pd.DataFrame(
-            {
-                "coef": b,
-                "se": se,
-                "z": b / se,
-                "p_value": 2 * stats.norm.sf(np.abs(b / se)),
-                "ci_lower": self.confidence_intervals_.loc[names, "lower"],
-                "ci_upper": self.confidence_intervals_.loc[names, "upper"],
-            }
-        )
+        out = wald_table(self.params_[names], self.standard_errors_[names], self.alpha)
+        out["z"] = out["coef"] / out["se"]
         if self.estimator == "ppml":
             for pct, col in (("pct_effect", "coef"), ("pct_ci_lower", "ci_lower"), ("pct_ci_upper", "ci_upper")):
                 out[pct] = 100 * np.expm1(out[col])
-        out.insert(0, "estimator", self.estimator)
-        out.insert(1, "outcome", self.outcome)
+        out["estimator"] = self.estimator
+        out["outcome"] = self.outcome
         out.index.name = "term"
         return out
 
     def summary_text(self) -> str:
-        """Readable summary."""
+        """Readable summary (with the diagnostics, if any)."""
         self._check_fitted()
         unit = "log expected" if self.estimator == "ppml" else "USD of"
-        return (
+        level = f"{100 * (1 - check_alpha(self.alpha)):g}%"
+        text = (
             f"{self.estimator} estimator, {unit} {self.outcome} per customer-period on {self.csat_col} "
-            f"({self.n_customers_} customers, {self.n_obs_} customer-periods; SE clustered by customer)\n"
-            + self.summary.drop(columns=["estimator", "outcome"]).round(4).to_string()
+            f"({self.n_customers_} customers, {self.n_obs_} customer-periods; SE clustered by customer; "
+            f"{level} intervals)\n" + self.summary.drop(columns=["estimator", "outcome"]).round(4).to_string()
         )
+        return text + "".join(f"\n{d}" for d in self.diagnostics_)

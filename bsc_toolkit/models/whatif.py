@@ -5,7 +5,7 @@ their latest satisfaction (overall csat, or one driver rating translated into
 csat through an OLS of csat on the four drivers), and pushes both scenarios
 through the fitted link models:
 
-* churn: the discrete-time cloglog hazard (:class:`~bsc_toolkit.models.retention.ChurnLogitModel`)
+* churn: the discrete-time cloglog hazard (:class:`~bsc_toolkit.models.retention.DiscreteTimeHazardModel`)
   gives the probability of churning in each period of the horizon (tenure
   grows, satisfaction is held at its latest / shifted value), hence the
   survival curve and the expected number of retained customers;
@@ -28,16 +28,18 @@ intervals are percentile intervals of the simulated changes.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from bsc_toolkit.contracts import DRIVERS
+from bsc_toolkit.models._base import check_alpha
 from bsc_toolkit.models.drivers import DriverImportance
-from bsc_toolkit.models.financial import FinancialPanelModel
 from bsc_toolkit.models.features import csat_spline
-from bsc_toolkit.models.retention import ChurnLogitModel
+from bsc_toolkit.models.financial import FinancialPanelModel
+from bsc_toolkit.models.retention import DiscreteTimeHazardModel
 
 __all__ = ["WhatIfResult", "what_if", "driver_weights", "scenario_population"]
 
@@ -53,8 +55,9 @@ class WhatIfResult:
     summary : pandas.DataFrame
         One row per metric (``retained_customers`` at the horizon's end,
         ``revenue_usd`` and ``margin_usd`` summed over the horizon) with
-        ``baseline, scenario, change, change_lower, change_upper`` (totals)
-        and the same per customer (``*_per_customer``).
+        ``baseline, scenario, change, ci_lower, ci_upper`` (totals; the interval is that of
+        ``change``) and ``change_per_customer, change_per_customer_ci_lower,
+        change_per_customer_ci_upper``.
     draws : pandas.DataFrame
         Simulated total changes, one row per draw (columns = metrics).
     customers : pandas.DataFrame
@@ -73,21 +76,29 @@ class WhatIfResult:
     def summary_text(self) -> str:
         """A few sentences stating the what-if and its result with intervals."""
         s = self.settings
-        what = f"csat by {s['delta']:+g} point(s)" if s["driver"] is None else (
-            f"the '{s['driver']}' rating by {s['delta']:+g} point(s) (= {s['csat_shift_mean']:+.2f} csat points on average)"
+        what = (
+            f"csat by {s['delta']:+g} point(s)"
+            if s["driver"] is None
+            else (
+                f"the '{s['driver']}' rating by {s['delta']:+g} point(s) (= {s['csat_shift_mean']:+.2f} csat points on average)"
+            )
         )
         who = "all segments" if s["segment"] is None else f"segment '{s['segment']}'"
-        lvl = int(round(100 * s["level"]))
+        lvl = round(100 * (1 - s["alpha"]), 1)
+        lvl = int(lvl) if float(lvl).is_integer() else lvl
         lines = [
             f"Raising {what} for {s['n_customers']:,} active customers ({who}), over {s['horizon_periods']} "
             f"period(s) ({s['freq']}):"
         ]
-        labels = {"retained_customers": "retained customers at the end", "revenue_usd": "revenue (USD)",
-                  "margin_usd": "margin (USD)"}
+        labels = {
+            "retained_customers": "retained customers at the end",
+            "revenue_usd": "revenue (USD)",
+            "margin_usd": "margin (USD)",
+        }
         for metric, row in self.summary.iterrows():
             lines.append(
                 f"  {labels[metric]}: {row['baseline']:,.1f} -> {row['scenario']:,.1f}, change {row['change']:+,.1f} "
-                f"({lvl}% interval {row['change_lower']:+,.1f} to {row['change_upper']:+,.1f}; per customer "
+                f"({lvl}% interval {row['ci_lower']:+,.1f} to {row['ci_upper']:+,.1f}; per customer "
                 f"{row['change_per_customer']:+,.3f})"
             )
         lines.append(f"Intervals: {s['n_sims']} parametric draws of the fitted coefficients (seed {s['seed']}).")
@@ -125,7 +136,9 @@ def scenario_population(panel: pd.DataFrame, segment: str | None = None) -> pd.D
     the start of the last period) and the latest non-missing ``csat`` and
     driver ratings (customers never surveyed are left out).
     """
-    missing = [c for c in ("customer_id", "period", "segment", "tenure_years", "churned", "csat") if c not in panel.columns]
+    missing = [
+        c for c in ("customer_id", "period", "segment", "tenure_years", "churned", "csat") if c not in panel.columns
+    ]
     if missing:
         raise ValueError(f"panel lacks column(s) {missing}")
     last = panel["period"].max()
@@ -140,7 +153,9 @@ def scenario_population(panel: pd.DataFrame, segment: str | None = None) -> pd.D
     latest = surveyed.sort_values(["customer_id", "period"]).groupby("customer_id")[cols].last()
     out = cur[["customer_id", "segment", "tenure_years"]].merge(latest, left_on="customer_id", right_index=True)
     if out.empty:
-        raise ValueError("no surveyed customers active at the end of the panel" + (f" in segment {segment!r}" if segment else ""))
+        raise ValueError(
+            "no surveyed customers active at the end of the panel" + (f" in segment {segment!r}" if segment else "")
+        )
     return out.reset_index(drop=True)
 
 
@@ -167,10 +182,12 @@ def what_if(
     n_sims: int = 500,
     seed: int = 0,
     knot: float = 7.0,
-    churn_model: ChurnLogitModel | None = None,
+    churn_model: DiscreteTimeHazardModel | None = None,
     spend_model: FinancialPanelModel | None = None,
-    level: float = 0.95,
+    alpha: float = 0.05,
     scale: tuple[float, float] = (1.0, 10.0),
+    *,
+    level: float | None = None,
 ) -> WhatIfResult:
     """Predict retention and money if satisfaction were ``delta`` points higher.
 
@@ -195,17 +212,23 @@ def what_if(
     knot : float
         Knot of the csat splines of the default models.
     churn_model, spend_model : fitted models, optional
-        Default: ``ChurnLogitModel(link="cloglog", knot=knot)`` and
+        Default: ``DiscreteTimeHazardModel(link="cloglog", knot=knot)`` and
         ``FinancialPanelModel(estimator="ppml", knot=knot)`` fitted on ``panel``.
-    level : float
-        Interval coverage.
+    alpha : float
+        1 - coverage of the intervals (0.05: 95% intervals).
     scale : (low, high)
         Bounds of the rating scale.
+    level : float, optional
+        Deprecated: the interval coverage; use ``alpha = 1 - level``.
 
     Returns
     -------
     WhatIfResult
     """
+    if level is not None:
+        warnings.warn("what_if(level=...) is deprecated; use alpha = 1 - level", FutureWarning, stacklevel=2)
+        alpha = 1.0 - float(level)
+    alpha = check_alpha(alpha)
     if driver is not None and driver not in DRIVERS:
         raise ValueError(f"driver must be None or one of {DRIVERS}, not {driver!r}")
     if horizon_periods < 1:
@@ -213,7 +236,7 @@ def what_if(
     if n_sims < 2:
         raise ValueError("n_sims must be at least 2")
     if churn_model is None:
-        churn_model = ChurnLogitModel(link="cloglog", knot=knot).fit(panel)
+        churn_model = DiscreteTimeHazardModel(link="cloglog", knot=knot, nonlinearity_test=False).fit(panel)
     if spend_model is None:
         spend_model = FinancialPanelModel(estimator="ppml", knot=knot).fit(panel)
     if churn_model.link != "cloglog":
@@ -243,7 +266,9 @@ def what_if(
 
     # --- churn design matrices per horizon period --------------------------------------
     last = pd.Period(panel["period"].max())
-    per_years = [((last + k + 1).end_time - (last + k).end_time) / pd.Timedelta(365.25, "D") for k in range(horizon_periods + 1)]
+    per_years = [
+        ((last + k + 1).end_time - (last + k).end_time) / pd.Timedelta(365.25, "D") for k in range(horizon_periods + 1)
+    ]
     tenure_start = pop["tenure_years"].to_numpy(dtype=float) + np.cumsum(per_years)[:horizon_periods, None]
 
     def frames(csat: np.ndarray, drv: np.ndarray | None) -> list[np.ndarray]:
@@ -261,12 +286,12 @@ def what_if(
     x1 = frames(csat1, new_driver)
 
     # --- spend levels ----------------------------------------------------------------------
-    alpha = spend_model.customer_effects_.reindex(pop["customer_id"]).to_numpy()
-    missing_alpha = np.isnan(alpha)
+    fixed_effect = spend_model.customer_effects_.reindex(pop["customer_id"]).to_numpy()
+    missing_alpha = np.isnan(fixed_effect)
     period_eff = float(spend_model.period_effects_.iloc[-1]) if len(spend_model.period_effects_) else 0.0
     b_spend = spend_model.params_[spend_model.sat_terms_].to_numpy()
     with np.errstate(over="ignore"):
-        level0 = np.exp(alpha + period_eff + _sat_index(spend_model, csat0, b_spend))
+        level0 = np.exp(fixed_effect + period_eff + _sat_index(spend_model, csat0, b_spend))
     if missing_alpha.any():  # customers with no usable spend rows: segment mean of the others
         seg_mean = pd.Series(level0[~missing_alpha]).groupby(pop["segment"].to_numpy()[~missing_alpha]).mean()
         level0[missing_alpha] = pop["segment"][missing_alpha].map(seg_mean).fillna(0.0).to_numpy()
@@ -320,7 +345,7 @@ def what_if(
         )
     draws = pd.DataFrame(np.vstack(changes), columns=list(_METRICS))
 
-    alpha_tail = (1 - level) / 2
+    alpha_tail = alpha / 2
     base = {"retained_customers": s0.sum(), "revenue_usd": r0.sum(), "margin_usd": (r0 * margin_ratio).sum()}
     scen = {"retained_customers": s1.sum(), "revenue_usd": r1.sum(), "margin_usd": (r1 * margin_ratio).sum()}
     rows = []
@@ -333,11 +358,11 @@ def what_if(
                 "baseline": base[m],
                 "scenario": scen[m],
                 "change": change,
-                "change_lower": lo_q,
-                "change_upper": hi_q,
+                "ci_lower": lo_q,
+                "ci_upper": hi_q,
                 "change_per_customer": change / n,
-                "change_per_customer_lower": lo_q / n,
-                "change_per_customer_upper": hi_q / n,
+                "change_per_customer_ci_lower": lo_q / n,
+                "change_per_customer_ci_upper": hi_q / n,
             }
         )
     summary = pd.DataFrame(rows).set_index("metric")
@@ -348,7 +373,7 @@ def what_if(
         "horizon_periods": int(horizon_periods),
         "n_sims": int(n_sims),
         "seed": int(seed),
-        "level": float(level),
+        "alpha": float(alpha),
         "freq": str(last.freqstr),
         "last_period": str(last),
         "n_customers": int(n),

@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter
 
 if TYPE_CHECKING:  # pragma: no cover
-    from bsc_toolkit.models.clv import BetaGeoFitter
+    from bsc_toolkit.models.clv.bgnbd import BetaGeoFitter
 
 __all__ = [
     "plot_clv_distribution",
@@ -67,8 +67,7 @@ def plot_clv_distribution(
         raise ValueError(f"column {column!r} not in data")
     data = df[df[column] > 0] if log_scale else df
     ax = _ax(ax)
-    sns.histplot(data=data, x=column, hue=hue, log_scale=log_scale, bins=40, ax=ax,
-                 element="step" if hue else "bars")
+    sns.histplot(data=data, x=column, hue=hue, log_scale=log_scale, bins=40, ax=ax, element="step" if hue else "bars")
     vals = df[column]
     for stat, style in (("mean", "--"), ("median", ":")):
         v = float(getattr(vals, stat)())
@@ -110,16 +109,19 @@ def plot_clv_by_group(
     return ax
 
 
-def _heatmap(matrix: pd.DataFrame, ax: Axes, cbar_label: str, title: str, cmap: str,
-             vmin: float | None, vmax: float | None) -> Axes:
+def _heatmap(
+    matrix: pd.DataFrame, ax: Axes, cbar_label: str, title: str, cmap: str, vmin: float | None, vmax: float | None
+) -> Axes:
     sns.heatmap(matrix, ax=ax, cmap=cmap, vmin=vmin, vmax=vmax, cbar_kws={"label": cbar_label})
     ax.invert_yaxis()
     ax.set_xlabel("historical frequency (repeat purchase periods)")
     ax.set_ylabel("recency (periods from first to last purchase)")
     ax.set_title(title)
     # thin out tick labels for large grids (cell centres are at i + 0.5)
-    for setter, labels_of, n in ((ax.set_xticks, matrix.columns, matrix.shape[1]),
-                                 (ax.set_yticks, matrix.index, matrix.shape[0])):
+    for setter, labels_of, n in (
+        (ax.set_xticks, matrix.columns, matrix.shape[1]),
+        (ax.set_yticks, matrix.index, matrix.shape[0]),
+    ):
         step = max(1, int(np.ceil(n / 15)))
         pos = np.arange(0, n, step)
         setter(pos + 0.5, [str(labels_of[i]) for i in pos], rotation=0)
@@ -127,7 +129,7 @@ def _heatmap(matrix: pd.DataFrame, ax: Axes, cbar_label: str, title: str, cmap: 
 
 
 def plot_probability_alive_matrix(
-    model: "BetaGeoFitter | pd.DataFrame",
+    model: BetaGeoFitter | pd.DataFrame,
     max_frequency: int | None = None,
     max_recency: int | None = None,
     ax: Axes | None = None,
@@ -139,27 +141,42 @@ def plot_probability_alive_matrix(
     """
     matrix = model if isinstance(model, pd.DataFrame) else model.probability_alive_matrix(max_frequency, max_recency)
     ax = _ax(ax, (7, 5.5))
-    return _heatmap(matrix, ax, "P(alive)", f"Probability a customer is alive (age {matrix.index.max()} periods)",
-                    "RdYlGn", 0.0, 1.0)
+    return _heatmap(
+        matrix,
+        ax,
+        "P(alive)",
+        f"Probability a customer is alive (age {matrix.index.max()} periods)",
+        "RdYlGn",
+        0.0,
+        1.0,
+    )
 
 
 def plot_frequency_recency_matrix(
-    model: "BetaGeoFitter | pd.DataFrame",
+    model: BetaGeoFitter | pd.DataFrame,
     t: float = 1.0,
     max_frequency: int | None = None,
     max_recency: int | None = None,
     ax: Axes | None = None,
 ) -> Axes:
     """Heatmap of expected purchases in the next ``t`` periods by frequency and recency."""
-    matrix = (model if isinstance(model, pd.DataFrame)
-              else model.expected_purchases_matrix(t, max_frequency, max_recency))
+    matrix = (
+        model if isinstance(model, pd.DataFrame) else model.expected_purchases_matrix(t, max_frequency, max_recency)
+    )
     ax = _ax(ax, (7, 5.5))
-    return _heatmap(matrix, ax, f"expected purchases in next {t:g} periods",
-                    f"Expected purchases in the next {t:g} periods", "viridis", 0.0, None)
+    return _heatmap(
+        matrix,
+        ax,
+        f"expected purchases in next {t:g} periods",
+        f"Expected purchases in the next {t:g} periods",
+        "viridis",
+        0.0,
+        None,
+    )
 
 
 def plot_calibration_holdout(
-    model: "BetaGeoFitter",
+    model: BetaGeoFitter,
     summary: pd.DataFrame,
     max_frequency: int = 7,
     frequency_col: str = "frequency",
@@ -175,8 +192,9 @@ def plot_calibration_holdout(
     calibration and holdout columns); customers with frequency above
     ``max_frequency`` are pooled into the last group.
     """
-    missing = [c for c in (frequency_col, recency_col, T_col, frequency_holdout_col, duration_holdout_col)
-               if c not in summary]
+    missing = [
+        c for c in (frequency_col, recency_col, T_col, frequency_holdout_col, duration_holdout_col) if c not in summary
+    ]
     if missing:
         raise ValueError(f"summary is missing column(s) {missing}; run rfm_summary with calibration_end")
     pred = model.conditional_expected_number_of_purchases_up_to_time(
@@ -186,8 +204,9 @@ def plot_calibration_holdout(
         summary[T_col].to_numpy(dtype=float),
     )
     grp = summary[frequency_col].clip(upper=max_frequency).astype(int)
-    df = pd.DataFrame({"group": grp.to_numpy(), "actual": summary[frequency_holdout_col].to_numpy(),
-                       "model": np.asarray(pred)})
+    df = pd.DataFrame(
+        {"group": grp.to_numpy(), "actual": summary[frequency_holdout_col].to_numpy(), "model": np.asarray(pred)}
+    )
     agg = df.groupby("group")[["actual", "model"]].mean()
     long = agg.reset_index().melt(id_vars="group", var_name="series", value_name="purchases")
     ax = _ax(ax)

@@ -31,8 +31,8 @@ def plot_importance(data: Any, column: str = "share", ax: Axes | None = None) ->
     Parameters
     ----------
     data : DriverImportance or DataFrame
-        A fitted model or its ``summary`` (needs ``column``, ``column_ci_low``,
-        ``column_ci_high``).
+        A fitted model or its ``summary`` (needs ``column``, ``column_ci_lower``,
+        ``column_ci_upper``).
     column : {"share", "importance"}
         Share of R^2 (sums to 1) or importance in R^2 units.
     ax : Axes, optional
@@ -43,12 +43,12 @@ def plot_importance(data: Any, column: str = "share", ax: Axes | None = None) ->
     Axes
     """
     s = _summary(data)
-    for col in (column, f"{column}_ci_low", f"{column}_ci_high"):
+    for col in (column, f"{column}_ci_lower", f"{column}_ci_upper"):
         if col not in s.columns:
             raise ValueError(f"summary lacks column {col!r}")
     s = s.sort_values(column)
     ax = _ax(ax, (6, 0.5 * len(s) + 1.5))
-    err = np.vstack([s[column] - s[f"{column}_ci_low"], s[f"{column}_ci_high"] - s[column]])
+    err = np.vstack([s[column] - s[f"{column}_ci_lower"], s[f"{column}_ci_upper"] - s[column]])
     ax.barh(s.index.astype(str), s[column], xerr=err, color="#4c72b0", capsize=4)
     target = getattr(data, "target_", "csat")
     label = f"share of explained {target} variance" if column == "share" else "importance (R\u00b2 units)"
@@ -81,7 +81,9 @@ def plot_importance_performance(data: Any, ax: Axes | None = None, **kwargs: flo
     from bsc_toolkit.models.drivers import importance_performance_table
 
     s = _summary(data)
-    table = s if {"importance", "performance", "quadrant"} <= set(s.columns) else importance_performance_table(s, **kwargs)
+    table = (
+        s if {"importance", "performance", "quadrant"} <= set(s.columns) else importance_performance_table(s, **kwargs)
+    )
     ax = _ax(ax, (6, 5))
     ax.scatter(table["performance"], table["importance"], s=60, color="#4c72b0", zorder=3)
     for name, row in table.iterrows():
@@ -119,10 +121,11 @@ def plot_mediation_effects(
     Parameters
     ----------
     data : ServiceProfitChain or DataFrame
-        A fitted chain model or its ``summary`` (columns ``effect, estimate,
-        ci_low, ci_high, unit``).
+        A fitted chain model or its ``summary`` (index or column ``effect``; columns
+        ``coef, ci_lower, ci_upper`` and optionally ``unit``).
     truth : Series or dict, optional
-        True effects (e.g. from ``simulated_chain_effects``), drawn as crosses.
+        True effects (e.g. from :func:`bsc_toolkit.data.oracles.simulated_chain_effects`),
+        drawn as crosses.
     effects : tuple of str
         Effects to show, top to bottom.
     ax : Axes, optional
@@ -133,13 +136,18 @@ def plot_mediation_effects(
     Axes
     """
     s = _summary(data)
-    if "effect" not in s.columns:
-        raise ValueError("summary lacks column 'effect'")
-    s = s.set_index("effect").loc[list(effects)]
+    if "effect" in s.columns:
+        s = s.set_index("effect")
+    elif s.index.name != "effect":
+        raise ValueError("summary lacks an 'effect' index or column")
+    missing = [c for c in ("coef", "ci_lower", "ci_upper") if c not in s.columns]
+    if missing:
+        raise ValueError(f"summary lacks column(s) {missing}")
+    s = s.loc[list(effects)]
     ax = _ax(ax, (6, 0.6 * len(s) + 1.5))
     y = np.arange(len(s))[::-1]
-    err = np.vstack([s["estimate"] - s["ci_low"], s["ci_high"] - s["estimate"]])
-    ax.errorbar(s["estimate"], y, xerr=err, fmt="o", color="#4c72b0", capsize=4, label="estimate (CI)")
+    err = np.vstack([s["coef"] - s["ci_lower"], s["ci_upper"] - s["coef"]])
+    ax.errorbar(s["coef"], y, xerr=err, fmt="o", color="#4c72b0", capsize=4, label="estimate (CI)")
     if truth is not None:
         t = pd.Series(truth)
         ax.scatter([t.get(e, np.nan) for e in s.index], y, marker="x", color="#c44e52", s=60, zorder=3, label="truth")

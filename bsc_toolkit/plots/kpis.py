@@ -75,7 +75,9 @@ def plot_kpi_trend(
 
 def plot_nps_trend(data: pd.DataFrame, x: str = "period", hue: str | None = None, ax: Axes | None = None) -> Axes:
     """NPS over periods with its confidence interval and the zero line."""
-    ax = plot_kpi_trend(data, y="nps", x=x, hue=hue, ci=("nps_ci_low", "nps_ci_high"), ylabel="NPS (-100..100)", ax=ax)
+    ax = plot_kpi_trend(
+        data, y="nps", x=x, hue=hue, ci=("nps_ci_lower", "nps_ci_upper"), ylabel="NPS (-100..100)", ax=ax
+    )
     ax.axhline(0, color="grey", lw=0.8, ls="--")
     return ax
 
@@ -87,7 +89,7 @@ def plot_retention(data: pd.DataFrame, x: str = "period", hue: str | None = None
         y="churn_rate",
         x=x,
         hue=hue,
-        ci=("churn_rate_ci_low", "churn_rate_ci_high"),
+        ci=("churn_rate_ci_lower", "churn_rate_ci_upper"),
         percent=True,
         ylabel="churn rate per period",
         ax=ax,

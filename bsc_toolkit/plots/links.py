@@ -16,6 +16,11 @@ if TYPE_CHECKING:
 __all__ = ["plot_km_by_band", "plot_hazard_ratios", "plot_csat_effect", "plot_what_if"]
 
 
+def _pct(level: float) -> str:
+    value = round(100 * level, 1)
+    return f"{int(value) if float(value).is_integer() else value}%"
+
+
 def _ax(ax: Axes | None, size: tuple[float, float] = (7, 4)) -> Axes:
     if ax is None:
         # a local style: no change to the caller's global matplotlib settings
@@ -33,7 +38,7 @@ def plot_km_by_band(table: pd.DataFrame, ax: Axes | None = None, ci: bool = True
         ``KaplanMeierByBand.table`` (``band, time, survival, ci_lower, ci_upper``).
     ax : Axes, optional
     ci : bool
-        Shade the pointwise 95% confidence bands.
+        Shade the pointwise confidence bands (level ``1 - alpha`` of :func:`kaplan_meier_by_band`).
     """
     ax = _ax(ax)
     bands = [b for b in pd.Categorical(table["band"]).categories if (table["band"] == b).any()]
@@ -50,30 +55,37 @@ def plot_km_by_band(table: pd.DataFrame, ax: Axes | None = None, ci: bool = True
     return ax
 
 
-def plot_hazard_ratios(summary: pd.DataFrame, ax: Axes | None = None, ratio: str = "hazard_ratio") -> Axes:
-    """Forest plot of hazard (or odds) ratios with 95% CIs, log scale.
+def plot_hazard_ratios(
+    summary: pd.DataFrame, ax: Axes | None = None, ratio: str = "hazard_ratio", alpha: float = 0.05
+) -> Axes:
+    """Forest plot of hazard (or odds) ratios with their intervals, log scale.
 
     Parameters
     ----------
     summary : pandas.DataFrame
-        A model's ``summary`` (``ratio``, ``ratio_lower``, ``ratio_upper``
+        A model's ``summary`` (``exp_coef``, ``exp_coef_ci_lower``, ``exp_coef_ci_upper``
         columns; the intercept is left out).
     ratio : str
-        ``"hazard_ratio"`` or ``"odds_ratio"``.
+        What ``exp_coef`` is, for the labels: ``"hazard_ratio"`` or ``"odds_ratio"``.
+    alpha : float
+        1 - confidence level of the intervals in ``summary`` (the model's ``alpha``; for the title).
     """
     s = summary.drop(index="Intercept", errors="ignore")
     ax = _ax(ax, (7, 0.45 * len(s) + 1.2))
     y = np.arange(len(s))[::-1]
     ax.errorbar(
-        s[ratio], y,
-        xerr=[s[ratio] - s[f"{ratio}_lower"], s[f"{ratio}_upper"] - s[ratio]],
-        fmt="o", color="C0", capsize=3,
+        s["exp_coef"],
+        y,
+        xerr=[s["exp_coef"] - s["exp_coef_ci_lower"], s["exp_coef_ci_upper"] - s["exp_coef"]],
+        fmt="o",
+        color="C0",
+        capsize=3,
     )
     ax.axvline(1.0, color="grey", lw=1, ls="--")
     ax.set_xscale("log")
     ax.set_yticks(y, [str(i) for i in s.index])
     ax.set_xlabel(f"{ratio.replace('_', ' ')} (per unit; log scale)")
-    ax.set_title("Churn " + ratio.replace("_", " ") + "s with 95% CI")
+    ax.set_title("Churn " + ratio.replace("_", " ") + f"s with {_pct(1 - alpha)} CI")
     return ax
 
 
@@ -85,9 +97,9 @@ def plot_csat_effect(
     Parameters
     ----------
     spline : pandas.DataFrame
-        ``ChurnLogitModel(terms="spline").csat_effect()`` (``csat, effect, ci_lower, ci_upper``).
+        ``DiscreteTimeHazardModel(terms="spline").csat_effect()`` (``csat, effect, ci_lower, ci_upper``).
     bands : pandas.DataFrame, optional
-        ``ChurnLogitModel(terms="bands").csat_effect()``; plotted at the band's
+        ``DiscreteTimeHazardModel(terms="bands").csat_effect()``; plotted at the band's
         mean observed csat (``csat_mean``) or else its mid score.
     exponentiate : bool
         Show hazard ratios (relative to csat at the knot) instead of log ratios.
@@ -130,10 +142,10 @@ def plot_what_if(result: WhatIfResult, metric: str = "revenue_usd", ax: Axes | N
     sns.histplot(result.draws[metric], ax=ax, bins=40, color="C2", stat="density")
     row = result.summary.loc[metric]
     ax.axvline(row["change"], color="black", lw=2, label="point estimate")
-    for edge in ("change_lower", "change_upper"):
+    for edge in ("ci_lower", "ci_upper"):
         ax.axvline(row[edge], color="black", lw=1, ls="--")
     unit = "customers" if metric == "retained_customers" else "USD"
     ax.set_xlabel(f"change in {metric} over the horizon ({unit})")
-    ax.set_title(f"What-if: simulated change in {metric} (dashed: {int(100 * result.settings['level'])}% interval)")
+    ax.set_title(f"What-if: simulated change in {metric} (dashed: {_pct(1 - result.settings['alpha'])} interval)")
     ax.legend(fontsize="small")
     return ax

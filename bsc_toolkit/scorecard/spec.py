@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterator, Literal
+from typing import Any, Literal
 
 import pandas as pd
 import yaml
@@ -116,7 +117,7 @@ class Thresholds(_Base):
     relative: bool = True
 
     @model_validator(mode="after")
-    def _ordered(self) -> "Thresholds":
+    def _ordered(self) -> Thresholds:
         if self.red < self.amber:
             raise ValueError(f"red ({self.red}) must be >= amber ({self.amber})")
         return self
@@ -160,7 +161,7 @@ class Measure(_Base):
         return value
 
     @model_validator(mode="after")
-    def _one_source(self) -> "Measure":
+    def _one_source(self) -> Measure:
         if (self.kpi is None) == (self.column is None):
             raise ValueError("give exactly one of `kpi` (a known KPI name) or `column` (a custom column)")
         if self.id is not None and not _ID.match(self.id):
@@ -213,7 +214,7 @@ class Objective(_Base):
         return value
 
     @model_validator(mode="after")
-    def _unique_measures(self) -> "Objective":
+    def _unique_measures(self) -> Objective:
         keys = [m.key for m in self.measures]
         dupes = sorted({k for k in keys if keys.count(k) > 1})
         if dupes:
@@ -252,7 +253,7 @@ class Scorecard(_Base):
     perspectives: list[Perspective]
 
     @model_validator(mode="after")
-    def _cross_references(self) -> "Scorecard":
+    def _cross_references(self) -> Scorecard:
         problems: list[str] = []
         seen_persp: dict[str, int] = {}
         for i, p in enumerate(self.perspectives):
@@ -278,9 +279,7 @@ class Scorecard(_Base):
                     elif target not in where:
                         close = difflib.get_close_matches(target, known, n=1)
                         hint = f" (did you mean {close[0]!r}?)" if close else ""
-                        problems.append(
-                            f"{path}: unknown objective id {target!r}{hint}; known ids: {', '.join(known)}"
-                        )
+                        problems.append(f"{path}: unknown objective id {target!r}{hint}; known ids: {', '.join(known)}")
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -379,7 +378,9 @@ def scorecard_from_dict(data: Any, source: str = "<dict>") -> Scorecard:
         Listing every problem as ``yaml.path[i].field: message``.
     """
     if not isinstance(data, dict):
-        raise ScorecardError(f"{source}: a scorecard must be a mapping with a `perspectives` list, got {type(data).__name__}")
+        raise ScorecardError(
+            f"{source}: a scorecard must be a mapping with a `perspectives` list, got {type(data).__name__}"
+        )
     try:
         return Scorecard.model_validate(data)
     except ValidationError as exc:

@@ -3,8 +3,8 @@
 Perspectives are horizontal bands, learning & growth at the bottom and
 financial at the top; objectives are boxes and their ``drives`` links arrows.
 Links can be annotated with strengths estimated by the link models
-(``bsc_toolkit.models.chain.chain_link_strengths``): a table with columns
-``source, target, estimate, ci_low, ci_high, unit, method`` whose source and
+(:func:`bsc_toolkit.scorecard.links.chain_link_strengths`): a table with columns
+``source, target, estimate, ci_lower, ci_upper, unit, method`` whose source and
 target name objectives by id, name or ``model_node``.
 """
 
@@ -20,12 +20,13 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 
+from bsc_toolkit.scorecard.links import LINK_COLUMNS
 from bsc_toolkit.scorecard.spec import PERSPECTIVE_TITLES, PERSPECTIVES, Scorecard
 
 __all__ = ["LINK_COLUMNS", "estimate_link_strengths", "match_link_strengths", "plot_strategy_map"]
 
-#: Columns of a link-strengths table.
-LINK_COLUMNS: tuple[str, ...] = ("source", "target", "estimate", "ci_low", "ci_high", "unit", "method")
+# Interval columns of link-strength tables before 0.2 (accepted with a FutureWarning).
+_OLD_INTERVAL_COLUMNS = {"ci_low": "ci_lower", "ci_high": "ci_upper"}
 
 _BAND_COLOURS = {
     "financial": "#e3f2fd",
@@ -39,8 +40,8 @@ _STATUS_EDGE = {"green": "#2e7d32", "amber": "#ef6c00", "red": "#c62828", "no da
 def estimate_link_strengths(data: Any, **kwargs: Any) -> pd.DataFrame | None:
     """Estimate link strengths with the link models, or ``None`` if that fails.
 
-    Calls ``bsc_toolkit.models.chain.chain_link_strengths(data, **kwargs)``
-    (imported lazily, so importing the scorecard does not load the models).
+    Calls :func:`bsc_toolkit.scorecard.links.chain_link_strengths` ``(data, **kwargs)``
+    (which imports the models lazily, so importing the scorecard does not load them).
     When the estimation fails it warns with the reason and returns ``None``,
     so a strategy map can still be drawn with unlabelled arrows.
 
@@ -54,15 +55,18 @@ def estimate_link_strengths(data: Any, **kwargs: Any) -> pd.DataFrame | None:
     Returns
     -------
     pandas.DataFrame or None
-        Columns ``source, target, estimate, ci_low, ci_high, unit, method``.
+        Columns ``source, target, estimate, ci_lower, ci_upper, unit, method``.
     """
-    from bsc_toolkit.models.chain import chain_link_strengths
+    from bsc_toolkit.scorecard.links import chain_link_strengths
 
     try:
         return chain_link_strengths(data, **kwargs)
     except Exception as exc:  # noqa: BLE001 - a report should still draw the map
-        warnings.warn(f"link strengths could not be estimated ({type(exc).__name__}: {exc}); "
-                      "drawing the strategy map without them", stacklevel=2)
+        warnings.warn(
+            f"link strengths could not be estimated ({type(exc).__name__}: {exc}); "
+            "drawing the strategy map without them",
+            stacklevel=2,
+        )
         return None
 
 
@@ -79,22 +83,32 @@ def match_link_strengths(spec: Scorecard, link_strengths: pd.DataFrame | None = 
         The scorecard.
     link_strengths : pandas.DataFrame, optional
         Table with columns ``source, target, estimate`` (and optionally
-        ``ci_low, ci_high, unit, method``); source and target are matched to an
+        ``ci_lower, ci_upper, unit, method``); source and target are matched to an
         objective's ``id``, ``name`` or ``model_node`` (case-insensitive,
-        ``_``/``-`` = space).
+        ``_``/``-`` = space). The former interval names ``ci_low, ci_high`` are
+        accepted for one release (FutureWarning).
 
     Returns
     -------
     pandas.DataFrame
         One row per scorecard link: ``source, target`` (objective ids),
-        ``estimate, ci_low, ci_high, unit, method`` (NaN/empty if unmatched).
+        ``estimate, ci_lower, ci_upper, unit, method`` (NaN/empty if unmatched).
     """
     links = spec.links()
     out = links.copy()
     for col in LINK_COLUMNS[2:]:
-        out[col] = np.nan if col in ("estimate", "ci_low", "ci_high") else ""
+        out[col] = np.nan if col in ("estimate", "ci_lower", "ci_upper") else ""
     if link_strengths is None or link_strengths.empty or links.empty:
         return out
+    old = [c for c in _OLD_INTERVAL_COLUMNS if c in link_strengths.columns]
+    if old:
+        warnings.warn(
+            f"link_strengths columns {old} are deprecated; name them "
+            f"{[_OLD_INTERVAL_COLUMNS[c] for c in old]} (they will not be read after the next release)",
+            FutureWarning,
+            stacklevel=2,
+        )
+        link_strengths = link_strengths.rename(columns=_OLD_INTERVAL_COLUMNS)
     missing = [c for c in ("source", "target", "estimate") if c not in link_strengths.columns]
     if missing:
         raise ValueError(f"link_strengths lacks column(s) {missing}; it has {list(link_strengths.columns)}")
@@ -169,8 +183,9 @@ def plot_strategy_map(
         The scorecard; objectives' ``drives`` links become arrows.
     link_strengths : pandas.DataFrame, optional
         Estimated link strengths (see :func:`match_link_strengths`). Matched
-        arrows are labelled ``estimate [ci_low, ci_high] unit`` and their width
-        grows with ``|estimate| / SE`` (SE from the 95 % interval); arrows whose
+        arrows are labelled ``estimate [ci_lower, ci_upper] unit`` and their width
+        grows with ``|estimate| / SE`` (SE from the interval, whose confidence level
+        is ``1 - link_strengths.attrs["alpha"]``, 95 % if not given); arrows whose
         interval includes 0 are dashed. Unmatched links are thin and unlabelled.
     status : pandas.DataFrame, optional
         Output of :func:`bsc_toolkit.scorecard.evaluate_scorecard`; each box's
@@ -190,6 +205,10 @@ def plot_strategy_map(
     if ax is None:
         _, ax = plt.subplots(figsize=(13, 1.7 * height))
     links = match_link_strengths(spec, link_strengths)
+    from bsc_toolkit.models._base import z_critical  # lazily: scipy is not needed to import the scorecard
+
+    alpha = float(link_strengths.attrs.get("alpha", 0.05)) if link_strengths is not None else 0.05
+    z = z_critical(alpha)
     worst: dict[str, str] = {}
     if status is not None and {"objective_id", "status"} <= set(status.columns):
         rank = {"red": 3, "amber": 2, "green": 1, "no data": 0}
@@ -199,21 +218,38 @@ def plot_strategy_map(
     x0 = -0.22
     titles = {p.perspective: p.display_title for p in spec.perspectives}
     for persp, (lo, hi) in bands.items():
-        ax.add_patch(Rectangle((x0, lo), 1 - x0, hi - lo, facecolor=_BAND_COLOURS[persp], edgecolor="white", lw=2, zorder=0))
-        ax.text(x0 + 0.01, (lo + hi) / 2, textwrap.fill(titles.get(persp, PERSPECTIVE_TITLES[persp]), 12), va="center", ha="left",
-                fontsize=11, fontweight="bold", color="#37474f", zorder=1)
+        ax.add_patch(
+            Rectangle((x0, lo), 1 - x0, hi - lo, facecolor=_BAND_COLOURS[persp], edgecolor="white", lw=2, zorder=0)
+        )
+        ax.text(
+            x0 + 0.01,
+            (lo + hi) / 2,
+            textwrap.fill(titles.get(persp, PERSPECTIVE_TITLES[persp]), 12),
+            va="center",
+            ha="left",
+            fontsize=11,
+            fontweight="bold",
+            color="#37474f",
+            zorder=1,
+        )
 
     n_max = max((sum(1 for q in pos.values() if abs(q[1] - y) < 1e-9) for _, y in pos.values()), default=1)
     box_w = min(0.2, 0.72 / n_max)
     box_h = 0.5
     boxes: dict[str, FancyBboxPatch] = {}
-    for p, o in spec.iter_objectives():
+    for _, o in spec.iter_objectives():
         x, y = pos[o.id]
         edge = _STATUS_EDGE.get(worst.get(o.id, ""), "#546e7a")
         box = FancyBboxPatch(
-            (x - box_w / 2, y - box_h / 2), box_w, box_h,
-            boxstyle="round,pad=0.01,rounding_size=0.03", facecolor="white", edgecolor=edge,
-            lw=2.5 if o.id in worst else 1.2, zorder=3, gid=f"objective:{o.id}",
+            (x - box_w / 2, y - box_h / 2),
+            box_w,
+            box_h,
+            boxstyle="round,pad=0.01,rounding_size=0.03",
+            facecolor="white",
+            edgecolor=edge,
+            lw=2.5 if o.id in worst else 1.2,
+            zorder=3,
+            gid=f"objective:{o.id}",
         )
         ax.add_patch(box)
         boxes[o.id] = box
@@ -230,10 +266,10 @@ def plot_strategy_map(
         label = None
         if has_est:
             colour = "#263238"
-            lo, hi = row.ci_low, row.ci_high
+            lo, hi = row.ci_lower, row.ci_upper
             if np.isfinite(lo) and np.isfinite(hi) and hi > lo:
-                z = abs(est) / ((hi - lo) / (2 * 1.959964))
-                lw = 1.0 + 3.5 * min(z, 10.0) / 10.0
+                t_ratio = abs(est) / ((hi - lo) / (2 * z))
+                lw = 1.0 + 3.5 * min(t_ratio, 10.0) / 10.0
                 if lo <= 0 <= hi:
                     style = "dashed"
                 label = f"{est:.3g} [{lo:.3g}, {hi:.3g}]"
@@ -255,8 +291,17 @@ def plot_strategy_map(
             rad = 0.08
             patches = {"patchA": boxes[row.source], "patchB": boxes[row.target]}
         arrow = FancyArrowPatch(
-            posA=src, posB=tgt, arrowstyle="-|>", mutation_scale=14, lw=lw, linestyle=style, color=colour,
-            connectionstyle=f"arc3,rad={rad}", zorder=2, gid=f"link:{row.source}->{row.target}", **patches,
+            posA=src,
+            posB=tgt,
+            arrowstyle="-|>",
+            mutation_scale=14,
+            lw=lw,
+            linestyle=style,
+            color=colour,
+            connectionstyle=f"arc3,rad={rad}",
+            zorder=2,
+            gid=f"link:{row.source}->{row.target}",
+            **patches,
         )
         ax.add_patch(arrow)
         if label:
@@ -264,13 +309,30 @@ def plot_strategy_map(
             (x1, y1), (x2, y2) = to_disp.transform([src, tgt])
             cx, cy = (x1 + x2) / 2 + rad * (y2 - y1) / 2, (y1 + y2) / 2 - rad * (x2 - x1) / 2
             lx, ly = to_data.transform((cx, cy + (18.0 if same_row else 0.0)))
-            ax.text(lx, ly, label, ha="center", va="center", fontsize=7.5, color="#263238", zorder=5,
-                    bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "#b0bec5", "alpha": 0.9})
+            ax.text(
+                lx,
+                ly,
+                label,
+                ha="center",
+                va="center",
+                fontsize=7.5,
+                color="#263238",
+                zorder=5,
+                bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "#b0bec5", "alpha": 0.9},
+            )
 
     ax.set_axis_off()
     ax.set_title(spec.name + ": strategy map", loc="left", fontsize=13)
     if links["estimate"].notna().any():
-        ax.text(1.0, -0.02, "labels: estimated effect [95% CI]; arrow width grows with |estimate|/SE; "
-                "dashed = CI includes 0. Estimates are associations under the link models' assumptions.",
-                transform=ax.transAxes, ha="right", va="top", fontsize=7.5, color="#546e7a")
+        ax.text(
+            1.0,
+            -0.02,
+            f"labels: estimated effect [{100 * (1 - alpha):g}% CI]; arrow width grows with |estimate|/SE; "
+            "dashed = CI includes 0. Estimates are associations under the link models' assumptions.",
+            transform=ax.transAxes,
+            ha="right",
+            va="top",
+            fontsize=7.5,
+            color="#546e7a",
+        )
     return ax

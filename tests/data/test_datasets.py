@@ -17,11 +17,7 @@ from bsc_toolkit.data.datasets import download_cdnow, find_cdnow, load_cdnow, lo
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_CDNOW = REPO_ROOT / ".." / "shared" / "data" / "cdnow"
 
-SAMPLE_TXT = (
-    " 00004 0001 19970101  2   29.33\r\n"
-    " 00004 0001 19970118  2   29.73\r\n"
-    " 00018 0002 19970101  1   11.77\r\n"
-)
+SAMPLE_TXT = " 00004 0001 19970101  2   29.33\r\n 00004 0001 19970118  2   29.73\r\n 00018 0002 19970101  1   11.77\r\n"
 MASTER_TXT = (
     " customer_id  date number_of_cds  dollar_value\n"
     " 00001 19970101  1   11.77\n"
@@ -51,8 +47,14 @@ def fake_dir(tmp_path: Path) -> Path:
 
 def test_load_cdnow_sample_layout(fake_dir):
     df = load_cdnow(fake_dir, kind="sample")
-    assert list(df.columns) == ["customer_id", "ordered_at", "quantity", "revenue_usd", "cost_usd",
-                                "master_customer_id"]
+    assert list(df.columns) == [
+        "customer_id",
+        "ordered_at",
+        "quantity",
+        "revenue_usd",
+        "cost_usd",
+        "master_customer_id",
+    ]
     assert df["customer_id"].tolist() == [1, 1, 2]
     assert df["master_customer_id"].tolist() == [4, 4, 18]
     assert df["ordered_at"].tolist() == list(pd.to_datetime(["1997-01-01", "1997-01-18", "1997-01-01"]))

@@ -59,6 +59,7 @@ def big_latent():
     return simulate(30_000, seed=2).latent
 
 
+@pytest.mark.slow  # statistical recovery on 30,000 simulated customers
 def test_churn_hazard_recovers_truth(big_latent):
     """A cloglog discrete-time hazard on the true panel recovers the documented log hazard ratios."""
     truth = Truth()
@@ -85,6 +86,7 @@ def test_churn_hazard_recovers_truth(big_latent):
         assert abs(fit.params[name] - value) < 3.5 * fit.bse[name], (name, fit.params[name], value)
 
 
+@pytest.mark.slow  # statistical recovery on 30,000 simulated customers
 def test_spend_and_drivers_recover_truth(big_latent):
     truth = Truth()
     df = big_latent.assign(
@@ -118,3 +120,67 @@ def test_truth_helpers_are_consistent():
 def test_bad_arguments_raise(kwargs):
     with pytest.raises(ValueError):
         simulate(**{"n_customers": 10, **kwargs})
+
+
+# --------------------------------------------------------------------------- chunked simulation
+def test_chunks_are_independent_streams_with_consecutive_ids():
+    sim = simulate(2500, seed=4, chunk_size=1000)
+    ids = sim.customers["customer_id"]
+    assert ids.tolist() == list(range(1, 2501))
+    # chunk 0 is the unchunked draw of its customers; later chunks come from other streams
+    head = simulate(1000, seed=4)
+    pd.testing.assert_frame_equal(sim.customers.iloc[:1000], head.customers)
+    assert not np.array_equal(sim.customers["segment"].iloc[1000:2000], head.customers["segment"])
+    assert sim.latent["n_orders"].sum() == len(sim.transactions)
+    assert sim.latent["surveyed"].sum() == len(sim.surveys)
+
+
+@pytest.mark.parametrize("file_format", ["csv", "parquet"])
+def test_simulate_to_dir_writes_the_same_data_as_simulate(tmp_path, file_format):
+    from bsc_toolkit.data.io import load_dataset, load_truth
+    from bsc_toolkit.data.simulate import simulate_to_dir
+
+    out = simulate_to_dir(tmp_path / "chunked", 1300, seed=8, chunk_size=500, file_format=file_format)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [f"{t}.{file_format}" for t in ("customers", "surveys", "transactions")] + ["truth.json"]
+    )
+    assert load_truth(out) == Truth()
+    loaded = load_dataset(out)  # validates the contracts and the customer references
+    expected = load_dataset(simulate(1300, seed=8, chunk_size=500).to_dir(tmp_path / "memory", file_format=file_format))
+    for name in ("customers", "surveys", "transactions"):
+        pd.testing.assert_frame_equal(getattr(loaded, name), getattr(expected, name))
+    if file_format == "csv":  # byte for byte
+        for name in ("customers", "surveys", "transactions"):
+            assert (out / f"{name}.csv").read_bytes() == (tmp_path / "memory" / f"{name}.csv").read_bytes()
+    else:
+        import pyarrow.parquet as pq
+
+        assert pq.ParquetFile(out / "transactions.parquet").num_row_groups == 3
+
+
+def test_simulate_to_dir_is_reproducible_and_rejects_bad_arguments(tmp_path):
+    from bsc_toolkit.data.simulate import simulate_to_dir
+
+    a = simulate_to_dir(tmp_path / "a", 600, seed=1, chunk_size=250)
+    b = simulate_to_dir(tmp_path / "b", 600, seed=1, chunk_size=250)
+    assert (a / "transactions.csv").read_bytes() == (b / "transactions.csv").read_bytes()
+    with pytest.raises(ValueError, match="file_format"):
+        simulate_to_dir(tmp_path / "c", 10, file_format="xlsx")
+    with pytest.raises(ValueError, match="chunk_size"):
+        simulate_to_dir(tmp_path / "c", 10, chunk_size=0)
+    assert not (tmp_path / "c" / "customers.csv").exists()
+
+
+@pytest.mark.slow
+def test_simulate_to_dir_memory_does_not_grow_with_customers(tmp_path):
+    import tracemalloc
+
+    from bsc_toolkit.data.simulate import simulate_to_dir
+
+    peaks = []
+    for n in (1000, 6000):
+        tracemalloc.start()
+        simulate_to_dir(tmp_path / str(n), n, seed=0, chunk_size=1000, file_format="parquet")
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    assert peaks[1] < 1.5 * peaks[0], peaks

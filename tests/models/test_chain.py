@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from bsc_toolkit.data.oracles import simulated_chain_effects
 from bsc_toolkit.data.simulate import Truth, simulate
+from bsc_toolkit.models._base import SUMMARY_COLUMNS, NotFittedError
 from bsc_toolkit.models.chain import (
     ServiceProfitChain,
-    chain_link_strengths,
     customer_chain_table,
-    link_strengths_table,
     mediation_reference,
-    simulated_chain_effects,
 )
-from bsc_toolkit.models.drivers import DriverImportance
 
 # The unobserved spend trait is switched off so that sequential ignorability holds and
 # the estimates can be compared with the truth; the default truth is tested separately.
@@ -44,6 +44,13 @@ def truth():
     return simulated_chain_effects(UNCONFOUNDED, n_customers=30000)
 
 
+@pytest.mark.slow  # a fresh interpreter importing statsmodels: ~2-4 s
+def test_models_chain_does_not_import_the_simulator():
+    code = "import bsc_toolkit.models.chain, sys; assert 'bsc_toolkit.data.simulate' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+@pytest.mark.slow
 def test_table_definitions(sim, table):
     assert table["customer_id"].is_unique
     assert (table["n_surveys"].between(1, 2)).all()
@@ -64,30 +71,54 @@ def test_table_definitions(sim, table):
     assert table.attrs["follow_up"] == ("2024Q3", "2025Q4")
 
 
-def test_truth_helper_matches_the_simulator(truth):
-    # mean follow-up retention and revenue of the cohort, expected vs simulated (another seed, 30k customers)
-    s = simulate(30000, seed=99, truth=UNCONFOUNDED)
-    tab = customer_chain_table(s.customers, s.surveys, s.transactions)
-    assert tab["periods_retained"].mean() == pytest.approx(truth["mean_mediator"], rel=0.01)
-    assert tab["revenue_usd"].mean() == pytest.approx(truth["mean_outcome"], rel=0.04)
-    assert truth["total"] == pytest.approx(truth["direct"] + truth["indirect"], rel=0.01)
-    assert truth["indirect"] > 0 and truth["direct"] > 0
-
-
+@pytest.mark.slow
 def test_recovers_true_effects_without_confounding(fitted, truth):
-    s = fitted.summary.set_index("effect")
+    s = fitted.summary
     for effect in ("total", "indirect", "direct", "mediator_effect"):
-        lo, hi = s.loc[effect, ["ci_low", "ci_high"]]
-        assert lo <= truth[effect] <= hi, (effect, s.loc[effect, "estimate"], truth[effect])
+        lo, hi = s.loc[effect, ["ci_lower", "ci_upper"]]
+        assert lo <= truth[effect] <= hi, (effect, s.loc[effect, "coef"], truth[effect])
     # both paths positive and clearly so
-    assert s.loc["total", "ci_low"] > 0 and s.loc["indirect", "ci_low"] > 0
+    assert s.loc["total", "ci_lower"] > 0 and s.loc["indirect", "ci_lower"] > 0
     # within stated tolerances (about 2 bootstrap SE at 10k customers)
-    assert s.loc["mediator_effect", "estimate"] == pytest.approx(truth["mediator_effect"], rel=0.25)
-    assert s.loc["indirect", "estimate"] == pytest.approx(truth["indirect"], rel=0.5)
-    assert s.loc["total", "estimate"] == pytest.approx(truth["total"], rel=0.5)
-    assert s.loc["total", "estimate"] == pytest.approx(s.loc["direct", "estimate"] + s.loc["indirect", "estimate"])
+    assert s.loc["mediator_effect", "coef"] == pytest.approx(truth["mediator_effect"], rel=0.25)
+    assert s.loc["indirect", "coef"] == pytest.approx(truth["indirect"], rel=0.5)
+    assert s.loc["total", "coef"] == pytest.approx(truth["total"], rel=0.5)
+    assert s.loc["total", "coef"] == pytest.approx(s.loc["direct", "coef"] + s.loc["indirect", "coef"])
 
 
+@pytest.mark.slow
+def test_summary_follows_the_model_convention(fitted):
+    s = fitted.summary
+    assert tuple(s.columns[:5]) == SUMMARY_COLUMNS and list(s.columns[5:]) == ["unit"]
+    assert s.index.name == "effect" and s.index[0] == "total"
+    pd.testing.assert_series_equal(s["coef"], fitted.effects_, check_names=False)
+    pd.testing.assert_series_equal(s["se"], fitted.boot_effects_.std(), check_names=False)
+    pd.testing.assert_frame_equal(fitted.params_.to_frame(), fitted.effects_.to_frame())
+    assert list(fitted.confidence_intervals_.columns) == ["ci_lower", "ci_upper"]
+    assert (s["ci_lower"] <= s["coef"]).all() and (s["coef"] <= s["ci_upper"]).all()
+    # bootstrap two-sided p: 2 * min(share of draws below 0, share above 0)
+    draws = fitted.boot_effects_["mediator_effect"]
+    expected = min(1.0, 2 * min((draws < 0).mean(), (draws > 0).mean()))
+    assert s.loc["mediator_effect", "p_value"] == pytest.approx(expected)
+    assert s["p_value"].between(0, 1).all()
+    assert s.loc["total", "p_value"] < 0.05  # the interval excludes 0
+    assert fitted.cov_params_.shape == (len(s), len(s))
+    assert "95% bootstrap CIs" in fitted.summary_text() and "ci_lower" in fitted.summary_text()
+
+
+@pytest.mark.slow
+def test_alpha_sets_the_interval_level(table):
+    wide = ServiceProfitChain(alpha=0.05).fit(table, n_boot=100, seed=2).summary
+    narrow = ServiceProfitChain(alpha=0.5).fit(table, n_boot=100, seed=2).summary
+    assert ((wide["ci_upper"] - wide["ci_lower"]) > (narrow["ci_upper"] - narrow["ci_lower"])).all()
+    pd.testing.assert_series_equal(wide["coef"], narrow["coef"])
+    with pytest.raises(ValueError, match="alpha"):
+        ServiceProfitChain(alpha=1.5)
+    with pytest.raises(ValueError, match="delta"):
+        ServiceProfitChain(delta=0)
+
+
+@pytest.mark.slow
 def test_agrees_with_statsmodels_mediation(table):
     sub = table.sample(2000, random_state=0).reset_index(drop=True)
     own = ServiceProfitChain().fit(sub, n_boot=200, seed=0)
@@ -102,6 +133,7 @@ def test_agrees_with_statsmodels_mediation(table):
         assert 0.5 < width_own / width_ref < 2.0, mine
 
 
+@pytest.mark.slow
 def test_product_of_coefficients_without_interactions(table):
     m = ServiceProfitChain().fit(
         table,
@@ -119,6 +151,7 @@ def test_product_of_coefficients_without_interactions(table):
     assert m.effects_["mediator_to_outcome"] == pytest.approx(b)
 
 
+@pytest.mark.slow
 def test_trait_confounding_inflates_the_direct_effect():
     """With the default truth (unobserved trait raising spend, correlated with satisfaction)
     the direct effect is biased upward; the retention path is not confounded by the trait."""
@@ -126,44 +159,60 @@ def test_trait_confounding_inflates_the_direct_effect():
     tab = customer_chain_table(d.customers, d.surveys, d.transactions)
     m = ServiceProfitChain().fit(tab, n_boot=200, seed=1)
     truth = simulated_chain_effects(Truth(), n_customers=30000)
-    s = m.summary.set_index("effect")
-    assert s.loc["direct", "estimate"] > 1.5 * truth["direct"]
-    lo, hi = s.loc["mediator_effect", ["ci_low", "ci_high"]]
+    s = m.summary
+    assert s.loc["direct", "coef"] > 1.5 * truth["direct"]
+    lo, hi = s.loc["mediator_effect", ["ci_lower", "ci_upper"]]
     assert lo <= truth["mediator_effect"] <= hi
+    # the data show a large direct share: the diagnostics say so
+    assert "assumption" in {d.code for d in m.diagnostics_}
 
 
-def test_chain_link_strengths(sim, table):
-    links = chain_link_strengths(sim, n_boot=50)
-    # the same table as from models fitted beforehand (what the notebook does)
-    drivers = DriverImportance().fit(sim.surveys, n_boot=50, seed=0)
-    chain = ServiceProfitChain().fit(table, n_boot=50, seed=0)
-    pd.testing.assert_frame_equal(link_strengths_table(drivers, chain), links)
-    assert list(links.columns) == ["source", "target", "estimate", "ci_low", "ci_high", "unit", "method"]
-    main = links[~links["source"].str.startswith("driver ratings:")]
-    pairs = list(zip(main["source"], main["target"]))
-    for pair in [
-        ("driver ratings", "customer satisfaction"),
-        ("customer satisfaction", "customer retention"),
-        ("customer retention", "revenue"),
-        ("customer satisfaction", "revenue"),
-    ]:
-        assert pair in pairs
-    assert (links["ci_low"] <= links["estimate"]).all() and (links["estimate"] <= links["ci_high"]).all()
-    assert (links.loc[links["source"].str.startswith("driver ratings:"), "estimate"] > 0).all()
+def test_diagnostics(small_sim):
+    tab = customer_chain_table(small_sim.customers, small_sim.surveys, small_sim.transactions)
+    holes = tab.assign(revenue_usd=tab["revenue_usd"].mask(tab.index < 5))
+    m = ServiceProfitChain().fit(holes, n_boot=0)
+    codes = {d.code: d for d in m.diagnostics_}
+    assert "few_customers" in codes and f"Only {len(tab) - 5:,} customers" in codes["few_customers"].message
+    assert codes["dropped_rows"].severity == "info" and codes["dropped_rows"].message.startswith("5 of ")
+    assert "no_bootstrap" in codes
+    assert m.summary[["se", "ci_lower", "ci_upper", "p_value"]].isna().all().all()
+    # low reliability of baseline satisfaction is stated; a large direct share too
+    noisy = ServiceProfitChain().fit(tab.assign(reliability=0.3), n_boot=0)
+    assert any("reliability" in d.message and d.code == "assumption" for d in noisy.diagnostics_)
+    # refitting forgets the previous fit's diagnostics
+    m.fit(tab, n_boot=0)
+    assert "dropped_rows" not in {d.code for d in m.diagnostics_}
 
 
-def test_bad_input(table, sim):
+def test_not_fitted_and_bad_input(small_sim):
+    tab = customer_chain_table(small_sim.customers, small_sim.surveys, small_sim.transactions)
+    m = ServiceProfitChain()
+    for use in (lambda: m.summary, m.summary_text, lambda: m.effects_, lambda: m.confidence_intervals_):
+        with pytest.raises(NotFittedError, match="not fitted|before .fit"):
+            use()
+    assert not m.is_fitted and not hasattr(m, "params_")
     with pytest.raises(ValueError, match="revenue_usd"):
-        ServiceProfitChain().fit(table.drop(columns="revenue_usd"))
+        ServiceProfitChain().fit(tab.drop(columns="revenue_usd"))
     with pytest.raises(ValueError, match="linear in the mediator"):
         ServiceProfitChain().fit(
-            table, outcome_formula="revenue_usd ~ csat_calibrated + I(periods_retained**2)", n_boot=0
+            tab, outcome_formula="revenue_usd ~ csat_calibrated + I(periods_retained**2)", n_boot=0
         )
     with pytest.raises(ValueError, match="no variation"):
-        ServiceProfitChain().fit(table.assign(csat_calibrated=7.0), n_boot=0)
+        ServiceProfitChain().fit(tab.assign(csat_calibrated=7.0), n_boot=0)
     with pytest.raises(ValueError, match="baseline_periods"):
-        customer_chain_table(sim.customers, sim.surveys, sim.transactions, baseline_periods=8)
-    with pytest.raises(RuntimeError, match="not fitted"):
-        ServiceProfitChain().summary_text()
-    with pytest.raises(RuntimeError, match="chain is not fitted"):
-        link_strengths_table(DriverImportance().fit(sim.surveys, n_boot=0), ServiceProfitChain())
+        customer_chain_table(small_sim.customers, small_sim.surveys, small_sim.transactions, baseline_periods=8)
+    assert not m.is_fitted  # a failed fit leaves no half-fitted model
+
+
+def test_moved_names_still_resolve_from_the_old_path():
+    import bsc_toolkit.data.oracles as oracles
+    import bsc_toolkit.models.chain as chain
+    import bsc_toolkit.scorecard.links as links
+
+    with pytest.warns(FutureWarning, match="moved to bsc_toolkit.data.oracles"):
+        assert chain.simulated_chain_effects is oracles.simulated_chain_effects
+    for name in ("chain_link_strengths", "link_strengths_table"):
+        with pytest.warns(FutureWarning, match="moved to bsc_toolkit.scorecard.links"):
+            assert getattr(chain, name) is getattr(links, name)
+    with pytest.raises(AttributeError, match="nope"):
+        chain.nope  # noqa: B018

@@ -10,6 +10,7 @@ import pytest
 import statsmodels.api as sm
 
 from bsc_toolkit.data.simulate import DRIVERS, Truth, simulate
+from bsc_toolkit.models._base import SUMMARY_COLUMNS, NotFittedError
 from bsc_toolkit.models.drivers import (
     DriverImportance,
     importance_performance_table,
@@ -108,7 +109,7 @@ def test_recovers_true_weights_and_ranking(fitted):
     for name, w in truth.items():
         # OLS slopes are slightly attenuated (~2-3%) by the clipping of the 1-10 scales;
         # at 5k customers that is about one standard error, so the 95% CIs cover the truth.
-        assert s.loc[name, "coef_ci_low"] <= w <= s.loc[name, "coef_ci_high"], name
+        assert s.loc[name, "ci_lower"] <= w <= s.loc[name, "ci_upper"], name
         assert abs(s.loc[name, "coef"] - w) < 0.02
     order = s.sort_values("rank").index.tolist()
     assert order == ["quality", "service", "cost", "time"]
@@ -117,7 +118,7 @@ def test_recovers_true_weights_and_ranking(fitted):
     np.testing.assert_allclose(probs.sum(axis=1), 1.0)
     np.testing.assert_allclose(probs.sum(axis=0), 1.0)
     for col in ("importance", "share"):
-        assert (s[f"{col}_ci_low"] <= s[col]).all() and (s[col] <= s[f"{col}_ci_high"]).all()
+        assert (s[f"{col}_ci_lower"] <= s[col]).all() and (s[col] <= s[f"{col}_ci_upper"]).all()
 
 
 def test_relative_weights_agree_with_lmg_on_simulated_data(fitted):
@@ -176,5 +177,56 @@ def test_bad_input(sim):
         DriverImportance("ridge")
     with pytest.raises(ValueError, match="complete rows"):
         DriverImportance().fit(sim.surveys.head(5))
-    with pytest.raises(RuntimeError, match="not fitted"):
-        DriverImportance().summary_text()
+    for use in ("summary_text", "quadrant_table"):
+        with pytest.raises(NotFittedError, match="not fitted"):
+            getattr(DriverImportance(), use)()
+    with pytest.raises(NotFittedError):
+        DriverImportance().summary  # noqa: B018
+    with pytest.raises(ValueError, match="alpha"):
+        DriverImportance(alpha=0)
+
+
+def test_summary_follows_the_model_convention(fitted):
+    s = fitted.summary
+    assert tuple(s.columns[:5]) == SUMMARY_COLUMNS
+    assert list(s.columns[5:11]) == [
+        "importance",
+        "importance_ci_lower",
+        "importance_ci_upper",
+        "share",
+        "share_ci_lower",
+        "share_ci_upper",
+    ]
+    assert not [c for c in s.columns if c.endswith(("_ci_low", "_ci_high")) or c in ("ci_low", "ci_high")]
+    assert s.index.name == "driver" and list(s.index) == list(DRIVERS)
+    # the OLS columns are statsmodels' cluster-robust ones
+    np.testing.assert_allclose(s["se"], fitted.ols_.bse[list(DRIVERS)])
+    np.testing.assert_allclose(s["p_value"], fitted.ols_.pvalues[list(DRIVERS)])
+    np.testing.assert_allclose(s[["ci_lower", "ci_upper"]], fitted.ols_.conf_int(alpha=0.05).loc[list(DRIVERS)])
+    assert list(fitted.confidence_intervals_.columns) == ["ci_lower", "ci_upper"]
+    pd.testing.assert_frame_equal(fitted.cov_params_, fitted.ols_.cov_params())
+    assert fitted.standard_errors_["quality"] == pytest.approx(s.loc["quality", "se"])
+    assert "share_ci_lower" in fitted.summary_text()
+    # surveys are complete and the simulated drivers far from collinear: nothing to say
+    assert fitted.diagnostics_ == []
+
+
+def test_alpha_sets_the_interval_level(sim):
+    a = DriverImportance(alpha=0.05).fit(sim.surveys, n_boot=50, seed=1).summary
+    b = DriverImportance(alpha=0.5).fit(sim.surveys, n_boot=50, seed=1).summary
+    for lo, hi in (("ci_lower", "ci_upper"), ("share_ci_lower", "share_ci_upper")):
+        assert ((a[hi] - a[lo]) > (b[hi] - b[lo])).all()
+
+
+def test_diagnostics_dropped_rows_and_collinearity():
+    df = _random_data(n=300)
+    holes = df.assign(x1=df["x1"].mask(df.index < 7))
+    m = DriverImportance().fit(holes, target="y", drivers=["x0", "x1", "x2", "x3"], cluster="id", n_boot=0)
+    codes = {d.code: d for d in m.diagnostics_}
+    assert codes["dropped_rows"].severity == "info" and codes["dropped_rows"].message.startswith("7 of 300 rows")
+    assert "collinear" not in codes and "no_bootstrap" in codes
+    rng = np.random.default_rng(1)
+    near = df.assign(x3=df["x0"] + df["x1"] + 0.02 * rng.standard_normal(len(df)))
+    c = DriverImportance().fit(near, target="y", drivers=["x0", "x1", "x2", "x3"], cluster="id", n_boot=0)
+    assert c.condition_number_ > 30
+    assert any(d.code == "collinear" and d.severity == "warning" for d in c.diagnostics_)

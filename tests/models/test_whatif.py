@@ -8,7 +8,7 @@ import pytest
 
 from bsc_toolkit.data.simulate import simulate
 from bsc_toolkit.models.financial import FinancialPanelModel
-from bsc_toolkit.models.retention import ChurnLogitModel
+from bsc_toolkit.models.retention import DiscreteTimeHazardModel
 from bsc_toolkit.models.whatif import driver_weights, scenario_population, what_if
 from bsc_toolkit.panel import customer_periods
 
@@ -17,7 +17,7 @@ from bsc_toolkit.panel import customer_periods
 def fitted():
     data = simulate(12000, seed=31)
     panel = customer_periods(data.customers, data.surveys, data.transactions)
-    churn = ChurnLogitModel().fit(panel)
+    churn = DiscreteTimeHazardModel().fit(panel)
     spend = FinancialPanelModel(estimator="ppml").fit(panel)
     return data, panel, churn, spend
 
@@ -34,16 +34,17 @@ def _true_retained_change(truth, result, pop, horizon):
     return float((survival(cust["csat_scenario"].to_numpy()) - survival(cust["csat"].to_numpy())).sum())
 
 
+@pytest.mark.slow
 def test_retention_change_covers_truth(fitted):
     data, panel, churn, spend = fitted
     res = what_if(panel, delta=1.0, horizon_periods=4, n_sims=400, seed=0, churn_model=churn, spend_model=spend)
     pop = scenario_population(panel)
     true_change = _true_retained_change(data.truth, res, pop, 4)
     row = res.summary.loc["retained_customers"]
-    assert row["change_lower"] <= true_change <= row["change_upper"], (true_change, row.to_dict())
+    assert row["ci_lower"] <= true_change <= row["ci_upper"], (true_change, row.to_dict())
     assert row["change"] > 0
     assert (res.summary["change"] > 0).all()
-    assert res.summary.loc["revenue_usd", "change_lower"] > 0
+    assert res.summary.loc["revenue_usd", "ci_lower"] > 0
     assert len(res.draws) == 400
     assert "95% interval" in res.summary_text()
 
@@ -69,6 +70,7 @@ def test_revenue_change_matches_truth_multiplier(fitted):
     assert abs(est.mean() - true.mean()) < 0.02, (est.mean(), true.mean())
 
 
+@pytest.mark.slow
 def test_zero_delta_and_reproducibility(fitted):
     _, panel, churn, spend = fitted
     kw = dict(churn_model=churn, spend_model=spend, n_sims=50)
@@ -78,6 +80,15 @@ def test_zero_delta_and_reproducibility(fitted):
     a = what_if(panel, delta=1.0, seed=3, **kw)
     b = what_if(panel, delta=1.0, seed=3, **kw)
     pd.testing.assert_frame_equal(a.summary, b.summary)
+    # alpha sets the interval; the old level keyword still works, with a warning
+    narrow = what_if(panel, delta=1.0, seed=3, alpha=0.5, **kw)
+    assert (
+        narrow.summary["ci_upper"] - narrow.summary["ci_lower"] < a.summary["ci_upper"] - a.summary["ci_lower"]
+    ).all()
+    assert "50% interval" in narrow.summary_text()
+    with pytest.warns(FutureWarning, match="alpha"):
+        old = what_if(panel, delta=1.0, seed=3, level=0.5, **kw)
+    pd.testing.assert_frame_equal(old.summary, narrow.summary)
 
 
 def test_driver_and_segment(fitted):
@@ -86,7 +97,9 @@ def test_driver_and_segment(fitted):
     for name, true in data.truth.driver_weights.items():
         assert abs(weights[name] - true) < 0.03
     overall = what_if(panel, delta=1.0, segment="smb", churn_model=churn, spend_model=spend, n_sims=50)
-    quality = what_if(panel, delta=1.0, driver="quality", segment="smb", churn_model=churn, spend_model=spend, n_sims=50)
+    quality = what_if(
+        panel, delta=1.0, driver="quality", segment="smb", churn_model=churn, spend_model=spend, n_sims=50
+    )
     n_smb = len(scenario_population(panel, "smb"))
     assert overall.settings["n_customers"] == n_smb
     assert (overall.customers["segment"] == "smb").all()
@@ -101,4 +114,4 @@ def test_bad_input(fitted):
     with pytest.raises(ValueError, match="segment"):
         what_if(panel, segment="government", churn_model=churn, spend_model=spend)
     with pytest.raises(ValueError, match="cloglog"):
-        what_if(panel, churn_model=ChurnLogitModel(link="logit").fit(panel), spend_model=spend)
+        what_if(panel, churn_model=DiscreteTimeHazardModel(link="logit").fit(panel), spend_model=spend)

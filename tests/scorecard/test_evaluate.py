@@ -66,11 +66,23 @@ SPEC = scorecard_from_dict(
                         "name": "Satisfied customers",
                         "owner": "CX lead",
                         "measures": [
-                            {"name": "CSAT", "kpi": "csat_mean", "target": 7.5,
-                             "thresholds": {"amber": 0.0, "red": 0.3, "relative": False}, "format": ".2f"},
-                            {"name": "Churn", "kpi": "churn_rate", "target": 0.05, "direction": "lower",
-                             "thresholds": {"amber": 0.0, "red": 0.02, "relative": False}, "owner": "Retention lead",
-                             "format": ".1%", "initiatives": ["Save desk"]},
+                            {
+                                "name": "CSAT",
+                                "kpi": "csat_mean",
+                                "target": 7.5,
+                                "thresholds": {"amber": 0.0, "red": 0.3, "relative": False},
+                                "format": ".2f",
+                            },
+                            {
+                                "name": "Churn",
+                                "kpi": "churn_rate",
+                                "target": 0.05,
+                                "direction": "lower",
+                                "thresholds": {"amber": 0.0, "red": 0.02, "relative": False},
+                                "owner": "Retention lead",
+                                "format": ".1%",
+                                "initiatives": ["Save desk"],
+                            },
                             {"name": "Staff trained", "column": "staff_trained", "target": 0.9},
                         ],
                     }

@@ -67,8 +67,19 @@ def test_default_scorecard_loads_with_four_perspectives():
     assert [p.perspective for p in card.perspectives] == list(PERSPECTIVES)
     kpis = {m.kpi for _, _, m in card.iter_measures() if m.kpi}
     # the customer perspective in detail: the four concerns and the core outcome measures
-    assert {"time_mean", "quality_mean", "service_mean", "cost_mean", "csat_mean", "csat_top2_box",
-            "nps", "retention_rate", "churn_rate", "acquired", "profit_per_customer_usd"} <= kpis
+    assert {
+        "time_mean",
+        "quality_mean",
+        "service_mean",
+        "cost_mean",
+        "csat_mean",
+        "csat_top2_box",
+        "nps",
+        "retention_rate",
+        "churn_rate",
+        "acquired",
+        "profit_per_customer_usd",
+    } <= kpis
     nodes = {o.model_node for _, o in card.iter_objectives()}
     assert {"driver ratings", "customer satisfaction", "customer retention", "revenue"} <= nodes
 
@@ -131,16 +142,28 @@ def test_unknown_objective_link_is_an_error():
         (lambda d: d["perspectives"][0].update(perspective="marketing"), "perspectives[0].perspective"),
         (lambda d: d["perspectives"][1].update(perspective="Financial"), "already defined"),
         (lambda d: d["perspectives"][1]["objectives"][1].update(id="rev"), "duplicate objective id 'rev'"),
-        (lambda d: d["perspectives"][0]["objectives"][0]["measures"][0].update(direction="up"),
-         "perspectives[0].objectives[0].measures[0].direction"),
-        (lambda d: d["perspectives"][0]["objectives"][0]["measures"][0].update(thresholds={"amber": 0.2, "red": 0.1}),
-         "red (0.1) must be >= amber (0.2)"),
-        (lambda d: d["perspectives"][0]["objectives"][0]["measures"][0].update(colour="red"),
-         "perspectives[0].objectives[0].measures[0].colour: Extra inputs are not permitted"),
-        (lambda d: d["perspectives"][0]["objectives"][0]["measures"][0].update(target="high"),
-         "perspectives[0].objectives[0].measures[0].target"),
-        (lambda d: d["perspectives"][0]["objectives"][0]["measures"][0].update(target=0),
-         "perspectives[0].objectives[0].measures[0]: relative thresholds need a non-zero target"),
+        (
+            lambda d: d["perspectives"][0]["objectives"][0]["measures"][0].update(direction="up"),
+            "perspectives[0].objectives[0].measures[0].direction",
+        ),
+        (
+            lambda d: d["perspectives"][0]["objectives"][0]["measures"][0].update(
+                thresholds={"amber": 0.2, "red": 0.1}
+            ),
+            "red (0.1) must be >= amber (0.2)",
+        ),
+        (
+            lambda d: d["perspectives"][0]["objectives"][0]["measures"][0].update(colour="red"),
+            "perspectives[0].objectives[0].measures[0].colour: Extra inputs are not permitted",
+        ),
+        (
+            lambda d: d["perspectives"][0]["objectives"][0]["measures"][0].update(target="high"),
+            "perspectives[0].objectives[0].measures[0].target",
+        ),
+        (
+            lambda d: d["perspectives"][0]["objectives"][0]["measures"][0].update(target=0),
+            "perspectives[0].objectives[0].measures[0]: relative thresholds need a non-zero target",
+        ),
         (lambda d: d["perspectives"][1]["objectives"][1].update(causes=["ret"]), "links to itself"),
     ],
 )

@@ -20,8 +20,8 @@ CHAIN = pd.DataFrame(
         "source": ["driver ratings", "customer satisfaction", "customer retention"],
         "target": ["customer satisfaction", "customer retention", "revenue"],
         "estimate": [0.35, 0.012, 520.0],
-        "ci_low": [0.31, -0.002, 300.0],
-        "ci_high": [0.39, 0.026, 740.0],
+        "ci_lower": [0.31, -0.002, 300.0],
+        "ci_upper": [0.39, 0.026, 740.0],
         "unit": ["csat points per rating point", "retention per csat point", "USD per retained customer"],
         "method": ["ols", "cloglog", "poisson"],
     }
@@ -92,6 +92,30 @@ def test_match_by_id_and_name_and_bad_columns():
         sm.match_link_strengths(card, by_id.drop(columns="estimate"))
 
 
+def test_old_interval_column_names_still_work_with_a_warning():
+    card = load_scorecard()
+    old = CHAIN.rename(columns={"ci_lower": "ci_low", "ci_upper": "ci_high"})
+    with pytest.warns(FutureWarning, match="ci_low"):
+        matched = sm.match_link_strengths(card, old)
+    assert list(matched.columns[2:]) == list(sm.LINK_COLUMNS[2:])
+    pd.testing.assert_frame_equal(matched, sm.match_link_strengths(card, CHAIN))
+
+
+def test_interval_level_of_the_labels_follows_alpha():
+    card = load_scorecard()
+    ax = sm.plot_strategy_map(card, CHAIN)
+    assert "[95% CI]" in " ".join(t.get_text() for t in ax.texts)
+    ninety = CHAIN.copy()
+    ninety.attrs["alpha"] = 0.1
+    ax2 = sm.plot_strategy_map(card, ninety)
+    assert "[90% CI]" in " ".join(t.get_text() for t in ax2.texts)
+    # the same interval read as a 90% one means a larger SE, so a thinner arrow
+    gid = "link:customer_satisfaction->customer_retention"  # |estimate|/SE well below the cap of 10
+    width = {a.get_gid(): a.get_linewidth() for a in _arrows(ax)}[gid]
+    width90 = {a.get_gid(): a.get_linewidth() for a in _arrows(ax2)}[gid]
+    assert width90 < width
+
+
 def test_status_colours_box_edges_and_given_axes():
     card = load_scorecard()
     status = pd.DataFrame({"objective_id": ["customer_loyalty", "customer_loyalty"], "status": ["green", "red"]})
@@ -112,7 +136,7 @@ def test_estimated_strengths_label_the_default_scorecard(small_sim):
         ("customer_satisfaction", "customer_retention"),
         ("customer_retention", "revenue_growth"),
     }
-    assert (matched["ci_low"] <= matched["estimate"]).all() and (matched["estimate"] <= matched["ci_high"]).all()
+    assert (matched["ci_lower"] <= matched["estimate"]).all() and (matched["estimate"] <= matched["ci_upper"]).all()
 
 
 def test_estimate_link_strengths_warns_and_returns_none_on_failure():

@@ -1,4 +1,4 @@
-"""Recovery of the simulator's churn truth by the retention link models."""
+"""Recovery of the simulator's churn truth by the retention link models (hazard, Cox, Kaplan-Meier)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 
 from bsc_toolkit.data.simulate import simulate
+from bsc_toolkit.models._base import NotFittedError
 from bsc_toolkit.models.retention import (
-    ChurnLogitModel,
     CoxChurnModel,
+    DiscreteTimeHazardModel,
     csat_band,
     kaplan_meier_by_band,
     survival_episodes,
@@ -33,7 +34,7 @@ def small():
 
 @pytest.fixture(scope="module")
 def cloglog(sim):
-    return ChurnLogitModel().fit(sim[1])
+    return DiscreteTimeHazardModel().fit(sim[1])
 
 
 def _truth_params(truth):
@@ -54,7 +55,7 @@ def test_cloglog_recovers_truth_within_3_se(sim, cloglog):
         assert abs(s.loc[term, "coef"] - true) < 3 * s.loc[term, "se"], (term, s.loc[term, "coef"], true)
     # i.e. the 99.7% intervals (coef +- 3 SE) cover the truth; the 95% ones are reported in summary
     assert (s["ci_lower"] < s["coef"]).all() and (s["coef"] < s["ci_upper"]).all()
-    assert np.allclose(s["hazard_ratio"], np.exp(s["coef"]))
+    assert np.allclose(s["exp_coef"], np.exp(s["coef"]))
     assert cloglog.n_events_ > 300
 
 
@@ -70,20 +71,20 @@ def test_nonlinearity_test_detects_diminishing_returns(cloglog):
 
 
 def test_logit_close_to_cloglog_for_rare_churn(sim, cloglog):
-    logit = ChurnLogitModel(link="logit").fit(sim[1])
+    logit = DiscreteTimeHazardModel(link="logit").fit(sim[1])
     # exposure: an offset in the cloglog model, a covariate with its own coefficient in the logit model
     assert cloglog.result_.model.offset is not None and "log_at_risk" not in cloglog.params_
     assert getattr(logit.result_.model, "offset", None) is None and "log_at_risk" in logit.params_
     for term in ("csat_below", "csat_above", "tenure_years"):
         assert abs(logit.params_[term] - cloglog.params_[term]) < 0.05
-    assert "odds_ratio" in logit.summary.columns
+    assert list(logit.summary.columns) == list(cloglog.summary.columns)  # columns do not depend on the link
 
 
 def test_bands_and_drivers(sim):
-    bands = ChurnLogitModel(terms="bands").fit(sim[1]).csat_effect()
+    bands = DiscreteTimeHazardModel(terms="bands").fit(sim[1]).csat_effect()
     assert list(bands["band"].astype(str)) == ["1-5", "6", "7", "8", "9-10"]
     assert bands["effect"].is_monotonic_decreasing
-    drivers = ChurnLogitModel(terms="drivers").fit(sim[1])
+    drivers = DiscreteTimeHazardModel(terms="drivers").fit(sim[1])
     assert (drivers.params_[["time", "quality", "service", "cost"]] < 0).all()
 
 
@@ -95,8 +96,15 @@ def test_csat_effect_and_predictions(sim, cloglog):
     full = rows[rows["at_risk_fraction"] == 1.0].head(50)
     fitted = cloglog.result_.predict(cloglog.result_.model.exog[full.index], offset=np.zeros(len(full)))
     assert np.allclose(cloglog.predict_hazard(full), fitted)
+    # csat_effect: alpha sets the interval; the old level keyword still works, with a warning
+    narrow = cloglog.csat_effect(np.array([5.0]), alpha=0.5)
+    assert (narrow["ci_upper"] - narrow["ci_lower"]).iloc[0] < (eff["ci_upper"] - eff["ci_lower"]).iloc[0]
+    with pytest.warns(FutureWarning, match="alpha"):
+        old = cloglog.csat_effect(np.array([5.0]), level=0.5)
+    assert np.allclose(old["ci_lower"], narrow["ci_lower"])
 
 
+@pytest.mark.slow
 def test_episodes_and_cox_agree_with_statsmodels_and_truth(small):
     data, panel = small
     eps = survival_episodes(panel, data.customers)
@@ -105,15 +113,18 @@ def test_episodes_and_cox_agree_with_statsmodels_and_truth(small):
     cox = CoxChurnModel().fit(eps)
     s = cox.summary
     truth = data.truth
-    for term, true in {"csat_below": truth.churn_csat_below_knot, "csat_above": truth.churn_csat_above_knot,
-                       "segment[enterprise]": truth.churn_segment["enterprise"],
-                       "tenure_years": truth.churn_tenure_per_year}.items():
+    for term, true in {
+        "csat_below": truth.churn_csat_below_knot,
+        "csat_above": truth.churn_csat_above_knot,
+        "segment[enterprise]": truth.churn_segment["enterprise"],
+        "tenure_years": truth.churn_tenure_per_year,
+    }.items():
         assert abs(s.loc[term, "coef"] - true) < 3 * s.loc[term, "se"], term
     agree = cox.agreement()
     assert (agree["diff_in_se"] < 0.25).all(), agree
     assert np.allclose(agree["lifelines_se"], agree["statsmodels_se"], rtol=0.02)
     # discrete-time cloglog on the same data gives the same log hazard ratios
-    disc = ChurnLogitModel().fit(panel)
+    disc = DiscreteTimeHazardModel().fit(panel)
     for term in ("csat_below", "csat_above"):
         assert abs(disc.params_[term] - s.loc[term, "coef"]) < 0.5 * s.loc[term, "se"]
     tenure_eps = survival_episodes(panel, data.customers, time_scale="tenure")
@@ -140,10 +151,10 @@ def test_csat_band_edges():
 def test_bad_input_raises(sim):
     panel = sim[1]
     with pytest.raises(ValueError, match="at_risk_fraction"):
-        ChurnLogitModel().fit(panel.drop(columns=["at_risk_fraction"]))
+        DiscreteTimeHazardModel().fit(panel.drop(columns=["at_risk_fraction"]))
     with pytest.raises(ValueError, match="churned"):
-        ChurnLogitModel().fit(panel.assign(churned=False))
+        DiscreteTimeHazardModel().fit(panel.assign(churned=False))
     with pytest.raises(ValueError, match="link"):
-        ChurnLogitModel(link="probit")
-    with pytest.raises(ValueError, match="not fitted"):
-        ChurnLogitModel().summary
+        DiscreteTimeHazardModel(link="probit")
+    with pytest.raises(NotFittedError, match="not fitted"):
+        _ = DiscreteTimeHazardModel().summary

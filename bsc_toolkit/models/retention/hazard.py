@@ -1,0 +1,419 @@
+"""The discrete-time churn hazard model: a binomial GLM on the surveyed customer-periods.
+
+``churned`` (0/1 per customer-period) is modelled with a complementary log-log link and offset
+``log(at_risk_fraction)`` (exact for a hazard constant within a period: coefficients are log
+hazard ratios), or with a logit link and ``log_at_risk`` as a covariate (log odds ratios). The
+default csat term is a linear spline with a knot, tested against a straight line (diminishing
+returns above the knot, Ittner & Larcker 1998).
+
+The fit runs on a lean IRLS (:mod:`._irls`) over a design matrix built once with numpy
+(:mod:`._design`); it reproduces statsmodels' GLM, which stays the reference in the tests and
+is available as :attr:`DiscreteTimeHazardModel.result_`.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import patsy
+from scipy import stats
+
+from bsc_toolkit.contracts import DRIVERS
+from bsc_toolkit.models._base import FittedModel, deprecated_alias, z_critical
+from bsc_toolkit.models.features import CSAT_BANDS, add_csat_spline, csat_band, csat_spline
+from bsc_toolkit.models.retention._common import check_terms, csat_term, ratio_table, reference_band, require
+from bsc_toolkit.models.retention._design import build_design, term_columns
+from bsc_toolkit.models.retention._diagnose import diagnose_fit
+from bsc_toolkit.models.retention._irls import fit_binomial
+
+__all__ = ["DiscreteTimeHazardModel", "ChurnLogitModel"]
+
+
+class DiscreteTimeHazardModel(FittedModel):
+    """Discrete-time churn hazard on surveyed customer-periods (binomial GLM).
+
+    * ``link="cloglog"`` (default) with offset ``log(at_risk_fraction)``:
+      ``P(churn) = 1 - exp(-exposure * exp(x'b))``; coefficients are log hazard ratios per period;
+    * ``link="logit"``: log odds ratios, with ``log_at_risk`` (log exposure) as a covariate with
+      its own coefficient (close to the cloglog results when churn is rare).
+
+    Parameters
+    ----------
+    link : {"cloglog", "logit"}
+    terms : {"spline", "linear", "bands", "drivers"}
+        How satisfaction enters: linear spline of csat with a knot (default), linear csat, csat
+        bands (:data:`CSAT_BANDS`, reference = the band holding the knot) or the four driver ratings.
+    knot : float
+        Knot of the csat spline.
+    controls : sequence of str
+        Formula terms added after the satisfaction terms.
+    formula : str, optional
+        Full formula overriding ``terms`` and ``controls`` (columns ``csat_below``, ``csat_above``,
+        ``csat_band`` and ``log_at_risk`` are available).
+    cov_type : {"nonrobust", "cluster"}
+        Model-based standard errors or cluster-robust by customer (CRV1, as statsmodels).
+    nonlinearity_test : bool
+        With ``terms="spline"`` (and no ``formula``), also fit the straight line and test it
+        (a second fit); ``False`` skips it.
+    alpha : float
+        1 - confidence level of the intervals.
+
+    Attributes
+    ----------
+    params_, standard_errors_, p_values_ : pandas.Series
+    cov_params_ : pandas.DataFrame
+    confidence_intervals_ : pandas.DataFrame
+        ``ci_lower, ci_upper`` per term.
+    summary : pandas.DataFrame
+        ``coef, se, ci_lower, ci_upper, p_value``, then ``exp_coef`` with ``exp_coef_ci_lower``,
+        ``exp_coef_ci_upper`` (the hazard ratio under cloglog, the odds ratio under logit) and ``z``.
+    nonlinearity_test_ : pandas.DataFrame or None
+        Likelihood-ratio and Wald tests of equal slopes below and above the knot, and a
+        one-sided test of diminishing returns.
+    reference_band_ : str or None
+        Reference band actually used by ``terms="bands"``.
+    diagnostics_ : list of Diagnostic
+        ``not_converged``, ``separation``, ``few_events``, ``empty_reference``, ``dropped_rows``.
+    result_ : statsmodels GLMResults
+        statsmodels' fit, computed on first access from the lean estimates.
+    n_obs_, n_events_, n_customers_ : int
+    """
+
+    def __init__(
+        self,
+        link: str = "cloglog",
+        terms: str = "spline",
+        knot: float = 7.0,
+        controls: tuple[str, ...] = ("C(segment)", "tenure_years"),
+        formula: str | None = None,
+        cov_type: str = "nonrobust",
+        nonlinearity_test: bool = True,
+        alpha: float = 0.05,
+    ) -> None:
+        super().__init__(alpha=alpha)
+        if link not in ("cloglog", "logit"):
+            raise ValueError(f"link must be 'cloglog' or 'logit', not {link!r}")
+        if cov_type not in ("nonrobust", "cluster"):
+            raise ValueError(f"cov_type must be 'nonrobust' or 'cluster', not {cov_type!r}")
+        self.link = link
+        self.terms = check_terms(terms)
+        self.knot = float(knot)
+        self.controls = tuple(controls)
+        self.formula = formula
+        self.cov_type = cov_type
+        self.nonlinearity_test = bool(nonlinearity_test)
+
+    @property
+    def reference_band(self) -> str:
+        """Label of the csat band that holds the knot (the default reference of ``terms='bands'``)."""
+        return reference_band(self.knot)
+
+    # ------------------------------------------------------------------ data
+    def _rhs(self, reference: str) -> str:
+        if self.formula is not None:
+            return self.formula.split("~", 1)[1].strip()
+        rhs = [csat_term(self.terms, reference), *self.controls]
+        if self.link == "logit":
+            rhs.append("log_at_risk")
+        return " + ".join(rhs)
+
+    def _sat_columns(self) -> list[str]:
+        return list(DRIVERS) if self.terms == "drivers" else ["csat"]
+
+    def _prepare(self, panel: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+        require(panel, ["customer_id", "churned", "at_risk_fraction", *self._sat_columns()])
+        controls = None if self.formula is not None else term_columns(list(self.controls))
+        if controls is None:  # a custom formula may use any column
+            cols = list(panel.columns)
+        else:
+            extra = [c for c in controls if c not in ("csat_below", "csat_above", "csat_band", "log_at_risk")]
+            require(panel, extra)
+            cols = list(
+                dict.fromkeys(["customer_id", "churned", "at_risk_fraction", "csat", *self._sat_columns(), *extra])
+            )
+            cols = [c for c in cols if c in panel.columns]
+        used = [c for c in dict.fromkeys(["csat", *self._sat_columns()]) if c in panel.columns]
+        missing = np.zeros(len(panel), dtype=bool)
+        for c in used:
+            missing |= panel[c].isna().to_numpy()
+        dropped = {"satisfaction": int(missing.sum())}
+        if controls is not None:
+            for c in cols:
+                if c not in used and c != "customer_id":
+                    missing |= panel[c].isna().to_numpy()
+            dropped["controls"] = int(missing.sum()) - dropped["satisfaction"]
+        keep = ~missing
+        df = pd.DataFrame({c: _take(panel[c], keep) for c in cols})
+        if "csat" in df.columns:
+            df["csat_below"], df["csat_above"] = csat_spline(df["csat"].to_numpy(), self.knot)
+            if self.terms == "bands" or self.formula is not None:
+                df["csat_band"] = csat_band(df["csat"].to_numpy())
+        df["churned"] = df["churned"].astype(int)
+        df["log_at_risk"] = np.log(df["at_risk_fraction"].to_numpy(dtype=float).clip(min=1e-6))
+        return df, dropped
+
+    def prepare(self, panel: pd.DataFrame) -> pd.DataFrame:
+        """Rows used for fitting: surveyed periods with the model's columns, churned as int."""
+        return self._prepare(panel)[0]
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, panel: pd.DataFrame) -> DiscreteTimeHazardModel:
+        """Fit on the customer-period panel (unsurveyed periods are dropped).
+
+        Parameters
+        ----------
+        panel : pandas.DataFrame
+            Output of :func:`bsc_toolkit.panel.customer_periods`.
+
+        Returns
+        -------
+        DiscreteTimeHazardModel
+            ``self``.
+        """
+        self._start_fit()
+        self.__dict__.pop("_result", None)
+        with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
+            warnings.simplefilter("always", RuntimeWarning)
+            self._fit(panel)
+        numeric = [w for w in caught if issubclass(w.category, RuntimeWarning)]
+        for w in caught:
+            if w not in numeric:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if numeric:
+            text = "; ".join(sorted({str(w.message) for w in numeric}))[:300]
+            self._diagnose("numerical", f"Numerical warnings during the hazard fit ({text}).", "info")
+        return self
+
+    def _fit(self, panel: pd.DataFrame) -> None:
+        df, dropped = self._prepare(panel)
+        if len(df) < 20:
+            raise ValueError(f"too few surveyed customer-periods to fit ({len(df)}); need at least 20")
+        n_events = int(df["churned"].sum())
+        if n_events == 0 or n_events == len(df):
+            raise ValueError("column 'churned' has no variation in the surveyed periods")
+        sat_col = "csat" if self.terms != "drivers" else DRIVERS[0]
+        if df[sat_col].nunique() < 2:
+            raise ValueError(f"column '{sat_col}' has no variation")
+        reference = self.reference_band
+        self.reference_band_ = None
+        if "csat_band" in df.columns:
+            counts = df["csat_band"].value_counts(sort=False)
+            df["csat_band"] = df["csat_band"].cat.remove_unused_categories()
+            if self.terms == "bands" and self.formula is None and counts.get(reference, 0) == 0:
+                fallback = str(counts.idxmax())
+                self._diagnose(
+                    "empty_reference",
+                    f"The reference csat band '{reference}' (the band holding the knot {self.knot:g}) has no "
+                    f"surveyed customer-periods; band effects are relative to the most populated band "
+                    f"'{fallback}' instead.",
+                )
+                reference = fallback
+            self.reference_band_ = reference if self.terms == "bands" else None
+            self.band_means_ = df.groupby("csat_band", observed=True)["csat"].mean()
+        else:
+            self.band_means_ = None
+        rhs = self._rhs(reference)
+        self.formula_ = "churned ~ " + rhs
+        x, names, self.design_info_, _ = build_design(df, rhs)
+        y = df["churned"].to_numpy(dtype=np.float64)
+        offset = df["log_at_risk"].to_numpy() if self.link == "cloglog" else None
+        groups = pd.factorize(df["customer_id"])[0] if self.cov_type == "cluster" else None
+        try:
+            fit = fit_binomial(x, y, self.link, offset=offset, groups=groups)
+        except np.linalg.LinAlgError:
+            raise ValueError(
+                f"the design matrix of {self.formula_!r} is singular (collinear or empty columns)"
+            ) from None
+        self._data = (x, y, offset, groups, names)
+        self._fit_result = fit
+        self.params_ = pd.Series(fit.params, index=names)
+        self.cov_params_ = pd.DataFrame(fit.cov, index=names, columns=names)
+        self.standard_errors_ = pd.Series(np.sqrt(np.diag(fit.cov)), index=names)
+        table = ratio_table(self.params_, self.standard_errors_, self.alpha)
+        self.p_values_ = table["p_value"]
+        self.confidence_intervals_ = table[["ci_lower", "ci_upper"]]
+        self.llf_ = fit.llf
+        self.n_obs_ = len(df)
+        self.n_events_ = n_events
+        self.n_customers_ = int(df["customer_id"].nunique())
+        self.nonlinearity_test_ = None
+        if self.terms == "spline" and self.formula is None and self.nonlinearity_test:
+            self.nonlinearity_test_ = self._nonlinearity_test()
+        diagnose_fit(self, x, y, fit, names, dropped, len(panel))
+
+    def _nonlinearity_test(self) -> pd.DataFrame:
+        # the straight line is the spline with equal slopes: reuse the design matrix
+        x, y, offset, _, names = self._data
+        i_below, i_above = names.index("csat_below"), names.index("csat_above")
+        keep = [j for j in range(len(names)) if j != i_above]
+        x_lin = x[:, keep]
+        x_lin[:, keep.index(i_below)] = x[:, i_below] + x[:, i_above]
+        start = self.params_.drop("csat_above").to_numpy()
+        linear = fit_binomial(x_lin, y, self.link, offset=offset, start=start)
+        lr = 2.0 * (self.llf_ - linear.llf)
+        b, v = self.params_, self.cov_params_
+        diff = b["csat_above"] - b["csat_below"]
+        se = float(
+            np.sqrt(
+                v.loc["csat_above", "csat_above"]
+                + v.loc["csat_below", "csat_below"]
+                - 2 * v.loc["csat_above", "csat_below"]
+            )
+        )
+        z = diff / se
+        # diminishing returns: csat protects less above the knot, i.e. the (negative) slope
+        # below is steeper: below < above  <=>  diff > 0
+        sign = 1.0 if b["csat_below"] <= 0 else -1.0
+        return pd.DataFrame(
+            {
+                "statistic": [lr, z**2, sign * z],
+                "df": [1, 1, np.nan],
+                "p_value": [stats.chi2.sf(lr, 1), stats.chi2.sf(z**2, 1), stats.norm.sf(sign * z)],
+                "estimate": [np.nan, diff, diff],
+                "se": [np.nan, se, se],
+            },
+            index=pd.Index(
+                [
+                    "LR: spline vs linear",
+                    "Wald: slope above = slope below",
+                    "one-sided: diminishing returns above knot",
+                ],
+                name="test",
+            ),
+        )
+
+    # ------------------------------------------------------------------ outputs
+    @property
+    def result_(self):
+        """statsmodels ``GLMResults`` of the same model (fitted on first access, from ``params_``)."""
+        self._check_fitted()
+        if "_result" not in self.__dict__:
+            import statsmodels.api as sm
+
+            x, y, offset, groups, names = self._data
+            link = sm.families.links.CLogLog() if self.link == "cloglog" else sm.families.links.Logit()
+            model = sm.GLM(y, pd.DataFrame(x, columns=names), family=sm.families.Binomial(link=link), offset=offset)
+            kw = {"cov_type": "cluster", "cov_kwds": {"groups": groups}} if groups is not None else {}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.__dict__["_result"] = model.fit(start_params=self.params_.to_numpy(), **kw)
+        return self.__dict__["_result"]
+
+    def _summary(self) -> pd.DataFrame:
+        return ratio_table(self.params_, self.standard_errors_, self.alpha)
+
+    def summary_text(self) -> str:
+        """Readable summary: coefficient table, nonlinearity tests and diagnostics."""
+        self._check_fitted()
+        kind = "log hazard ratios (cloglog)" if self.link == "cloglog" else "log odds ratios (logit)"
+        text = (
+            f"Discrete-time hazard, {kind}: {self.formula_}\n{self.n_obs_:,} customer-periods, "
+            f"{self.n_customers_:,} customers, {self.n_events_:,} churn events\n" + self.summary.round(4).to_string()
+        )
+        if self.nonlinearity_test_ is not None:
+            text += "\n\nNonlinearity (diminishing returns) tests\n" + self.nonlinearity_test_.round(4).to_string()
+        if self.diagnostics_:
+            text += "\n\nDiagnostics\n" + "\n".join(f"- {d}" for d in self.diagnostics_)
+        return text
+
+    def design_matrix(self, data: pd.DataFrame) -> np.ndarray:
+        """Design matrix of the fitted formula for new rows (exposure = one full period).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(len(data), len(params_))``; ``design_matrix(data) @ params_`` is the linear predictor.
+        """
+        self._check_fitted()
+        df = add_csat_spline(data, self.knot) if "csat" in data.columns else data.copy()
+        if self.reference_band_ is not None or "csat_band" in df.columns:
+            levels = [str(v) for v in self.band_means_.index] if self.band_means_ is not None else None
+            if levels is not None and "csat_band" in df.columns:
+                df["csat_band"] = pd.Categorical(np.asarray(df["csat_band"], dtype=object), categories=levels)
+        df["log_at_risk"] = 0.0
+        if "churned" not in df.columns:
+            df["churned"] = 0
+        (x,) = patsy.build_design_matrices([self.design_info_], df, return_type="matrix")
+        return np.asarray(x, dtype=float)
+
+    def predict_hazard(self, data: pd.DataFrame, params: pd.Series | np.ndarray | None = None) -> np.ndarray:
+        """Per-period churn probability for a full period of exposure.
+
+        Parameters
+        ----------
+        data : pandas.DataFrame
+            Rows with the covariates of the formula (``csat`` may be non-integer).
+        params : array-like, optional
+            Coefficients to use (e.g. a simulation draw); default ``params_``.
+        """
+        x = self.design_matrix(data)
+        eta = x @ np.asarray(self.params_ if params is None else params, dtype=float)
+        if self.link == "cloglog":
+            return -np.expm1(-np.exp(eta))
+        return 1.0 / (1.0 + np.exp(-eta))
+
+    def csat_effect(
+        self, grid: np.ndarray | None = None, alpha: float | None = None, *, level: float | None = None
+    ) -> pd.DataFrame:
+        """Effect of csat on the linear predictor relative to csat at the knot (or the reference band).
+
+        For ``terms="spline"`` a curve over ``grid`` with delta-method intervals; for
+        ``terms="bands"`` one row per band.
+
+        Parameters
+        ----------
+        grid : array-like, optional
+            csat values (default 1 to 10 by 0.25).
+        alpha : float, optional
+            1 - confidence level (default: the model's ``alpha``).
+        level : float, optional
+            Deprecated: the confidence level; use ``alpha = 1 - level``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``csat`` (or ``band`` and its mean csat ``csat_mean``), ``effect`` (log hazard/odds
+            ratio), ``ci_lower``, ``ci_upper``.
+        """
+        self._check_fitted()
+        if level is not None:
+            warnings.warn("csat_effect(level=...) is deprecated; use alpha = 1 - level", FutureWarning, stacklevel=2)
+            alpha = 1.0 - level
+        zq = z_critical(self.alpha if alpha is None else alpha)
+        if self.terms == "spline":
+            grid = np.arange(1.0, 10.01, 0.25) if grid is None else np.asarray(grid, dtype=float)
+            x = np.column_stack(csat_spline(grid, self.knot))
+            names = ["csat_below", "csat_above"]
+            b = self.params_[names].to_numpy()
+            v = self.cov_params_.loc[names, names].to_numpy()
+            eff = x @ b
+            se = np.sqrt(np.einsum("ij,jk,ik->i", x, v, x))
+            return pd.DataFrame({"csat": grid, "effect": eff, "ci_lower": eff - zq * se, "ci_upper": eff + zq * se})
+        if self.terms == "bands":
+            ref = self.reference_band_ or self.reference_band
+            rows = [{"band": ref, "effect": 0.0, "ci_lower": 0.0, "ci_upper": 0.0}]
+            for name in self.params_.index:
+                if name.startswith("C(csat_band"):
+                    label = name.split("[T.")[-1].rstrip("]")
+                    b, s = self.params_[name], float(np.sqrt(self.cov_params_.loc[name, name]))
+                    rows.append({"band": label, "effect": b, "ci_lower": b - zq * s, "ci_upper": b + zq * s})
+            out = pd.DataFrame(rows)
+            out["band"] = pd.Categorical(out["band"], categories=[label for _, label in CSAT_BANDS], ordered=True)
+            out["csat_mean"] = out["band"].astype(str).map(self.band_means_.rename(index=str)).astype(float)
+            return out.sort_values("band", ignore_index=True)
+        raise ValueError("csat_effect needs terms='spline' or terms='bands'")
+
+
+def _take(values: pd.Series, keep: np.ndarray) -> pd.Series | np.ndarray:
+    """Rows ``keep`` of a column; text columns become pandas categoricals (patsy's sorted levels)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values[keep].reset_index(drop=True)
+    arr = values.to_numpy()[keep]
+    if arr.dtype == object and values.name != "customer_id":
+        return pd.Categorical(arr)
+    return arr
+
+
+ChurnLogitModel = deprecated_alias(DiscreteTimeHazardModel, "ChurnLogitModel", "0.3.0")
