@@ -199,7 +199,7 @@ def test_alpha_sets_every_interval_and_confidence_is_deprecated(small_sim):
 
 
 def test_wilson_interval_matches_the_formula():
-    from bsc_toolkit.metrics import _wilson
+    from bsc_toolkit.metrics._common import _wilson
 
     lo, hi = _wilson(np.array([3.0, 0.0, 5.0]), np.array([10.0, 0.0, 5.0]), 0.05)
     z = 1.959963985
@@ -209,3 +209,13 @@ def test_wilson_interval_matches_the_formula():
     assert lo[0] == pytest.approx(centre - half, rel=1e-8) and hi[0] == pytest.approx(centre + half, rel=1e-8)
     assert np.isnan(lo[1]) and np.isnan(hi[1])  # no customers: no interval, not 0
     assert hi[2] == pytest.approx(1.0) and lo[2] < 1
+
+
+def test_the_package_re_exports_every_kpi_function_from_its_module():
+    from bsc_toolkit.metrics import customers, profitability, satisfaction, summary
+
+    modules = (satisfaction, customers, profitability, summary)
+    for name in metrics.__all__:
+        owners = [m for m in modules if name in m.__all__]
+        assert len(owners) == 1, name  # one job, one home
+        assert getattr(metrics, name) is getattr(owners[0], name)

@@ -184,3 +184,13 @@ def test_simulate_to_dir_memory_does_not_grow_with_customers(tmp_path):
         peaks.append(tracemalloc.get_traced_memory()[1])
         tracemalloc.stop()
     assert peaks[1] < 1.5 * peaks[0], peaks
+
+
+def test_old_import_paths_still_resolve_to_the_split_modules():
+    import bsc_toolkit.data.simulate as old
+    from bsc_toolkit.contracts import DRIVERS as contract_drivers
+    from bsc_toolkit.data.simulate_write import simulate_to_dir
+    from bsc_toolkit.data.truth import Truth as truth_class
+
+    assert old.Truth is truth_class and old.simulate_to_dir is simulate_to_dir and old.DRIVERS is contract_drivers
+    assert {"DEFAULT_CHUNK_SIZE", "SimulatedData", "simulate"} <= set(old.__all__)

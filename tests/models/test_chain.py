@@ -216,3 +216,11 @@ def test_moved_names_still_resolve_from_the_old_path():
             assert getattr(chain, name) is getattr(links, name)
     with pytest.raises(AttributeError, match="nope"):
         chain.nope  # noqa: B018
+
+
+def test_customer_chain_table_lives_in_chain_table_and_is_re_exported():
+    import bsc_toolkit.models.chain as chain
+    import bsc_toolkit.models.chain_table as chain_table
+
+    assert chain.customer_chain_table is chain_table.customer_chain_table
+    assert "customer_chain_table" in chain.__all__

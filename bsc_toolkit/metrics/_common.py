@@ -1,0 +1,68 @@
+"""Shared helpers of the KPI functions: grouping keys, column checks, periods, intervals."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from statsmodels.stats.proportion import proportion_confint
+
+from bsc_toolkit.models._base import check_alpha
+
+
+def _by_list(by: str | Sequence[str] | None) -> list[str]:
+    if by is None:
+        return []
+    return [by] if isinstance(by, str) else list(by)
+
+
+def _require(frame: pd.DataFrame, columns: Sequence[str], table: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{table} table lacks column(s) {missing}; it has {list(frame.columns)}")
+
+
+def _with_period(frame: pd.DataFrame, date_col: str, freq: str) -> pd.DataFrame:
+    out = frame.copy()
+    out["period"] = pd.to_datetime(out[date_col]).dt.to_period(freq)
+    return out
+
+
+def _answered(
+    surveys: pd.DataFrame, column: str, by: str | Sequence[str] | None, freq: str | None, date_col: str
+) -> tuple[pd.DataFrame, list[str]]:
+    """Non-missing answers in ``column`` with their grouping keys (period first)."""
+    _require(surveys, [column, *([date_col] if freq else []), *_by_list(by)], "surveys")
+    keys = (["period"] if freq else []) + _by_list(by)
+    frame = _with_period(surveys, date_col, freq) if freq else surveys
+    return frame.loc[frame[column].notna(), [*keys, column]], keys
+
+
+def _group(frame: pd.DataFrame, keys: list[str]):
+    """Group by ``keys``, or into one group when there are none."""
+    return frame.groupby(keys, observed=True, sort=True) if keys else frame.groupby(lambda _: 0)
+
+
+def _resolve_alpha(alpha: float, confidence: float | None, function: str) -> float:
+    """``alpha``, or ``1 - confidence`` from the deprecated keyword (with a FutureWarning)."""
+    if confidence is not None:
+        warnings.warn(
+            f"{function}(confidence=...) is deprecated and will be removed in 0.3.0; use alpha=1 - confidence",
+            FutureWarning,
+            stacklevel=3,
+        )
+        alpha = 1 - confidence
+    return check_alpha(alpha)
+
+
+def _wilson(successes: np.ndarray, n: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for a proportion (statsmodels' ``proportion_confint``); NaN where n = 0."""
+    n = np.asarray(n, dtype=float)
+    successes = np.asarray(successes, dtype=float)
+    has = n > 0
+    lo, hi = np.full_like(n, np.nan), np.full_like(n, np.nan)
+    if has.any():
+        lo[has], hi[has] = proportion_confint(successes[has], n[has], alpha=alpha, method="wilson")
+    return lo, hi

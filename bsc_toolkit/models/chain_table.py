@@ -1,0 +1,137 @@
+"""The customer-level table of the service-profit chain: baseline satisfaction, then retention and revenue.
+
+:func:`customer_chain_table` builds the input of
+:class:`~bsc_toolkit.models.chain.ServiceProfitChain` (and of
+:func:`~bsc_toolkit.scorecard.links.chain_link_strengths`) from the three data
+tables; :mod:`bsc_toolkit.models.chain` re-exports it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bsc_toolkit.panel import customer_periods
+
+__all__ = ["customer_chain_table"]
+
+
+def customer_chain_table(
+    customers: pd.DataFrame,
+    surveys: pd.DataFrame,
+    transactions: pd.DataFrame,
+    freq: str = "Q",
+    baseline_periods: int = 2,
+) -> pd.DataFrame:
+    """One row per customer: baseline satisfaction, then retention and revenue in the follow-up.
+
+    The window is split in time so that cause precedes effect: satisfaction is
+    measured in the first ``baseline_periods`` periods (the baseline), retention
+    and revenue in the remaining periods (the follow-up). The cohort is the
+    customers active at the window start, still active at the start of the
+    follow-up, with at least one baseline survey.
+
+    The baseline mean of a few surveys is a noisy measure of the customer's
+    satisfaction level (period-to-period noise), which would attenuate every
+    effect of satisfaction. ``csat_calibrated`` is the regression-calibration
+    estimate of the level, E[level | baseline mean, segment]: the baseline mean
+    shrunk towards the segment mean by the reliability
+    ``var(level) / (var(level) + var(noise) / n_surveys)``, with the noise
+    variance estimated from the repeated surveys of the cohort's customers
+    (pooled within-customer variance over the whole window).
+
+    Parameters
+    ----------
+    customers, surveys, transactions : DataFrame
+        Tables following the data contracts.
+    freq : str
+        Period frequency of the panel (quarters by default).
+    baseline_periods : int
+        Number of periods in the baseline; at least one period must remain.
+
+    Returns
+    -------
+    DataFrame
+        ``customer_id, segment, tenure_years`` (at the follow-up start),
+        ``n_surveys`` (baseline), ``csat`` (baseline mean), ``reliability``,
+        ``csat_calibrated``, ``periods_retained`` (time active in the follow-up,
+        in periods), ``retained`` (active at the window end), ``revenue_usd,
+        margin_usd, n_orders`` (follow-up totals). ``attrs`` hold
+        ``noise_var``, ``level_var`` and the baseline/follow-up periods.
+    """
+    if baseline_periods < 1:
+        raise ValueError("baseline_periods must be at least 1")
+    panel = customer_periods(customers, surveys, transactions, freq=freq)
+    if panel.empty:
+        raise ValueError("the customer-period panel is empty")
+    periods = pd.PeriodIndex(panel["period"])
+    ordinal = periods.asi8
+    first, last = ordinal.min(), ordinal.max()
+    if last - first + 1 <= baseline_periods:
+        raise ValueError(
+            f"the window has {last - first + 1} periods; baseline_periods={baseline_periods} leaves no follow-up"
+        )
+    active = panel["active_fraction"].to_numpy()  # the activity window, as the panel defines it
+    work = panel.assign(_active=active, _i=ordinal - first)
+    if "segment" not in work:
+        work["segment"] = "all"
+    starters = work.loc[work["_i"] == 0, "customer_id"]
+    followers = work.loc[work["_i"] == baseline_periods, "customer_id"]
+    cohort = work[work["customer_id"].isin(starters) & work["customer_id"].isin(followers)]
+    base = cohort[cohort["_i"] < baseline_periods].groupby("customer_id")
+    follow = cohort[cohort["_i"] >= baseline_periods].groupby("customer_id")
+    out = pd.DataFrame(
+        {
+            "segment": follow["segment"].first(),
+            "tenure_years": follow["tenure_years"].first(),
+            "n_surveys": base["surveyed"].sum().astype(np.int64),
+            "csat": base["csat"].mean(),
+            "periods_retained": follow["_active"].sum(),
+            "retained": ~follow["churned"].any(),
+            "revenue_usd": follow["revenue_usd"].sum(),
+            "margin_usd": follow["margin_usd"].sum(),
+            "n_orders": follow["n_orders"].sum(),
+        }
+    )
+    out = out[out["n_surveys"] > 0]
+    if len(out) < 30:
+        raise ValueError(f"only {len(out)} customers in the cohort (active at the start, surveyed in the baseline)")
+    # noise variance: pooled within-customer variance of csat over the window
+    rated = cohort.dropna(subset=["csat"])
+    dev = rated["csat"] - rated.groupby("customer_id")["csat"].transform("mean")
+    dof = (rated.groupby("customer_id")["csat"].count() - 1).clip(lower=0).sum()
+    noise_var = float((dev**2).sum() / dof) if dof > 0 else 0.0
+    seg_mean = out.groupby("segment")["csat"].transform("mean")
+    level_var = float(((out["csat"] - seg_mean) ** 2).mean() - (noise_var / out["n_surveys"]).mean())
+    level_var = max(level_var, 1e-9)
+    out["reliability"] = level_var / (level_var + noise_var / out["n_surveys"])
+    out["csat_calibrated"] = seg_mean + out["reliability"] * (out["csat"] - seg_mean)
+    out = out.reset_index()
+    cols = [
+        "customer_id",
+        "segment",
+        "tenure_years",
+        "n_surveys",
+        "csat",
+        "reliability",
+        "csat_calibrated",
+        "periods_retained",
+        "retained",
+        "revenue_usd",
+        "margin_usd",
+        "n_orders",
+    ]
+    out = out[cols]
+    out.attrs.update(
+        noise_var=noise_var,
+        level_var=level_var,
+        baseline=(
+            str(pd.Period(ordinal=first, freq=freq)),
+            str(pd.Period(ordinal=first + baseline_periods - 1, freq=freq)),
+        ),
+        follow_up=(
+            str(pd.Period(ordinal=first + baseline_periods, freq=freq)),
+            str(pd.Period(ordinal=last, freq=freq)),
+        ),
+    )
+    return out
