@@ -14,6 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from bsc_toolkit.data.schemas import DataValidationError, validate_table
@@ -151,7 +152,7 @@ def read_table(path: str | Path, table: str) -> pd.DataFrame:
         if suffix == ".csv":
             raw = pd.read_csv(path, dtype=str, keep_default_na=True, skipinitialspace=True)
         elif suffix == ".parquet":
-            raw = pd.read_parquet(path).reset_index(drop=True)
+            raw = _read_parquet(path)
         else:
             raw = pd.read_excel(path)
     except Exception as exc:  # parser errors of many kinds: name the file
@@ -159,8 +160,38 @@ def read_table(path: str | Path, table: str) -> pd.DataFrame:
     return validate_table(raw, table, source=str(path), row_offset=row_offset)
 
 
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """Read a Parquet file with about one copy of the data at a time, in memory the OS gets back.
+
+    ``self_destruct`` frees each Arrow column once converted and ``split_blocks`` skips pandas'
+    consolidation copy. Numeric columns converted without a copy would stay in arrow's memory
+    pool, which keeps freed memory for reuse: when the tables are dropped later (e.g. once the
+    panel is built) hundreds of MB would stay resident. They are copied into numpy's own memory
+    one column at a time, and the pool is told to release what it no longer uses.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pool = pa.default_memory_pool()
+    table = pq.read_table(path)
+    try:
+        frame = table.to_pandas(self_destruct=True, split_blocks=True)
+    finally:
+        del table
+        pool.release_unused()
+    for name in frame.columns:
+        dtype = frame[name].dtype
+        if isinstance(dtype, np.dtype) and dtype.kind != "O":
+            frame[name] = frame[name].to_numpy(copy=True)
+            pool.release_unused()
+    index = frame.index
+    if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
+        frame = frame.reset_index(drop=True)
+    return frame
+
+
 def _check_references(data: CustomerData, files: dict[str, Path]) -> None:
-    known = set(data.customers["customer_id"])
+    known = data.customers["customer_id"].to_numpy()
     problems = []
     for name in ("surveys", "transactions"):
         frame = getattr(data, name)

@@ -125,8 +125,11 @@ def _examples(rows: list[tuple[object, object]], row_offset: int | None, limit: 
 def _parse_dates(
     frame: pd.DataFrame, table: str, problems: list[str], row_offset: int | None, reported: set
 ) -> pd.DataFrame:
-    """Parse the table's date columns, recording unparseable values."""
-    out = frame.copy()
+    """Parse the table's date columns, recording unparseable values.
+
+    Returns a shallow copy: parsed columns are replaced, the others are shared with ``frame``.
+    """
+    out = frame.copy(deep=False)
     for col in DATE_COLUMNS.get(table, ()):
         if col not in out.columns:
             continue
@@ -188,11 +191,14 @@ def validate_table(
         raise DataValidationError(
             f"Invalid {where}:\n  - missing required column(s) {missing}; found columns {list(frame.columns)}"
         )
-    frame = frame.reset_index(drop=True) if row_offset is not None else frame
+    if row_offset is not None and not _is_default_index(frame.index):
+        frame = frame.reset_index(drop=True)
     reported: set = set()
     parsed = _parse_dates(frame, table, problems, row_offset, reported)
+    schema = _coerce_safely(parsed, schema)
     try:
-        validated = schema.validate(parsed, lazy=True)
+        # ``parsed`` is this function's own (shallow) copy: pandera may coerce in place
+        validated = schema.validate(parsed, lazy=True, inplace=True)
     except SchemaErrors as err:
         for line in _describe_failures(err.failure_cases, row_offset, reported, schema.unique):
             if line not in problems:
@@ -200,7 +206,48 @@ def validate_table(
         validated = None
     if problems:
         raise DataValidationError(f"Invalid {where}:\n" + "\n".join(f"  - {p}" for p in problems))
+    # pandera caches its accessor on the frame and the accessor refers back to the frame: a
+    # reference cycle that keeps the whole table in memory after its last use until Python's
+    # cyclic garbage collector happens to run. Break it, so a dropped table is freed at once.
+    validated.__dict__.pop("pandera", None)
     return validated
+
+
+def _is_default_index(index: pd.Index) -> bool:
+    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
+
+
+def _coerce_safely(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
+    """Coerce the numeric and date columns that convert without loss, in place, one at a time.
+
+    pandera's own coercion copies every column (also those that already have the right dtype)
+    and keeps the whole input alive meanwhile; here a column is converted only when its dtype
+    differs, and the schema returned skips coercion of every column that now has its target
+    dtype. Columns that may fail to convert (text) are left to pandera, whose failure cases
+    name the offending rows.
+    """
+    done = {}
+    for name, col in schema.columns.items():
+        if not col.coerce or name not in frame.columns:
+            continue
+        target = str(col.dtype)
+        if target not in ("int64", "float64", "datetime64[ns]"):
+            continue
+        values = frame[name]
+        if str(values.dtype) != target:
+            convertible = (
+                target == "float64"
+                and (pd.api.types.is_integer_dtype(values.dtype) or pd.api.types.is_float_dtype(values.dtype))
+                and not isinstance(values.dtype, pd.api.extensions.ExtensionDtype)
+            ) or (target == "datetime64[ns]" and pd.api.types.is_datetime64_dtype(values.dtype))
+            if not convertible:
+                continue
+            try:
+                frame[name] = values.astype(target)
+            except (TypeError, ValueError, OverflowError):  # e.g. dates out of the ns range
+                continue
+        done[name] = {"coerce": False}
+    return schema.update_columns(done) if done else schema
 
 
 def _describe_failures(cases: pd.DataFrame, row_offset: int | None, reported: set, key: list[str] | None) -> list[str]:

@@ -36,6 +36,13 @@ import pandas as pd
 import patsy
 
 from bsc_toolkit.models._base import FittedModel, check_alpha, wald_table, z_critical
+from bsc_toolkit.models._fe_algebra import (
+    _column_std,
+    _demean_,
+    _group_sum,
+    _weighted_gram,
+    cluster_robust_ols,
+)
 from bsc_toolkit.models.features import csat_spline
 
 __all__ = ["ESTIMATORS", "FinancialPanelModel", "cluster_robust_ols"]
@@ -50,45 +57,14 @@ def _require(df: pd.DataFrame, cols: list[str]) -> None:
         raise ValueError(f"panel lacks column(s) {missing}; it has {list(df.columns)}")
 
 
-def _group_sum(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
-    """Column-wise sums of ``values`` (n x k or n) per integer group code."""
-    if values.ndim == 1:
-        return np.bincount(codes, weights=values, minlength=n_groups)
-    return np.column_stack(
-        [np.bincount(codes, weights=values[:, j], minlength=n_groups) for j in range(values.shape[1])]
-    )
-
-
-def cluster_robust_ols(
-    y: np.ndarray, x: np.ndarray, groups: np.ndarray, df_absorbed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """OLS coefficients and cluster-robust covariance (CR1, Stata's small-sample factor).
-
-    Parameters
-    ----------
-    y : (n,) array
-    x : (n, k) array
-    groups : (n,) integer codes 0..G-1
-    df_absorbed : int
-        Parameters absorbed before the regression (not counted when clustering
-        by the absorbed groups, as in Stata's ``xtreg, fe vce(cluster id)``).
-
-    Returns
-    -------
-    beta : (k,) array
-    cov : (k, k) array
-        ``G/(G-1) * (n-1)/(n-k-df_absorbed)`` times the sandwich.
-    """
-    xtx = x.T @ x
-    beta = np.linalg.solve(xtx, x.T @ y)
-    resid = y - x @ beta
-    n, k = x.shape
-    n_groups = int(groups.max()) + 1
-    scores = _group_sum(groups, x * resid[:, None], n_groups)
-    bread = np.linalg.inv(xtx)
-    factor = n_groups / (n_groups - 1) * (n - 1) / (n - k - df_absorbed)
-    cov = factor * bread @ (scores.T @ scores) @ bread
-    return beta, cov
+def _sorted_by_customer_period(df: pd.DataFrame) -> bool:
+    """Whether rows are already ordered by ``customer_id`` and then ``period`` (no sort needed)."""
+    if not isinstance(df["period"].dtype, pd.PeriodDtype) or len(df) < 2:
+        return False
+    ids = df["customer_id"].to_numpy()
+    per = pd.PeriodIndex(df["period"]).asi8
+    did, dper = np.diff(ids), np.diff(per)
+    return bool(np.all((did > 0) | ((did == 0) & (dper > 0))))
 
 
 def _is_sat_term(name: str) -> bool:
@@ -216,9 +192,18 @@ class FinancialPanelModel(FittedModel):
         """
         return self._prepare(panel, self._selection(panel)[0])
 
-    def _prepare(self, panel: pd.DataFrame, keep: pd.Series) -> pd.DataFrame:
-        df = panel.loc[keep].copy()
+    def _prepare(self, panel: pd.DataFrame, keep: pd.Series, lean: bool = False) -> pd.DataFrame:
+        """Rows ``keep`` sorted by customer and period; ``lean``: only the columns the fit uses."""
+        cols = list(panel.columns)
+        if lean and self.formula is None:
+            want = ["customer_id", "period", self.outcome, self.csat_col, "at_risk_fraction"]
+            want += ["segment"] if self.estimator == "pooled" and "segment" in panel.columns else []
+            cols = [c for c in dict.fromkeys(want) if c in panel.columns]
+        df = panel.loc[keep, cols] if lean else panel.loc[keep].copy()
         df["csat_below"], df["csat_above"] = csat_spline(df[self.csat_col], self.knot)
+        if lean and _sorted_by_customer_period(df):
+            df.index = pd.RangeIndex(len(df))
+            return df
         return df.sort_values(["customer_id", "period"], ignore_index=True)
 
     def _sat_design(self, df: pd.DataFrame) -> pd.DataFrame:
@@ -243,6 +228,37 @@ class FinancialPanelModel(FittedModel):
             x = pd.concat([x, per], axis=1)
         return x
 
+    def _design_array(self, df: pd.DataFrame, rows: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
+        """:meth:`_design` as a column-major float64 array (rows ``rows`` only), built column by column."""
+        if self.formula is not None or (self.estimator == "pooled" and "segment" in df.columns):
+            x = self._design(df if rows is None else df.loc[rows])
+            return np.asfortranarray(x.to_numpy(dtype=float)), list(x.columns)
+        n = len(df) if rows is None else int(np.count_nonzero(rows))
+        sat = ["csat_below", "csat_above"] if self.terms == "spline" else [self.csat_col]
+        names = (["Intercept"] if self.estimator == "pooled" else []) + sat
+        per_codes, per_names = None, []
+        if self.period_effects:
+            codes, levels = pd.factorize(df["period"] if rows is None else df["period"].array[rows])
+            labels = np.array([str(v) for v in levels], dtype=object)
+            order = np.argsort(labels, kind="stable")  # get_dummies on text: levels in sorted text order
+            rank = np.empty(len(order), dtype=np.intp)
+            rank[order] = np.arange(len(order))
+            per_codes = np.where(codes >= 0, rank[np.maximum(codes, 0)], -1)
+            per_names = [f"period_{label}" for label in labels[order][1:]]
+        x = np.zeros((n, len(names) + len(per_names)), order="F")
+        j = 0
+        if self.estimator == "pooled":
+            x[:, 0] = 1.0
+            j = 1
+        for col in sat:
+            values = df[col].to_numpy(dtype=float)
+            x[:, j] = values if rows is None else values[rows]
+            j += 1
+        for level in range(1, len(per_names) + 1):
+            x[:, j] = per_codes == level
+            j += 1
+        return x, names + per_names
+
     # ---------------------------------------------------------------------- fit
     def fit(self, panel: pd.DataFrame) -> FinancialPanelModel:
         """Fit on the customer-period panel of :func:`bsc_toolkit.panel.customer_periods`.
@@ -260,7 +276,9 @@ class FinancialPanelModel(FittedModel):
         """
         self._start_fit()
         keep, dropped = self._selection(panel)
-        df = self._prepare(panel, keep)
+        df = self._prepare(panel, keep, lean=True)
+        n_kept = int(keep.sum())
+        del keep
         n_negative = 0
         if self.estimator == "ppml":
             negative = (df[self.outcome] < 0).to_numpy()
@@ -279,7 +297,7 @@ class FinancialPanelModel(FittedModel):
             self._diagnose(
                 "dropped_rows",
                 f"Left out of the fit: {'; '.join(parts)} "
-                f"({len(panel) - int(keep.sum()):,} of {len(panel):,} customer-periods).",
+                f"({len(panel) - n_kept:,} of {len(panel):,} customer-periods).",
                 "info",
             )
         if n_negative:
@@ -290,21 +308,21 @@ class FinancialPanelModel(FittedModel):
                 f"usable rows) were left out; the estimates describe the remaining customer-periods.",
             )
         codes, uniques = pd.factorize(df["customer_id"], sort=True)
-        x = self._design(df)
-        names = list(x.columns)
-        xm = x.to_numpy(dtype=float)
         y = df[self.outcome].to_numpy(dtype=float)
         g = len(uniques)
         effects = None
-        if self.estimator == "pooled":
-            beta, cov = cluster_robust_ols(y, xm, codes)
-        elif self.estimator == "within":
-            beta, cov, names, effects = self._fit_within(y, xm, names, codes, g)
-        elif self.estimator == "fd":
-            beta, cov, names = self._fit_fd(df, y, xm, names, codes)
-        else:
+        if self.estimator == "ppml":
             offset = np.log(df["at_risk_fraction"].to_numpy(dtype=float).clip(1e-6))
-            beta, cov, names, effects = self._fit_ppml(y, xm, names, codes, g, offset)
+            beta, cov, names, effects = self._fit_ppml(df, y, codes, g, offset)
+        else:
+            xm, names = self._design_array(df)
+            if self.estimator == "pooled":
+                beta, cov = cluster_robust_ols(y, xm, codes)
+            elif self.estimator == "within":
+                beta, cov, names, effects = self._fit_within(y, xm, names, codes, g)
+            else:
+                beta, cov, names = self._fit_fd(df, y, xm, names, codes)
+            del xm
         self.customer_effects_ = (
             None
             if effects is None
@@ -332,31 +350,74 @@ class FinancialPanelModel(FittedModel):
         return self
 
     def _drop_invariant(self, xd: np.ndarray, names: list[str], how: str) -> np.ndarray:
-        """Mask of the columns of ``xd`` (within-customer transformed) that vary; diagnose the rest."""
-        varying = xd.std(axis=0) > _VARIES
-        if varying.all():
-            return varying
+        """Mask of the columns of ``xd`` (within-customer transformed) that can be estimated; diagnose the rest.
+
+        A column is dropped when it does not vary (``no_within_variation``) or when it is a linear
+        combination of the columns kept before it (``collinear``; e.g. tenure within customers is the
+        calendar time that the period effects already absorb). Satisfaction terms are kept first.
+        """
+        varying = _column_std(xd) > _VARIES
         gone = [n for n, v in zip(names, varying) if not v]
-        sat_left = [n for n, v in zip(names, varying) if v and _is_sat_term(n)]
-        if not sat_left:
-            raise ValueError(
-                f"no satisfaction term varies {how}: {gone} (the '{self.estimator}' estimator identifies effects "
-                "from changes within customers only)"
+        if gone:
+            verb, it = ("does", "was dropped") if len(gone) == 1 else ("do", "were dropped")
+            self._diagnose(
+                "no_within_variation",
+                f"{', '.join(gone)} {verb} not vary {how} and {it}: the customer effects absorb time-invariant "
+                f"terms, so the '{self.estimator}' estimator cannot estimate their effect.",
             )
-        verb, it = ("does", "was dropped") if len(gone) == 1 else ("do", "were dropped")
-        self._diagnose(
-            "no_within_variation",
-            f"{', '.join(gone)} {verb} not vary {how} and {it}: the customer effects absorb time-invariant "
-            f"terms, so the '{self.estimator}' estimator cannot estimate their effect.",
-        )
-        return varying
+        keep = self._independent_columns(xd, names, varying)
+        collinear = [n for n, v, k in zip(names, varying, keep) if v and not k]
+        if collinear:
+            self._diagnose(
+                "collinear",
+                f"{', '.join(collinear)} {'is a linear combination' if len(collinear) == 1 else 'are linear combinations'}"
+                f" of the other regressors {how} (with the customer and period effects) and "
+                f"{'was' if len(collinear) == 1 else 'were'} dropped: {'its' if len(collinear) == 1 else 'their'} "
+                "effect cannot be separated from theirs.",
+            )
+        if not any(k and _is_sat_term(n) for n, k in zip(names, keep)):
+            raise ValueError(
+                f"no satisfaction term can be estimated {how}: {gone + collinear} (the '{self.estimator}' estimator "
+                "identifies effects from changes within customers only)"
+            )
+        return keep
+
+    @staticmethod
+    def _independent_columns(xd: np.ndarray, names: list[str], candidates: np.ndarray) -> np.ndarray:
+        """Greedy choice of linearly independent columns among ``candidates``.
+
+        Satisfaction terms are kept first, then the period effects (the design's own structure), then
+        the user's controls: a control collinear with the period effects is the one dropped.
+        """
+        keep = np.zeros(len(names), dtype=bool)
+        idx = np.flatnonzero(candidates)
+        if idx.size == 0:
+            return keep
+        sub = xd[:, idx]
+        gram = sub.T @ sub
+        scale = np.sqrt(np.diag(gram))
+        corr = gram / np.outer(scale, scale)
+        chosen: list[int] = []
+
+        def priority(pos: int) -> int:
+            name = names[idx[pos]]
+            return 0 if "csat" in name else 1 if name.startswith("period_") else 2
+
+        for pos in sorted(range(idx.size), key=priority):
+            trial = [*chosen, pos]
+            smallest = np.linalg.eigvalsh(corr[np.ix_(trial, trial)])[0]
+            if smallest > 1e-9:
+                chosen.append(pos)
+        keep[idx[chosen]] = True
+        return keep
 
     def _fit_within(self, y, x, names, codes, g):
+        """Customer fixed effects by demeaning; ``x`` (column-major) is demeaned in place."""
         counts = np.bincount(codes, minlength=g).astype(float)
         ybar = _group_sum(codes, y, g) / counts
-        xbar = _group_sum(codes, x, g) / counts[:, None]
+        xbar = _demean_(x, codes, counts)
         yd = y - ybar[codes]
-        xd = x - xbar[codes]
+        xd = x
         varying = self._drop_invariant(xd, names, "within customers")
         if not varying.all():
             xd, xbar = xd[:, varying], xbar[:, varying]
@@ -379,7 +440,7 @@ class FinancialPanelModel(FittedModel):
         beta, cov = cluster_robust_ols(dy, dx[:, keep], sub_codes)
         return beta, cov, [n for n, k in zip(names, keep) if k]
 
-    def _fit_ppml(self, y, x, names, codes, g, offset):
+    def _fit_ppml(self, df, y, codes, g, offset):
         n_i = _group_sum(codes, y, g)
         use = n_i[codes] > 0  # customers without spend carry no information on beta
         n_zero = int((n_i <= 0).sum())
@@ -391,23 +452,40 @@ class FinancialPanelModel(FittedModel):
                 "and were dropped from the PPML fit (their customer effect is minus infinity).",
                 "info",
             )
-        yu, xu, cu, ou = y[use], x[use], codes[use], offset[use]
-        size = np.maximum(np.bincount(cu, minlength=g), 1)
-        xbar = _group_sum(cu, xu, g) / size[:, None]
-        varying = self._drop_invariant(xu - xbar[cu], names, "within customers")
+        # the design of the customers with spend only (a customer's rows are all in or all out)
+        all_used = bool(use.all())
+        xu, names = self._design_array(df, None if all_used else use)
+        yu, cu, ou = (y, codes, offset) if all_used else (y[use], codes[use], offset[use])
+        del df
+        rows_per = np.bincount(cu, minlength=g)
+        size = np.maximum(rows_per, 1)
+        in_order = bool(np.all(cu[1:] >= cu[:-1]))
+
+        def spread(per_customer: np.ndarray) -> np.ndarray:
+            """Per-customer values on the customer's rows (``per_customer[cu]``; a cheap repeat when sorted)."""
+            return np.repeat(per_customer, rows_per) if in_order else per_customer[cu]
+
+        xc = xu.copy(order="F")  # within-customer centred regressors (reused every iteration)
+        _demean_(xc, cu, size.astype(float))
+        varying = self._drop_invariant(xc, names, "within customers")
         if not varying.all():
-            xu, x = xu[:, varying], x[:, varying]
+            xu, xc = np.asfortranarray(xu[:, varying]), np.asfortranarray(xc[:, varying])
         names = [n for n, v in zip(names, varying) if v]
+        n_u = spread(n_i)
+        size_u = spread(size.astype(float))
 
         def concentrated(beta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             """Expected counts, within-customer centred regressors and Hessian at ``beta``."""
             eta = xu @ beta + ou
-            eta -= _group_sum(cu, eta, g)[cu] / size[cu]  # stabilise; shares p are shift-invariant
-            lam = np.exp(eta)
-            p = lam / _group_sum(cu, lam, g)[cu]
-            w = n_i[cu] * p
-            xc = xu - _group_sum(cu, xu * p[:, None], g)[cu]
-            return w, xc, (xc * w[:, None]).T @ xc
+            eta -= spread(_group_sum(cu, eta, g)) / size_u  # stabilise; shares p are shift-invariant
+            lam = np.exp(eta, out=eta)
+            p = lam / spread(_group_sum(cu, lam, g))
+            del eta, lam
+            for j in range(xu.shape[1]):
+                np.subtract(xu[:, j], spread(np.bincount(cu, weights=xu[:, j] * p, minlength=g)), out=xc[:, j])
+            w = p
+            w *= n_u
+            return w, xc, _weighted_gram(xc, w)
 
         beta = np.zeros(xu.shape[1])
         step = np.full_like(beta, np.inf)
@@ -430,9 +508,9 @@ class FinancialPanelModel(FittedModel):
         g_used = int((n_i > 0).sum())
         bread = np.linalg.inv(hess)
         cov = g_used / (g_used - 1) * bread @ (scores.T @ scores) @ bread
-        lam_all = _group_sum(codes, np.exp(x @ beta + offset), g)
-        with np.errstate(divide="ignore"):
-            effects = np.log(n_i) - np.log(lam_all)
+        lam = _group_sum(cu, np.exp(xu @ beta + ou), g)  # customers without spend: 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            effects = np.where(n_i > 0, np.log(n_i) - np.log(lam), -np.inf)
         return beta, cov, names, effects
 
     # ------------------------------------------------------------------ outputs

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
+import weakref
 
 import pandas as pd
 import pytest
@@ -133,3 +135,27 @@ def test_parquet_errors_name_row_positions_and_bad_suffix(tmp_path, small_sim):
     (tmp_path / "surveys.json").write_text("{}")
     with pytest.raises(DataValidationError, match="unsupported file type '.json'"):
         read_table(tmp_path / "surveys.json", "surveys")
+
+
+def test_validation_coerces_without_touching_the_input():
+    frame = pd.DataFrame(
+        {"customer_id": [1, 2, 3], "surveyed_at": pd.to_datetime(["2024-01-05"] * 3), "csat": [7, 3, 10]}
+    )
+    before = frame.copy()
+    out = validate_table(frame, "surveys", row_offset=None)
+    pd.testing.assert_frame_equal(frame, before)  # the int column of the input stays int
+    assert out["csat"].dtype == "float64" and out["csat"].tolist() == [7.0, 3.0, 10.0]
+
+
+def test_loaded_tables_are_freed_as_soon_as_they_are_dropped(tmp_path, small_sim):
+    """No reference cycle (pandera's accessor) keeps a table alive until the next garbage collection."""
+    pq_dir = small_sim.to_dir(tmp_path / "pq", file_format="parquet")
+    data = load_dataset(pq_dir)
+    assert data.surveys["csat"].dtype == "float64"
+    refs = [weakref.ref(getattr(data, t)) for t in ("customers", "surveys", "transactions")]
+    gc.disable()
+    try:
+        del data
+        assert [r() for r in refs] == [None, None, None]
+    finally:
+        gc.enable()

@@ -191,7 +191,7 @@ def test_no_within_variation_and_not_converged(small):
     assert not any(n.startswith("C(segment)") for n in m.params_.index)
     plain = FinancialPanelModel(estimator="within").fit(small)
     np.testing.assert_allclose(m.params_[plain.params_.index], plain.params_, rtol=1e-8)
-    with pytest.raises(ValueError, match="no satisfaction term varies"):
+    with pytest.raises(ValueError, match="no satisfaction term can be estimated"):
         FinancialPanelModel(estimator="within", formula="revenue_usd ~ C(segment)").fit(small)
     stuck = FinancialPanelModel(estimator="ppml", max_iter=1).fit(small)
     assert not stuck.converged
@@ -205,3 +205,33 @@ def test_bad_input_raises(small):
         FinancialPanelModel(estimator="gmm")
     with pytest.raises(ValueError, match="csat"):
         FinancialPanelModel().fit(small.assign(csat=7.0))
+
+
+def test_array_design_equals_the_frame_design_and_the_panel_is_untouched(small):
+    before = small.copy()
+    for est in ("within", "pooled", "fd", "ppml"):
+        m = FinancialPanelModel(estimator=est)
+        df = m.prepare(small)
+        rows = (np.arange(len(df)) % 3 == 0) & (df["period"] != df["period"].min()).to_numpy()
+        for sel in (None, rows):
+            x, names = m._design_array(df, sel)
+            ref = m._design(df if sel is None else df[sel])
+            assert names == list(ref.columns), est
+            np.testing.assert_array_equal(x, ref.to_numpy(dtype=float))
+        m.fit(small)
+    pd.testing.assert_frame_equal(small, before)
+
+
+def test_a_regressor_collinear_with_the_fixed_effects_is_dropped_and_named(small):
+    # within a customer, tenure moves one-for-one with calendar time, which the period effects absorb:
+    # its coefficient is not identified (the fit used to return NaN standard errors without a word)
+    m = FinancialPanelModel(estimator="within", formula="revenue_usd ~ csat_below + csat_above + tenure_years").fit(
+        small
+    )
+    [d] = [d for d in m.diagnostics_ if d.code == "collinear"]
+    assert "tenure_years" in d.message
+    assert "tenure_years" not in m.params_.index
+    assert np.isfinite(m.summary[["coef", "se"]].to_numpy()).all()
+    plain = FinancialPanelModel(estimator="within").fit(small)
+    np.testing.assert_allclose(m.params_[plain.params_.index], plain.params_, rtol=1e-8)
+    assert not [d for d in plain.diagnostics_ if d.code == "collinear"]

@@ -171,10 +171,10 @@ def fit_binomial(
     iteration = 0
     for iteration in range(1, maxiter + 1):  # noqa: B007 (the count is reported after the loop)
         w, z = _working(link, eta, mu, y, off)
-        xw = x * w[:, None]
-        xtwx = xw.T @ x
-        params = np.linalg.solve(xtwx, xw.T @ z)
-        del xw
+        xtwx = _weighted_gram(x, w)
+        z *= w
+        params = np.linalg.solve(xtwx, x.T @ z)
+        del w, z
         eta = x @ params
         eta += off
         mu = _inverse(link, eta)
@@ -197,6 +197,16 @@ def fit_binomial(
     )
 
 
+def _weighted_gram(x: np.ndarray, w: np.ndarray, block: int = 262_144) -> np.ndarray:
+    """``(x * w[:, None]).T @ x`` in row blocks: a bounded temporary instead of an n x k one."""
+    k = x.shape[1]
+    out = np.zeros((k, k))
+    for start in range(0, x.shape[0], block):
+        xb = x[start : start + block]
+        out += (xb * w[start : start + block, None]).T @ xb
+    return out
+
+
 def _cluster_cov(x: np.ndarray, y: np.ndarray, mu: np.ndarray, link: str, groups: np.ndarray) -> np.ndarray:
     """statsmodels' ``cov_type="cluster"`` for a GLM: observed-Hessian sandwich, CRV1 correction."""
     d = _deriv(link, mu)
@@ -205,17 +215,18 @@ def _cluster_cov(x: np.ndarray, y: np.ndarray, mu: np.ndarray, link: str, groups
     eim = 1.0 / (d**2 * var)
     dvar = 1.0 - 2.0 * _clip(mu)
     oim = eim * (1.0 + score_factor * (var * _deriv2(link, mu) + dvar * d))
-    hessian = -(x * oim[:, None]).T @ x
+    hessian = -_weighted_gram(x, oim)
     h_inv = np.linalg.inv(hessian)
     codes = np.unique(np.asarray(groups), return_inverse=True)[1].ravel()
     n_groups = int(codes.max()) + 1
     sums = np.zeros((n_groups, x.shape[1]))
-    _group_sum(sums, codes, x * score_factor[:, None])
+    _group_sum(sums, codes, x, score_factor)
     meat = sums.T @ sums
     n, k = x.shape
     return h_inv @ meat @ h_inv * (n_groups / (n_groups - 1.0) * ((n - 1.0) / (n - k)))
 
 
-def _group_sum(out: np.ndarray, codes: np.ndarray, values: np.ndarray) -> None:
-    for j in range(values.shape[1]):
-        out[:, j] = np.bincount(codes, weights=values[:, j], minlength=out.shape[0])
+def _group_sum(out: np.ndarray, codes: np.ndarray, x: np.ndarray, weights: np.ndarray) -> None:
+    """``out[g, j] = sum of x[i, j] * weights[i] over the rows i of group g`` (column by column)."""
+    for j in range(x.shape[1]):
+        out[:, j] = np.bincount(codes, weights=x[:, j] * weights, minlength=out.shape[0])

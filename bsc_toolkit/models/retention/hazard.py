@@ -14,6 +14,7 @@ is available as :attr:`DiscreteTimeHazardModel.result_`.
 from __future__ import annotations
 
 import warnings
+import weakref
 
 import numpy as np
 import pandas as pd
@@ -59,6 +60,11 @@ class DiscreteTimeHazardModel(FittedModel):
         (a second fit); ``False`` skips it.
     alpha : float
         1 - confidence level of the intervals.
+    keep_data : bool
+        Keep the design matrix, outcome and offset of the fit (``n x k`` floats) for
+        :attr:`result_`. By default they are dropped after the fit and :attr:`result_` rebuilds them
+        from the panel passed to :meth:`fit` (held by a weak reference, so the model does not keep a
+        large panel alive); predictions never need them.
 
     Attributes
     ----------
@@ -77,7 +83,8 @@ class DiscreteTimeHazardModel(FittedModel):
     diagnostics_ : list of Diagnostic
         ``not_converged``, ``separation``, ``few_events``, ``empty_reference``, ``dropped_rows``.
     result_ : statsmodels GLMResults
-        statsmodels' fit, computed on first access from the lean estimates.
+        statsmodels' fit, computed on first access from the lean estimates (needs ``keep_data=True``
+        or the fitted panel still in memory).
     n_obs_, n_events_, n_customers_ : int
     """
 
@@ -91,6 +98,7 @@ class DiscreteTimeHazardModel(FittedModel):
         cov_type: str = "nonrobust",
         nonlinearity_test: bool = True,
         alpha: float = 0.05,
+        keep_data: bool = False,
     ) -> None:
         super().__init__(alpha=alpha)
         if link not in ("cloglog", "logit"):
@@ -104,6 +112,7 @@ class DiscreteTimeHazardModel(FittedModel):
         self.formula = formula
         self.cov_type = cov_type
         self.nonlinearity_test = bool(nonlinearity_test)
+        self.keep_data = bool(keep_data)
 
     @property
     def reference_band(self) -> str:
@@ -174,6 +183,7 @@ class DiscreteTimeHazardModel(FittedModel):
         """
         self._start_fit()
         self.__dict__.pop("_result", None)
+        self._data, self._panel_ref = None, None
         with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
             warnings.simplefilter("always", RuntimeWarning)
             self._fit(panel)
@@ -220,14 +230,14 @@ class DiscreteTimeHazardModel(FittedModel):
         y = df["churned"].to_numpy(dtype=np.float64)
         offset = df["log_at_risk"].to_numpy() if self.link == "cloglog" else None
         groups = pd.factorize(df["customer_id"])[0] if self.cov_type == "cluster" else None
+        n_obs, n_customers = len(df), int(df["customer_id"].nunique())
+        del df  # the fit needs the arrays only
         try:
             fit = fit_binomial(x, y, self.link, offset=offset, groups=groups)
         except np.linalg.LinAlgError:
             raise ValueError(
                 f"the design matrix of {self.formula_!r} is singular (collinear or empty columns)"
             ) from None
-        self._data = (x, y, offset, groups, names)
-        self._fit_result = fit
         self.params_ = pd.Series(fit.params, index=names)
         self.cov_params_ = pd.DataFrame(fit.cov, index=names, columns=names)
         self.standard_errors_ = pd.Series(np.sqrt(np.diag(fit.cov)), index=names)
@@ -235,17 +245,50 @@ class DiscreteTimeHazardModel(FittedModel):
         self.p_values_ = table["p_value"]
         self.confidence_intervals_ = table[["ci_lower", "ci_upper"]]
         self.llf_ = fit.llf
-        self.n_obs_ = len(df)
+        self.n_obs_ = n_obs
         self.n_events_ = n_events
-        self.n_customers_ = int(df["customer_id"].nunique())
+        self.n_customers_ = n_customers
         self.nonlinearity_test_ = None
         if self.terms == "spline" and self.formula is None and self.nonlinearity_test:
-            self.nonlinearity_test_ = self._nonlinearity_test()
+            self.nonlinearity_test_ = self._nonlinearity_test(x, y, offset, names)
         diagnose_fit(self, x, y, fit, names, dropped, len(panel))
+        # the n x k design and per-row arrays are not kept (unless asked): result_ can rebuild them
+        if self.keep_data:
+            self._data = (x, y, offset, groups, names)
+        else:
+            try:
+                self._panel_ref = weakref.ref(panel)
+            except TypeError:
+                self._panel_ref = None
 
-    def _nonlinearity_test(self) -> pd.DataFrame:
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_panel_ref"] = None  # a weak reference cannot be pickled
+        return state
+
+    def _rebuild_data(self) -> tuple:
+        """The fit's design, outcome, offset and clusters, rebuilt from the (weakly held) panel."""
+        panel = self._panel_ref() if self._panel_ref is not None else None
+        if panel is None:
+            raise RuntimeError(
+                "result_ refits statsmodels on the fitted rows, which are no longer in memory (the panel "
+                "passed to fit() was released): fit with keep_data=True, or keep the panel alive."
+            )
+        df, _ = self._prepare(panel)
+        if "csat_band" in df.columns:
+            df["csat_band"] = df["csat_band"].cat.remove_unused_categories()
+        x, names, _, _ = build_design(df, self.formula_.split("~", 1)[1].strip())
+        y = df["churned"].to_numpy(dtype=np.float64)
+        if len(df) != self.n_obs_ or names != list(self.params_.index) or int(y.sum()) != self.n_events_:
+            raise RuntimeError(
+                "result_ cannot be rebuilt: the panel passed to fit() has changed since; refit the model."
+            )
+        offset = df["log_at_risk"].to_numpy() if self.link == "cloglog" else None
+        groups = pd.factorize(df["customer_id"])[0] if self.cov_type == "cluster" else None
+        return x, y, offset, groups, names
+
+    def _nonlinearity_test(self, x: np.ndarray, y: np.ndarray, offset: np.ndarray | None, names: list[str]):
         # the straight line is the spline with equal slopes: reuse the design matrix
-        x, y, offset, _, names = self._data
         i_below, i_above = names.index("csat_below"), names.index("csat_above")
         keep = [j for j in range(len(names)) if j != i_above]
         x_lin = x[:, keep]
@@ -292,7 +335,7 @@ class DiscreteTimeHazardModel(FittedModel):
         if "_result" not in self.__dict__:
             import statsmodels.api as sm
 
-            x, y, offset, groups, names = self._data
+            x, y, offset, groups, names = self._data if self._data is not None else self._rebuild_data()
             link = sm.families.links.CLogLog() if self.link == "cloglog" else sm.families.links.Logit()
             model = sm.GLM(y, pd.DataFrame(x, columns=names), family=sm.families.Binomial(link=link), offset=offset)
             kw = {"cov_type": "cluster", "cov_kwds": {"groups": groups}} if groups is not None else {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import warnings
 
 import numpy as np
@@ -172,3 +173,29 @@ def test_warm_started_irls_on_many_rows_equals_statsmodels():
         ref = sm.GLM(y, x, family=sm.families.Binomial(link=sm_link)).fit()
         np.testing.assert_allclose(fit.params, ref.params, rtol=1e-6)
         np.testing.assert_allclose(np.sqrt(np.diag(fit.cov)), ref.bse, rtol=1e-6)
+
+
+def test_fitted_model_keeps_no_per_row_arrays(panel):
+    """The n x k design and per-row arrays are dropped after the fit; result_ rebuilds them."""
+
+    def per_row(value) -> bool:
+        if isinstance(value, (tuple, list)):
+            return any(per_row(v) for v in value)
+        return isinstance(value, (np.ndarray, pd.Series, pd.DataFrame)) and len(value) >= model.n_obs_
+
+    model = DiscreteTimeHazardModel(cov_type="cluster").fit(panel)
+    assert not [name for name, value in vars(model).items() if per_row(value)]
+    np.testing.assert_allclose(model.result_.params, model.params_, rtol=1e-6)
+    np.testing.assert_allclose(model.result_.bse, model.standard_errors_, rtol=1e-6)
+    released = DiscreteTimeHazardModel().fit(panel.copy())
+    gc.collect()
+    with pytest.raises(RuntimeError, match="keep_data=True"):
+        released.result_  # noqa: B018
+    kept = DiscreteTimeHazardModel(keep_data=True).fit(panel.copy())
+    gc.collect()
+    np.testing.assert_allclose(kept.result_.params, kept.params_, rtol=1e-6)
+    changed = panel.copy()
+    stale = DiscreteTimeHazardModel().fit(changed)
+    changed.loc[changed.index[:50], "csat"] = np.nan
+    with pytest.raises(RuntimeError, match="changed"):
+        stale.result_  # noqa: B018
