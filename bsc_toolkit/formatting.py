@@ -92,7 +92,9 @@ def diagnostics_markdown(*models: object, empty: str = "") -> str:
     ----------
     *models
         Fitted models (anything with a ``diagnostics_`` list of
-        :class:`bsc_toolkit.models._base.Diagnostic`), or Diagnostic lists themselves.
+        :class:`bsc_toolkit.models._base.Diagnostic`), Diagnostic lists themselves, or a dict
+        ``{label: model}`` whose labels prefix their models' messages (when several models are shown
+        together, the reader must know which one a diagnostic concerns).
     empty : str
         Text returned when there is nothing to say (default: the empty string).
 
@@ -101,9 +103,13 @@ def diagnostics_markdown(*models: object, empty: str = "") -> str:
     str
         One bullet per diagnostic, severity first (``**Warning:** ...``), escaped.
     """
-    lines = []
+    labelled: list[tuple[str | None, object]] = []
     for model in models:
+        labelled.extend(model.items() if isinstance(model, dict) else [(None, model)])
+    lines = []
+    for label, model in labelled:
         diagnostics = model if isinstance(model, list) else getattr(model, "diagnostics_", [])
+        prefix = f"{escape_markdown(label)}: " if label else ""
         for d in diagnostics:
-            lines.append(f"- **{d.severity.capitalize()}:** {escape_markdown(d.message)}")
+            lines.append(f"- **{d.severity.capitalize()}:** {prefix}{escape_markdown(d.message)}")
     return "\n".join(lines) if lines else empty

@@ -103,3 +103,16 @@ def test_no_user_string_reaches_a_report_unescaped(tmp_path):
         assert "&lt;script&gt;alert(" in pages[f"{name}.html"], f"{name}: title not shown"
     assert "&lt;img src=x onerror=alert(2)&gt;" in pages["customer_kpis.html"]  # the data folder's name
     assert pages["scorecard.html"].count("&lt;script&gt;alert(") > 10  # names, owners, initiatives, units
+
+
+def test_diagnostics_markdown_labels_and_escapes():
+    from bsc_toolkit.formatting import diagnostics_markdown
+    from bsc_toolkit.models._base import Diagnostic
+
+    class Fitted:
+        diagnostics_ = [Diagnostic("boundary", f"b ran away {SCRIPT}", "error")]
+
+    text = diagnostics_markdown({"BG/NBD <model>": Fitted()}, [Diagnostic("dropped_rows", "3 rows", "info")])
+    assert text.splitlines()[0].startswith("- **Error:** BG\\/NBD \\<model\\>: b ran away \\<script\\>")
+    assert text.splitlines()[1] == "- **Info:** 3 rows"
+    assert diagnostics_markdown(Fitted.__new__(type("Empty", (), {})), empty="none") == "none"

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from statsmodels.stats.proportion import proportion_confint
 
-from bsc_toolkit.models._base import check_alpha
+from bsc_toolkit.models._base import resolve_alpha
 
 
 def _by_list(by: str | Sequence[str] | None) -> list[str]:
@@ -47,14 +46,7 @@ def _group(frame: pd.DataFrame, keys: list[str]):
 
 def _resolve_alpha(alpha: float, confidence: float | None, function: str) -> float:
     """``alpha``, or ``1 - confidence`` from the deprecated keyword (with a FutureWarning)."""
-    if confidence is not None:
-        warnings.warn(
-            f"{function}(confidence=...) is deprecated and will be removed in 0.3.0; use alpha=1 - confidence",
-            FutureWarning,
-            stacklevel=3,
-        )
-        alpha = 1 - confidence
-    return check_alpha(alpha)
+    return resolve_alpha(alpha, confidence, "confidence", function, stacklevel=4)
 
 
 def _wilson(successes: np.ndarray, n: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:

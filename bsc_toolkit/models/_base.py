@@ -32,6 +32,7 @@ __all__ = [
     "Diagnostic",
     "FittedModel",
     "check_alpha",
+    "resolve_alpha",
     "z_critical",
     "wald_table",
     "deprecated_alias",
@@ -90,6 +91,35 @@ def check_alpha(alpha: float) -> float:
     if not 0 < value < 1:
         raise ValueError(f"alpha must be in (0, 1), e.g. 0.05 for 95% intervals; got {alpha!r}")
     return value
+
+
+def resolve_alpha(alpha: float, deprecated: float | None, keyword: str, function: str, stacklevel: int = 3) -> float:
+    """``alpha``, or ``1 - deprecated`` when a caller still passes the old confidence-level keyword.
+
+    Parameters
+    ----------
+    alpha : float
+        The new argument (1 - confidence level).
+    deprecated : float or None
+        The value of the old keyword (``level`` or ``confidence``: a confidence level such as 0.95).
+    keyword, function : str
+        Their names, for the FutureWarning.
+    stacklevel : int
+        Of the warning: 3 points at the caller of the function that calls this.
+
+    Returns
+    -------
+    float
+        The validated alpha.
+    """
+    if deprecated is not None:
+        warnings.warn(
+            f"{function}({keyword}=...) is deprecated and will be removed in 0.3.0; use alpha = 1 - {keyword}",
+            FutureWarning,
+            stacklevel=stacklevel,
+        )
+        alpha = 1.0 - float(deprecated)
+    return check_alpha(alpha)
 
 
 def z_critical(alpha: float) -> float:
@@ -158,7 +188,13 @@ class FittedModel:
 
     # -- diagnostics ------------------------------------------------------------------------
     def _start_fit(self) -> None:
-        """Forget a previous fit's diagnostics (call first thing in ``fit``)."""
+        """Forget everything a previous fit left (call first thing in ``fit``).
+
+        Every fitted attribute (name ending in ``_``) is removed, so a fit that fails half-way leaves
+        an unfitted model, never the previous estimates without their diagnostics.
+        """
+        for name in [k for k in self.__dict__ if k.endswith("_") and not k.startswith("__")]:
+            del self.__dict__[name]
         self.diagnostics_: list[Diagnostic] = []
 
     def _diagnose(self, code: str, message: str, severity: Severity = "warning") -> None:

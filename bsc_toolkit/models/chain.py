@@ -70,8 +70,7 @@ def __getattr__(name: str) -> Any:
     # PEP 562: the moved names resolve lazily, so importing this module never loads the simulator.
     if name in _MOVED:
         warnings.warn(
-            f"bsc_toolkit.models.chain.{name} moved to {_MOVED[name]}.{name}; the old path will be "
-            "removed in the next release",
+            f"bsc_toolkit.models.chain.{name} moved to {_MOVED[name]}.{name}; the old path will be removed in 0.3.0",
             FutureWarning,
             stacklevel=2,
         )
@@ -144,16 +143,19 @@ LOW_RELIABILITY = 0.5
 
 
 def _bootstrap_p_values(draws: pd.DataFrame) -> pd.Series:
-    """Two-sided bootstrap p-values: ``2 * min(share of draws < 0, share of draws > 0)``, at most 1.
+    """Two-sided bootstrap p-values of "effect = 0", at most 1.
 
-    With ``B`` draws the smallest non-zero value is ``2 / B``; 0 means no draw crossed 0
-    (read it as ``p < 2 / B``). NaN when there are no draws.
+    ``2 * min(1 + draws <= 0, 1 + draws >= 0) / (B + 1)`` (Davison & Hinkley 1997, eq. 4.11): never 0,
+    since B draws cannot show a p-value below ``2 / (B + 1)``. NaN when there are no draws, and for the
+    proportion mediated, a ratio for which "= 0" is not the question.
     """
     if draws.empty:
         return pd.Series(np.nan, index=draws.columns)
-    below = (draws < 0).sum() / draws.notna().sum()
-    above = (draws > 0).sum() / draws.notna().sum()
-    return (2 * np.minimum(below, above)).clip(upper=1.0)
+    n = draws.notna().sum()
+    below = (1 + (draws <= 0).sum()) / (n + 1)
+    above = (1 + (draws >= 0).sum()) / (n + 1)
+    p = (2 * np.minimum(below, above)).clip(upper=1.0)
+    return p.where(p.index != "prop_mediated")
 
 
 class ServiceProfitChain(FittedModel):

@@ -25,7 +25,7 @@ link. Linear estimators use full periods only (``at_risk_fraction == 1``);
 PPML keeps partial first periods through the offset.
 
 The estimators are hand-written (numpy) rather than delegated to pyfixest: at
-1M customers pyfixest reproduces them to 1e-10 but is slower (see
+1M customers pyfixest reproduces them to 1e-13 but is 1.6-4.2x slower warm (see
 ``benchmarks/bench_financial.py``).
 """
 

@@ -28,14 +28,13 @@ intervals are percentile intervals of the simulated changes.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from bsc_toolkit.contracts import DRIVERS
-from bsc_toolkit.models._base import check_alpha
+from bsc_toolkit.models._base import Diagnostic, resolve_alpha
 from bsc_toolkit.models.drivers import DriverImportance
 from bsc_toolkit.models.features import csat_spline
 from bsc_toolkit.models.financial import FinancialPanelModel
@@ -66,12 +65,16 @@ class WhatIfResult:
         (point estimates).
     settings : dict
         Parameters of the run.
+    diagnostics : list of Diagnostic
+        The churn and spend models' diagnostics, each message prefixed with the model it concerns:
+        the what-if inherits every caveat of the models it runs on.
     """
 
     summary: pd.DataFrame
     draws: pd.DataFrame
     customers: pd.DataFrame
     settings: dict = field(default_factory=dict)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
 
     def summary_text(self) -> str:
         """A few sentences stating the what-if and its result with intervals."""
@@ -184,9 +187,9 @@ def what_if(
     knot: float = 7.0,
     churn_model: DiscreteTimeHazardModel | None = None,
     spend_model: FinancialPanelModel | None = None,
+    *,
     alpha: float = 0.05,
     scale: tuple[float, float] = (1.0, 10.0),
-    *,
     level: float | None = None,
 ) -> WhatIfResult:
     """Predict retention and money if satisfaction were ``delta`` points higher.
@@ -225,10 +228,7 @@ def what_if(
     -------
     WhatIfResult
     """
-    if level is not None:
-        warnings.warn("what_if(level=...) is deprecated; use alpha = 1 - level", FutureWarning, stacklevel=2)
-        alpha = 1.0 - float(level)
-    alpha = check_alpha(alpha)
+    alpha = resolve_alpha(alpha, level, "level", "what_if")
     if driver is not None and driver not in DRIVERS:
         raise ValueError(f"driver must be None or one of {DRIVERS}, not {driver!r}")
     if horizon_periods < 1:
@@ -380,7 +380,14 @@ def what_if(
         "csat_shift_mean": float(np.mean(csat1 - csat0)),
         "driver_weight_se": weight_se,
     }
-    return WhatIfResult(summary=summary, draws=draws, customers=per_customer, settings=settings)
+    diagnostics = [
+        Diagnostic(d.code, f"{label}: {d.message}", d.severity)
+        for label, model in (("churn model", churn_model), ("spend model", spend_model))
+        for d in model.diagnostics_
+    ]
+    return WhatIfResult(
+        summary=summary, draws=draws, customers=per_customer, settings=settings, diagnostics=diagnostics
+    )
 
 
 def _margin_ratio(panel: pd.DataFrame, pop: pd.DataFrame) -> np.ndarray:

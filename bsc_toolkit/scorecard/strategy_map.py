@@ -104,7 +104,7 @@ def match_link_strengths(spec: Scorecard, link_strengths: pd.DataFrame | None = 
     if old:
         warnings.warn(
             f"link_strengths columns {old} are deprecated; name them "
-            f"{[_OLD_INTERVAL_COLUMNS[c] for c in old]} (they will not be read after the next release)",
+            f"{[_OLD_INTERVAL_COLUMNS[c] for c in old]} (they will not be read from 0.3.0 on)",
             FutureWarning,
             stacklevel=2,
         )

@@ -96,11 +96,14 @@ def test_summary_follows_the_model_convention(fitted):
     pd.testing.assert_frame_equal(fitted.params_.to_frame(), fitted.effects_.to_frame())
     assert list(fitted.confidence_intervals_.columns) == ["ci_lower", "ci_upper"]
     assert (s["ci_lower"] <= s["coef"]).all() and (s["coef"] <= s["ci_upper"]).all()
-    # bootstrap two-sided p: 2 * min(share of draws below 0, share above 0)
+    # bootstrap two-sided p: 2 * min(1 + draws <= 0, 1 + draws >= 0) / (B + 1), never 0
     draws = fitted.boot_effects_["mediator_effect"]
-    expected = min(1.0, 2 * min((draws < 0).mean(), (draws > 0).mean()))
+    b = len(draws)
+    expected = min(1.0, 2 * min(1 + (draws <= 0).sum(), 1 + (draws >= 0).sum()) / (b + 1))
     assert s.loc["mediator_effect", "p_value"] == pytest.approx(expected)
-    assert s["p_value"].between(0, 1).all()
+    p = s["p_value"].drop("prop_mediated")
+    assert p.between(2 / (b + 1) - 1e-12, 1).all()
+    assert np.isnan(s.loc["prop_mediated", "p_value"])
     assert s.loc["total", "p_value"] < 0.05  # the interval excludes 0
     assert fitted.cov_params_.shape == (len(s), len(s))
     assert "95% bootstrap CIs" in fitted.summary_text() and "ci_lower" in fitted.summary_text()

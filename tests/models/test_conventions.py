@@ -56,7 +56,7 @@ def inputs(small_sim) -> dict[str, Any]:
     return {
         "sim": small_sim,
         "panel": panel,
-        "episodes": survival_episodes(panel, small_sim.customers),
+        "episodes": survival_episodes(panel),
         "chain_table": customer_chain_table(small_sim.customers, small_sim.surveys, small_sim.transactions),
         "rfm": rfm_summary(small_sim.transactions, freq="W"),
     }
@@ -113,3 +113,15 @@ def test_model_follows_the_convention(name, inputs):
     narrow_width = (narrow["ci_upper"] - narrow["ci_lower"]).to_numpy(dtype=float)
     ok = np.isfinite(width) & np.isfinite(narrow_width)
     assert ok.any() and (narrow_width[ok] <= width[ok] + 1e-12).all(), "alpha does not set the interval level"
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_a_failed_refit_leaves_an_unfitted_model(name, inputs):
+    kwargs, fit = RECIPES[name]
+    model = fit(MODELS[name](**kwargs), inputs)
+    assert model.is_fitted
+    with pytest.raises((ValueError, KeyError, TypeError)):
+        model.fit(pd.DataFrame({"customer_id": [1, 2]}))  # unusable data
+    assert not model.is_fitted and model.diagnostics_ == []
+    with pytest.raises(NotFittedError):
+        _ = model.summary

@@ -115,3 +115,22 @@ def test_bad_input(fitted):
         what_if(panel, segment="government", churn_model=churn, spend_model=spend)
     with pytest.raises(ValueError, match="cloglog"):
         what_if(panel, churn_model=DiscreteTimeHazardModel(link="logit").fit(panel), spend_model=spend)
+
+
+def test_alpha_is_keyword_only_and_diagnostics_name_their_model(fitted):
+    data, panel, churn, spend = fitted
+    # the old 11th positional argument was the confidence level: read as alpha it would give 5% intervals
+    with pytest.raises(TypeError):
+        what_if(panel, 1.0, None, None, 1, 50, 0, 7.0, churn, spend, 0.95)
+    with pytest.warns(FutureWarning, match="level"):
+        old = what_if(
+            panel, delta=1.0, horizon_periods=1, n_sims=50, seed=0, churn_model=churn, spend_model=spend, level=0.9
+        )
+    assert old.settings["alpha"] == pytest.approx(0.1)
+    res = what_if(panel, delta=1.0, horizon_periods=1, n_sims=50, seed=0, churn_model=churn, spend_model=spend)
+    expected = [f"churn model: {d.message}" for d in churn.diagnostics_] + [
+        f"spend model: {d.message}" for d in spend.diagnostics_
+    ]
+    assert [d.message for d in res.diagnostics] == expected and expected  # the panel drops unsurveyed periods
+    with pytest.raises(TypeError):
+        churn.csat_effect(None, 0.95)

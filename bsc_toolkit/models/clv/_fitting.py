@@ -248,7 +248,7 @@ class _BaseFitter(FittedModel):
     # -- results ------------------------------------------------------------------------------
     @property
     def variance_matrix_(self) -> pd.DataFrame:
-        """Deprecated alias of ``cov_params_`` (removed in the next release)."""
+        """Deprecated alias of ``cov_params_`` (removed in 0.3.0)."""
         self._check_fitted()
         warnings.warn("variance_matrix_ is deprecated; use cov_params_", FutureWarning, stacklevel=2)
         return self.cov_params_

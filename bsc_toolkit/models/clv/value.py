@@ -7,12 +7,10 @@ customers, with customer-bootstrap intervals.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
-from bsc_toolkit.models._base import check_alpha
+from bsc_toolkit.models._base import resolve_alpha
 from bsc_toolkit.models.clv._inputs import _rfm_arrays
 from bsc_toolkit.models.clv.bgnbd import BetaGeoFitter
 from bsc_toolkit.models.clv.gamma_gamma import GammaGammaFitter
@@ -115,17 +113,7 @@ def clv_at_risk(
         ``mean_clv_gap_low_minus_rest_usd`` (mean CLV of the low group minus that
         of the others); columns ``estimate``, ``ci_lower``, ``ci_upper``.
     """
-    if confidence is not None:
-        warnings.warn(
-            "clv_at_risk(confidence=...) is deprecated and will be removed in the next release; "
-            "use alpha = 1 - confidence (e.g. alpha=0.05 for 95% intervals)",
-            FutureWarning,
-            stacklevel=2,
-        )
-        if not 0 < confidence < 1:
-            raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-        alpha = 1 - confidence
-    alpha = check_alpha(alpha)
+    alpha = resolve_alpha(alpha, confidence, "confidence", "clv_at_risk")
     if n_boot < 1:
         raise ValueError(f"n_boot must be at least 1, got {n_boot}")
     both = pd.concat({"clv": clv, "satisfaction": satisfaction}, axis=1, join="inner").dropna()

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bsc_toolkit.models._fe_algebra import _weighted_gram
+
 __all__ = ["BinomialFit", "fit_binomial", "binomial_loglike"]
 
 _EPS = np.finfo(float).eps
@@ -195,16 +197,6 @@ def fit_binomial(
         iterations=iteration,
         converged=converged,
     )
-
-
-def _weighted_gram(x: np.ndarray, w: np.ndarray, block: int = 262_144) -> np.ndarray:
-    """``(x * w[:, None]).T @ x`` in row blocks: a bounded temporary instead of an n x k one."""
-    k = x.shape[1]
-    out = np.zeros((k, k))
-    for start in range(0, x.shape[0], block):
-        xb = x[start : start + block]
-        out += (xb * w[start : start + block, None]).T @ xb
-    return out
 
 
 def _cluster_cov(x: np.ndarray, y: np.ndarray, mu: np.ndarray, link: str, groups: np.ndarray) -> np.ndarray:

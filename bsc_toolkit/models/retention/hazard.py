@@ -14,7 +14,6 @@ is available as :attr:`DiscreteTimeHazardModel.result_`.
 from __future__ import annotations
 
 import warnings
-import weakref
 
 import numpy as np
 import pandas as pd
@@ -22,7 +21,7 @@ import patsy
 from scipy import stats
 
 from bsc_toolkit.contracts import DRIVERS
-from bsc_toolkit.models._base import FittedModel, deprecated_alias, z_critical
+from bsc_toolkit.models._base import FittedModel, deprecated_alias, resolve_alpha, z_critical
 from bsc_toolkit.models.features import CSAT_BANDS, add_csat_spline, csat_band, csat_spline
 from bsc_toolkit.models.retention._common import check_terms, csat_term, ratio_table, reference_band, require
 from bsc_toolkit.models.retention._design import build_design, term_columns
@@ -61,10 +60,10 @@ class DiscreteTimeHazardModel(FittedModel):
     alpha : float
         1 - confidence level of the intervals.
     keep_data : bool
-        Keep the design matrix, outcome and offset of the fit (``n x k`` floats) for
-        :attr:`result_`. By default they are dropped after the fit and :attr:`result_` rebuilds them
-        from the panel passed to :meth:`fit` (held by a weak reference, so the model does not keep a
-        large panel alive); predictions never need them.
+        Keep the design matrix, outcome and offset of the fit (``n x k`` floats, about 440 MB at 1M
+        customers) so that :attr:`result_` is available. By default they are dropped after the fit;
+        :meth:`to_statsmodels` gives the same statsmodels fit from the panel passed to it.
+        Predictions never need them.
 
     Attributes
     ----------
@@ -83,8 +82,8 @@ class DiscreteTimeHazardModel(FittedModel):
     diagnostics_ : list of Diagnostic
         ``not_converged``, ``separation``, ``few_events``, ``empty_reference``, ``dropped_rows``.
     result_ : statsmodels GLMResults
-        statsmodels' fit, computed on first access from the lean estimates (needs ``keep_data=True``
-        or the fitted panel still in memory).
+        statsmodels' fit of the same model, computed on first access (only with ``keep_data=True``;
+        otherwise use :meth:`to_statsmodels`).
     n_obs_, n_events_, n_customers_ : int
     """
 
@@ -183,7 +182,7 @@ class DiscreteTimeHazardModel(FittedModel):
         """
         self._start_fit()
         self.__dict__.pop("_result", None)
-        self._data, self._panel_ref = None, None
+        self._data = None
         with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
             warnings.simplefilter("always", RuntimeWarning)
             self._fit(panel)
@@ -193,7 +192,12 @@ class DiscreteTimeHazardModel(FittedModel):
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         if numeric:
             text = "; ".join(sorted({str(w.message) for w in numeric}))[:300]
-            self._diagnose("numerical", f"Numerical warnings during the hazard fit ({text}).", "info")
+            self._diagnose(
+                "numerical",
+                f"Numerical warnings during the hazard fit ({text}): check the estimates and their standard "
+                "errors for extreme values before using them.",
+                "warning",
+            )
         return self
 
     def _fit(self, panel: pd.DataFrame) -> None:
@@ -252,36 +256,21 @@ class DiscreteTimeHazardModel(FittedModel):
         if self.terms == "spline" and self.formula is None and self.nonlinearity_test:
             self.nonlinearity_test_ = self._nonlinearity_test(x, y, offset, names)
         diagnose_fit(self, x, y, fit, names, dropped, len(panel))
-        # the n x k design and per-row arrays are not kept (unless asked): result_ can rebuild them
+        # the n x k design and per-row arrays are not kept unless asked (to_statsmodels rebuilds them)
         if self.keep_data:
             self._data = (x, y, offset, groups, names)
-        else:
-            try:
-                self._panel_ref = weakref.ref(panel)
-            except TypeError:
-                self._panel_ref = None
 
-    def __getstate__(self) -> dict:
-        state = self.__dict__.copy()
-        state["_panel_ref"] = None  # a weak reference cannot be pickled
-        return state
-
-    def _rebuild_data(self) -> tuple:
-        """The fit's design, outcome, offset and clusters, rebuilt from the (weakly held) panel."""
-        panel = self._panel_ref() if self._panel_ref is not None else None
-        if panel is None:
-            raise RuntimeError(
-                "result_ refits statsmodels on the fitted rows, which are no longer in memory (the panel "
-                "passed to fit() was released): fit with keep_data=True, or keep the panel alive."
-            )
+    def _arrays(self, panel: pd.DataFrame) -> tuple:
+        """The design, outcome, offset and clusters of this model on ``panel``."""
         df, _ = self._prepare(panel)
         if "csat_band" in df.columns:
             df["csat_band"] = df["csat_band"].cat.remove_unused_categories()
         x, names, _, _ = build_design(df, self.formula_.split("~", 1)[1].strip())
         y = df["churned"].to_numpy(dtype=np.float64)
         if len(df) != self.n_obs_ or names != list(self.params_.index) or int(y.sum()) != self.n_events_:
-            raise RuntimeError(
-                "result_ cannot be rebuilt: the panel passed to fit() has changed since; refit the model."
+            raise ValueError(
+                f"this panel gives {len(df):,} rows and {int(y.sum()):,} events for the model's terms; the fit "
+                f"had {self.n_obs_:,} and {self.n_events_:,}: pass the panel the model was fitted on"
             )
         offset = df["log_at_risk"].to_numpy() if self.link == "cloglog" else None
         groups = pd.factorize(df["customer_id"])[0] if self.cov_type == "cluster" else None
@@ -330,19 +319,35 @@ class DiscreteTimeHazardModel(FittedModel):
     # ------------------------------------------------------------------ outputs
     @property
     def result_(self):
-        """statsmodels ``GLMResults`` of the same model (fitted on first access, from ``params_``)."""
+        """statsmodels ``GLMResults`` of the same model (with ``keep_data=True``; fitted on first access)."""
         self._check_fitted()
+        if self._data is None:
+            raise AttributeError(
+                "result_ needs the fit's data: fit with DiscreteTimeHazardModel(keep_data=True), "
+                "or call .to_statsmodels(panel) with the panel the model was fitted on"
+            )
         if "_result" not in self.__dict__:
-            import statsmodels.api as sm
-
-            x, y, offset, groups, names = self._data if self._data is not None else self._rebuild_data()
-            link = sm.families.links.CLogLog() if self.link == "cloglog" else sm.families.links.Logit()
-            model = sm.GLM(y, pd.DataFrame(x, columns=names), family=sm.families.Binomial(link=link), offset=offset)
-            kw = {"cov_type": "cluster", "cov_kwds": {"groups": groups}} if groups is not None else {}
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                self.__dict__["_result"] = model.fit(start_params=self.params_.to_numpy(), **kw)
+            self.__dict__["_result"] = self._statsmodels_fit(*self._data)
         return self.__dict__["_result"]
+
+    def to_statsmodels(self, panel: pd.DataFrame):
+        """statsmodels' ``GLMResults`` of this model on ``panel`` (the panel passed to :meth:`fit`).
+
+        statsmodels starts from ``params_``, so it converges at once to the same estimates; use it
+        for statsmodels' own summary, influence measures or tests.
+        """
+        self._check_fitted()
+        return self._statsmodels_fit(*self._arrays(panel))
+
+    def _statsmodels_fit(self, x, y, offset, groups, names):
+        import statsmodels.api as sm
+
+        link = sm.families.links.CLogLog() if self.link == "cloglog" else sm.families.links.Logit()
+        model = sm.GLM(y, pd.DataFrame(x, columns=names), family=sm.families.Binomial(link=link), offset=offset)
+        kw = {"cov_type": "cluster", "cov_kwds": {"groups": groups}} if groups is not None else {}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return model.fit(start_params=self.params_.to_numpy(), **kw)
 
     def _summary(self) -> pd.DataFrame:
         return ratio_table(self.params_, self.standard_errors_, self.alpha)
@@ -398,7 +403,7 @@ class DiscreteTimeHazardModel(FittedModel):
         return 1.0 / (1.0 + np.exp(-eta))
 
     def csat_effect(
-        self, grid: np.ndarray | None = None, alpha: float | None = None, *, level: float | None = None
+        self, grid: np.ndarray | None = None, *, alpha: float | None = None, level: float | None = None
     ) -> pd.DataFrame:
         """Effect of csat on the linear predictor relative to csat at the knot (or the reference band).
 
@@ -421,10 +426,8 @@ class DiscreteTimeHazardModel(FittedModel):
             ratio), ``ci_lower``, ``ci_upper``.
         """
         self._check_fitted()
-        if level is not None:
-            warnings.warn("csat_effect(level=...) is deprecated; use alpha = 1 - level", FutureWarning, stacklevel=2)
-            alpha = 1.0 - level
-        zq = z_critical(self.alpha if alpha is None else alpha)
+        alpha = resolve_alpha(self.alpha if alpha is None else alpha, level, "level", "csat_effect")
+        zq = z_critical(alpha)
         if self.terms == "spline":
             grid = np.arange(1.0, 10.01, 0.25) if grid is None else np.asarray(grid, dtype=float)
             x = np.column_stack(csat_spline(grid, self.knot))

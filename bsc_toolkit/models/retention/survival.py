@@ -66,6 +66,13 @@ def survival_episodes(
         (churn on the window's first day, dates are whole days) are given half
         a day.
     """
+    if customers is not None:
+        warnings.warn(
+            "survival_episodes(panel, customers): the customers table is no longer needed (the panel carries "
+            "the activity window) and the argument will be removed in 0.3.0",
+            FutureWarning,
+            stacklevel=2,
+        )
     if time_scale not in ("calendar", "tenure"):
         raise ValueError(f"time_scale must be 'calendar' or 'tenure', not {time_scale!r}")
     require(panel, ["customer_id", "period", "churned", "csat", "tenure_years", "active_from", "active_to"])
@@ -111,7 +118,7 @@ class KaplanMeierByBand:
 
 def kaplan_meier_by_band(
     panel: pd.DataFrame,
-    customers: pd.DataFrame,
+    customers: pd.DataFrame | None = None,
     bands: tuple[tuple[float, str], ...] = CSAT_BANDS,
     alpha: float = 0.05,
 ) -> KaplanMeierByBand:
@@ -125,8 +132,8 @@ def kaplan_meier_by_band(
     ----------
     panel : pandas.DataFrame
         Output of :func:`bsc_toolkit.panel.customer_periods`.
-    customers : pandas.DataFrame
-        Customers table with ``acquired_at`` and ``churned_at``.
+    customers : pandas.DataFrame, optional
+        Not needed (the panel carries the activity window); accepted for compatibility.
     bands : tuple of (upper edge, label)
         csat bands (:data:`CSAT_BANDS`).
     alpha : float
@@ -140,7 +147,7 @@ def kaplan_meier_by_band(
     from lifelines.statistics import multivariate_logrank_test
 
     alpha = check_alpha(alpha)
-    eps = survival_episodes(panel, customers, time_scale="calendar", surveyed_only=False)
+    eps = survival_episodes(panel, time_scale="calendar", surveyed_only=False)
     eps = eps.sort_values(["customer_id", "start"])
     first_survey = eps[eps["csat"].notna()].groupby("customer_id", sort=False).first()
     if first_survey.empty:

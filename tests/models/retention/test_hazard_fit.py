@@ -176,7 +176,7 @@ def test_warm_started_irls_on_many_rows_equals_statsmodels():
 
 
 def test_fitted_model_keeps_no_per_row_arrays(panel):
-    """The n x k design and per-row arrays are dropped after the fit; result_ rebuilds them."""
+    """The n x k design and per-row arrays are dropped after the fit unless keep_data=True."""
 
     def per_row(value) -> bool:
         if isinstance(value, (tuple, list)):
@@ -185,17 +185,22 @@ def test_fitted_model_keeps_no_per_row_arrays(panel):
 
     model = DiscreteTimeHazardModel(cov_type="cluster").fit(panel)
     assert not [name for name, value in vars(model).items() if per_row(value)]
-    np.testing.assert_allclose(model.result_.params, model.params_, rtol=1e-6)
-    np.testing.assert_allclose(model.result_.bse, model.standard_errors_, rtol=1e-6)
-    released = DiscreteTimeHazardModel().fit(panel.copy())
-    gc.collect()
-    with pytest.raises(RuntimeError, match="keep_data=True"):
-        released.result_  # noqa: B018
+    with pytest.raises(AttributeError, match="keep_data=True"):
+        _ = model.result_
+    assert not hasattr(model, "result_")
+    ref = model.to_statsmodels(panel)  # the same model in statsmodels, from the panel given
+    np.testing.assert_allclose(ref.params, model.params_, rtol=1e-6)
+    np.testing.assert_allclose(ref.bse, model.standard_errors_, rtol=1e-6)
+    with pytest.raises(ValueError, match="pass the panel the model was fitted on"):
+        model.to_statsmodels(panel.iloc[: len(panel) // 2])
     kept = DiscreteTimeHazardModel(keep_data=True).fit(panel.copy())
     gc.collect()
     np.testing.assert_allclose(kept.result_.params, kept.params_, rtol=1e-6)
-    changed = panel.copy()
-    stale = DiscreteTimeHazardModel().fit(changed)
-    changed.loc[changed.index[:50], "csat"] = np.nan
-    with pytest.raises(RuntimeError, match="changed"):
-        stale.result_  # noqa: B018
+
+
+def test_survival_episodes_no_longer_need_the_customers_table(panel):
+    from bsc_toolkit.models.retention import survival_episodes
+
+    with pytest.warns(FutureWarning, match="customers table is no longer needed"):
+        old = survival_episodes(panel, pd.DataFrame({"customer_id": []}))
+    pd.testing.assert_frame_equal(old, survival_episodes(panel))

@@ -34,7 +34,7 @@ def small():
 
 @pytest.fixture(scope="module")
 def cloglog(sim):
-    return DiscreteTimeHazardModel().fit(sim[1])
+    return DiscreteTimeHazardModel(keep_data=True).fit(sim[1])
 
 
 def _truth_params(truth):
@@ -71,7 +71,7 @@ def test_nonlinearity_test_detects_diminishing_returns(cloglog):
 
 
 def test_logit_close_to_cloglog_for_rare_churn(sim, cloglog):
-    logit = DiscreteTimeHazardModel(link="logit").fit(sim[1])
+    logit = DiscreteTimeHazardModel(link="logit", keep_data=True).fit(sim[1])
     # exposure: an offset in the cloglog model, a covariate with its own coefficient in the logit model
     assert cloglog.result_.model.offset is not None and "log_at_risk" not in cloglog.params_
     assert getattr(logit.result_.model, "offset", None) is None and "log_at_risk" in logit.params_
@@ -107,7 +107,7 @@ def test_csat_effect_and_predictions(sim, cloglog):
 @pytest.mark.slow
 def test_episodes_and_cox_agree_with_statsmodels_and_truth(small):
     data, panel = small
-    eps = survival_episodes(panel, data.customers)
+    eps = survival_episodes(panel)
     assert (eps["stop"] > eps["start"]).all()
     assert eps["event"].sum() == int(panel.loc[panel["csat"].notna(), "churned"].sum())
     cox = CoxChurnModel().fit(eps)
@@ -127,13 +127,13 @@ def test_episodes_and_cox_agree_with_statsmodels_and_truth(small):
     disc = DiscreteTimeHazardModel().fit(panel)
     for term in ("csat_below", "csat_above"):
         assert abs(disc.params_[term] - s.loc[term, "coef"]) < 0.5 * s.loc[term, "se"]
-    tenure_eps = survival_episodes(panel, data.customers, time_scale="tenure")
+    tenure_eps = survival_episodes(panel, time_scale="tenure")
     assert (tenure_eps["start"] >= 0).all()
 
 
 def test_kaplan_meier_by_band_orders_survival(small):
     data, panel = small
-    km = kaplan_meier_by_band(panel, data.customers)
+    km = kaplan_meier_by_band(panel)
     assert km.logrank["p_value"] < 1e-6
     t = km.table
     assert {"band", "time", "survival", "ci_lower", "ci_upper", "at_risk"} <= set(t.columns)
