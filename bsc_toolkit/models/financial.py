@@ -40,8 +40,9 @@ from bsc_toolkit.models._fe_algebra import (
     _column_std,
     _demean_,
     _group_sum,
-    _weighted_gram,
     cluster_robust_ols,
+    independent_columns,
+    ppml_customer_effects,
 )
 from bsc_toolkit.models.features import csat_spline
 
@@ -365,7 +366,7 @@ class FinancialPanelModel(FittedModel):
                 f"{', '.join(gone)} {verb} not vary {how} and {it}: the customer effects absorb time-invariant "
                 f"terms, so the '{self.estimator}' estimator cannot estimate their effect.",
             )
-        keep = self._independent_columns(xd, names, varying)
+        keep = independent_columns(xd, names, varying)
         collinear = [n for n, v, k in zip(names, varying, keep) if v and not k]
         if collinear:
             self._diagnose(
@@ -380,35 +381,6 @@ class FinancialPanelModel(FittedModel):
                 f"no satisfaction term can be estimated {how}: {gone + collinear} (the '{self.estimator}' estimator "
                 "identifies effects from changes within customers only)"
             )
-        return keep
-
-    @staticmethod
-    def _independent_columns(xd: np.ndarray, names: list[str], candidates: np.ndarray) -> np.ndarray:
-        """Greedy choice of linearly independent columns among ``candidates``.
-
-        Satisfaction terms are kept first, then the period effects (the design's own structure), then
-        the user's controls: a control collinear with the period effects is the one dropped.
-        """
-        keep = np.zeros(len(names), dtype=bool)
-        idx = np.flatnonzero(candidates)
-        if idx.size == 0:
-            return keep
-        sub = xd[:, idx]
-        gram = sub.T @ sub
-        scale = np.sqrt(np.diag(gram))
-        corr = gram / np.outer(scale, scale)
-        chosen: list[int] = []
-
-        def priority(pos: int) -> int:
-            name = names[idx[pos]]
-            return 0 if "csat" in name else 1 if name.startswith("period_") else 2
-
-        for pos in sorted(range(idx.size), key=priority):
-            trial = [*chosen, pos]
-            smallest = np.linalg.eigvalsh(corr[np.ix_(trial, trial)])[0]
-            if smallest > 1e-9:
-                chosen.append(pos)
-        keep[idx[chosen]] = True
         return keep
 
     def _fit_within(self, y, x, names, codes, g):
@@ -457,60 +429,22 @@ class FinancialPanelModel(FittedModel):
         xu, names = self._design_array(df, None if all_used else use)
         yu, cu, ou = (y, codes, offset) if all_used else (y[use], codes[use], offset[use])
         del df
-        rows_per = np.bincount(cu, minlength=g)
-        size = np.maximum(rows_per, 1)
-        in_order = bool(np.all(cu[1:] >= cu[:-1]))
-
-        def spread(per_customer: np.ndarray) -> np.ndarray:
-            """Per-customer values on the customer's rows (``per_customer[cu]``; a cheap repeat when sorted)."""
-            return np.repeat(per_customer, rows_per) if in_order else per_customer[cu]
-
-        xc = xu.copy(order="F")  # within-customer centred regressors (reused every iteration)
-        _demean_(xc, cu, size.astype(float))
+        xc = xu.copy(order="F")  # within-customer centred regressors (reused by the solver)
+        _demean_(xc, cu, np.maximum(np.bincount(cu, minlength=g), 1).astype(float))
         varying = self._drop_invariant(xc, names, "within customers")
         if not varying.all():
             xu, xc = np.asfortranarray(xu[:, varying]), np.asfortranarray(xc[:, varying])
         names = [n for n, v in zip(names, varying) if v]
-        n_u = spread(n_i)
-        size_u = spread(size.astype(float))
-
-        def concentrated(beta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-            """Expected counts, within-customer centred regressors and Hessian at ``beta``."""
-            eta = xu @ beta + ou
-            eta -= spread(_group_sum(cu, eta, g)) / size_u  # stabilise; shares p are shift-invariant
-            lam = np.exp(eta, out=eta)
-            p = lam / spread(_group_sum(cu, lam, g))
-            del eta, lam
-            for j in range(xu.shape[1]):
-                np.subtract(xu[:, j], spread(np.bincount(cu, weights=xu[:, j] * p, minlength=g)), out=xc[:, j])
-            w = p
-            w *= n_u
-            return w, xc, _weighted_gram(xc, w)
-
-        beta = np.zeros(xu.shape[1])
-        step = np.full_like(beta, np.inf)
-        for _ in range(self.max_iter):
-            w, xc, hess = concentrated(beta)
-            step = np.linalg.solve(hess, xc.T @ (yu - w))
-            beta = beta + step
-            if np.max(np.abs(step)) < self.tol:
-                break
-        else:
+        fit = ppml_customer_effects(xu, xc, yu, cu, ou, n_i, max_iter=self.max_iter, tol=self.tol)
+        if not fit.converged:
             self._diagnose(
                 "not_converged",
-                f"PPML did not converge in {self.max_iter} Newton iterations (last step {np.max(np.abs(step)):.2g}, "
+                f"PPML did not converge in {self.max_iter} Newton iterations (last step {fit.last_step:.2g}, "
                 f"tolerance {self.tol:g}); the estimates and standard errors should not be used. Check for "
                 "customers whose spend is perfectly predicted, or raise max_iter.",
                 "error",
             )
-        w, xc, hess = concentrated(beta)
-        scores = _group_sum(cu, xc * (yu - w)[:, None], g)
-        g_used = int((n_i > 0).sum())
-        bread = np.linalg.inv(hess)
-        cov = g_used / (g_used - 1) * bread @ (scores.T @ scores) @ bread
-        lam = _group_sum(cu, np.exp(xu @ beta + ou), g)  # customers without spend: 0
-        with np.errstate(divide="ignore", invalid="ignore"):
-            effects = np.where(n_i > 0, np.log(n_i) - np.log(lam), -np.inf)
+        beta, cov, effects = fit.beta, fit.cov, fit.effects
         return beta, cov, names, effects
 
     # ------------------------------------------------------------------ outputs
