@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bsc_toolkit.contracts import DRIVERS
+from bsc_toolkit.contracts import RATING_SCALES
 
 __all__ = ["customer_periods"]
 
-_SURVEY_COLUMNS = ("csat", "nps", *DRIVERS)
+_SURVEY_COLUMNS = tuple(RATING_SCALES)  # csat, nps and the driver ratings
 
 
 def customer_periods(

@@ -12,6 +12,8 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
+from bsc_toolkit.contracts import RATING_SCALES
+
 __all__ = [
     "DataValidationError",
     "CUSTOMERS",
@@ -62,12 +64,11 @@ SURVEYS = pa.DataFrameSchema(
     {
         "customer_id": pa.Column("int64", coerce=True),
         "surveyed_at": pa.Column("datetime64[ns]", nullable=False, coerce=True),
-        "csat": _rating(1, 10, nullable=False),
-        "nps": _rating(0, 10, nullable=True, required=False),
-        "time": _rating(1, 10, nullable=True, required=False),
-        "quality": _rating(1, 10, nullable=True, required=False),
-        "service": _rating(1, 10, nullable=True, required=False),
-        "cost": _rating(1, 10, nullable=True, required=False),
+        # csat is required and never missing; nps and the driver ratings are optional
+        **{
+            name: _rating(lo, hi, nullable=name != "csat", required=name == "csat")
+            for name, (lo, hi) in RATING_SCALES.items()
+        },
     },
     unique=["customer_id", "surveyed_at"],
     name="surveys",
