@@ -34,7 +34,6 @@ The causal model (all effects are stored in :class:`Truth`)
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,7 +41,7 @@ import pandas as pd
 
 from bsc_toolkit.contracts import DRIVERS
 from bsc_toolkit.data._generate import DEFAULT_CHUNK_SIZE, _check_arguments, _chunks, _simulate_chunk
-from bsc_toolkit.data.simulate_write import simulate_to_dir
+from bsc_toolkit.data.simulate_write import simulate_to_dir, write_tables
 from bsc_toolkit.data.truth import Truth
 
 __all__ = ["DEFAULT_CHUNK_SIZE", "DRIVERS", "Truth", "SimulatedData", "simulate", "simulate_to_dir"]
@@ -91,22 +90,8 @@ class SimulatedData:
         Path
             The directory written.
         """
-        if file_format not in {"csv", "parquet"}:
-            raise ValueError(f"file_format must be 'csv' or 'parquet', not {file_format!r}")
-        out = Path(path)
-        out.mkdir(parents=True, exist_ok=True)
-        for name in ("customers", "surveys", "transactions"):
-            frame = getattr(self, name)
-            target = out / f"{name}.{file_format}"
-            tmp = target.with_name(target.name + ".tmp")
-            if file_format == "csv":
-                frame.to_csv(tmp, index=False, date_format="%Y-%m-%d")
-            else:
-                frame.to_parquet(tmp, index=False)
-            tmp.replace(target)
-        meta = {"seed": self.seed, "truth": self.truth.to_dict()}
-        (out / "truth.json").write_text(json.dumps(meta, indent=2))
-        return out
+        tables = (self.customers, self.surveys, self.transactions)
+        return write_tables(path, [tables], file_format, {"seed": self.seed, "truth": self.truth.to_dict()})
 
 
 def simulate(

@@ -7,6 +7,7 @@ returns for the same arguments; :mod:`bsc_toolkit.data.simulate` re-exports it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
@@ -53,10 +54,44 @@ def simulate_to_dir(
     Path
         The directory written.
     """
-    if file_format not in {"csv", "parquet"}:
-        raise ValueError(f"file_format must be 'csv' or 'parquet', not {file_format!r}")
     _check_arguments(n_customers, n_periods, response_rate, existing_share, chunk_size)
     truth = truth or Truth()
+    chunks = (
+        _simulate_chunk(rng, offset, size, n_periods, start, truth, response_rate, existing_share)[:3]
+        for offset, size, rng in _chunks(int(n_customers), seed, int(chunk_size))
+    )
+    return write_tables(path, chunks, file_format, {"seed": int(seed), "truth": truth.to_dict()})
+
+
+def write_tables(
+    path: str | Path,
+    chunks: Iterable[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]],
+    file_format: str = "csv",
+    meta: dict | None = None,
+) -> Path:
+    """Write (customers, surveys, transactions) chunks as one data set, appending chunk after chunk.
+
+    Each table goes to a temporary file renamed when all chunks are written (nothing half-written
+    stays behind); ``meta`` is written as ``truth.json``.
+
+    Parameters
+    ----------
+    path : str or Path
+        Target directory, created if needed.
+    chunks : iterable of (customers, surveys, transactions)
+        The tables, in pieces (one piece for a data set held in memory).
+    file_format : {"csv", "parquet"}
+        File format of the tables (Parquet: one row group per chunk).
+    meta : dict, optional
+        Written to ``truth.json``.
+
+    Returns
+    -------
+    Path
+        The directory written.
+    """
+    if file_format not in {"csv", "parquet"}:
+        raise ValueError(f"file_format must be 'csv' or 'parquet', not {file_format!r}")
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
     names = ("customers", "surveys", "transactions")
@@ -64,14 +99,13 @@ def simulate_to_dir(
     tmps = {name: target.with_name(target.name + ".tmp") for name, target in targets.items()}
     writers: dict = {}
     try:
-        for offset, size, rng in _chunks(int(n_customers), seed, int(chunk_size)):
-            frames = _simulate_chunk(rng, offset, size, n_periods, start, truth, response_rate, existing_share)
-            for name, frame in zip(names, frames[:3]):
+        for index, frames in enumerate(chunks):
+            for name, frame in zip(names, frames):
                 if file_format == "csv":
                     frame.to_csv(
                         tmps[name],
-                        mode="w" if offset == 0 else "a",
-                        header=offset == 0,
+                        mode="w" if index == 0 else "a",
+                        header=index == 0,
                         index=False,
                         date_format="%Y-%m-%d",
                     )
@@ -87,8 +121,8 @@ def simulate_to_dir(
             writer.close()
         for tmp in tmps.values():
             tmp.unlink(missing_ok=True)
-    meta = {"seed": int(seed), "truth": truth.to_dict()}
-    (out / "truth.json").write_text(json.dumps(meta, indent=2))
+    if meta is not None:
+        (out / "truth.json").write_text(json.dumps(meta, indent=2))
     return out
 
 
