@@ -115,4 +115,4 @@ def test_diagnostics_markdown_labels_and_escapes():
     text = diagnostics_markdown({"BG/NBD <model>": Fitted()}, [Diagnostic("dropped_rows", "3 rows", "info")])
     assert text.splitlines()[0].startswith("- **Error:** BG\\/NBD \\<model\\>: b ran away \\<script\\>")
     assert text.splitlines()[1] == "- **Info:** 3 rows"
-    assert diagnostics_markdown(Fitted.__new__(type("Empty", (), {})), empty="none") == "none"
+    assert diagnostics_markdown(object(), [], empty="none") == "none"  # nothing to say
