@@ -101,15 +101,22 @@ def diagnostics_markdown(*models: object, empty: str = "") -> str:
     Returns
     -------
     str
-        One bullet per diagnostic, severity first (``**Warning:** ...``), escaped.
+        One bullet per distinct diagnostic, severity first (``**Warning:** ...``), escaped; a
+        diagnostic several labelled models share is listed once with all their labels.
     """
     labelled: list[tuple[str | None, object]] = []
     for model in models:
         labelled.extend(model.items() if isinstance(model, dict) else [(None, model)])
-    lines = []
+    # one bullet per distinct diagnostic; models that report the same one are named together
+    grouped: dict[tuple[str, str], list[str]] = {}
     for label, model in labelled:
         diagnostics = model if isinstance(model, list) else getattr(model, "diagnostics_", [])
-        prefix = f"{escape_markdown(label)}: " if label else ""
         for d in diagnostics:
-            lines.append(f"- **{d.severity.capitalize()}:** {prefix}{escape_markdown(d.message)}")
+            labels = grouped.setdefault((d.severity, d.message), [])
+            if label and label not in labels:
+                labels.append(label)
+    lines = []
+    for (severity, message), labels in grouped.items():
+        prefix = ", ".join(escape_markdown(label) for label in labels) + ": " if labels else ""
+        lines.append(f"- **{severity.capitalize()}:** {prefix}{escape_markdown(message)}")
     return "\n".join(lines) if lines else empty

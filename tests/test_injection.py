@@ -116,3 +116,12 @@ def test_diagnostics_markdown_labels_and_escapes():
     assert text.splitlines()[0].startswith("- **Error:** BG\\/NBD \\<model\\>: b ran away \\<script\\>")
     assert text.splitlines()[1] == "- **Info:** 3 rows"
     assert diagnostics_markdown(object(), [], empty="none") == "none"  # nothing to say
+
+
+def test_diagnostics_shared_by_models_are_listed_once_with_their_labels():
+    from bsc_toolkit.formatting import diagnostics_markdown
+    from bsc_toolkit.models._base import Diagnostic
+
+    same, other = Diagnostic("dropped_rows", "20 rows left out", "info"), Diagnostic("separation", "x", "error")
+    text = diagnostics_markdown({"pooled": [same], "within": [same, other]})
+    assert text.splitlines() == ["- **Info:** pooled, within: 20 rows left out", "- **Error:** within: x"]
