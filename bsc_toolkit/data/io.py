@@ -11,12 +11,19 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from bsc_toolkit.contracts import RatingScale
+from bsc_toolkit.data.description import (
+    DESCRIPTION_FILE,
+    DatasetDescription,
+    default_description,
+    load_description,
+)
+from bsc_toolkit.data.reading import read_dataset_tables, read_raw
 from bsc_toolkit.data.schemas import DataValidationError, validate_table
 from bsc_toolkit.data.simulate import Truth, simulate
 
@@ -41,20 +48,78 @@ DEFAULT_N_CUSTOMERS = 2000
 
 @dataclass(frozen=True)
 class CustomerData:
-    """The three validated tables of a data set.
+    """The validated tables of a data set, in the toolkit's column names, and what they hold.
+
+    Every table may be empty (0 rows with the toolkit's key columns) when the data set does not
+    have it; :mod:`bsc_toolkit.capabilities` tells which report sections the data supports.
 
     Attributes
     ----------
     customers, surveys, transactions : pandas.DataFrame
-        Validated tables with parsed dates and numeric dtypes.
+        Validated tables with parsed dates and numeric dtypes. Amounts (``revenue_usd``,
+        ``cost_usd``: the suffix is historic) are in :attr:`currency`.
     source : Path or None
-        The directory the data came from.
+        The directory (or ``dataset.yaml``) the data came from.
+    description : DatasetDescription
+        The data set description (``dataset.yaml``, or the defaults of a plain folder).
+    tables_present : tuple of str
+        The tables the data set has (others are empty stand-ins).
+    notes : tuple of str
+        What loading did that an analyst should know (rows left out, derived tables, time zones).
     """
 
     customers: pd.DataFrame
     surveys: pd.DataFrame
     transactions: pd.DataFrame
     source: Path | None = None
+    description: DatasetDescription = field(default_factory=default_description)
+    tables_present: tuple[str, ...] = TABLES
+    notes: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """Name of the data set (from its description)."""
+        return self.description.name
+
+    @property
+    def currency(self) -> str:
+        """Currency of every amount."""
+        return self.description.currency
+
+    @property
+    def freq(self) -> str:
+        """Period frequency declared for KPI tables and panel models."""
+        return self.description.frequency
+
+    @property
+    def is_snapshot(self) -> bool:
+        """True for snapshot data (one row per customer, churn as a flag, no dates)."""
+        return self.description.is_snapshot
+
+    @property
+    def drivers(self) -> tuple[str, ...]:
+        """Driver rating columns the surveys hold (declared, or the default four present)."""
+        return tuple(d for d in self.description.driver_names(list(self.surveys.columns)) if d in self.surveys)
+
+    @property
+    def driver_labels(self) -> dict[str, str]:
+        """Display label of each driver."""
+        labels = self.description.driver_labels()
+        return {d: labels.get(d, d) for d in self.drivers}
+
+    @property
+    def ratings(self) -> dict[str, RatingScale]:
+        """Scale of every rating column the surveys hold (csat, nps, drivers)."""
+        names = [c for c in ("csat", "nps", *self.drivers) if c in self.surveys.columns]
+        return self.description.scales(names)
+
+    def scale(self, rating: str = "csat") -> RatingScale:
+        """Scale of one rating column."""
+        return self.description.scale(rating)
+
+    def has(self, table: str) -> bool:
+        """True when the data set has ``table`` with at least one row."""
+        return table in self.tables_present and len(getattr(self, table)) > 0
 
 
 def _project_root() -> Path | None:
@@ -148,73 +213,22 @@ def read_table(path: str | Path, table: str) -> pd.DataFrame:
     # rows are named as the user sees them: file lines for CSV and Excel (header on line 1),
     # 0-based row positions for Parquet
     row_offset: int | None = None if suffix == ".parquet" else 2
-    try:
-        if suffix == ".csv":
-            raw = pd.read_csv(path, dtype=str, keep_default_na=True, skipinitialspace=True)
-        elif suffix == ".parquet":
-            raw = _read_parquet(path)
-        else:
-            raw = pd.read_excel(path)
-    except Exception as exc:  # parser errors of many kinds: name the file
-        raise DataValidationError(f"could not read {table} file '{path}': {exc}") from exc
-    return validate_table(raw, table, source=str(path), row_offset=row_offset)
-
-
-def _read_parquet(path: Path) -> pd.DataFrame:
-    """Read a Parquet file with about one copy of the data at a time, in memory the OS gets back.
-
-    ``self_destruct`` frees each Arrow column once converted and ``split_blocks`` skips pandas'
-    consolidation copy. Numeric columns converted without a copy would stay in arrow's memory
-    pool, which keeps freed memory for reuse: when the tables are dropped later (e.g. once the
-    panel is built) hundreds of MB would stay resident. They are copied into numpy's own memory
-    one column at a time, and the pool is told to release what it no longer uses.
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    pool = pa.default_memory_pool()
-    table = pq.read_table(path)
-    try:
-        frame = table.to_pandas(self_destruct=True, split_blocks=True)
-    finally:
-        del table
-        pool.release_unused()
-    for name in frame.columns:
-        dtype = frame[name].dtype
-        if isinstance(dtype, np.dtype) and dtype.kind != "O":
-            frame[name] = frame[name].to_numpy(copy=True)
-            pool.release_unused()
-    index = frame.index
-    if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1):
-        frame = frame.reset_index(drop=True)
-    return frame
-
-
-def _check_references(data: CustomerData, files: dict[str, Path]) -> None:
-    known = data.customers["customer_id"].to_numpy()
-    problems = []
-    for name in ("surveys", "transactions"):
-        frame = getattr(data, name)
-        unknown = ~frame["customer_id"].isin(known)
-        if unknown.any():
-            ids = frame.loc[unknown, "customer_id"].drop_duplicates().head(5).tolist()
-            problems.append(
-                f"  - '{files[name]}': {int(unknown.sum())} row(s) with a customer_id not in "
-                f"'{files['customers']}', e.g. {ids}"
-            )
-    if problems:
-        raise DataValidationError("Invalid data set (customer_id references):\n" + "\n".join(problems))
+    description = default_description(path.parent)
+    raw = read_raw(path, table, description.read_options(table))
+    return validate_table(raw, table, source=str(path), row_offset=row_offset, dates=description.read_options(table))
 
 
 def load_dataset(data_dir: str | Path | None = None) -> CustomerData:
-    """Load and validate a data set directory.
+    """Load and validate a data set.
 
     Parameters
     ----------
     data_dir : str or Path, optional
-        Directory with ``customers``, ``surveys`` and ``transactions`` files
-        (``.csv``, ``.parquet`` or ``.xlsx``). ``None`` loads the default
-        synthetic data set, generating it on first use.
+        A folder with ``dataset.yaml`` (the data set description: which file is which table, the
+        column mapping, rating scales, currency, snapshot date...), a ``dataset.yaml`` file, or a
+        plain folder with ``customers``, ``surveys`` and/or ``transactions`` files (``.csv``,
+        ``.parquet`` or ``.xlsx``) in the toolkit's column names. Every table is optional; at least
+        one is needed. ``None`` loads the default synthetic data set, generating it on first use.
 
     Returns
     -------
@@ -223,25 +237,76 @@ def load_dataset(data_dir: str | Path | None = None) -> CustomerData:
     Raises
     ------
     FileNotFoundError
-        If the directory or one of the tables is missing.
+        If the path does not exist or holds no table.
+    DescriptionError
+        If ``dataset.yaml`` is invalid (naming the field).
     DataValidationError
-        If a table breaks its contract or references unknown customers.
+        Listing every problem of every table at once (file, column, example lines).
     """
-    directory = ensure_default_dataset() if data_dir is None else Path(data_dir)
-    if not directory.is_dir():
-        raise FileNotFoundError(f"data directory not found: '{directory}'")
-    files: dict[str, Path] = {}
-    for table in TABLES:
-        found = find_table(directory, table)
-        if found is None:
+    path = ensure_default_dataset() if data_dir is None else Path(data_dir)
+    if not path.exists():
+        raise FileNotFoundError(f"no such data set: '{path}' does not exist")
+    if path.is_file():
+        if path.suffix.lower() not in (".yaml", ".yml"):
             raise FileNotFoundError(
-                f"no {table} table in '{directory}': expected {table}.csv, {table}.parquet or {table}.xlsx"
+                f"'{path}' is a file: pass the data set's folder or its {DESCRIPTION_FILE} (or use "
+                "`bsc validate FILE --table NAME` for one table)"
             )
-        files[table] = found
-    frames = {table: read_table(path, table) for table, path in files.items()}
-    data = CustomerData(source=directory, **frames)
-    _check_references(data, files)
-    return data
+        description = load_description(path)
+    elif (path / DESCRIPTION_FILE).is_file():
+        description = load_description(path / DESCRIPTION_FILE)
+    else:
+        description = default_description(path.resolve())
+    files = _table_files(path, description)
+    if not files:
+        where = description.data_root() if description.tables else path
+        raise FileNotFoundError(
+            f"no table found in '{where}': expected customers, surveys and/or transactions files "
+            f"(.csv, .parquet or .xlsx), or a {DESCRIPTION_FILE} that names them"
+        )
+    frames, notes = read_dataset_tables(files, description)
+    return CustomerData(
+        source=path,
+        description=description,
+        tables_present=tuple(t for t in TABLES if t in files),
+        notes=tuple(notes),
+        **frames,
+    )
+
+
+def _table_files(path: Path, description: DatasetDescription) -> dict[str, Path]:
+    """The file of each table the data set has (missing described files are an error)."""
+    files: dict[str, Path] = {}
+    if description.tables:
+        missing = []
+        for table in TABLES:
+            file = description.table_path(table)
+            if file is None:
+                continue
+            if not file.is_file():
+                missing.append(f"  - tables.{table}.path: no such file '{file}'")
+            files[table] = file
+        if missing:
+            hint = (
+                f" (paths are relative to '{description.data_root()}'; set root: in the description or "
+                "$BSC_DATA_ROOT to point elsewhere)"
+            )
+            raise FileNotFoundError("Data set description points at missing files" + hint + ":\n" + "\n".join(missing))
+        return files
+    for table in TABLES:
+        found = _find_tables(path, table)
+        if len(found) > 1:
+            raise DataValidationError(
+                f"several files for the {table} table in '{path}': {', '.join(p.name for p in found)}; "
+                "keep one (or name the one to use in dataset.yaml)"
+            )
+        if found:
+            files[table] = found[0]
+    return files
+
+
+def _find_tables(data_dir: Path, table: str) -> list[Path]:
+    return [data_dir / f"{table}{suffix}" for suffix in _SUFFIXES if (data_dir / f"{table}{suffix}").is_file()]
 
 
 def load_truth(data_dir: str | Path | None = None) -> Truth | None:

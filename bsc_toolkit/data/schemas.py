@@ -8,11 +8,14 @@ pandas.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from bsc_toolkit.contracts import RATING_SCALES
+from bsc_toolkit.contracts import RatingScale, default_scales
+from bsc_toolkit.data.description import ReadOptions
 
 __all__ = [
     "DataValidationError",
@@ -20,6 +23,7 @@ __all__ = [
     "SURVEYS",
     "TRANSACTIONS",
     "SCHEMAS",
+    "build_schemas",
     "DATE_COLUMNS",
     "validate_table",
 ]
@@ -29,74 +33,97 @@ class DataValidationError(ValueError):
     """A table breaks its contract; the message lists every problem found."""
 
 
-def _rating(lo: int, hi: int, nullable: bool, required: bool = True) -> pa.Column:
+def _rating(scale: RatingScale) -> pa.Column:
     return pa.Column(
         float,
-        checks=pa.Check.in_range(lo, hi),
-        nullable=nullable,
-        required=required,
+        checks=pa.Check.in_range(scale.low, scale.high),
+        nullable=True,
+        required=False,
         coerce=True,
-        title=f"rating {lo}-{hi}",
+        title=f"rating {scale.label}",
     )
 
 
-CUSTOMERS = pa.DataFrameSchema(
-    {
-        "customer_id": pa.Column("int64", unique=True, coerce=True),
-        "segment": pa.Column(str, nullable=False, coerce=True, required=False),
-        "region": pa.Column(str, nullable=False, coerce=True, required=False),
-        "channel": pa.Column(str, nullable=False, coerce=True, required=False),
-        "acquired_at": pa.Column("datetime64[ns]", nullable=False, coerce=True),
-        "churned_at": pa.Column("datetime64[ns]", nullable=True, coerce=True, required=False),
-    },
-    checks=[
-        pa.Check(
-            lambda df: ~(df["churned_at"] < df["acquired_at"]) if "churned_at" in df else pd.Series(True, df.index),
-            name="churned_at >= acquired_at",
-            error="churned_at before acquired_at",
-        )
-    ],
-    name="customers",
-    strict=False,
-)
+def _id_column(id_type: str, unique: bool = False) -> pa.Column:
+    return pa.Column("int64" if id_type == "int" else str, unique=unique, coerce=True, nullable=False)
 
-SURVEYS = pa.DataFrameSchema(
-    {
-        "customer_id": pa.Column("int64", coerce=True),
-        "surveyed_at": pa.Column("datetime64[ns]", nullable=False, coerce=True),
-        # csat is required and never missing; nps and the driver ratings are optional
-        **{
-            name: _rating(lo, hi, nullable=name != "csat", required=name == "csat")
-            for name, (lo, hi) in RATING_SCALES.items()
+
+def build_schemas(
+    ratings: Mapping[str, RatingScale] | None = None, id_type: str = "int"
+) -> dict[str, pa.DataFrameSchema]:
+    """The three table contracts for a data set's rating scales and id type.
+
+    Parameters
+    ----------
+    ratings : mapping of rating column -> RatingScale, optional
+        Rating columns of the surveys table and their scales (default: the simulator's, 1-10 and
+        nps 0-10). Every rating is optional and may be missing in a row.
+    id_type : {"int", "str"}
+        Customer ids as integers or text.
+
+    Returns
+    -------
+    dict of pandera.DataFrameSchema
+        ``customers``, ``surveys``, ``transactions``. Only ``customer_id`` (and the date of a survey
+        or order, and an order's amount) is required: every other column is optional.
+    """
+    ratings = dict(default_scales() if ratings is None else ratings)
+    customers = pa.DataFrameSchema(
+        {
+            "customer_id": _id_column(id_type, unique=True),
+            "segment": pa.Column(str, nullable=False, coerce=True, required=False),
+            "region": pa.Column(str, nullable=False, coerce=True, required=False),
+            "channel": pa.Column(str, nullable=False, coerce=True, required=False),
+            "acquired_at": pa.Column("datetime64[ns]", nullable=False, coerce=True, required=False),
+            "churned_at": pa.Column("datetime64[ns]", nullable=True, coerce=True, required=False),
+            "churned": pa.Column(bool, nullable=False, coerce=True, required=False),
+            "tenure_months": pa.Column(
+                float, checks=pa.Check.ge(0), nullable=True, coerce=True, required=False, title="tenure"
+            ),
         },
-    },
-    unique=["customer_id", "surveyed_at"],
-    name="surveys",
-    strict=False,
-)
+        checks=[
+            pa.Check(
+                lambda df: (
+                    ~(df["churned_at"] < df["acquired_at"])
+                    if {"churned_at", "acquired_at"} <= set(df.columns)
+                    else pd.Series(True, df.index)
+                ),
+                name="churned_at >= acquired_at",
+                error="churned_at before acquired_at",
+            )
+        ],
+        name="customers",
+        strict=False,
+    )
+    surveys = pa.DataFrameSchema(
+        {
+            "customer_id": _id_column(id_type),
+            "surveyed_at": pa.Column("datetime64[ns]", nullable=False, coerce=True),
+            **{name: _rating(scale) for name, scale in ratings.items()},
+        },
+        unique=["customer_id", "surveyed_at"],
+        name="surveys",
+        strict=False,
+    )
+    transactions = pa.DataFrameSchema(
+        {
+            "customer_id": _id_column(id_type),
+            "ordered_at": pa.Column("datetime64[ns]", nullable=False, coerce=True),
+            "revenue_usd": pa.Column(
+                float, checks=pa.Check(lambda s: s.abs() < float("inf"), name="finite"), coerce=True
+            ),
+            "cost_usd": pa.Column(float, checks=pa.Check.ge(0), nullable=True, coerce=True, required=False),
+        },
+        name="transactions",
+        strict=False,
+    )
+    return {"customers": customers, "surveys": surveys, "transactions": transactions}
 
-TRANSACTIONS = pa.DataFrameSchema(
-    {
-        "customer_id": pa.Column("int64", coerce=True),
-        "ordered_at": pa.Column("datetime64[ns]", nullable=False, coerce=True),
-        "revenue_usd": pa.Column(float, checks=pa.Check(lambda s: s.abs() < float("inf"), name="finite"), coerce=True),
-        "cost_usd": pa.Column(
-            float,
-            checks=pa.Check.ge(0),
-            nullable=True,
-            coerce=True,
-            required=False,
-        ),
-    },
-    name="transactions",
-    strict=False,
-)
 
-SCHEMAS: dict[str, pa.DataFrameSchema] = {
-    "customers": CUSTOMERS,
-    "surveys": SURVEYS,
-    "transactions": TRANSACTIONS,
-}
+SCHEMAS: dict[str, pa.DataFrameSchema] = build_schemas()
+CUSTOMERS = SCHEMAS["customers"]
+SURVEYS = SCHEMAS["surveys"]
+TRANSACTIONS = SCHEMAS["transactions"]
 
 #: Date columns of each table, parsed before validation.
 DATE_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -123,31 +150,100 @@ def _examples(rows: list[tuple[object, object]], row_offset: int | None, limit: 
     return ", ".join(shown) + more
 
 
+_OFFSET = r"(?:[+-]\d{2}:?\d{2}|Z)$"
+
+
 def _parse_dates(
-    frame: pd.DataFrame, table: str, problems: list[str], row_offset: int | None, reported: set
+    frame: pd.DataFrame,
+    table: str,
+    problems: list[str],
+    row_offset: int | None,
+    reported: set,
+    policy: ReadOptions | None = None,
+    notes: list[str] | None = None,
 ) -> pd.DataFrame:
-    """Parse the table's date columns, recording unparseable values.
+    """Parse the table's date columns under the data set's date policy, recording problems.
+
+    The policy: an explicit ``date_format`` if declared; else ISO 8601 (unambiguous); else the
+    other formats pandas recognises, read day-first or month-first as declared (``dayfirst``).
+    When nothing is declared and a column's values read differently day-first and month-first
+    (03/04/2024), that is an error asking to declare it. Values with a UTC offset are converted to
+    the declared ``timezone`` (default UTC) before the offset is dropped, and a note says so.
 
     Returns a shallow copy: parsed columns are replaced, the others are shared with ``frame``.
     """
+    policy = policy or ReadOptions()
     out = frame.copy(deep=False)
     for col in DATE_COLUMNS.get(table, ()):
         if col not in out.columns:
             continue
         raw = out[col]
         if pd.api.types.is_datetime64_any_dtype(raw):
+            if getattr(raw.dt, "tz", None) is not None:
+                out[col] = raw.dt.tz_convert(policy.timezone or "UTC").dt.tz_localize(None)
+                if notes is not None:
+                    notes.append(f"{table}.{col}: time-zone-aware dates converted to {policy.timezone or 'UTC'}")
             continue
-        parsed = pd.to_datetime(raw, errors="coerce", format="mixed")
+        parsed, problem = _parse_date_column(raw, col, policy, row_offset, notes, table)
+        if problem:
+            problems.append(problem)
         bad = parsed.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
         if bad.any():
             rows = list(zip(out.index[bad], raw[bad]))
             reported.update((col, i) for i in out.index[bad])
+            how = (
+                f"the declared format {policy.date_format!r}" if policy.date_format else "ISO dates such as 2024-03-31"
+            )
             problems.append(
                 f"column '{col}': {int(bad.sum())} unparseable date(s), e.g. {_examples(rows, row_offset)}; "
-                "use ISO dates such as 2024-03-31"
+                f"use {how} (or declare read.date_format in dataset.yaml)"
             )
         out[col] = parsed
     return out
+
+
+def _parse_date_column(
+    raw: pd.Series, col: str, policy: ReadOptions, row_offset: int | None, notes: list[str] | None, table: str
+) -> tuple[pd.Series, str | None]:
+    """Parse one column of date texts; returns (parsed, ambiguity problem or None)."""
+    text = raw.astype("string").str.strip()
+    present = text.notna() & (text != "")
+    if policy.date_format:
+        return pd.to_datetime(text, format=policy.date_format, errors="coerce"), None
+    has_offset = present & text.str.contains(_OFFSET, regex=True, na=False)
+    if has_offset.any():
+        parsed = pd.to_datetime(text, errors="coerce", utc=True, format="mixed", dayfirst=bool(policy.dayfirst))
+        zone = policy.timezone or "UTC"
+        if notes is not None:
+            notes.append(
+                f"{table}.{col}: {int(has_offset.sum()):,} date(s) carry a UTC offset; all dates were converted to "
+                f"{zone} and the offset dropped (declare read.timezone to choose another zone)"
+            )
+        return parsed.dt.tz_convert(zone).dt.tz_localize(None), None
+    iso = pd.to_datetime(text, errors="coerce", format="ISO8601")
+    rest = present & iso.isna()
+    if not rest.any():
+        return iso, None
+    values = text[rest]
+    if policy.dayfirst is not None:
+        iso[rest] = pd.to_datetime(values, errors="coerce", format="mixed", dayfirst=policy.dayfirst)
+        return iso, None
+    month_first = pd.to_datetime(values, errors="coerce", format="mixed", dayfirst=False)
+    day_first = pd.to_datetime(values, errors="coerce", format="mixed", dayfirst=True)
+    differ = month_first.notna() & day_first.notna() & (month_first != day_first)
+    # day-first only texts (e.g. 31/01/2024) fail month-first: take them, but only if nothing is ambiguous
+    iso[rest] = month_first.fillna(day_first)
+    if differ.any():
+        rows = list(zip(values.index[differ], values[differ]))
+        example = values[differ].iloc[0]
+        problem = (
+            f"column '{col}': {int(differ.sum())} date(s) read differently day-first and month-first, e.g. "
+            f"{_examples(rows, row_offset, limit=3)} ({example!r} is "
+            f"{day_first[differ].iloc[0]:%d %B %Y} day-first, {month_first[differ].iloc[0]:%d %B %Y} month-first); "
+            "declare the order in dataset.yaml: read: {dayfirst: true} (or false), or read.date_format"
+        )
+        return iso, problem
+    return iso, None
 
 
 def validate_table(
@@ -155,6 +251,11 @@ def validate_table(
     table: str,
     source: str | None = None,
     row_offset: int | None = 2,
+    *,
+    ratings: Mapping[str, RatingScale] | None = None,
+    id_type: str = "int",
+    dates: ReadOptions | None = None,
+    notes: list[str] | None = None,
 ) -> pd.DataFrame:
     """Validate (and coerce) one table against its contract.
 
@@ -170,6 +271,15 @@ def validate_table(
         Added to the 0-based row position to name rows in the message: 2 for
         a CSV file with a header (its first data row is line 2); ``None``
         names rows by index label.
+    ratings : mapping of rating column -> RatingScale, optional
+        Scales of the surveys' rating columns (default: the simulator's).
+    id_type : {"int", "str"}
+        Customer ids as integers or text.
+    dates : ReadOptions, optional
+        The date policy (``date_format``, ``dayfirst``, ``timezone``); default: ISO or
+        unambiguous dates, offsets converted to UTC.
+    notes : list of str, optional
+        Receives what was done silently otherwise (e.g. a time-zone conversion).
 
     Returns
     -------
@@ -185,7 +295,7 @@ def validate_table(
         raise ValueError(f"unknown table {table!r}; expected one of {sorted(SCHEMAS)}")
     where = f"{table} table" + (f" in '{source}'" if source else "")
     problems: list[str] = []
-    schema = SCHEMAS[table]
+    schema = SCHEMAS[table] if ratings is None and id_type == "int" else build_schemas(ratings, id_type)[table]
     required = [name for name, col in schema.columns.items() if col.required]
     missing = [c for c in required if c not in frame.columns]
     if missing:
@@ -195,7 +305,7 @@ def validate_table(
     if row_offset is not None and not _is_default_index(frame.index):
         frame = frame.reset_index(drop=True)
     reported: set = set()
-    parsed = _parse_dates(frame, table, problems, row_offset, reported)
+    parsed = _parse_dates(frame, table, problems, row_offset, reported, dates, notes)
     schema = _coerce_safely(parsed, schema)
     try:
         # ``parsed`` is this function's own (shallow) copy: pandera may coerce in place

@@ -96,10 +96,16 @@ def test_unknown_customer_references_are_reported(data_copy):
 
 
 def test_missing_files_and_folders(tmp_path, data_copy):
-    with pytest.raises(FileNotFoundError, match="data directory not found"):
+    with pytest.raises(FileNotFoundError, match="no such data set: .*nope' does not exist"):
         load_dataset(tmp_path / "nope")
+    # every table is optional: without surveys the data set loads with an empty surveys table
     (data_copy / "surveys.csv").unlink()
-    with pytest.raises(FileNotFoundError, match="no surveys table"):
+    data = load_dataset(data_copy)
+    assert data.tables_present == ("customers", "transactions")
+    assert len(data.surveys) == 0 and not data.has("surveys") and data.has("transactions")
+    for name in ("customers", "transactions"):
+        (data_copy / f"{name}.csv").unlink()
+    with pytest.raises(FileNotFoundError, match="no table found in"):
         load_dataset(data_copy)
 
 
