@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import html
 import string
+from typing import Any
 
-__all__ = ["escape_html", "escape_markdown", "markdown_code", "diagnostics_markdown"]
+__all__ = ["escape_html", "escape_markdown", "markdown_code", "diagnostics_markdown", "data_notes_markdown"]
 
 # CommonMark lets a backslash escape any ASCII punctuation character, and the escaped character
 # is then literal text (``\<`` renders as ``&lt;``). Escaping all of them is the complete escape.
@@ -120,3 +121,33 @@ def diagnostics_markdown(*models: object, empty: str = "") -> str:
         prefix = ", ".join(escape_markdown(label) for label in labels) + ": " if labels else ""
         lines.append(f"- **{severity.capitalize()}:** {prefix}{escape_markdown(message)}")
     return "\n".join(lines) if lines else empty
+
+
+def data_notes_markdown(data: Any) -> str:
+    """A short Markdown account of a loaded data set: name, tables, scales, currency and load notes.
+
+    Parameters
+    ----------
+    data : CustomerData
+        The loaded data set (its name, file names and notes are user text and are escaped).
+
+    Returns
+    -------
+    str
+        Markdown: one line of what the data hold, then the loading notes (rows left out, derived
+        tables, dates set to the snapshot day...) as a list.
+    """
+    parts = [f"{len(data.customers):,} customers"]
+    if data.has("surveys"):
+        parts.append(f"{len(data.surveys):,} survey responses")
+    if data.has("transactions"):
+        parts.append(f"{len(data.transactions):,} transactions")
+    scales = ", ".join(f"{escape_markdown(name)} {scale.label}" for name, scale in data.ratings.items())
+    line = f"Data set **{escape_markdown(data.name)}**: " + ", ".join(parts)
+    if data.is_snapshot:
+        line += f"; a snapshot on {data.description.snapshot_date:%Y-%m-%d}"
+    line += f". Amounts in {escape_markdown(data.currency)}."
+    if scales:
+        line += f" Rating scales: {scales} (kept as they are, not rescaled)."
+    notes = "".join(f"\n- {escape_markdown(n)}" for n in data.notes)
+    return line + (f"\n\nNotes from loading the data:{notes}" if notes else "")

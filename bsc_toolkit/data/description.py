@@ -386,6 +386,8 @@ class DatasetDescription(_Strict):
         spec = self.tables.get(table)  # type: ignore[call-overload]
         if spec is None:
             return {}
+        if table != "transactions":
+            return dict(spec.columns)
         return {_INTERNAL_NAMES.get(k, k): v for k, v in spec.columns.items()}
 
     def source_name(self, table: str, column: str) -> str | None:

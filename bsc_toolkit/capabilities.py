@@ -1,0 +1,315 @@
+"""Which report sections a data set supports, and the guard each notebook section runs under.
+
+One fixed table, :data:`SECTIONS`, says what every report section needs (:data:`REQUIREMENTS`);
+:func:`data_features` tells what a loaded data set has. From the two:
+
+* :func:`capability_table` -- each section, whether this data supports it and, if not, what it
+  would need (printed by ``bsc validate``);
+* :func:`report_applicability` -- whether a report can run at all (``bsc report`` lists the others
+  as "not applicable: needs ..." instead of running them);
+* :class:`report_section` -- the context manager a notebook section runs in: it says in words
+  what is missing instead of running a section the data cannot support, turns an unexpected error
+  into a stated "could not be computed" (the report keeps its other sections), turns Python
+  warnings into stated notes, and leaves a hidden marker the tests read to check that every
+  supported section was rendered.
+"""
+
+from __future__ import annotations
+
+import html
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from bsc_toolkit.data.io import CustomerData
+
+__all__ = [
+    "REQUIREMENTS",
+    "SECTIONS",
+    "Requirement",
+    "Section",
+    "capability_markdown",
+    "capability_table",
+    "data_features",
+    "report_applicability",
+    "report_section",
+    "section_markers",
+]
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """Something a report section needs from the data, and how to provide it."""
+
+    label: str
+    how: str
+
+
+#: What sections need, in words, with how to add it to a data set.
+REQUIREMENTS: dict[str, Requirement] = {
+    "csat": Requirement(
+        "overall satisfaction ratings (surveys.csat)",
+        "map the satisfaction column to csat under tables.surveys.columns and declare its scale under ratings",
+    ),
+    "nps": Requirement(
+        "0-10 likelihood-to-recommend answers (surveys.nps)", "map the recommend question to nps under tables.surveys"
+    ),
+    "drivers": Requirement(
+        "two or more driver ratings (e.g. time, quality, service, cost)",
+        "map each driver rating under tables.surveys.columns and list them under drivers",
+    ),
+    "transactions": Requirement(
+        "a transactions table (customer, date, amount)", "add a transactions file under tables.transactions"
+    ),
+    "churn": Requirement(
+        "churn information: a churn date (customers.churned_at) or a churn flag at a snapshot (customers.churned)",
+        "map churned_at, or churned with snapshot_date, under tables.customers",
+    ),
+    "churn_timing": Requirement(
+        "when customers left: churn and acquisition dates, or a churn flag with tenure",
+        "map churned_at and acquired_at, or churned and tenure, under tables.customers",
+    ),
+    "churn_dates": Requirement(
+        "churn dates (customers.churned_at) on dated data",
+        "map churned_at under tables.customers (a snapshot flag cannot be followed over time)",
+    ),
+    "acquisition": Requirement("acquisition dates (customers.acquired_at)", "map acquired_at under tables.customers"),
+    "dated": Requirement(
+        "dated surveys or transactions over two or more periods (not a one-day snapshot)",
+        "add surveyed_at / ordered_at dates covering several periods",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Section:
+    """One section of a report and the requirements (keys of :data:`REQUIREMENTS`) it needs."""
+
+    report: str
+    key: str
+    title: str
+    needs: tuple[str, ...] = ()
+
+
+#: The fixed table: report section -> the inputs it needs. The README shows it
+#: (:func:`capability_markdown`) and the tests check every section it allows is rendered.
+SECTIONS: tuple[Section, ...] = (
+    Section("customer_kpis", "overview", "Headline KPIs"),
+    Section("customer_kpis", "csat", "Satisfaction (CSAT)", ("csat",)),
+    Section("customer_kpis", "nps", "Net Promoter Score", ("nps",)),
+    Section("customer_kpis", "retention", "Retention and churn", ("churn",)),
+    Section("customer_kpis", "acquisition", "Acquisition", ("acquisition",)),
+    Section("customer_kpis", "profitability", "Customer profitability", ("transactions",)),
+    Section("customer_kpis", "drivers", "Driver ratings", ("drivers",)),
+    Section("customer_kpis", "market_share", "Market share", ("transactions",)),
+    Section("satisfaction_retention_value", "survival", "Retention by satisfaction band", ("csat", "churn_timing")),
+    Section("satisfaction_retention_value", "churn_model", "Churn model", ("csat", "churn")),
+    Section("satisfaction_retention_value", "cox", "Cox model", ("csat", "churn_dates", "dated")),
+    Section("satisfaction_retention_value", "spend", "Satisfaction and spend", ("csat", "transactions", "dated")),
+    Section(
+        "satisfaction_retention_value",
+        "what_if",
+        "What-if in money",
+        ("csat", "churn_dates", "transactions", "dated"),
+    ),
+    Section("service_profit_chain", "drivers", "Driver importance", ("csat", "drivers")),
+    Section(
+        "service_profit_chain",
+        "chain",
+        "Satisfaction -> retention -> revenue",
+        ("csat", "churn_dates", "transactions", "dated"),
+    ),
+    Section("customer_value", "clv", "CLV models and values", ("transactions",)),
+    Section("customer_value", "at_risk", "Revenue at risk from low satisfaction", ("transactions", "csat")),
+    Section("scorecard", "scorecard", "Scorecard"),
+    Section("scorecard", "strategy_map", "Strategy map"),
+)
+
+#: Reports that do not read a data set (the teaching track simulates its own).
+DATA_FREE_REPORTS: tuple[str, ...] = ("teaching",)
+
+
+def _has_values(frame: pd.DataFrame, column: str) -> bool:
+    return column in frame.columns and bool(frame[column].notna().any())
+
+
+def data_features(data: CustomerData) -> dict[str, bool]:
+    """What the data set has, for each key of :data:`REQUIREMENTS`."""
+    customers, surveys, transactions = data.customers, data.surveys, data.transactions
+    churn_dates = "churned_at" in customers.columns
+    flag = "churned" in customers.columns
+    dates = []
+    if len(surveys):
+        dates.append(surveys["surveyed_at"])
+    if len(transactions):
+        dates.append(transactions["ordered_at"])
+    periods = pd.concat(dates).dropna().dt.to_period(data.freq).nunique() if dates and not data.is_snapshot else 0
+    dated = periods >= 2
+    return {
+        "csat": _has_values(surveys, "csat"),
+        "nps": _has_values(surveys, "nps"),
+        "drivers": sum(_has_values(surveys, d) for d in data.drivers) >= 2,
+        "transactions": len(transactions) > 0,
+        "churn": churn_dates or flag,
+        "churn_timing": (churn_dates and dated) or (flag and _has_values(customers, "tenure_months")),
+        "churn_dates": churn_dates and dated,
+        "acquisition": _has_values(customers, "acquired_at"),
+        "dated": dated,
+    }
+
+
+def _missing(section: Section, features: dict[str, bool]) -> list[str]:
+    return [need for need in section.needs if not features[need]]
+
+
+def capability_table(data: CustomerData, features: dict[str, bool] | None = None) -> pd.DataFrame:
+    """Each report section, whether ``data`` supports it and, if not, what it needs.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``report, section, title, supported, needs`` (``needs`` in words; empty when supported).
+    """
+    features = features or data_features(data)
+    rows = []
+    for s in SECTIONS:
+        missing = _missing(s, features)
+        rows.append(
+            {
+                "report": s.report,
+                "section": s.key,
+                "title": s.title,
+                "supported": not missing,
+                "needs": "; ".join(REQUIREMENTS[m].label for m in missing),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def report_applicability(data: CustomerData, report: str, features: dict[str, bool] | None = None) -> list[str]:
+    """Why ``report`` cannot run on ``data``: an empty list when it can.
+
+    A report can run when at least one of its sections is supported. Reports without sections in
+    :data:`SECTIONS` (the teaching track) always can.
+    """
+    sections = [s for s in SECTIONS if s.report == report]
+    if not sections:
+        return []
+    features = features or data_features(data)
+    missing_per_section = [_missing(s, features) for s in sections]
+    if any(not m for m in missing_per_section):
+        return []
+    # the smallest set of missing inputs that would enable some section
+    best = min(missing_per_section, key=len)
+    return [REQUIREMENTS[m].label for m in best]
+
+
+def capability_markdown() -> str:
+    """The fixed section table as Markdown (the README's copy is checked against it)."""
+    lines = ["| report | section | needs |", "|---|---|---|"]
+    for s in SECTIONS:
+        needs = ", ".join(f"`{n}`" for n in s.needs) or "any data"
+        lines.append(f"| {s.report} | {s.title} | {needs} |")
+    lines += ["", "| input | what it is | how to add it |", "|---|---|---|"]
+    for key, req in REQUIREMENTS.items():
+        lines.append(f"| `{key}` | {req.label} | {req.how} |")
+    return "\n".join(lines)
+
+
+def _marker(report: str, key: str, status: str) -> str:
+    return f'<div class="bsc-section" data-section="{html.escape(report)}.{html.escape(key)}" data-status="{status}"></div>'
+
+
+def section_markers(page: str) -> dict[str, str]:
+    """Section -> status (rendered, not_applicable, error) from the markers in a report's HTML."""
+    import re
+
+    return dict(re.findall(r'class="bsc-section" data-section="([^"]+)" data-status="([^"]+)"', page))
+
+
+class report_section:  # noqa: N801 - used like a function: ``with report_section(...) as ok:``
+    """Run one report section: skip it with a reason, or keep an error from losing the report.
+
+    Use in a notebook cell::
+
+        with report_section(data, "customer_kpis", "nps") as ok:
+            if ok:
+                ...  # the section's code
+
+    On entry, if the data lack what the section needs, a sentence says what is missing and how to
+    add it, and ``ok`` is False. An exception inside the block is shown as "this section could not
+    be computed: ..." and suppressed, so the report keeps its other sections (the tests treat it as a
+    failure). Warnings raised inside are shown once each as notes in words (deprecation notices,
+    which are for developers, are dropped). A hidden marker records the outcome.
+
+    Parameters
+    ----------
+    data : CustomerData
+        The loaded data set.
+    report : str
+        Report name (the notebook's file name without ``.ipynb``).
+    key : str
+        Section key in :data:`SECTIONS`.
+    features : dict, optional
+        Precomputed :func:`data_features` (computed on entry otherwise).
+    """
+
+    def __init__(self, data: CustomerData, report: str, key: str, features: dict[str, bool] | None = None) -> None:
+        matches = [s for s in SECTIONS if s.report == report and s.key == key]
+        if not matches:
+            raise KeyError(f"no section {report}.{key} in bsc_toolkit.capabilities.SECTIONS")
+        self.section = matches[0]
+        self.data = data
+        self.features = features
+        self.ok = False
+        self._caught: warnings.catch_warnings | None = None
+        self._records: list[Any] = []
+
+    def __enter__(self) -> bool:
+        from IPython.display import HTML, Markdown, display
+
+        features = self.features or data_features(self.data)
+        missing = _missing(self.section, features)
+        if missing:
+            needs = "; ".join(f"{REQUIREMENTS[m].label} ({REQUIREMENTS[m].how})" for m in missing)
+            display(Markdown(f"*Not available for this data set.* This section needs {html.escape(needs)}."))
+            display(HTML(_marker(self.section.report, self.section.key, "not_applicable")))
+            return False
+        self.ok = True
+        self._caught = warnings.catch_warnings(record=True)
+        self._records = self._caught.__enter__()
+        warnings.simplefilter("always")
+        return True
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        from IPython.display import HTML, Markdown, display
+
+        if not self.ok:
+            return False
+        assert self._caught is not None
+        self._caught.__exit__(None, None, None)
+        notes = []
+        for record in self._records:
+            if issubclass(record.category, (DeprecationWarning, PendingDeprecationWarning, FutureWarning)):
+                continue
+            text = str(record.message).strip()
+            if text and text not in notes:
+                notes.append(text)
+        if notes:
+            display(Markdown("**Notes from the computation**\n\n" + "\n".join(f"- {html.escape(n)}" for n in notes)))
+        if exc_type is None:
+            display(HTML(_marker(self.section.report, self.section.key, "rendered")))
+            return False
+        if issubclass(exc_type, (KeyboardInterrupt, SystemExit)):
+            return False
+        display(
+            Markdown(
+                f"**This section could not be computed** on this data set: {html.escape(exc_type.__name__)}: "
+                f"{html.escape(str(exc))}"
+            )
+        )
+        display(HTML(_marker(self.section.report, self.section.key, "error")))
+        return True
