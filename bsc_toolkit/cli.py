@@ -86,27 +86,113 @@ def _row_counts(path: Path, file_format: str) -> dict[str, int]:
 
 @app.command()
 def validate(
-    path: Annotated[Path, typer.Argument(help="A data set directory, or one table file (then give --table).")],
+    path: Annotated[
+        Path, typer.Argument(help="A data set folder, its dataset.yaml, or one table file (then give --table).")
+    ],
     table: Annotated[str | None, typer.Option(help="customers, surveys or transactions (for a single file).")] = None,
 ) -> None:
-    """Check a data set (or one table) against the data contracts."""
+    """Check a data set against its description and the table contracts, then list what it supports.
+
+    After the checks, a capability table shows each report section, whether this data supports it
+    and, if not, which inputs it would need.
+    """
+    from bsc_toolkit.data.description import DescriptionError
     from bsc_toolkit.data.io import TABLES, load_dataset, read_table
     from bsc_toolkit.data.schemas import DataValidationError
 
+    if not path.exists():
+        _fail(f"no such path: '{path}'")
     try:
-        if path.is_dir():
+        if path.is_dir() or path.suffix.lower() in (".yaml", ".yml"):
             data = load_dataset(path)
-            for name in TABLES:
-                typer.echo(f"{name}: {len(getattr(data, name)):,} rows ok")
         else:
             name = table or next((t for t in TABLES if path.stem.startswith(t)), None)
             if name is None:
                 _fail(f"cannot tell which table '{path}' is: pass --table customers|surveys|transactions")
             frame = read_table(path, name)
             typer.echo(f"{name}: {len(frame):,} rows ok")
-    except (DataValidationError, FileNotFoundError) as exc:
+            typer.secho("valid", fg=typer.colors.GREEN)
+            return
+    except (DataValidationError, DescriptionError, FileNotFoundError) as exc:
         _fail(str(exc))
+    for name in TABLES:
+        if name in data.tables_present:
+            typer.echo(f"{name}: {len(getattr(data, name)):,} rows ok")
+        elif name == "customers":
+            typer.echo(f"customers: none (derived: {len(data.customers):,} customer ids from the other tables)")
+        else:
+            typer.echo(f"{name}: none")
+    for note in data.notes:
+        typer.echo(f"note: {note}")
     typer.secho("valid", fg=typer.colors.GREEN)
+    typer.echo("")
+    typer.echo(_capability_text(data))
+
+
+def _capability_text(data) -> str:
+    """The capability table as plain text for the terminal."""
+    from bsc_toolkit.capabilities import capability_table
+
+    table = capability_table(data)
+    width = max(len(f"{r} / {t}") for r, t in zip(table["report"], table["title"])) + 2
+    lines = [f"{'report / section':<{width}}supported  needs", "-" * (width + 40)]
+    for row in table.itertuples():
+        mark = "yes" if row.supported else "no"
+        lines.append(f"{row.report + ' / ' + row.title:<{width}}{mark:<11}{row.needs}")
+    return "\n".join(lines)
+
+
+@app.command()
+def init(
+    raw_dir: Annotated[Path, typer.Argument(help="Folder with the raw files (CSV, Parquet, Excel).")],
+    out: Annotated[
+        Path | None, typer.Option(help="Where to write the description (default RAW_DIR/dataset.yaml).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing description.")] = False,
+) -> None:
+    """Write a starting dataset.yaml by guessing which file is which table and the column mapping.
+
+    The guess is a draft: every mapping it made is listed in the file with the column it came
+    from; check them, declare the rating scales, then run `bsc validate`.
+    """
+    from bsc_toolkit.data.guess import guess_description
+
+    target = out or raw_dir / "dataset.yaml"
+    if not raw_dir.is_dir():
+        _fail(f"no such folder: '{raw_dir}'")
+    if target.exists() and not force:
+        _fail(f"'{target}' exists; pass --force to overwrite it")
+    try:
+        text = guess_description(raw_dir, relative_to=target.parent)
+    except ValueError as exc:
+        _fail(str(exc))
+    target.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {target}: check the guessed mapping, then run: bsc validate {target.parent}")
+
+
+@app.command()
+def notebooks(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to copy the report notebooks to.")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite notebooks that exist.")] = False,
+) -> None:
+    """Copy the report notebooks out of the installed package, to edit them and run them with
+    `bsc report --notebooks-dir OUT_DIR`."""
+    import shutil
+
+    from bsc_toolkit.report import packaged_notebooks_dir
+
+    source = packaged_notebooks_dir()
+    copied = 0
+    for nb in sorted(source.rglob("*.ipynb")):
+        dest = out_dir / nb.relative_to(source)
+        if dest.exists() and not force:
+            typer.echo(f"kept    {dest} (exists; --force overwrites)")
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(nb, dest)
+        copied += 1
+        typer.echo(f"copied  {dest}")
+    typer.echo(f"{copied} notebook(s) copied; run them with: bsc report --notebooks-dir {out_dir}")
 
 
 @app.command()
@@ -164,7 +250,9 @@ def report(
     ctx: typer.Context,
     data_dir: Annotated[Path | None, typer.Option(help="Data set for every notebook (-p data_dir PATH).")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Report folder.")] = Path("reports"),
-    notebooks_dir: Annotated[Path, typer.Option(help="Folder of the report suite.")] = Path("notebooks"),
+    notebooks_dir: Annotated[
+        Path | None, typer.Option(help="Folder of the report suite (default: the notebooks shipped with bsc-toolkit).")
+    ] = None,
     hide_code: Annotated[
         bool, typer.Option("--hide-code/--show-code", help="Leave code cells out of the HTML.")
     ] = True,
@@ -177,9 +265,16 @@ def report(
     (-p delta 0.5 -p segment smb -p driver null) and go to each notebook that
     declares them in its parameters cell.
     """
-    from bsc_toolkit.report import ReportError, plan_reports, run_reports
+    from bsc_toolkit.data.description import DescriptionError
+    from bsc_toolkit.data.io import ensure_default_dataset, load_dataset
+    from bsc_toolkit.data.schemas import DataValidationError
+    from bsc_toolkit.report import ReportError, packaged_notebooks_dir, plan_reports, run_reports
 
     notebook_args, params = _split_report_args(list(ctx.args))
+    try:
+        notebooks_dir = notebooks_dir if notebooks_dir is not None else packaged_notebooks_dir()
+    except ReportError as exc:
+        _fail(str(exc))
     if data_dir is not None:
         params["data_dir"] = data_dir
     params = _absolute_paths(params)
@@ -190,12 +285,17 @@ def report(
     if not jobs:
         _fail(f"no notebooks found in '{notebooks_dir}'")
     if "data_dir" not in params:
-        from bsc_toolkit.data.io import ensure_default_dataset
-
         ensure_default_dataset()
-    results = run_reports(jobs, out_dir=out_dir, hide_code=hide_code)
+    # validate once, before any kernel starts: invalid data stop here with every problem listed
+    try:
+        data = load_dataset(params.get("data_dir"))
+    except (DataValidationError, DescriptionError, FileNotFoundError) as exc:
+        _fail(f"the data set is not valid, no report was run:\n{exc}")
+    results = run_reports(jobs, out_dir=out_dir, hide_code=hide_code, data=data)
     for res in results:
-        if res.ok:
+        if res.not_applicable is not None:
+            typer.echo(f"n/a     {res.job.name:<40} not applicable: needs {res.not_applicable}")
+        elif res.ok:
             typer.echo(f"ok      {res.job.name:<40} {res.seconds:6.1f} s  {res.html_path}")
         else:
             typer.secho(f"FAILED  {res.job.name:<40} {res.seconds:6.1f} s", fg=typer.colors.RED, err=True)
