@@ -467,6 +467,8 @@ def _describe_error(err: ValidationError, source: str) -> str:
 
 
 def _fields_at(loc: tuple) -> list[str]:
+    if not loc:
+        return sorted(f for f in DatasetDescription.model_fields if f != "base_dir")
     model: type[BaseModel] | None = DatasetDescription
     for part in loc:
         if model is None:

@@ -22,23 +22,23 @@ _SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".xlsx")
 #: Toolkit column -> normalised source names that usually mean it (first match wins).
 SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
     "customers": {
-        "customer_id": ("customerid", "customer", "clientid", "custid", "accountid", "customerno", "id"),
+        "customer_id": ("customerid", "customer", "clientid", "client", "custid", "accountid", "customerno", "id"),
         "acquired_at": ("acquiredat", "signupdate", "joindate", "startdate", "createdat", "customersince"),
         "churned_at": ("churnedat", "churndate", "enddate", "canceldate", "cancelledat", "closedat"),
         "churned": ("churned", "churn", "exited", "attrition", "ischurned", "cancelled", "left"),
-        "tenure": ("tenure", "tenuremonths", "monthsactive", "tenureyears"),
+        "tenure": ("tenure", "tenuremonths", "monthsactive", "tenureyears", "years", "months"),
         "segment": ("segment", "plan", "tier", "cardtype", "customertype", "contract"),
         "region": ("region", "geography", "state"),
         "channel": ("channel", "acquisitionchannel", "source"),
     },
     "surveys": {
-        "customer_id": ("customerid", "customer", "clientid", "custid", "accountid", "respondentid", "id"),
+        "customer_id": ("customerid", "customer", "clientid", "client", "custid", "accountid", "respondentid", "id"),
         "surveyed_at": ("surveyedat", "surveydate", "responsedate", "respondedat"),
         "csat": ("csat", "satisfaction", "satisfactionscore", "overallsatisfaction", "sat"),
         "nps": ("nps", "recommend", "likelihoodtorecommend", "ltr"),
     },
     "transactions": {
-        "customer_id": ("customerid", "customer", "clientid", "custid", "accountid"),
+        "customer_id": ("customerid", "customer", "clientid", "client", "custid", "accountid"),
         "ordered_at": ("orderedat", "orderdate", "invoicedate", "transactiondate", "purchasedate", "date"),
         "revenue": ("revenue", "amount", "sales", "ordervalue", "total", "monetary", "value"),
         "cost": ("cost", "cogs", "costusd"),

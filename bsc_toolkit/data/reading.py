@@ -236,7 +236,7 @@ def _drop_missing_ids(frame: pd.DataFrame, table: str, source: str, notes: list[
         notes.append(
             f"{table}: {int(missing.sum()):,} of {len(frame):,} row(s) in '{source}' have no customer id and were left out"
         )
-        frame = frame.loc[~missing].reset_index(drop=True)
+        frame = frame.loc[~missing]  # the index keeps the file's row positions for error messages
     return frame
 
 
@@ -352,8 +352,7 @@ def read_dataset_tables(
             errors.append(f"Invalid {table} table in '{path}':\n" + "\n".join(f"  - {p}" for p in problems))
             continue
         mapped[table] = _drop_missing_ids(frame, table, str(path), notes)
-    if errors:
-        raise DataValidationError("\n".join(errors))
+    # tables that mapped cleanly are validated too, so that every problem of every table is listed at once
     id_type = _settle_id_type(mapped, description.id_type)
     validated: dict[str, pd.DataFrame] = {}
     for table, frame in mapped.items():
@@ -374,6 +373,7 @@ def read_dataset_tables(
                 dates=description.read_options(table),
                 notes=notes,
             )
+            validated[table] = validated[table].reset_index(drop=True)
         except DataValidationError as exc:
             errors.append(_with_source_names(str(exc), table, description))
     if errors:

@@ -325,7 +325,10 @@ def validate_table(
 
 
 def _is_default_index(index: pd.Index) -> bool:
-    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
+    """True for row positions: a 0-based RangeIndex, or increasing integer positions (rows left out)."""
+    if isinstance(index, pd.RangeIndex):
+        return index.start == 0 and index.step == 1
+    return pd.api.types.is_integer_dtype(index.dtype) and index.is_monotonic_increasing and index.is_unique
 
 
 def _coerce_safely(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pa.DataFrameSchema:
