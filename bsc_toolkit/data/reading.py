@@ -373,7 +373,8 @@ def read_dataset_tables(
                 dates=description.read_options(table),
                 notes=notes,
             )
-            validated[table] = validated[table].reset_index(drop=True)
+            if not isinstance(validated[table].index, pd.RangeIndex):  # rows without an id were left out
+                validated[table] = validated[table].reset_index(drop=True)
         except DataValidationError as exc:
             errors.append(_with_source_names(str(exc), table, description))
     if errors:
