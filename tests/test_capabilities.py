@@ -154,7 +154,11 @@ def test_installed_wheel_ships_the_notebooks_and_runs_outside_a_checkout(tmp_pat
     )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    env = {"PYTHONPATH": str(target), "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin", "HOME": str(tmp_path)}
+    env = {
+        "PYTHONPATH": str(target),
+        "PATH": str(Path(sys.executable).parent) + ":/usr/bin:/bin",
+        "HOME": str(tmp_path),
+    }
     where = subprocess.run(
         [sys.executable, "-c", "from bsc_toolkit.report import packaged_notebooks_dir as p; print(p())"],
         cwd=elsewhere,
@@ -165,7 +169,11 @@ def test_installed_wheel_ships_the_notebooks_and_runs_outside_a_checkout(tmp_pat
     ).stdout.strip()
     assert where.startswith(str(target)) and (Path(where) / "customer_kpis.ipynb").is_file()
     copy = subprocess.run(
-        [sys.executable, "-m", "bsc_toolkit.cli", "notebooks", "mine"], cwd=elsewhere, env=env, capture_output=True, text=True
+        [sys.executable, "-m", "bsc_toolkit.cli", "notebooks", "mine"],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert copy.returncode == 0, copy.stderr
     assert (elsewhere / "mine" / "scorecard.ipynb").is_file()

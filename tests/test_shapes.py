@@ -30,7 +30,9 @@ _NONFINITE = re.compile(r"(?<![\w.])(nan|inf|-inf|NaN%|nan%)(?![\w])")
 def _render(args: tuple[str, str, str, str]) -> tuple[str, str, str | None]:
     """Run one report (in a worker process): (variant, report, HTML text or None, error)."""
     variant, report, data_dir, out = args
-    job = ReportJob(ROOT / "notebooks" / f"{report}.ipynb", f"{variant}-{report}", report, 0, {"data_dir": data_dir, **FAST})
+    job = ReportJob(
+        ROOT / "notebooks" / f"{report}.ipynb", f"{variant}-{report}", report, 0, {"data_dir": data_dir, **FAST}
+    )
     try:
         path = render_report(job, out_dir=out)
     except ReportError as exc:
