@@ -66,6 +66,12 @@ def inputs(small_sim) -> dict[str, Any]:
 RECIPES: dict[str, tuple[dict[str, Any], Callable[[Any, dict[str, Any]], Any]]] = {
     "DiscreteTimeHazardModel": ({}, lambda m, d: m.fit(d["panel"])),
     "CoxChurnModel": ({}, lambda m, d: m.fit(d["episodes"])),
+    "ChurnFlagModel": (
+        {},
+        lambda m, d: m.fit(
+            d["sim"].customers.assign(churned=d["sim"].customers["churned_at"].notna()), d["sim"].surveys
+        ),
+    ),
     "FinancialPanelModel": ({"outcome": "revenue_usd", "estimator": "within"}, lambda m, d: m.fit(d["panel"])),
     "DriverImportance": ({}, lambda m, d: m.fit(d["sim"].surveys, n_boot=30, seed=0)),
     "ServiceProfitChain": ({}, lambda m, d: m.fit(d["chain_table"], n_boot=30, seed=0)),

@@ -8,25 +8,45 @@ returns above the knot, Ittner & Larcker 1998).
 
 The fit runs on a lean IRLS (:mod:`._irls`) over a design matrix built once with numpy
 (:mod:`._design`); it reproduces statsmodels' GLM, which stays the reference in the tests and
-is available as :attr:`DiscreteTimeHazardModel.result_`.
+is available as :attr:`DiscreteTimeHazardModel.result_`. Under complete or quasi-complete
+separation the maximum-likelihood estimate does not exist: by default (``penalty="auto"``) the
+model then refits with Firth's penalty (finite, bias-reduced estimates) and says so.
+
+csat stays on its own scale (``scale``, default 1-10): the knot defaults to
+``scale.default_knot()`` and the bands to :func:`~bsc_toolkit.models.features.csat_bands`.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import patsy
-from scipy import stats
 
-from bsc_toolkit.contracts import DRIVERS
+from bsc_toolkit.contracts import RatingScale
 from bsc_toolkit.models._base import FittedModel, deprecated_alias, resolve_alpha, z_critical
-from bsc_toolkit.models.features import CSAT_BANDS, add_csat_spline, csat_band, csat_spline
-from bsc_toolkit.models.retention._common import check_terms, csat_term, ratio_table, reference_band, require
+from bsc_toolkit.models.features import Bands, add_csat_spline, csat_band, csat_bands, csat_spline
+from bsc_toolkit.models.retention._common import (
+    check_drivers,
+    check_on_scale,
+    check_penalty,
+    check_scale,
+    check_terms,
+    csat_term,
+    fit_with_penalty,
+    grid_of,
+    ratio_table,
+    reference_band,
+    require,
+    spline_vs_line,
+    take,
+    unit_text,
+)
 from bsc_toolkit.models.retention._design import build_design, term_columns
 from bsc_toolkit.models.retention._diagnose import diagnose_fit
-from bsc_toolkit.models.retention._irls import fit_binomial
+from bsc_toolkit.models.retention._irls import BinomialFit, fit_binomial
 
 __all__ = ["DiscreteTimeHazardModel", "ChurnLogitModel"]
 
@@ -44,9 +64,10 @@ class DiscreteTimeHazardModel(FittedModel):
     link : {"cloglog", "logit"}
     terms : {"spline", "linear", "bands", "drivers"}
         How satisfaction enters: linear spline of csat with a knot (default), linear csat, csat
-        bands (:data:`CSAT_BANDS`, reference = the band holding the knot) or the four driver ratings.
-    knot : float
-        Knot of the csat spline.
+        bands (``bands``, reference = the band holding the knot, or the most populated band if that
+        one is empty) or the driver ratings (``drivers``).
+    knot : float, optional
+        Knot of the csat spline (default ``scale.default_knot()``: 7 on 1-10, 4 on 1-5).
     controls : sequence of str
         Formula terms added after the satisfaction terms.
     formula : str, optional
@@ -64,6 +85,22 @@ class DiscreteTimeHazardModel(FittedModel):
         customers) so that :attr:`result_` is available. By default they are dropped after the fit;
         :meth:`to_statsmodels` gives the same statsmodels fit from the panel passed to it.
         Predictions never need them.
+    penalty : {"auto", "firth", None}
+        ``"auto"`` (default): plain maximum likelihood, refitted with Firth's penalty when the fit
+        shows complete or quasi-complete separation (a ``separation`` warning says so);
+        ``"firth"``: always Firth-penalised; ``None``: plain maximum likelihood (separation is then
+        an error diagnostic). Firth's estimates maximise ``l + 0.5 log|I|`` (Jeffreys prior; Kosmidis
+        & Firth 2009); their standard errors come from the inverse information at the estimate and
+        the intervals are Wald intervals (profile-penalised-likelihood intervals are the textbook
+        choice, Heinze & Schemper 2002; Wald is used here), and the nonlinearity LR test compares
+        penalised likelihoods.
+    scale : RatingScale, optional
+        Scale of csat (default 1-10, top-2-box): the default knot, bands and the unit of the
+        coefficients ("per scale point (1-5)"). csat outside the scale is an error.
+    drivers : sequence of str, optional
+        Driver rating columns of ``terms="drivers"`` (default :data:`bsc_toolkit.contracts.DRIVERS`).
+    bands : tuple of (upper edge, label), optional
+        csat bands of ``terms="bands"`` (default ``csat_bands(scale)``).
 
     Attributes
     ----------
@@ -79,8 +116,16 @@ class DiscreteTimeHazardModel(FittedModel):
         one-sided test of diminishing returns.
     reference_band_ : str or None
         Reference band actually used by ``terms="bands"``.
+    penalty_ : str or None
+        ``"firth"`` if the estimates are Firth-penalised, else None (plain maximum likelihood).
+    llf_ : float
+        Log-likelihood at the estimates (unpenalised).
+    penalised_llf_ : float or None
+        ``l + 0.5 log|I|`` at the estimates of a Firth fit.
     diagnostics_ : list of Diagnostic
-        ``not_converged``, ``separation``, ``few_events``, ``empty_reference``, ``dropped_rows``.
+        ``not_converged``, ``separation`` (an error under plain maximum likelihood, a warning when
+        the estimates are Firth-penalised), ``penalty``, ``few_events``, ``empty_reference``,
+        ``dropped_rows``.
     result_ : statsmodels GLMResults
         statsmodels' fit of the same model, computed on first access (only with ``keep_data=True``;
         otherwise use :meth:`to_statsmodels`).
@@ -91,13 +136,18 @@ class DiscreteTimeHazardModel(FittedModel):
         self,
         link: str = "cloglog",
         terms: str = "spline",
-        knot: float = 7.0,
+        knot: float | None = None,
         controls: tuple[str, ...] = ("C(segment)", "tenure_years"),
         formula: str | None = None,
         cov_type: str = "nonrobust",
         nonlinearity_test: bool = True,
         alpha: float = 0.05,
         keep_data: bool = False,
+        *,
+        penalty: str | None = "auto",
+        scale: RatingScale | None = None,
+        drivers: Sequence[str] | None = None,
+        bands: Bands | None = None,
     ) -> None:
         super().__init__(alpha=alpha)
         if link not in ("cloglog", "logit"):
@@ -106,7 +156,11 @@ class DiscreteTimeHazardModel(FittedModel):
             raise ValueError(f"cov_type must be 'nonrobust' or 'cluster', not {cov_type!r}")
         self.link = link
         self.terms = check_terms(terms)
-        self.knot = float(knot)
+        self.scale = check_scale(scale)
+        self.knot = self.scale.default_knot() if knot is None else float(knot)
+        self.drivers = check_drivers(drivers)
+        self.bands = csat_bands(self.scale) if bands is None else tuple(bands)
+        self.penalty = check_penalty(penalty)
         self.controls = tuple(controls)
         self.formula = formula
         self.cov_type = cov_type
@@ -116,19 +170,24 @@ class DiscreteTimeHazardModel(FittedModel):
     @property
     def reference_band(self) -> str:
         """Label of the csat band that holds the knot (the default reference of ``terms='bands'``)."""
-        return reference_band(self.knot)
+        return reference_band(self.knot, self.bands)
+
+    @property
+    def unit(self) -> str:
+        """Unit of the csat coefficients: ``"per scale point (1-10)"``."""
+        return f"per scale point ({self.scale.label})"
 
     # ------------------------------------------------------------------ data
     def _rhs(self, reference: str) -> str:
         if self.formula is not None:
             return self.formula.split("~", 1)[1].strip()
-        rhs = [csat_term(self.terms, reference), *self.controls]
+        rhs = [csat_term(self.terms, reference, self.drivers), *self.controls]
         if self.link == "logit":
             rhs.append("log_at_risk")
         return " + ".join(rhs)
 
     def _sat_columns(self) -> list[str]:
-        return list(DRIVERS) if self.terms == "drivers" else ["csat"]
+        return list(self.drivers) if self.terms == "drivers" else ["csat"]
 
     def _prepare(self, panel: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
         require(panel, ["customer_id", "churned", "at_risk_fraction", *self._sat_columns()])
@@ -153,11 +212,11 @@ class DiscreteTimeHazardModel(FittedModel):
                     missing |= panel[c].isna().to_numpy()
             dropped["controls"] = int(missing.sum()) - dropped["satisfaction"]
         keep = ~missing
-        df = pd.DataFrame({c: _take(panel[c], keep) for c in cols})
+        df = pd.DataFrame({c: take(panel[c], keep) for c in cols})
         if "csat" in df.columns:
             df["csat_below"], df["csat_above"] = csat_spline(df["csat"].to_numpy(), self.knot)
             if self.terms == "bands" or self.formula is not None:
-                df["csat_band"] = csat_band(df["csat"].to_numpy())
+                df["csat_band"] = csat_band(df["csat"].to_numpy(), self.bands)
         df["churned"] = df["churned"].astype(int)
         df["log_at_risk"] = np.log(df["at_risk_fraction"].to_numpy(dtype=float).clip(min=1e-6))
         return df, dropped
@@ -205,11 +264,21 @@ class DiscreteTimeHazardModel(FittedModel):
         if len(df) < 20:
             raise ValueError(f"too few surveyed customer-periods to fit ({len(df)}); need at least 20")
         n_events = int(df["churned"].sum())
-        if n_events == 0 or n_events == len(df):
+        if n_events == 0:
+            raise ValueError(
+                "column 'churned' has no variation in the surveyed periods: nobody churned (a panel built from a "
+                "customers table without churn dates has no churn; for a churn flag at a snapshot date use "
+                "ChurnFlagModel)"
+            )
+        if n_events == len(df):
             raise ValueError("column 'churned' has no variation in the surveyed periods")
-        sat_col = "csat" if self.terms != "drivers" else DRIVERS[0]
+        sat_col = "csat" if self.terms != "drivers" else self.drivers[0]
         if df[sat_col].nunique() < 2:
             raise ValueError(f"column '{sat_col}' has no variation")
+        if self.terms != "drivers" and "csat" in df.columns:
+            check_on_scale(
+                df["csat"].to_numpy(), self.scale, self.knot, self.terms == "spline" and self.formula is None
+            )
         reference = self.reference_band
         self.reference_band_ = None
         if "csat_band" in df.columns:
@@ -237,11 +306,13 @@ class DiscreteTimeHazardModel(FittedModel):
         n_obs, n_customers = len(df), int(df["customer_id"].nunique())
         del df  # the fit needs the arrays only
         try:
-            fit = fit_binomial(x, y, self.link, offset=offset, groups=groups)
+            fit, separation = fit_with_penalty(x, y, self.link, offset, groups, names, self.penalty)
         except np.linalg.LinAlgError:
             raise ValueError(
                 f"the design matrix of {self.formula_!r} is singular (collinear or empty columns)"
             ) from None
+        self.penalty_ = fit.penalty
+        self.penalised_llf_ = fit.penalised_llf
         self.params_ = pd.Series(fit.params, index=names)
         self.cov_params_ = pd.DataFrame(fit.cov, index=names, columns=names)
         self.standard_errors_ = pd.Series(np.sqrt(np.diag(fit.cov)), index=names)
@@ -255,7 +326,7 @@ class DiscreteTimeHazardModel(FittedModel):
         self.nonlinearity_test_ = None
         if self.terms == "spline" and self.formula is None and self.nonlinearity_test:
             self.nonlinearity_test_ = self._nonlinearity_test(x, y, offset, names)
-        diagnose_fit(self, x, y, fit, names, dropped, len(panel))
+        diagnose_fit(self, x, y, fit, names, dropped, len(panel), separation=separation)
         # the n x k design and per-row arrays are not kept unless asked (to_statsmodels rebuilds them)
         if self.keep_data:
             self._data = (x, y, offset, groups, names)
@@ -277,50 +348,24 @@ class DiscreteTimeHazardModel(FittedModel):
         return x, y, offset, groups, names
 
     def _nonlinearity_test(self, x: np.ndarray, y: np.ndarray, offset: np.ndarray | None, names: list[str]):
-        # the straight line is the spline with equal slopes: reuse the design matrix
-        i_below, i_above = names.index("csat_below"), names.index("csat_above")
-        keep = [j for j in range(len(names)) if j != i_above]
-        x_lin = x[:, keep]
-        x_lin[:, keep.index(i_below)] = x[:, i_below] + x[:, i_above]
-        start = self.params_.drop("csat_above").to_numpy()
-        linear = fit_binomial(x_lin, y, self.link, offset=offset, start=start)
-        lr = 2.0 * (self.llf_ - linear.llf)
-        b, v = self.params_, self.cov_params_
-        diff = b["csat_above"] - b["csat_below"]
-        se = float(
-            np.sqrt(
-                v.loc["csat_above", "csat_above"]
-                + v.loc["csat_below", "csat_below"]
-                - 2 * v.loc["csat_above", "csat_below"]
-            )
-        )
-        z = diff / se
-        # diminishing returns: csat protects less above the knot, i.e. the (negative) slope
-        # below is steeper: below < above  <=>  diff > 0
-        sign = 1.0 if b["csat_below"] <= 0 else -1.0
-        return pd.DataFrame(
-            {
-                "statistic": [lr, z**2, sign * z],
-                "df": [1, 1, np.nan],
-                "p_value": [stats.chi2.sf(lr, 1), stats.chi2.sf(z**2, 1), stats.norm.sf(sign * z)],
-                "estimate": [np.nan, diff, diff],
-                "se": [np.nan, se, se],
-            },
-            index=pd.Index(
-                [
-                    "LR: spline vs linear",
-                    "Wald: slope above = slope below",
-                    "one-sided: diminishing returns above knot",
-                ],
-                name="test",
-            ),
-        )
+        # the straight line is the spline with equal slopes: the same design with one column fewer,
+        # fitted the same way (a penalised LR test when the spline fit is Firth-penalised)
+        def refit(x_lin: np.ndarray, start: np.ndarray) -> BinomialFit:
+            return fit_binomial(x_lin, y, self.link, offset=offset, start=start, penalty=self.penalty_, penalty_x=x)
+
+        llf = self.penalised_llf_ if self.penalty_ is not None else self.llf_
+        return spline_vs_line(x, names, self.params_, self.cov_params_, llf, refit)
 
     # ------------------------------------------------------------------ outputs
     @property
     def result_(self):
         """statsmodels ``GLMResults`` of the same model (with ``keep_data=True``; fitted on first access)."""
         self._check_fitted()
+        if self.penalty_ is not None:
+            raise AttributeError(
+                "result_: statsmodels has no Firth penalty, and this model's estimates are Firth-penalised "
+                f"(penalty_={self.penalty_!r}); statsmodels' plain fit would be the nonsense the penalty avoids"
+            )
         if self._data is None:
             raise AttributeError(
                 "result_ needs the fit's data: fit with DiscreteTimeHazardModel(keep_data=True), "
@@ -334,9 +379,15 @@ class DiscreteTimeHazardModel(FittedModel):
         """statsmodels' ``GLMResults`` of this model on ``panel`` (the panel passed to :meth:`fit`).
 
         statsmodels starts from ``params_``, so it converges at once to the same estimates; use it
-        for statsmodels' own summary, influence measures or tests.
+        for statsmodels' own summary, influence measures or tests. Not available when the estimates
+        are Firth-penalised (statsmodels has no such penalty).
         """
         self._check_fitted()
+        if self.penalty_ is not None:
+            raise ValueError(
+                "to_statsmodels: this model's estimates are Firth-penalised (penalty_='firth') and statsmodels "
+                "has no Firth penalty; its plain maximum-likelihood fit does not exist here (separation)"
+            )
         return self._statsmodels_fit(*self._arrays(panel))
 
     def _statsmodels_fit(self, x, y, offset, groups, names):
@@ -356,9 +407,18 @@ class DiscreteTimeHazardModel(FittedModel):
         """Readable summary: coefficient table, nonlinearity tests and diagnostics."""
         self._check_fitted()
         kind = "log hazard ratios (cloglog)" if self.link == "cloglog" else "log odds ratios (logit)"
+        satisfaction = unit_text(self.terms, self.scale, self.knot, self.reference_band_, self.drivers)
+        if self.formula is not None:
+            satisfaction = f"custom formula; csat on its {self.scale.label} scale, knot {self.knot:g}"
+        estimates = (
+            "Firth-penalised (bias-reduced) maximum likelihood, Wald intervals"
+            if self.penalty_ == "firth"
+            else "maximum likelihood"
+        )
         text = (
             f"Discrete-time hazard, {kind}: {self.formula_}\n{self.n_obs_:,} customer-periods, "
-            f"{self.n_customers_:,} customers, {self.n_events_:,} churn events\n" + self.summary.round(4).to_string()
+            f"{self.n_customers_:,} customers, {self.n_events_:,} churn events\n"
+            f"Satisfaction: {satisfaction}\nEstimates: {estimates}\n" + self.summary.round(4).to_string()
         )
         if self.nonlinearity_test_ is not None:
             text += "\n\nNonlinearity (diminishing returns) tests\n" + self.nonlinearity_test_.round(4).to_string()
@@ -375,7 +435,7 @@ class DiscreteTimeHazardModel(FittedModel):
             ``(len(data), len(params_))``; ``design_matrix(data) @ params_`` is the linear predictor.
         """
         self._check_fitted()
-        df = add_csat_spline(data, self.knot) if "csat" in data.columns else data.copy()
+        df = add_csat_spline(data, self.knot, bands=self.bands) if "csat" in data.columns else data.copy()
         if self.reference_band_ is not None or "csat_band" in df.columns:
             levels = [str(v) for v in self.band_means_.index] if self.band_means_ is not None else None
             if levels is not None and "csat_band" in df.columns:
@@ -413,7 +473,7 @@ class DiscreteTimeHazardModel(FittedModel):
         Parameters
         ----------
         grid : array-like, optional
-            csat values (default 1 to 10 by 0.25).
+            csat values (default the scale from low to high in 36 steps: 1 to 10 by 0.25).
         alpha : float, optional
             1 - confidence level (default: the model's ``alpha``).
         level : float, optional
@@ -429,7 +489,7 @@ class DiscreteTimeHazardModel(FittedModel):
         alpha = resolve_alpha(self.alpha if alpha is None else alpha, level, "level", "csat_effect")
         zq = z_critical(alpha)
         if self.terms == "spline":
-            grid = np.arange(1.0, 10.01, 0.25) if grid is None else np.asarray(grid, dtype=float)
+            grid = grid_of(self.scale) if grid is None else np.asarray(grid, dtype=float)
             x = np.column_stack(csat_spline(grid, self.knot))
             names = ["csat_below", "csat_above"]
             b = self.params_[names].to_numpy()
@@ -446,20 +506,10 @@ class DiscreteTimeHazardModel(FittedModel):
                     b, s = self.params_[name], float(np.sqrt(self.cov_params_.loc[name, name]))
                     rows.append({"band": label, "effect": b, "ci_lower": b - zq * s, "ci_upper": b + zq * s})
             out = pd.DataFrame(rows)
-            out["band"] = pd.Categorical(out["band"], categories=[label for _, label in CSAT_BANDS], ordered=True)
+            out["band"] = pd.Categorical(out["band"], categories=[label for _, label in self.bands], ordered=True)
             out["csat_mean"] = out["band"].astype(str).map(self.band_means_.rename(index=str)).astype(float)
             return out.sort_values("band", ignore_index=True)
         raise ValueError("csat_effect needs terms='spline' or terms='bands'")
-
-
-def _take(values: pd.Series, keep: np.ndarray) -> pd.Series | np.ndarray:
-    """Rows ``keep`` of a column; text columns become pandas categoricals (patsy's sorted levels)."""
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        return values[keep].reset_index(drop=True)
-    arr = values.to_numpy()[keep]
-    if arr.dtype == object and values.name != "customer_id":
-        return pd.Categorical(arr)
-    return arr
 
 
 ChurnLogitModel = deprecated_alias(DiscreteTimeHazardModel, "ChurnLogitModel", "0.3.0")

@@ -10,15 +10,27 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import patsy
 
+from bsc_toolkit.contracts import RatingScale
 from bsc_toolkit.models._base import FittedModel, check_alpha
-from bsc_toolkit.models.features import CSAT_BANDS, add_csat_spline, csat_band
-from bsc_toolkit.models.retention._common import check_terms, csat_term, ratio_table, reference_band, require
+from bsc_toolkit.models.features import Bands, add_csat_spline, csat_band, csat_bands, csat_spline
+from bsc_toolkit.models.retention._common import (
+    check_drivers,
+    check_on_scale,
+    check_scale,
+    check_terms,
+    csat_term,
+    ratio_table,
+    reference_band,
+    require,
+    unit_text,
+)
 
 __all__ = ["survival_episodes", "KaplanMeierByBand", "kaplan_meier_by_band", "CoxChurnModel"]
 
@@ -31,7 +43,10 @@ def survival_episodes(
     customers: pd.DataFrame | None = None,
     time_scale: str = "calendar",
     surveyed_only: bool = True,
-    knot: float = 7.0,
+    knot: float | None = None,
+    *,
+    scale: RatingScale | None = None,
+    bands: Bands | None = None,
 ) -> pd.DataFrame:
     """Start/stop (counting-process) episodes, one per customer-period.
 
@@ -53,18 +68,22 @@ def survival_episodes(
         customers acquired before the window enter late (left truncation) and
         the tenure effect is absorbed by the baseline hazard.
     surveyed_only : bool
-        Keep only episodes with a survey (csat known); dropping whole
-        episodes keeps the partial likelihood valid if response is random.
-    knot : float
-        Knot for the ``csat_below``/``csat_above`` columns.
+        Keep only episodes with a survey (csat known; without a ``csat`` column, ``surveyed``);
+        dropping whole episodes keeps the partial likelihood valid if response is random.
+    knot : float, optional
+        Knot for the ``csat_below``/``csat_above`` columns (default ``scale.default_knot()``).
+    scale : RatingScale, optional
+        Scale of csat (default 1-10): the default knot and bands.
+    bands : tuple of (upper edge, label), optional
+        csat bands of the ``csat_band`` column (default ``csat_bands(scale)``).
 
     Returns
     -------
     pandas.DataFrame
         Panel columns plus ``start``, ``stop`` (years), ``event`` (0/1),
-        ``csat_below``, ``csat_above``, ``csat_band``. Episodes of zero length
-        (churn on the window's first day, dates are whole days) are given half
-        a day.
+        ``csat_below``, ``csat_above``, ``csat_band`` (if the panel has
+        ``csat``). Episodes of zero length (churn on the window's first day,
+        dates are whole days) are given half a day.
     """
     if customers is not None:
         warnings.warn(
@@ -75,7 +94,10 @@ def survival_episodes(
         )
     if time_scale not in ("calendar", "tenure"):
         raise ValueError(f"time_scale must be 'calendar' or 'tenure', not {time_scale!r}")
-    require(panel, ["customer_id", "period", "churned", "csat", "tenure_years", "active_from", "active_to"])
+    require(panel, ["customer_id", "period", "churned", "tenure_years", "active_from", "active_to"])
+    has_csat = "csat" in panel.columns
+    if surveyed_only and not has_csat:
+        require(panel, ["surveyed"])
     df = panel.copy()
     w0 = pd.DatetimeIndex(df["active_from"])
     w1 = pd.DatetimeIndex(df["active_to"])
@@ -88,8 +110,10 @@ def survival_episodes(
     df["stop"] = np.maximum(df["start"] + length, df["start"] + 0.5 / DAYS_PER_YEAR)
     df["event"] = df["churned"].astype(bool).astype(int)
     if surveyed_only:
-        df = df[df["csat"].notna()]
-    return add_csat_spline(df, knot).reset_index(drop=True)
+        df = df[df["csat"].notna()] if has_csat else df[df["surveyed"].to_numpy(dtype=bool)]
+    if not has_csat:  # a panel without csat (driver ratings only): no spline or band columns
+        return df.reset_index(drop=True)
+    return add_csat_spline(df, knot, scale=check_scale(scale), bands=bands).reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- Kaplan-Meier
@@ -100,7 +124,7 @@ class KaplanMeierByBand:
     Attributes
     ----------
     table : pandas.DataFrame
-        Tidy survival table: ``band, time`` (years since the first survey),
+        Tidy survival table: ``band, time`` (in ``time_unit``),
         ``survival, ci_lower, ci_upper, at_risk`` (pointwise intervals at level ``1 - alpha``).
     logrank : pandas.Series
         Multivariate log-rank test across bands: ``test_statistic, df, p_value``.
@@ -108,19 +132,28 @@ class KaplanMeierByBand:
         Customers and churn events per band.
     alpha : float
         1 - confidence level of the intervals.
+    time_unit : str
+        What ``time`` measures: ``"years since the first survey"`` (:func:`kaplan_meier_by_band`)
+        or the duration column of :func:`~bsc_toolkit.models.retention.kaplan_meier_snapshot`.
+    notes : tuple of str
+        What an analyst must know beside the curves, in words (rows left out, a single band...).
     """
 
     table: pd.DataFrame
     logrank: pd.Series
     counts: pd.DataFrame
     alpha: float = 0.05
+    time_unit: str = "years since the first survey"
+    notes: tuple[str, ...] = ()
 
 
 def kaplan_meier_by_band(
     panel: pd.DataFrame,
     customers: pd.DataFrame | None = None,
-    bands: tuple[tuple[float, str], ...] = CSAT_BANDS,
+    bands: Bands | None = None,
     alpha: float = 0.05,
+    *,
+    scale: RatingScale | None = None,
 ) -> KaplanMeierByBand:
     """Kaplan-Meier curves of customers grouped by their first surveyed csat.
 
@@ -134,20 +167,24 @@ def kaplan_meier_by_band(
         Output of :func:`bsc_toolkit.panel.customer_periods`.
     customers : pandas.DataFrame, optional
         Not needed (the panel carries the activity window); accepted for compatibility.
-    bands : tuple of (upper edge, label)
-        csat bands (:data:`CSAT_BANDS`).
+    bands : tuple of (upper edge, label), optional
+        csat bands (default ``csat_bands(scale)``: :data:`CSAT_BANDS` on 1-10).
     alpha : float
         1 - confidence level of the pointwise survival intervals.
+    scale : RatingScale, optional
+        Scale of csat (default 1-10); csat outside it is an error.
 
     Returns
     -------
     KaplanMeierByBand
     """
-    from lifelines import KaplanMeierFitter
-    from lifelines.statistics import multivariate_logrank_test
-
     alpha = check_alpha(alpha)
-    eps = survival_episodes(panel, time_scale="calendar", surveyed_only=False)
+    scale = check_scale(scale)
+    bands = csat_bands(scale) if bands is None else tuple(bands)
+    require(panel, ["csat"])
+    if panel["csat"].notna().any():
+        check_on_scale(panel["csat"].to_numpy(dtype=float), scale, scale.default_knot(), False)
+    eps = survival_episodes(panel, time_scale="calendar", surveyed_only=False, scale=scale, bands=bands)
     eps = eps.sort_values(["customer_id", "start"])
     first_survey = eps[eps["csat"].notna()].groupby("customer_id", sort=False).first()
     if first_survey.empty:
@@ -158,6 +195,20 @@ def kaplan_meier_by_band(
     cust["band"] = csat_band(cust["csat"], bands)
     cust = cust.dropna(subset=["band"])
     labels = [label for _, label in bands]
+    return km_by_group(cust, labels, alpha)
+
+
+def km_by_group(
+    cust: pd.DataFrame, labels: list[str], alpha: float, time_unit: str | None = None, notes: tuple[str, ...] = ()
+) -> KaplanMeierByBand:
+    """Kaplan-Meier curve per group and the log-rank test across groups.
+
+    ``cust`` has one row per customer with ``duration``, ``event`` (0/1) and ``band`` (the group,
+    one of ``labels``; groups without rows get no curve).
+    """
+    from lifelines import KaplanMeierFitter
+    from lifelines.statistics import multivariate_logrank_test
+
     pieces = []
     for label in labels:
         sub = cust[cust["band"] == label]
@@ -184,10 +235,17 @@ def kaplan_meier_by_band(
         logrank = pd.Series({"test_statistic": lr.test_statistic, "df": lr.degrees_of_freedom, "p_value": lr.p_value})
     else:
         logrank = pd.Series({"test_statistic": np.nan, "df": 0, "p_value": np.nan})
+        notes = (
+            *notes,
+            "Only one band has customers"
+            + (f" ('{present.iloc[0]}')" if len(present) else "")
+            + ": there is nothing to compare, so no log-rank test. Is the declared rating scale the data's?",
+        )
     counts = (
         cust.groupby("band", observed=False).agg(customers=("event", "size"), churned=("event", "sum")).reset_index()
     )
-    return KaplanMeierByBand(table=table, logrank=logrank, counts=counts, alpha=alpha)
+    extra = {} if time_unit is None else {"time_unit": time_unit}
+    return KaplanMeierByBand(table=table, logrank=logrank, counts=counts, alpha=alpha, notes=tuple(notes), **extra)
 
 
 # --------------------------------------------------------------------------- Cox
@@ -202,7 +260,10 @@ class CoxChurnModel(FittedModel):
     ----------
     terms : {"spline", "linear", "bands", "drivers"}
         How satisfaction enters (see :class:`~bsc_toolkit.models.retention.DiscreteTimeHazardModel`).
-    knot : float
+    knot : float, optional
+        Knot of the csat spline (default ``scale.default_knot()``: 7 on 1-10, 4 on 1-5). The
+        ``csat_below``, ``csat_above`` and ``csat_band`` columns are recomputed from the episodes'
+        ``csat`` with this knot and the model's bands, whatever :func:`survival_episodes` was given.
     controls : sequence of str
         Formula terms; the default suits ``time_scale="calendar"`` (with ``"tenure"`` drop
         ``tenure_years``: it is the time axis).
@@ -212,6 +273,13 @@ class CoxChurnModel(FittedModel):
         lifelines ridge penalty (0 = plain partial likelihood).
     alpha : float
         1 - confidence level of the intervals.
+    scale : RatingScale, optional
+        Scale of csat (default 1-10): default knot, bands and the unit of the coefficients.
+    drivers : sequence of str, optional
+        Driver rating columns of ``terms="drivers"`` (default :data:`bsc_toolkit.contracts.DRIVERS`).
+    bands : tuple of (upper edge, label), optional
+        csat bands of ``terms="bands"`` (default ``csat_bands(scale)``); the reference is the band
+        holding the knot, or the most populated band if that one has no episodes.
 
     Attributes
     ----------
@@ -223,29 +291,71 @@ class CoxChurnModel(FittedModel):
     summary : pandas.DataFrame
         ``coef, se, ci_lower, ci_upper, p_value`` (log hazard ratios), ``exp_coef`` (hazard ratio)
         with ``exp_coef_ci_lower``, ``exp_coef_ci_upper``, and ``z``.
+    reference_band_ : str or None
+        Reference band actually used by ``terms="bands"``.
     diagnostics_ : list of Diagnostic
-        ``not_converged``, ``separation``, ``few_events``.
+        ``not_converged``, ``separation``, ``few_events``, ``empty_reference``.
     n_obs_, n_events_, n_customers_ : int
     """
 
     def __init__(
         self,
         terms: str = "spline",
-        knot: float = 7.0,
+        knot: float | None = None,
         controls: tuple[str, ...] = ("C(segment)", "tenure_years"),
         formula: str | None = None,
         penalizer: float = 0.0,
         alpha: float = 0.05,
+        *,
+        scale: RatingScale | None = None,
+        drivers: Sequence[str] | None = None,
+        bands: Bands | None = None,
     ) -> None:
         super().__init__(alpha=alpha)
         self.terms = check_terms(terms)
-        self.knot = float(knot)
+        self.scale = check_scale(scale)
+        self.knot = self.scale.default_knot() if knot is None else float(knot)
+        self.drivers = check_drivers(drivers)
+        self.bands = csat_bands(self.scale) if bands is None else tuple(bands)
         self.controls = tuple(controls)
         self.formula = formula
         self.penalizer = float(penalizer)
 
-    def _design(self, episodes: pd.DataFrame) -> pd.DataFrame:
-        rhs = self.formula or " + ".join([csat_term(self.terms, reference_band(self.knot)), *self.controls])
+    @property
+    def reference_band(self) -> str:
+        """Label of the csat band that holds the knot (the default reference of ``terms='bands'``)."""
+        return reference_band(self.knot, self.bands)
+
+    @property
+    def unit(self) -> str:
+        """Unit of the csat coefficients: ``"per scale point (1-10)"``."""
+        return f"per scale point ({self.scale.label})"
+
+    def _features(self, episodes: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+        """Episodes with the spline and band columns of this model's knot and bands, and the reference band."""
+        reference = self.reference_band
+        if "csat" not in episodes.columns or self.terms == "drivers":
+            return episodes, reference
+        csat = episodes["csat"].to_numpy(dtype=float)
+        if np.isfinite(csat).any():
+            check_on_scale(csat, self.scale, self.knot, self.terms == "spline" and self.formula is None)
+        below, above = csat_spline(csat, self.knot)
+        band = csat_band(csat, self.bands)
+        if self.terms == "bands" and self.formula is None:
+            counts = pd.Series(band).value_counts(sort=False)
+            band = band.remove_unused_categories()
+            if counts.get(reference, 0) == 0:
+                fallback = str(counts.idxmax())
+                self._diagnose(
+                    "empty_reference",
+                    f"The reference csat band '{reference}' (the band holding the knot {self.knot:g}) has no "
+                    f"episodes; band effects are relative to the most populated band '{fallback}' instead.",
+                )
+                reference = fallback
+        return episodes.assign(csat_below=below, csat_above=above, csat_band=band), reference
+
+    def _design(self, episodes: pd.DataFrame, reference: str) -> pd.DataFrame:
+        rhs = self.formula or " + ".join([csat_term(self.terms, reference, self.drivers), *self.controls])
         x = patsy.dmatrix(rhs, episodes, return_type="dataframe", NA_action="raise")
         x = x.drop(columns=["Intercept"], errors="ignore")
         x.columns = [c.replace("C(segment)[T.", "segment[").replace(", ", "_") for c in x.columns]
@@ -267,7 +377,9 @@ class CoxChurnModel(FittedModel):
             raise ValueError(f"too few episodes to fit ({len(episodes)}); need at least 20")
         if episodes["event"].sum() == 0:
             raise ValueError("column 'event' has no churn events")
-        x = self._design(episodes)
+        episodes, reference = self._features(episodes)
+        self.reference_band_ = reference if self.terms == "bands" and self.formula is None else None
+        x = self._design(episodes, reference)
         df = pd.concat(
             [episodes[["customer_id", "start", "stop", "event"]].reset_index(drop=True), x.reset_index(drop=True)],
             axis=1,
@@ -333,10 +445,14 @@ class CoxChurnModel(FittedModel):
         return ratio_table(self.params_, self.standard_errors_, self.alpha)
 
     def summary_text(self) -> str:
-        """Readable coefficient table."""
+        """Readable coefficient table, with the unit of the satisfaction coefficients."""
+        self._check_fitted()
+        satisfaction = unit_text(self.terms, self.scale, self.knot, self.reference_band_, self.drivers)
+        if self.formula is not None:
+            satisfaction = f"custom formula; csat on its {self.scale.label} scale, knot {self.knot:g}"
         return (
             f"Cox PH, time-varying covariates: {self.n_customers_} customers, {self.n_obs_} episodes, "
-            f"{self.n_events_} churn events\n" + self.summary.round(4).to_string()
+            f"{self.n_events_} churn events\nSatisfaction: {satisfaction}\n" + self.summary.round(4).to_string()
         )
 
     def agreement(self) -> pd.DataFrame:

@@ -106,11 +106,12 @@ def _separated_panel(n: int = 400, seed: int = 0) -> pd.DataFrame:
 def test_separation_is_diagnosed():
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # statsmodels-style warnings become diagnostics
-        model = DiscreteTimeHazardModel(terms="linear").fit(_separated_panel())
+        model = DiscreteTimeHazardModel(terms="linear", penalty=None).fit(_separated_panel())
     codes = [d.code for d in model.diagnostics_]
     assert "separation" in codes
     sep = next(d for d in model.diagnostics_ if d.code == "separation")
     assert sep.severity == "error" and "csat" in sep.message
+    assert model.penalty_ is None
 
 
 def test_separation_in_a_band_is_diagnosed():
