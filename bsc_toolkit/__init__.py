@@ -3,9 +3,11 @@
 Public API (re-exported names only; the modules hold the code):
 
 - data: :func:`simulate`, :class:`Truth`, :func:`load_dataset`, :func:`load_truth`,
-  :class:`CustomerData`, :class:`DataValidationError`, :func:`load_cdnow`
+  :class:`CustomerData`, :class:`DataValidationError`, :func:`load_cdnow`,
+  :func:`load_description` (``dataset.yaml``), :class:`RatingScale`, :func:`capability_table`
 - KPIs: the :mod:`bsc_toolkit.metrics` module, :func:`customer_periods`
 - link models: :class:`DiscreteTimeHazardModel`, :class:`CoxChurnModel`, :func:`kaplan_meier_by_band`,
+  :class:`ChurnFlagModel`, :func:`kaplan_meier_snapshot` (snapshot data),
   :class:`FinancialPanelModel`, :func:`what_if`, :class:`DriverImportance`,
   :class:`ServiceProfitChain`
 - customer value: :func:`rfm_summary`, :class:`BetaGeoFitter`, :class:`GammaGammaFitter`,
@@ -26,6 +28,10 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "metrics": "bsc_toolkit.metrics",
     "DRIVERS": "bsc_toolkit.contracts",
+    "RatingScale": "bsc_toolkit.contracts",
+    "load_description": "bsc_toolkit.data.description",
+    "DescriptionError": "bsc_toolkit.data.description",
+    "capability_table": "bsc_toolkit.capabilities",
     "SimulatedData": "bsc_toolkit.data.simulate",
     "Truth": "bsc_toolkit.data.simulate",
     "simulate": "bsc_toolkit.data.simulate",
@@ -39,6 +45,8 @@ _EXPORTS: dict[str, str] = {
     "ChurnLogitModel": "bsc_toolkit.models.retention",  # deprecated alias, removed in 0.3.0
     "CoxChurnModel": "bsc_toolkit.models.retention",
     "kaplan_meier_by_band": "bsc_toolkit.models.retention",
+    "ChurnFlagModel": "bsc_toolkit.models.retention",
+    "kaplan_meier_snapshot": "bsc_toolkit.models.retention",
     "FinancialPanelModel": "bsc_toolkit.models.financial",
     "what_if": "bsc_toolkit.models.whatif",
     "DriverImportance": "bsc_toolkit.models.drivers",
