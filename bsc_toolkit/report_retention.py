@@ -1,0 +1,629 @@
+"""Helpers of the satisfaction -> retention -> money report: what its sections say in words.
+
+The report (``notebooks/satisfaction_retention_value.ipynb``) fits the link models of
+:mod:`bsc_toolkit.models.retention`, :mod:`bsc_toolkit.models.financial` and
+:mod:`bsc_toolkit.models.whatif`; this module holds the logic around them that a notebook should
+not carry:
+
+* :func:`resolve_knot`, :func:`check_driver`, :func:`churn_controls`, :func:`retention_panel` --
+  the report's settings taken from the data (the declared csat scale, the data's driver names, the
+  controls the customers table can support, the customer-period panel when the data are dated);
+* :func:`link_evidence` / :class:`LinkEvidence` -- whether the satisfaction effect on churn or
+  spend is distinguishable from 0, and the sentence saying so (a null result is a result: "no
+  evidence of a link between satisfaction and churn in these data");
+* :func:`estimate_label` -- "Firth-penalised (bias-reduced) estimates because of separation"
+  beside a table whose estimates are penalised;
+* :func:`large_se_markdown` -- standard errors over 100 times their coefficient, in words;
+* :func:`money_label`, :func:`what_if_plan`, :func:`what_if_table`, :func:`what_if_markdown` --
+  amounts labelled with the data's currency, and which what-if figures may be shown (money only
+  when the links it is built on are supported by the data, margin only with cost data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from bsc_toolkit.contracts import RatingScale
+from bsc_toolkit.formatting import escape_markdown
+
+if TYPE_CHECKING:
+    from bsc_toolkit.data.io import CustomerData
+    from bsc_toolkit.models.whatif import WhatIfResult
+
+__all__ = [
+    "FIRTH_LABEL",
+    "LARGE_SE_RATIO",
+    "LinkEvidence",
+    "check_driver",
+    "churn_controls",
+    "estimate_label",
+    "estimate_labels_markdown",
+    "has_cost_data",
+    "integer_ids",
+    "large_se_markdown",
+    "link_evidence",
+    "logrank_markdown",
+    "model_notes_markdown",
+    "money_label",
+    "overview_markdown",
+    "require_panel",
+    "resolve_knot",
+    "retention_panel",
+    "satisfaction_terms",
+    "spend_markdown",
+    "spend_models",
+    "time_axis_label",
+    "what_if_markdown",
+    "what_if_plan",
+    "what_if_table",
+]
+
+#: Label of Firth-penalised estimates fitted because the plain maximum-likelihood fit separated.
+FIRTH_LABEL = "Firth-penalised (bias-reduced) estimates because of separation"
+#: A standard error this many times its coefficient (in absolute value) is flagged in words.
+LARGE_SE_RATIO = 100.0
+
+_WHAT_IF_METRICS = ("retained_customers", "revenue_usd", "margin_usd")
+_SPLINE_TERMS = ("csat_below", "csat_above")
+
+
+# --------------------------------------------------------------------------- settings from the data
+def resolve_knot(knot: float | None, scale: RatingScale) -> float:
+    """The csat spline's knot: ``knot`` if given, else ``scale.default_knot()`` (7 on 1-10, 4 on 1-5).
+
+    Parameters
+    ----------
+    knot : float or None
+        The report parameter.
+    scale : RatingScale
+        The declared csat scale.
+
+    Raises
+    ------
+    ValueError
+        If ``knot`` is not strictly inside the scale (no slope could be estimated on one side).
+    """
+    if knot is None:
+        return float(scale.default_knot())
+    value = float(knot)
+    if not scale.low < value < scale.high:
+        raise ValueError(
+            f"csat_knot={value:g} is not inside the csat scale {scale.label}: choose a knot strictly between "
+            f"{scale.low:g} and {scale.high:g}, or None for the scale's default ({scale.default_knot():g})"
+        )
+    return value
+
+
+def check_driver(driver: str | None, drivers: Sequence[str]) -> str | None:
+    """Validate the report's ``driver`` parameter against the data's driver ratings.
+
+    Parameters
+    ----------
+    driver : str or None
+        None (raise csat itself) or the name of a driver rating.
+    drivers : sequence of str
+        The data set's driver rating columns (``CustomerData.drivers``).
+
+    Returns
+    -------
+    str or None
+        ``driver``.
+
+    Raises
+    ------
+    ValueError
+        Naming the data's drivers when ``driver`` is not one of them.
+    """
+    if driver is None:
+        return None
+    if driver in drivers:
+        return driver
+    if not drivers:
+        raise ValueError(f"driver={driver!r}: this data set has no driver ratings; use driver=None (raise csat itself)")
+    names = ", ".join(repr(d) for d in drivers)
+    raise ValueError(
+        f"driver={driver!r} is not a driver rating of this data set; use None (raise csat itself) or one of {names}"
+    )
+
+
+def churn_controls(frame: pd.DataFrame, tenure: str = "tenure_years") -> tuple[str, ...]:
+    """Control terms of the churn models that ``frame`` supports.
+
+    ``C(segment)`` when the frame has a ``segment`` column with at least two distinct values, and
+    ``tenure`` when it has that column with values. On the simulator's data this is the models'
+    default ``("C(segment)", "tenure_years")``.
+    """
+    controls: list[str] = []
+    if "segment" in frame.columns and frame["segment"].dropna().nunique() >= 2:
+        controls.append("C(segment)")
+    if tenure in frame.columns and frame[tenure].notna().any():
+        controls.append(tenure)
+    return tuple(controls)
+
+
+def has_cost_data(data: CustomerData) -> bool:
+    """True when the transactions carry costs (``cost_usd`` with at least one value)."""
+    t = data.transactions
+    return "cost_usd" in t.columns and bool(t["cost_usd"].notna().any())
+
+
+def retention_panel(data: CustomerData, freq: str) -> tuple[pd.DataFrame | None, str]:
+    """The customer-period panel of dated data, or None with the reason it cannot be built.
+
+    Parameters
+    ----------
+    data : CustomerData
+    freq : str
+        Period frequency (``"Q"``...).
+
+    Returns
+    -------
+    panel : pandas.DataFrame or None
+        :func:`bsc_toolkit.panel.customer_periods` with every rating column of the data (csat, nps
+        and the drivers under their own names).
+    reason : str
+        Why there is no panel (empty when there is one).
+    """
+    from bsc_toolkit.panel import customer_periods
+
+    if data.is_snapshot:
+        return None, "snapshot data (one row per customer, no dates) have no customer-period panel"
+    if not (data.has("surveys") or data.has("transactions")):
+        return None, "no dated surveys or transactions: no customer-period panel"
+    try:
+        panel = customer_periods(
+            data.customers, data.surveys, data.transactions, freq=freq, rating_columns=tuple(data.ratings)
+        )
+    except ValueError as exc:
+        return None, f"the customer-period panel could not be built: {exc}"
+    return panel, ""
+
+
+def require_panel(panel: pd.DataFrame | None, reason: str) -> pd.DataFrame:
+    """``panel``, or a ValueError stating ``reason`` (for a section that needs the panel)."""
+    if panel is None:
+        raise ValueError(reason or "no customer-period panel")
+    return panel
+
+
+def overview_markdown(data: CustomerData, panel: pd.DataFrame | None, reason: str = "") -> str:
+    """One line on what the report works on: the panel of dated data, or the customers of a snapshot.
+
+    Every number is finite: shares of an empty table are not shown.
+    """
+    if panel is not None and len(panel):
+        return (
+            f"{panel['customer_id'].nunique():,} customers, {len(panel):,} customer-periods "
+            f"({panel['period'].min()} to {panel['period'].max()}), {panel['surveyed'].mean():.0%} of them surveyed."
+        )
+    customers = data.customers
+    n = len(customers)
+    if data.is_snapshot:
+        parts = [f"{n:,} customers at the snapshot date"]
+        if "churned" in customers.columns and customers["churned"].notna().any():
+            flag = customers["churned"].dropna().astype(bool)
+            parts.append(f"{int(flag.sum()):,} of them ({flag.mean():.1%}) had churned (churn flag)")
+        if "csat" in data.surveys.columns and n:
+            answered = data.surveys.loc[data.surveys["csat"].notna(), "customer_id"].nunique()
+            parts.append(f"{answered / n:.0%} answered the csat question ({data.scale('csat').label} scale)")
+        return ", ".join(parts) + "."
+    return f"{n:,} customers; " + (reason or "no customer-period panel") + "."
+
+
+def time_axis_label(km: Any) -> str:
+    """Axis label of a Kaplan-Meier result's time: ``"tenure (months)"`` for ``tenure_months``."""
+    unit = str(getattr(km, "time_unit", "years since the first survey"))
+    if unit.endswith(("_months", "_years", "_days")):
+        stem, _, what = unit.rpartition("_")
+        return f"{stem.replace('_', ' ')} ({what})"
+    return unit
+
+
+def logrank_markdown(km: Any, outcome: str = "retention") -> str:
+    """The log-rank test across csat bands in words, with the result's notes.
+
+    A p-value at or above the result's ``alpha`` says "no evidence that {outcome} differs between
+    satisfaction bands in these data"; a test that could not be run (one band only) says so.
+    """
+    lr = km.logrank
+    alpha = float(getattr(km, "alpha", 0.05))
+    stat, p = float(lr["test_statistic"]), float(lr["p_value"])
+    if np.isfinite(stat) and np.isfinite(p):
+        text = f"Log-rank test across bands: chi2 = {stat:.1f}, df = {int(lr['df'])}, p = {p:.2g}."
+        if p >= alpha:
+            text += f" No evidence that {outcome} differs between satisfaction bands in these data."
+    else:
+        text = "No log-rank test: fewer than two bands have customers."
+    notes = "".join(f"\n- {escape_markdown(n)}" for n in getattr(km, "notes", ()))
+    return text + ("\n" + notes if notes else "")
+
+
+def integer_ids(panel: pd.DataFrame) -> pd.DataFrame:
+    """``panel`` with text ``customer_id`` replaced by integer codes in the same (sorted) order.
+
+    The spend models (:mod:`bsc_toolkit.models.financial`) and the what-if need integer ids; the
+    codes keep the panel's order, so the fits are those of the original ids. Integer ids are left
+    as they are (no copy).
+    """
+    ids = panel["customer_id"]
+    if pd.api.types.is_integer_dtype(ids.dtype):
+        return panel
+    codes, _ = pd.factorize(ids, sort=True)
+    return panel.assign(customer_id=codes.astype(np.int64))
+
+
+# --------------------------------------------------------------------------- evidence of a link
+def satisfaction_terms(model: Any) -> list[str]:
+    """The satisfaction terms of a fitted link model (rows of its summary).
+
+    ``sat_terms_`` when the model has it (financial models); else the csat spline terms, linear
+    ``csat``, csat band dummies or the driver terms present among its coefficients.
+    """
+    params = model.params_
+    names = list(getattr(model, "sat_terms_", None) or [])
+    if names:
+        return names
+    terms = getattr(model, "terms", None)
+    if terms == "drivers":
+        return [d for d in getattr(model, "drivers", ()) if d in params.index]
+    found = [t for t in params.index if t in _SPLINE_TERMS or t == "csat" or str(t).startswith("C(csat_band")]
+    if not found:
+        raise ValueError(f"no satisfaction term among the coefficients {list(params.index)}")
+    return found
+
+
+@dataclass(frozen=True)
+class LinkEvidence:
+    """Whether satisfaction's effect on an outcome is distinguishable from 0.
+
+    The effect counts as shown when the satisfaction terms are jointly different from 0 (Wald
+    test at the model's ``alpha``) *and* at least one term's interval excludes 0; otherwise the
+    report says "no evidence of a link between satisfaction and {outcome} in these data" and builds
+    no money figure on it.
+
+    Attributes
+    ----------
+    outcome : str
+        ``"churn"`` or ``"spend"``.
+    table : pandas.DataFrame
+        Per satisfaction term: ``coef, ci_lower, ci_upper, excludes_zero``.
+    statistic, df, p_value : float, int, float
+        Joint Wald test that every satisfaction term is 0.
+    alpha : float
+        1 - confidence level of the intervals and level of the test.
+    unit : str
+        What a coefficient is measured per (``"per scale point (1-5)"``).
+    """
+
+    outcome: str
+    table: pd.DataFrame
+    statistic: float
+    df: int
+    p_value: float
+    alpha: float
+    unit: str = ""
+
+    @property
+    def evident(self) -> bool:
+        """True when the data show a link (joint test significant and some interval excluding 0)."""
+        return bool(np.isfinite(self.p_value) and self.p_value < self.alpha and self.table["excludes_zero"].any())
+
+    def sentence(self) -> str:
+        """The result in words (Markdown), naming the test and the intervals."""
+        level = f"{100 * (1 - self.alpha):g}%"
+        terms = "; ".join(
+            f"{escape_markdown(t)} {r['coef']:+.3g} ({level} CI {r['ci_lower']:+.3g} to {r['ci_upper']:+.3g})"
+            for t, r in self.table.iterrows()
+        )
+        unit = f" {escape_markdown(self.unit)}" if self.unit else ""
+        test = f"joint Wald test chi2 = {self.statistic:.2f}, df = {self.df}, p = {self.p_value:.2g}"
+        if self.evident:
+            return (
+                f"**Evidence of a link between satisfaction and {self.outcome} in these data** ({test}). "
+                f"Satisfaction coefficients{unit}: {terms}."
+            )
+        if not self.table["excludes_zero"].any():
+            why = f"every {level} interval of the satisfaction effect includes 0"
+        else:
+            why = f"the satisfaction terms are not jointly different from 0 at the {self.alpha:g} level"
+        return (
+            f"**Result: no evidence of a link between satisfaction and {self.outcome} in these data**: {why} "
+            f"({test}). Satisfaction coefficients{unit}: {terms}."
+        )
+
+
+def link_evidence(model: Any, outcome: str, terms: Sequence[str] | None = None, unit: str = "") -> LinkEvidence:
+    """Test whether a fitted model's satisfaction effect is distinguishable from 0.
+
+    Parameters
+    ----------
+    model : fitted model
+        With ``params_``, ``cov_params_`` and ``alpha`` (the hazard, churn-flag, Cox and financial
+        models).
+    outcome : str
+        The outcome in words (``"churn"``, ``"spend"``).
+    terms : sequence of str, optional
+        The satisfaction terms (default :func:`satisfaction_terms`).
+    unit : str
+        What the coefficients are per, for the sentence (``"per scale point (1-5)"``).
+
+    Returns
+    -------
+    LinkEvidence
+        A joint Wald test whose covariance is singular or not finite gives ``p_value`` NaN (no
+        evidence).
+    """
+    names = list(satisfaction_terms(model) if terms is None else terms)
+    alpha = float(model.alpha)
+    b = model.params_.reindex(names).to_numpy(dtype=float)
+    v = model.cov_params_.reindex(index=names, columns=names).to_numpy(dtype=float)
+    se = np.sqrt(np.clip(np.diag(v), 0, None))
+    z = stats.norm.ppf(1 - alpha / 2)
+    lower, upper = b - z * se, b + z * se
+    table = pd.DataFrame(
+        {
+            "coef": b,
+            "ci_lower": lower,
+            "ci_upper": upper,
+            "excludes_zero": np.isfinite(lower) & np.isfinite(upper) & ((lower > 0) | (upper < 0)),
+        },
+        index=pd.Index(names, name="term"),
+    )
+    statistic, p_value = np.nan, np.nan
+    if np.isfinite(b).all() and np.isfinite(v).all():
+        try:
+            statistic = float(b @ np.linalg.solve(v, b))
+            p_value = float(stats.chi2.sf(statistic, len(names)))
+        except np.linalg.LinAlgError:
+            pass
+    return LinkEvidence(outcome, table, statistic, len(names), p_value, alpha, unit)
+
+
+def estimate_label(model: Any) -> str:
+    """How a model's estimates were obtained, when it is not plain maximum likelihood.
+
+    Returns :data:`FIRTH_LABEL` when ``model.penalty_ == "firth"`` after a separation diagnostic
+    (``penalty="auto"``), "Firth-penalised (bias-reduced) estimates" when the penalty was asked
+    for, and ``""`` for plain maximum likelihood (or a model without a penalty option).
+    """
+    if getattr(model, "penalty_", None) != "firth":
+        return ""
+    if any(d.code == "separation" for d in getattr(model, "diagnostics_", [])):
+        return FIRTH_LABEL
+    return "Firth-penalised (bias-reduced) estimates"
+
+
+def estimate_labels_markdown(models: Mapping[str, Any]) -> str:
+    """How each labelled model's estimates were obtained, when not plain maximum likelihood (Markdown).
+
+    One line per model whose :func:`estimate_label` is not empty, e.g. "*cloglog hazard model:
+    Firth-penalised (bias-reduced) estimates because of separation.*"; empty when none is.
+    """
+    lines = [
+        f"*{escape_markdown(label)}: {estimate_label(model)}.*"
+        for label, model in models.items()
+        if estimate_label(model)
+    ]
+    return "\n\n".join(lines)
+
+
+def model_notes_markdown(models: Mapping[str, Any]) -> str:
+    """Everything to say beside a table of labelled models: their diagnostics and imprecise terms.
+
+    :func:`bsc_toolkit.formatting.diagnostics_markdown` of the models followed by
+    :func:`large_se_markdown`; empty when there is nothing to say.
+    """
+    from bsc_toolkit.formatting import diagnostics_markdown
+
+    parts = [diagnostics_markdown(dict(models)), large_se_markdown(models)]
+    return "\n".join(p for p in parts if p)
+
+
+def large_se_markdown(models: Mapping[str, Any], ratio: float = LARGE_SE_RATIO) -> str:
+    """Terms whose standard error is over ``ratio`` times their coefficient, as Markdown bullets.
+
+    Parameters
+    ----------
+    models : mapping of label -> fitted model or summary DataFrame
+        Anything with a ``summary`` (``coef``, ``se`` columns), or such a table itself.
+    ratio : float
+        Threshold of ``se / |coef|`` (default 100).
+
+    Returns
+    -------
+    str
+        One bullet per model with flagged terms (empty when none): such an estimate says nothing,
+        not even its sign. A standard error that could not be computed is flagged too.
+    """
+    lines = []
+    for label, model in models.items():
+        table = model if isinstance(model, pd.DataFrame) else model.summary
+        coef = table["coef"].astype(float)
+        se = table["se"].astype(float)
+        bad = ~np.isfinite(se) | (se > ratio * coef.abs())
+        if not bad.any():
+            continue
+        terms = ", ".join(
+            f"{escape_markdown(t)} (coef {coef[t]:.3g}, SE {se[t]:.3g})"
+            if np.isfinite(se[t])
+            else f"{escape_markdown(t)} (SE not computable)"
+            for t in table.index[bad.to_numpy()]
+        )
+        lines.append(
+            f"- **Warning:** {escape_markdown(label)}: standard error over {ratio:g} times the coefficient for "
+            f"{terms}: these estimates are too imprecise to say anything, not even their sign."
+        )
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- money and the what-if
+def money_label(column: str, currency: str) -> str:
+    """Display label of an amount column: ``"revenue_usd"`` -> ``"revenue (EUR)"``.
+
+    The ``_usd`` suffix of the internal columns is historic; amounts are in the data's currency.
+    Other names are returned unchanged.
+    """
+    for stem in ("revenue", "margin", "cost"):
+        if column == f"{stem}_usd":
+            return f"{stem} ({currency})"
+    return column
+
+
+def spend_models(panel: pd.DataFrame, knot: float, currency: str, has_cost: bool) -> dict[str, Any]:
+    """The report's spend regressions, fitted on ``panel``, labelled with the currency.
+
+    Pooled, within (customer fixed effects) and first-difference OLS of revenue, within OLS of
+    margin (only with cost data: margin is never revenue), and PPML with customer fixed effects
+    (the what-if's spend model, last).
+
+    Returns
+    -------
+    dict
+        ``"pooled, revenue (EUR)" -> FinancialPanelModel`` ... in display order.
+    """
+    from bsc_toolkit.models.financial import FinancialPanelModel
+
+    revenue, margin = money_label("revenue_usd", currency), money_label("margin_usd", currency)
+    specs = [
+        (f"pooled, {revenue}", "revenue_usd", "pooled"),
+        (f"within (FE), {revenue}", "revenue_usd", "within"),
+        (f"first differences, {revenue}", "revenue_usd", "fd"),
+    ]
+    if has_cost:
+        specs.append((f"within (FE), {margin}", "margin_usd", "within"))
+    specs.append((f"PPML (FE), {revenue}", "revenue_usd", "ppml"))
+    return {label: FinancialPanelModel(outcome, estimator, knot=knot).fit(panel) for label, outcome, estimator in specs}
+
+
+def spend_markdown(ppml: Any, evidence: LinkEvidence, scale: RatingScale) -> str:
+    """The PPML spend effect in percent of revenue, in words; a null result when ``evidence`` shows none.
+
+    Parameters
+    ----------
+    ppml : FinancialPanelModel
+        Fitted with ``estimator="ppml"`` (summary columns ``pct_effect, pct_ci_lower, pct_ci_upper``).
+    evidence : LinkEvidence
+        :func:`link_evidence` of ``ppml``.
+    scale : RatingScale
+        The csat scale (for the unit).
+    """
+    s = ppml.summary
+    level = f"{100 * (1 - ppml.alpha):g}%"
+    where = {"csat_below": "below the knot", "csat_above": "above the knot"}
+    parts = [
+        f"{where.get(t, escape_markdown(t))} **{s.loc[t, 'pct_effect']:.1f}%** ({level} CI "
+        f"{s.loc[t, 'pct_ci_lower']:.1f}% to {s.loc[t, 'pct_ci_upper']:.1f}%)"
+        for t in evidence.table.index
+        if t in s.index
+    ]
+    effects = ", ".join(parts)
+    point = f"one csat point more (on its {scale.label} scale)"
+    if evidence.evident:
+        return f"Within a customer, {point} goes with more revenue by: {effects}.\n\n" + evidence.sentence()
+    return (
+        evidence.sentence()
+        + f"\n\nFor the record, the estimates per {point} are {effects}: not an effect the data distinguish "
+        "from none, so no money figure is built on them."
+    )
+
+
+def what_if_plan(churn: LinkEvidence | None, spend: LinkEvidence | None, has_cost: bool) -> dict[str, str | None]:
+    """Which what-if figures may be shown: metric -> None (show it) or the reason it is not shown.
+
+    * ``retained_customers`` is built on the churn link;
+    * ``revenue_usd`` on the churn and the spend links;
+    * ``margin_usd`` on both links and the transactions' costs.
+
+    A figure built on a link the data do not support (no evidence, or not estimated) is not shown
+    as if it were an effect.
+    """
+
+    def missing(e: LinkEvidence | None, outcome: str) -> str | None:
+        if e is None:
+            return f"the satisfaction -> {outcome} model could not be estimated"
+        if not e.evident:
+            return f"there is no evidence of a link between satisfaction and {outcome} in these data"
+        return None
+
+    churn_gap, spend_gap = missing(churn, "churn"), missing(spend, "spend")
+    money_gap = "; ".join(g for g in (churn_gap, spend_gap) if g) or None
+    margin_gap = money_gap
+    if not has_cost:
+        margin_gap = "no cost data (the transactions have no cost column), so no margin" + (
+            f"; besides, {money_gap}" if money_gap else ""
+        )
+    return {"retained_customers": churn_gap, "revenue_usd": money_gap, "margin_usd": margin_gap}
+
+
+def _metric_label(metric: str, currency: str) -> str:
+    return (
+        "retained customers at the horizon's end" if metric == "retained_customers" else money_label(metric, currency)
+    )
+
+
+def what_if_table(result: WhatIfResult, currency: str, plan: Mapping[str, str | None]) -> pd.DataFrame:
+    """The what-if summary restricted to the figures :func:`what_if_plan` allows, amounts labelled.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``result.summary`` rows of the shown metrics, indexed by their display label
+        (``"revenue (EUR)"``).
+    """
+    shown = [m for m in _WHAT_IF_METRICS if m in result.summary.index and plan.get(m) is None]
+    table = result.summary.loc[shown].copy()
+    table.index = pd.Index([_metric_label(m, currency) for m in shown], name="metric")
+    return table
+
+
+def what_if_markdown(result: WhatIfResult, currency: str, plan: Mapping[str, str | None], scale: RatingScale) -> str:
+    """The what-if in words: the scenario, each shown figure with its interval, and what is not shown and why.
+
+    Parameters
+    ----------
+    result : WhatIfResult
+    currency : str
+        Currency of the amounts.
+    plan : mapping
+        :func:`what_if_plan`.
+    scale : RatingScale
+        Scale of the shifted rating (csat, or the driver's), for the wording.
+    """
+    s = result.settings
+    level = f"{100 * (1 - s['alpha']):g}%"
+    if s["driver"] is None:
+        what = f"csat by {s['delta']:+g} point(s) on its {scale.label} scale"
+    else:
+        what = (
+            f"the {escape_markdown(s['driver'])} rating by {s['delta']:+g} point(s) on its {scale.label} scale "
+            f"(= {s['csat_shift_mean']:+.2f} csat points on average)"
+        )
+    who = "all segments" if s["segment"] is None else f"segment {escape_markdown(s['segment'])}"
+    lines = [
+        f"Raising {what} for {s['n_customers']:,} active customers ({who}), over {s['horizon_periods']} "
+        f"period(s) ({escape_markdown(s['freq'])}):",
+        "",
+    ]
+    for metric in _WHAT_IF_METRICS:
+        if metric not in result.summary.index:
+            continue
+        label = escape_markdown(_metric_label(metric, currency))
+        reason = plan.get(metric)
+        if reason is not None:
+            lines.append(f"- {label}: *not shown*: {escape_markdown(reason)}.")
+            continue
+        r = result.summary.loc[metric]
+        digits = 1
+        lines.append(
+            f"- {label}: {r['baseline']:,.{digits}f} -> {r['scenario']:,.{digits}f}, change **{r['change']:+,.1f}** "
+            f"({level} interval {r['ci_lower']:+,.1f} to {r['ci_upper']:+,.1f}; per customer "
+            f"{r['change_per_customer']:+,.3f})"
+        )
+    lines += ["", f"Intervals: {s['n_sims']} parametric draws of the fitted coefficients (seed {s['seed']})."]
+    return "\n".join(lines)
