@@ -64,7 +64,12 @@ def _sorted_by_customer_period(df: pd.DataFrame) -> bool:
         return False
     ids = df["customer_id"].to_numpy()
     per = pd.PeriodIndex(df["period"]).asi8
-    did, dper = np.diff(ids), np.diff(per)
+    if ids.dtype.kind in "iuf":
+        did = np.sign(np.diff(ids))
+    else:  # text ids: compare neighbours (no arithmetic on strings)
+        a, b = ids[:-1], ids[1:]
+        did = np.where(a < b, 1, np.where(a == b, 0, -1))
+    dper = np.diff(per)
     return bool(np.all((did > 0) | ((did == 0) & (dper > 0))))
 
 

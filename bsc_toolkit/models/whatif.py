@@ -28,12 +28,13 @@ intervals are percentile intervals of the simulated changes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from bsc_toolkit.contracts import DRIVERS
+from bsc_toolkit.contracts import DRIVERS, RatingScale
 from bsc_toolkit.models._base import Diagnostic, resolve_alpha
 from bsc_toolkit.models.drivers import DriverImportance
 from bsc_toolkit.models.features import csat_spline
@@ -93,10 +94,11 @@ class WhatIfResult:
             f"Raising {what} for {s['n_customers']:,} active customers ({who}), over {s['horizon_periods']} "
             f"period(s) ({s['freq']}):"
         ]
+        currency = s.get("currency", "USD")
         labels = {
             "retained_customers": "retained customers at the end",
-            "revenue_usd": "revenue (USD)",
-            "margin_usd": "margin (USD)",
+            "revenue_usd": f"revenue ({currency})",
+            "margin_usd": f"margin ({currency})",
         }
         for metric, row in self.summary.iterrows():
             lines.append(
@@ -108,8 +110,8 @@ class WhatIfResult:
         return "\n".join(lines)
 
 
-def driver_weights(panel: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
-    """OLS of csat on the four driver ratings (surveyed periods).
+def driver_weights(panel: pd.DataFrame, drivers: Sequence[str] | None = None) -> tuple[pd.Series, pd.DataFrame]:
+    """OLS of csat on the driver ratings (surveyed periods).
 
     The regression of :class:`~bsc_toolkit.models.drivers.DriverImportance`
     (without its bootstrap).
@@ -119,6 +121,8 @@ def driver_weights(panel: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
     panel : pandas.DataFrame
         Customer-period panel (or surveys table) with ``customer_id``, ``csat``
         and the driver ratings; rows with a missing rating are dropped.
+    drivers : sequence of str, optional
+        The driver columns (default: whichever of time, quality, service and cost the panel has).
 
     Returns
     -------
@@ -127,18 +131,26 @@ def driver_weights(panel: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
     cov : pandas.DataFrame
         Covariance (cluster-robust by customer).
     """
-    ols = DriverImportance().fit(panel, target="csat", drivers=DRIVERS, cluster="customer_id", n_boot=0).ols_
+    drivers = list(drivers) if drivers is not None else [d for d in DRIVERS if d in panel.columns]
+    ols = DriverImportance().fit(panel, target="csat", drivers=drivers, cluster="customer_id", n_boot=0).ols_
     return ols.params, ols.cov_params()
 
 
-def scenario_population(panel: pd.DataFrame, segment: str | None = None) -> pd.DataFrame:
+def scenario_population(
+    panel: pd.DataFrame, segment: str | None = None, drivers: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Customers active at the end of the panel with their latest survey answers.
 
     Returns one row per customer still active after the panel's last period
     (present in it and not churned), with ``segment``, ``tenure_years`` (at
     the start of the last period) and the latest non-missing ``csat`` and
-    driver ratings (customers never surveyed are left out).
+    driver ratings (customers never surveyed are left out). A panel without a
+    ``segment`` column is one segment, ``"all"``.
     """
+    if "segment" not in panel.columns:
+        if segment is not None:
+            raise ValueError(f"segment {segment!r} given, but the panel has no 'segment' column")
+        panel = panel.assign(segment="all")
     missing = [
         c for c in ("customer_id", "period", "segment", "tenure_years", "churned", "csat") if c not in panel.columns
     ]
@@ -151,7 +163,8 @@ def scenario_population(panel: pd.DataFrame, segment: str | None = None) -> pd.D
         if segment not in segments:
             raise ValueError(f"segment {segment!r} not in panel column 'segment' ({sorted(segments)})")
         cur = cur[cur["segment"] == segment]
-    cols = [c for c in ("csat", *DRIVERS) if c in panel.columns]
+    drivers = list(drivers) if drivers is not None else list(DRIVERS)
+    cols = [c for c in ("csat", *drivers) if c in panel.columns]
     surveyed = panel[panel["csat"].notna() & panel["customer_id"].isin(cur["customer_id"])]
     latest = surveyed.sort_values(["customer_id", "period"]).groupby("customer_id")[cols].last()
     out = cur[["customer_id", "segment", "tenure_years"]].merge(latest, left_on="customer_id", right_index=True)
@@ -189,8 +202,11 @@ def what_if(
     spend_model: FinancialPanelModel | None = None,
     *,
     alpha: float = 0.05,
-    scale: tuple[float, float] = (1.0, 10.0),
+    scale: tuple[float, float] | RatingScale = (1.0, 10.0),
     level: float | None = None,
+    drivers: Sequence[str] | None = None,
+    driver_scale: tuple[float, float] | RatingScale | None = None,
+    currency: str = "USD",
 ) -> WhatIfResult:
     """Predict retention and money if satisfaction were ``delta`` points higher.
 
@@ -201,9 +217,9 @@ def what_if(
     delta : float
         Points added to csat (``driver=None``) or to the driver rating; the
         shifted rating is clipped to ``scale``.
-    driver : {None, "time", "quality", "service", "cost"}
-        Shift one driver rating instead of csat; translated into csat with
-        :func:`driver_weights`.
+    driver : str, optional
+        Shift one driver rating (one of ``drivers``) instead of csat; translated
+        into csat with :func:`driver_weights`.
     segment : str, optional
         Apply the change to (and report on) one segment only.
     horizon_periods : int
@@ -219,18 +235,25 @@ def what_if(
         ``FinancialPanelModel(estimator="ppml", knot=knot)`` fitted on ``panel``.
     alpha : float
         1 - coverage of the intervals (0.05: 95% intervals).
-    scale : (low, high)
-        Bounds of the rating scale.
+    scale : (low, high) or RatingScale
+        Scale of csat (the shifted csat is clipped to it).
     level : float, optional
         Deprecated: the interval coverage; use ``alpha = 1 - level``.
+    drivers : sequence of str, optional
+        The data's driver rating columns (default: time, quality, service, cost).
+    driver_scale : (low, high) or RatingScale, optional
+        Scale of the shifted driver (default: ``scale``).
+    currency : str
+        Currency of the money figures (labels only).
 
     Returns
     -------
     WhatIfResult
     """
     alpha = resolve_alpha(alpha, level, "level", "what_if")
-    if driver is not None and driver not in DRIVERS:
-        raise ValueError(f"driver must be None or one of {DRIVERS}, not {driver!r}")
+    drivers = tuple(drivers) if drivers is not None else DRIVERS
+    if driver is not None and driver not in drivers:
+        raise ValueError(f"driver must be None or one of {drivers}, not {driver!r}")
     if horizon_periods < 1:
         raise ValueError("horizon_periods must be at least 1")
     if n_sims < 2:
@@ -247,17 +270,18 @@ def what_if(
         raise ValueError("a churn model on driver ratings needs a driver to shift")
 
     rng = np.random.default_rng(seed)
-    pop = scenario_population(panel, segment)
-    lo, hi = scale
+    pop = scenario_population(panel, segment, drivers)
+    lo, hi = _bounds(scale)
+    dlo, dhi = _bounds(driver_scale if driver_scale is not None else scale)
     weight_se = None
     if driver is None:
         new_driver = None
         csat_shift = np.full(len(pop), float(delta))
     else:
         pop = pop.dropna(subset=[driver]).reset_index(drop=True)
-        w_params, w_cov = driver_weights(panel)
+        w_params, w_cov = driver_weights(panel, [d for d in drivers if d in panel.columns])
         d0 = pop[driver].to_numpy(dtype=float)
-        new_driver = np.clip(d0 + delta, lo, hi)
+        new_driver = np.clip(d0 + delta, dlo, dhi)
         weight_se = float(np.sqrt(w_cov.loc[driver, driver]))
         csat_shift = float(w_params[driver]) * (new_driver - d0)
     n = len(pop)
@@ -379,6 +403,7 @@ def what_if(
         "n_customers": int(n),
         "csat_shift_mean": float(np.mean(csat1 - csat0)),
         "driver_weight_se": weight_se,
+        "currency": currency,
     }
     diagnostics = [
         Diagnostic(d.code, f"{label}: {d.message}", d.severity)
@@ -390,10 +415,21 @@ def what_if(
     )
 
 
+def _bounds(scale: tuple[float, float] | RatingScale) -> tuple[float, float]:
+    if isinstance(scale, RatingScale):
+        return scale.low, scale.high
+    lo, hi = scale
+    return float(lo), float(hi)
+
+
 def _margin_ratio(panel: pd.DataFrame, pop: pd.DataFrame) -> np.ndarray:
-    """Customer's margin / revenue over the panel (segment ratio if no revenue)."""
+    """Customer's margin / revenue over the panel (segment ratio if no revenue); NaN without cost data."""
     if "margin_usd" not in panel.columns:
         raise ValueError("panel lacks column 'margin_usd'")
+    if not panel["margin_usd"].notna().any():  # no cost data: margin unknown, not 0
+        return np.full(len(pop), np.nan)
+    if "segment" not in panel.columns:
+        panel = panel.assign(segment="all")
     sums = panel.groupby("customer_id")[["revenue_usd", "margin_usd"]].sum()
     seg = panel.groupby("segment")[["revenue_usd", "margin_usd"]].sum()
     seg_ratio = (seg["margin_usd"] / seg["revenue_usd"].where(seg["revenue_usd"] > 0)).fillna(0.0)

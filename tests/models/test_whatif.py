@@ -134,3 +134,36 @@ def test_alpha_is_keyword_only_and_diagnostics_name_their_model(fitted):
     assert [d.message for d in res.diagnostics] == expected and expected  # the panel drops unsurveyed periods
     with pytest.raises(TypeError):
         churn.csat_effect(None, 0.95)
+
+
+@pytest.mark.slow
+def test_real_shapes_other_drivers_text_ids_no_cost_no_segment() -> None:
+    """Other driver names and scales, text ids, no cost data (margin unknown, not 0), no segment column."""
+    data = simulate(1500, seed=5)
+    rename = {"time": "waiting", "quality": "expectations", "service": "image", "cost": "value"}
+    surveys = data.surveys.rename(columns=rename)
+    surveys[list(rename.values())] = np.ceil(surveys[list(rename.values())] / 2)  # drivers on 1-5
+    customers = data.customers.drop(columns="segment")
+    ids = {c: f"C{c:05d}" for c in data.customers["customer_id"]}
+    frames = [f.assign(customer_id=f["customer_id"].map(ids)) for f in (customers, surveys, data.transactions)]
+    frames[2] = frames[2].drop(columns="cost_usd")
+    panel = customer_periods(*frames, rating_columns=["csat", "nps", *rename.values()])
+    drivers = tuple(rename.values())
+    res = what_if(
+        panel,
+        delta=1.0,
+        driver="image",
+        drivers=drivers,
+        driver_scale=(1, 5),
+        n_sims=50,
+        churn_model=DiscreteTimeHazardModel(controls=("tenure_years",)).fit(panel),
+        currency="EUR",
+    )
+    assert res.settings["currency"] == "EUR" and "revenue (EUR)" in res.summary_text()
+    assert np.isnan(res.summary.loc["margin_usd", "change"])  # no cost data: no margin, never 0
+    assert np.isfinite(res.summary.loc["revenue_usd", "change"])
+    assert res.customers["csat_scenario"].ge(res.customers["csat"]).all()
+    with pytest.raises(ValueError, match=r"driver must be None or one of \('waiting'"):
+        what_if(panel, driver="time", drivers=drivers, n_sims=10)
+    weights, _ = driver_weights(panel, drivers)
+    assert list(weights.index[1:]) == list(drivers)
