@@ -36,7 +36,32 @@ def _answered(
     _require(surveys, [column, *([date_col] if freq else []), *_by_list(by)], "surveys")
     keys = (["period"] if freq else []) + _by_list(by)
     frame = _with_period(surveys, date_col, freq) if freq else surveys
-    return frame.loc[frame[column].notna(), [*keys, column]], keys
+    frame = frame.loc[frame[column].notna(), [*keys, column]]
+    if not pd.api.types.is_numeric_dtype(frame[column]) or pd.api.types.is_bool_dtype(frame[column]):
+        try:
+            frame = frame.assign(**{column: pd.to_numeric(frame[column]).astype(float)})
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"column '{column}' must hold numeric ratings: {exc}") from None
+    return frame, keys
+
+
+def _optional_frame(frame: pd.DataFrame | None) -> pd.DataFrame:
+    """The table, or an empty one with only ``customer_id`` when it is absent (``None``)."""
+    return pd.DataFrame({"customer_id": pd.Series([], dtype="int64")}) if frame is None else frame
+
+
+def _dates(frame: pd.DataFrame, column: str) -> pd.Series:
+    """``frame[column]`` as datetimes (all NaT when the column is absent)."""
+    if column not in frame.columns:
+        return pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+    return pd.to_datetime(frame[column])
+
+
+def _known_dates(*series: pd.Series) -> pd.Series:
+    """The non-missing dates of several Series, as one (empty when there are none)."""
+    parts = [pd.to_datetime(x).dropna() for x in series]
+    parts = [x for x in parts if len(x)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.Series([], dtype="datetime64[ns]")
 
 
 def _group(frame: pd.DataFrame, keys: list[str]):

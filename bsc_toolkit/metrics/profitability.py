@@ -7,22 +7,34 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from bsc_toolkit.metrics._common import _by_list, _require, _with_period
+from bsc_toolkit.metrics._common import _by_list, _optional_frame, _require, _with_period
 
-__all__ = ["customer_profitability", "market_share", "whale_curve"]
+__all__ = ["WHALE_COLUMNS", "customer_profitability", "market_share", "whale_curve"]
+
+
+def _strict_sum(frame: pd.DataFrame, keys: list[str] | str, column: str) -> pd.Series:
+    """Sum of ``column`` per group, NaN where any row of the group lacks it (a partial sum is not the total)."""
+    grp = frame.groupby(keys, observed=True)[column]
+    total = grp.sum()
+    return total.where(grp.count() == grp.size())
 
 
 def customer_profitability(
-    transactions: pd.DataFrame,
+    transactions: pd.DataFrame | None,
     customers: pd.DataFrame | None = None,
     by: str | Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Revenue, cost and profit per customer.
 
+    Missing is no data: without transactions (``None``, no rows or no ``revenue_usd``) revenue
+    is NaN, not 0; without ``cost_usd`` cost, profit and margin are NaN (profit is never the
+    revenue). A customer whose rows lack some amounts gets NaN for that amount. Customers of
+    ``customers`` without orders in a table that has orders have a true 0.
+
     Parameters
     ----------
-    transactions : pandas.DataFrame
-        ``customer_id, revenue_usd, cost_usd``.
+    transactions : pandas.DataFrame or None
+        ``customer_id`` and any of ``revenue_usd`` (may be negative for refunds), ``cost_usd``.
     customers : pandas.DataFrame, optional
         Customer attributes to attach (needed for ``by`` columns); customers
         without transactions appear with zeros.
@@ -33,72 +45,159 @@ def customer_profitability(
     -------
     pandas.DataFrame
         ``customer_id, *by, n_orders, revenue_usd, cost_usd, profit_usd,
-        margin_rate`` sorted by ``profit_usd`` descending.
+        margin_rate`` sorted by ``profit_usd`` descending (by ``revenue_usd`` when profit is
+        unknown throughout); ``attrs["notes"]`` says why a money column is empty.
     """
-    _require(transactions, ["customer_id", "revenue_usd", "cost_usd"], "transactions")
+    tx = _optional_frame(transactions)
+    _require(tx, ["customer_id"], "transactions")
     byl = _by_list(by)
-    out = transactions.groupby("customer_id").agg(
-        n_orders=("revenue_usd", "size"), revenue_usd=("revenue_usd", "sum"), cost_usd=("cost_usd", "sum")
+    has_orders = len(tx) > 0
+    has_rev = has_orders and "revenue_usd" in tx.columns
+    has_cost = has_orders and "cost_usd" in tx.columns
+    out = pd.DataFrame(
+        {
+            "n_orders": tx.groupby("customer_id").size().astype(float),
+            "revenue_usd": _strict_sum(tx, "customer_id", "revenue_usd") if has_rev else np.nan,
+            "cost_usd": _strict_sum(tx, "customer_id", "cost_usd") if has_cost else np.nan,
+        }
     )
+    out.index.name = "customer_id"
     if customers is not None:
         _require(customers, ["customer_id", *byl], "customers")
         out = customers.set_index("customer_id")[byl].join(out, how="left")
-        out[["n_orders", "revenue_usd", "cost_usd"]] = out[["n_orders", "revenue_usd", "cost_usd"]].fillna(0)
-        out["n_orders"] = out["n_orders"].astype(np.int64)
+        if has_orders:  # no orders in a table that has orders: a true zero
+            out["n_orders"] = out["n_orders"].fillna(0.0)
+            fill = {"revenue_usd": has_rev, "cost_usd": has_cost}
+            for col, known in fill.items():
+                if known:
+                    no_orders = out["n_orders"] == 0
+                    out.loc[no_orders, col] = 0.0
     elif byl:
         raise ValueError("pass customers= to group profitability by customer attributes")
+    if has_orders:
+        out["n_orders"] = out["n_orders"].astype(np.int64)
+    out["revenue_usd"] = out["revenue_usd"].astype(float)
+    out["cost_usd"] = out["cost_usd"].astype(float)
     out["profit_usd"] = out["revenue_usd"] - out["cost_usd"]
     rev = out["revenue_usd"].to_numpy(dtype=float)
     out["margin_rate"] = np.divide(
         out["profit_usd"].to_numpy(dtype=float), rev, out=np.full_like(rev, np.nan), where=rev != 0
     )
-    return out.reset_index().sort_values("profit_usd", ascending=False, ignore_index=True)
+    key = "profit_usd" if out["profit_usd"].notna().any() else "revenue_usd"
+    out = out.reset_index().sort_values(key, ascending=False, ignore_index=True)
+    notes = {}
+    if not has_rev:
+        notes["revenue_usd"] = "no transactions with revenue_usd: revenue unknown"
+    if not has_cost:
+        notes["cost_usd"] = "no cost_usd in the transactions: cost, profit and margin unknown"
+    out.attrs["notes"] = notes
+    return out
+
+
+#: Columns of :func:`whale_curve` for the profit measure (``profit`` becomes ``revenue`` for a revenue curve).
+WHALE_COLUMNS: tuple[str, ...] = (
+    "rank",
+    "customer_id",
+    "profit_usd",
+    "customer_share",
+    "cumulative_profit_usd",
+    "cumulative_profit_share",
+    "measure",
+    "basis",
+    "basis_usd",
+)
 
 
 def whale_curve(profitability: pd.DataFrame, profit_col: str = "profit_usd") -> pd.DataFrame:
-    """Cumulative profitability ("whale") curve.
+    """Cumulative profitability ("whale") curve; a loss curve or a revenue curve when that is what the data gives.
 
-    Customers are ranked from most to least profitable; the curve gives the
-    cumulative profit as a share of total profit against the cumulative share
-    of customers. It typically rises well above 100% (the profitable
-    customers earn more than the total) before the unprofitable tail pulls
-    it back to 100%.
+    Customers are ranked from most to least profitable; the curve gives the cumulative profit
+    (in money) and as a share of a *basis* against the cumulative share of customers:
+
+    - ``basis == "total profit"`` when total profit is positive: the classic whale curve, which
+      typically rises well above 100 % before the unprofitable tail pulls it back to 100 %;
+    - ``basis == "total revenue"`` when the business makes a loss (total profit <= 0): the shares
+      are cumulative profit / total revenue (a cumulative margin, ending at the overall margin),
+      a loss curve rather than an error;
+    - ``basis == "none"`` when neither total is positive: shares are NaN, the money column stands.
+
+    Without cost data (``profit_usd`` NaN throughout) the curve is of **revenue**, labelled so:
+    the columns are named ``revenue_usd, cumulative_revenue_usd, cumulative_revenue_share`` and
+    ``measure == "revenue"`` (revenue is never called profit). Customers whose value is unknown
+    are left out (``attrs["n_unknown"]``). No known values (no transactions): an empty frame
+    with the columns.
+
+    Parameters
+    ----------
+    profitability : pandas.DataFrame
+        Output of :func:`customer_profitability` (``customer_id``, ``profit_col``, ``revenue_usd``).
+    profit_col : str
+        The column to rank by.
 
     Returns
     -------
     pandas.DataFrame
-        ``rank, customer_id, profit_usd, customer_share, cumulative_profit_usd,
-        cumulative_profit_share`` with a leading row at (0, 0).
+        ``rank, customer_id, <value>, customer_share, cumulative_<measure>_usd,
+        cumulative_<measure>_share, measure, basis, basis_usd`` (:data:`WHALE_COLUMNS` for
+        profit) with a leading row at (0, 0); ``basis_usd`` is the total the shares divide by.
+        ``attrs`` repeats ``measure`` and ``basis``.
     """
-    _require(profitability, ["customer_id", profit_col], "profitability")
-    ranked = profitability.sort_values(profit_col, ascending=False, ignore_index=True)
-    total = ranked[profit_col].sum()
-    if len(ranked) == 0:
-        raise ValueError("profitability table is empty")
-    if total <= 0:
-        raise ValueError(f"total {profit_col} is {total:.2f} <= 0: a whale curve needs positive total profit")
-    cum = ranked[profit_col].cumsum()
-    out = pd.DataFrame(
+    _require(profitability, ["customer_id"], "profitability")
+    value_col = profit_col
+    unknown = profit_col not in profitability.columns or profitability[profit_col].isna().all()
+    if (
+        unknown
+        and profit_col == "profit_usd"
+        and profitability.get("revenue_usd", pd.Series(dtype=float)).notna().any()
+    ):
+        value_col = "revenue_usd"  # no cost data: the curve of revenue, named so
+    _require(profitability, [value_col], "profitability")
+    measure = value_col.removesuffix("_usd")
+    cum_col, share_col = f"cumulative_{measure}_usd", f"cumulative_{measure}_share"
+    columns = ["rank", "customer_id", value_col, "customer_share", cum_col, share_col, "measure", "basis", "basis_usd"]
+    known = profitability.loc[profitability[value_col].notna()]
+    ranked = known.sort_values(value_col, ascending=False, ignore_index=True)
+    n_unknown = len(profitability) - len(known)
+    if ranked.empty:
+        out = pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
+        out["customer_id"] = out["customer_id"].astype(object)
+        out["measure"] = out["basis"] = out["measure"].astype(object)
+        out.attrs.update(measure=measure, basis="none", n_unknown=n_unknown)
+        return out
+    total = float(ranked[value_col].sum())
+    revenue = float(ranked["revenue_usd"].sum()) if "revenue_usd" in ranked.columns else np.nan
+    if total > 0:
+        basis, denom = f"total {measure}", total
+    elif measure != "revenue" and revenue > 0:
+        basis, denom = "total revenue", revenue
+    else:
+        basis, denom = "none", np.nan
+    cum = ranked[value_col].cumsum()
+    n = len(ranked)
+    body = pd.DataFrame(
         {
-            "rank": np.arange(1, len(ranked) + 1),
+            "rank": np.arange(1, n + 1),
             "customer_id": ranked["customer_id"],
-            profit_col: ranked[profit_col],
-            "customer_share": np.arange(1, len(ranked) + 1) / len(ranked),
-            "cumulative_profit_usd": cum,
-            "cumulative_profit_share": cum / total,
+            value_col: ranked[value_col],
+            "customer_share": np.arange(1, n + 1) / n,
+            cum_col: cum,
+            share_col: cum / denom,
         }
     )
     head = pd.DataFrame(
         {
             "rank": [0],
             "customer_id": [pd.NA],
-            profit_col: [0.0],
+            value_col: [0.0],
             "customer_share": [0.0],
-            "cumulative_profit_usd": [0.0],
-            "cumulative_profit_share": [0.0],
+            cum_col: [0.0],
+            share_col: [0.0 if basis != "none" else np.nan],
         }
     )
-    return pd.concat([head, out], ignore_index=True)
+    out = pd.concat([head, body], ignore_index=True)
+    out["measure"], out["basis"], out["basis_usd"] = measure, basis, denom
+    out.attrs.update(measure=measure, basis=basis, n_unknown=n_unknown)
+    return out
 
 
 def market_share(
@@ -111,8 +210,9 @@ def market_share(
 
     Parameters
     ----------
-    transactions : pandas.DataFrame
-        ``ordered_at, revenue_usd``.
+    transactions : pandas.DataFrame or None
+        ``ordered_at, revenue_usd``; without them (or without rows) there is no revenue data
+        and the result is an empty table. A period whose rows lack some revenue has NaN.
     market_size_usd : float, Series or DataFrame
         Total market revenue per period: a constant, a Series indexed by
         period (Periods or strings such as ``"2024Q1"``), or a DataFrame with
@@ -123,8 +223,17 @@ def market_share(
     pandas.DataFrame
         ``period, revenue_usd, market_size_usd, market_share``.
     """
-    _require(transactions, [date_col, "revenue_usd"], "transactions")
-    rev = _with_period(transactions, date_col, freq).groupby("period")["revenue_usd"].sum().rename("revenue_usd")
+    tx = _optional_frame(transactions)
+    if tx.empty or date_col not in tx.columns or "revenue_usd" not in tx.columns:
+        return pd.DataFrame(
+            {
+                "period": pd.Series(dtype=f"period[{freq}]"),
+                "revenue_usd": pd.Series(dtype=float),
+                "market_size_usd": pd.Series(dtype=float),
+                "market_share": pd.Series(dtype=float),
+            }
+        )
+    rev = _strict_sum(_with_period(tx, date_col, freq), "period", "revenue_usd").rename("revenue_usd")
     if isinstance(market_size_usd, pd.DataFrame):
         _require(market_size_usd, ["period", "market_size_usd"], "market size")
         size = market_size_usd.set_index("period")["market_size_usd"]

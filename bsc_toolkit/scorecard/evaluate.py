@@ -2,21 +2,24 @@
 
 The KPI table has one row per period (``bsc_toolkit.metrics.kpi_summary``) and
 one column per KPI; measures read the column named by their ``kpi`` or
-``column``. Columns missing from the table give the status ``"no data"``.
+``column``. Missing is no data: a column missing from the table, a missing (NaN) actual, or a
+rating measure whose target is written on another scale than the data's gives the status
+``"no data"`` (never red), and the ``note`` column says why.
 """
 
 from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from bsc_toolkit.scorecard.spec import PERSPECTIVE_TITLES, Scorecard
+from bsc_toolkit.contracts import RatingScale, default_scales
+from bsc_toolkit.scorecard.spec import PERSPECTIVE_TITLES, Measure, Scorecard
 
-__all__ = ["STATUS_COLOURS", "rag_status", "evaluate_scorecard", "render_scorecard_html"]
+__all__ = ["STATUS_COLOURS", "rag_status", "evaluate_scorecard", "render_scorecard_html", "scale_mismatch"]
 
 #: Background / text colours of the status cells and sparkline end points.
 STATUS_COLOURS: dict[str, tuple[str, str]] = {
@@ -45,7 +48,7 @@ def rag_status(
     ``relative``. Status is ``"green"`` while the shortfall is at most
     ``amber``, ``"amber"`` while it is at most ``red`` and ``"red"`` beyond;
     boundary values get the better status (with a 1e-9 tolerance for floating
-    point). A missing actual gives ``"no data"``.
+    point). A missing actual (None, NaN, pd.NA, inf) gives ``"no data"``, never red.
 
     Parameters
     ----------
@@ -62,12 +65,20 @@ def rag_status(
     -------
     str
         ``"green"``, ``"amber"``, ``"red"`` or ``"no data"``.
+
+    Raises
+    ------
+    ValueError
+        On a bad ``direction`` or thresholds, a non-finite ``target``, or a zero target with
+        relative thresholds.
     """
     if direction not in ("higher", "lower"):
         raise ValueError(f"direction must be 'higher' or 'lower', not {direction!r}")
     if amber < 0 or red < amber:
         raise ValueError(f"thresholds must satisfy 0 <= amber <= red, got amber={amber}, red={red}")
-    if actual is None or not np.isfinite(actual):
+    if not _finite(target):
+        raise ValueError(f"target must be a finite number, got {target!r}")
+    if not _finite(actual):
         return "no data"
     shortfall = (target - actual) if direction == "higher" else (actual - target)
     if relative:
@@ -81,12 +92,47 @@ def rag_status(
     return "red"
 
 
+def _finite(value: object) -> bool:
+    """True for a finite number (False for None, NaN, pd.NA, inf and non-numbers)."""
+    try:
+        return bool(np.isfinite(float(value)))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
+def _data_ratings(kpis: pd.DataFrame, ratings: Mapping[str, RatingScale] | None) -> dict[str, RatingScale]:
+    """The scales of the data: ``ratings``, else those kpi_summary recorded, else the defaults."""
+    if ratings is not None:
+        return {**default_scales(), **dict(ratings)}
+    recorded = kpis.attrs.get("ratings") if isinstance(kpis.attrs, dict) else None
+    if isinstance(recorded, Mapping) and all(isinstance(v, RatingScale) for v in recorded.values()):
+        return {**default_scales(), **dict(recorded)}
+    return default_scales()
+
+
+def scale_mismatch(measure: Measure, ratings: Mapping[str, RatingScale]) -> str | None:
+    """Why a rating measure's target cannot be compared with the data, or None when it can.
+
+    A measure with ``scale: [low, high]`` summarising a rating whose scale in ``ratings`` is
+    another one gives ``"target written for 1-10, data on 1-5: write the target on the data's
+    scale"``. Measures without a declared scale, or on a rating ``ratings`` does not know, pass.
+    """
+    if measure.scale is None or measure.rating is None or measure.rating not in ratings:
+        return None
+    data = ratings[measure.rating]
+    if (float(data.low), float(data.high)) == (float(measure.scale[0]), float(measure.scale[1])):
+        return None
+    return f"target written for {measure.scale_label}, data on {data.label}: write the target on the data's scale"
+
+
 def _select_periods(kpis: pd.DataFrame, period: str | pd.Period | None) -> tuple[pd.DataFrame, object]:
     frame = kpis.reset_index() if "period" not in kpis.columns and kpis.index.name == "period" else kpis
     if "period" not in frame.columns:
         raise ValueError(f"KPI table needs a 'period' column (or index); it has {list(frame.columns)}")
     if frame.empty:
-        raise ValueError("KPI table is empty")
+        if period is not None:
+            raise ValueError(f"period {period!r} not in the KPI table: it has no periods")
+        return frame, None
     if frame["period"].duplicated().any():
         dup = frame.loc[frame["period"].duplicated(), "period"].iloc[0]
         raise ValueError(
@@ -112,8 +158,14 @@ def evaluate_scorecard(
     kpis_by_period: pd.DataFrame,
     period: str | pd.Period | None = None,
     n_trend: int | None = 8,
+    *,
+    ratings: Mapping[str, RatingScale] | None = None,
 ) -> pd.DataFrame:
     """Evaluate every measure of a scorecard for one period.
+
+    Missing is no data: a measure whose column is absent, whose actual is NaN, or whose
+    target is written on another rating scale than the data's (see :func:`scale_mismatch`)
+    gets the status ``"no data"``, never red, and a ``note`` saying why.
 
     Parameters
     ----------
@@ -123,10 +175,15 @@ def evaluate_scorecard(
         One row per period with a ``period`` column (or index) and one column
         per KPI, e.g. :func:`bsc_toolkit.metrics.kpi_summary`.
     period : str or Period, optional
-        Period to evaluate (e.g. ``"2025Q4"``); ``None`` = the latest.
+        Period to evaluate (e.g. ``"2025Q4"``); ``None`` = the latest. A KPI table without
+        rows (no dated data) gives every measure "no data" (``period`` "").
     n_trend : int or None
         Number of periods (up to and including ``period``) in the trend;
         ``None`` keeps all earlier periods.
+    ratings : mapping of str to RatingScale, optional
+        The scales of the data's rating columns (``csat``, ``nps``, drivers); default: those
+        :func:`~bsc_toolkit.metrics.kpi_summary` recorded in ``kpis_by_period.attrs["ratings"]``,
+        else :func:`bsc_toolkit.contracts.default_scales`.
 
     Returns
     -------
@@ -138,8 +195,11 @@ def evaluate_scorecard(
         (green/amber/red/no data), ``previous, change`` (vs the previous
         period), ``improving`` (bool; NaN without a previous value),
         ``trend`` (list of values, oldest first), ``trend_periods``,
-        ``format, owner, initiatives``.
+        ``format, owner, initiatives``, ``note`` (why the status is "no data", or what to
+        know when reading the value; "" otherwise).
     """
+    scales = _data_ratings(kpis_by_period, ratings)
+    table_notes = kpis_by_period.attrs.get("notes", {}) if isinstance(kpis_by_period.attrs, dict) else {}
     frame, chosen = _select_periods(kpis_by_period, period)
     if n_trend is not None:
         if n_trend < 1:
@@ -158,12 +218,20 @@ def evaluate_scorecard(
         previous = trend[-2] if len(trend) > 1 else math.nan
         t = m.thresholds
         status = rag_status(actual, m.target, m.direction, t.amber, t.red, t.relative)
-        variance = actual - m.target
+        mismatch = scale_mismatch(m, scales)
+        note = str(table_notes.get(source, "")) if isinstance(table_notes, Mapping) else ""
+        if mismatch is not None:
+            status, note = "no data", mismatch
+        elif source not in frame.columns:
+            note = f"column {source!r} is not in the KPI table"
+        elif status == "no data":
+            note = note or (f"no value for {chosen}" if chosen is not None else "the KPI table has no periods")
+        variance = actual - m.target if mismatch is None else math.nan
         change = actual - previous
         improving = (change > 0 if m.direction == "higher" else change < 0) if np.isfinite(change) else np.nan
         rows.append(
             {
-                "period": str(chosen),
+                "period": str(chosen) if chosen is not None else "",
                 "perspective": p.perspective,
                 "perspective_title": p.display_title,
                 "objective_id": o.id,
@@ -186,6 +254,7 @@ def evaluate_scorecard(
                 "format": m.format,
                 "owner": m.owner or o.owner or "",
                 "initiatives": list(m.initiatives),
+                "note": note,
             }
         )
     return pd.DataFrame(rows)
@@ -345,6 +414,10 @@ def render_scorecard_html(evaluation: pd.DataFrame, title: str | None = None) ->
             if initiatives
             else ""
         )
+        note = str(r.get("note") or "")
+        if note:
+            extra += f'<div style="color:#757575;font-size:11px;font-style:italic">{html.escape(note)}</div>'
+        status_title = f' title="{html.escape(note)}"' if note else ""
         var_pct = r.get("variance_pct", math.nan)
         var_text = _fmt_signed(r.get("variance", math.nan), fmt)
         if var_pct is not None and np.isfinite(var_pct) and not fmt.endswith("%"):
@@ -364,7 +437,8 @@ def render_scorecard_html(evaluation: pd.DataFrame, title: str | None = None) ->
             f'<td style="{num}">{_fmt(r["actual"], fmt)}</td>'
             f'<td style="{num}">{_fmt(r["target"], fmt)}</td>'
             f'<td style="{num}">{var_text}</td>'
-            f'<td style="{cell};background:{bg};color:{fg};font-weight:bold;text-align:center">{html.escape(status)}</td>'
+            f'<td style="{cell};background:{bg};color:{fg};font-weight:bold;text-align:center"{status_title}>'
+            f"{html.escape(status)}</td>"
             f'<td style="{cell}">{spark}</td>'
             f'<td style="{cell}">{html.escape(str(r.get("owner") or ""))}</td>'
             "</tr>"

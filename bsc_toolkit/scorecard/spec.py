@@ -15,6 +15,7 @@ A scorecard is written in YAML and validated with pydantic models::
                 kpi: csat_mean                  # a column of bsc_toolkit.metrics.kpi_summary ...
                 # column: my_custom_kpi         # ... or any column of the user's KPI table
                 target: 7.5
+                scale: [1, 10]                  # optional: the rating scale the target is written on
                 direction: higher               # higher | lower is better
                 thresholds: {amber: 0.0, red: 0.05, relative: true}
                 unit: points (1-10)
@@ -26,12 +27,19 @@ Status rules: the *shortfall* is how far the actual falls on the bad side of the
 target (``target - actual`` when higher is better, ``actual - target`` when lower
 is better; divided by ``|target|`` when ``relative``). Status is green while the
 shortfall is at most ``amber``, amber while it is at most ``red``, red beyond.
+
+A rating measure may declare ``scale: [low, high]``, the scale its target is written on; the
+evaluation then refuses (status "no data", with a note) to compare it with data rated on another
+scale. Targets must be finite numbers. ``kpi: csat_top2_box`` is a deprecated alias of
+``csat_top_box`` (the share in the data's declared top box).
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 import re
+import warnings
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -45,6 +53,7 @@ from bsc_toolkit.metrics import KPI_COLUMNS
 
 __all__ = [
     "KNOWN_KPIS",
+    "KPI_ALIASES",
     "PERSPECTIVES",
     "PERSPECTIVE_TITLES",
     "ScorecardError",
@@ -61,6 +70,9 @@ __all__ = [
 #: KPI names a measure may bind with ``kpi:`` -- the columns of
 #: :func:`bsc_toolkit.metrics.kpi_summary` (one row per period).
 KNOWN_KPIS: tuple[str, ...] = KPI_COLUMNS
+
+#: Deprecated KPI names still accepted in scorecard files, and the name they stand for.
+KPI_ALIASES: dict[str, str] = {"csat_top2_box": "csat_top_box"}
 
 #: The four perspectives, from the top of the strategy map (financial) to the bottom.
 PERSPECTIVES: tuple[str, ...] = ("financial", "customer", "internal_process", "learning_growth")
@@ -130,7 +142,10 @@ class Measure(_Base):
     id: str | None = None
     kpi: str | None = None
     column: str | None = None
-    target: float
+    target: float = Field(allow_inf_nan=False)
+    scale: tuple[float, float] | None = Field(
+        default=None, description="The rating scale [low, high] the target is written on (rating measures)."
+    )
     direction: Literal["higher", "lower"] = "higher"
     thresholds: Thresholds = Field(default_factory=Thresholds)
     unit: str = ""
@@ -142,6 +157,15 @@ class Measure(_Base):
     @field_validator("kpi")
     @classmethod
     def _known_kpi(cls, value: str | None) -> str | None:
+        if value in KPI_ALIASES:
+            new = KPI_ALIASES[value]
+            warnings.warn(
+                f"KPI {value!r} is deprecated and will be removed in 0.3.0: write `kpi: {new}` "
+                "(the share in the top box of the data's declared csat scale)",
+                FutureWarning,
+                stacklevel=2,
+            )
+            return new
         if value is not None and value not in KNOWN_KPIS:
             close = difflib.get_close_matches(value, KNOWN_KPIS, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -149,6 +173,15 @@ class Measure(_Base):
                 f"unknown KPI {value!r}{hint}; valid KPIs: {', '.join(KNOWN_KPIS)}. "
                 "Use `column:` for a custom column of your KPI table"
             )
+        return value
+
+    @field_validator("scale")
+    @classmethod
+    def _valid_scale(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None:
+            low, high = value
+            if not (math.isfinite(low) and math.isfinite(high)) or not high > low:
+                raise ValueError(f"scale must be [low, high] with finite low < high, got [{low:g}, {high:g}]")
         return value
 
     @field_validator("format")
@@ -179,6 +212,26 @@ class Measure(_Base):
     def key(self) -> str:
         """The measure's id (defaults to its KPI or column name)."""
         return self.id or self.source
+
+    @property
+    def rating(self) -> str | None:
+        """The rating column the measure summarises (``csat``, ``nps``, a driver), or None.
+
+        ``csat_mean`` and ``csat_top_box`` -> ``csat``; ``nps`` -> ``nps``; ``<name>_mean`` -> ``<name>``.
+        """
+        source = self.source
+        if source in ("csat_mean", "csat_top_box"):
+            return "csat"
+        if source == "nps":
+            return "nps"
+        if source.endswith("_mean") and len(source) > len("_mean"):
+            return source.removesuffix("_mean")
+        return None
+
+    @property
+    def scale_label(self) -> str | None:
+        """``"1-10"`` for ``scale: [1, 10]``; None without a declared scale."""
+        return None if self.scale is None else f"{self.scale[0]:g}-{self.scale[1]:g}"
 
 
 class Objective(_Base):
@@ -320,6 +373,7 @@ class Scorecard(_Base):
                 "measure": m.name,
                 "source": m.source,
                 "target": m.target,
+                "scale": m.scale_label,
                 "direction": m.direction,
                 "unit": m.unit,
                 "owner": m.owner or o.owner,

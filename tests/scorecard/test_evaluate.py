@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bsc_toolkit.contracts import RatingScale
 from bsc_toolkit.metrics import kpi_summary
 from bsc_toolkit.scorecard.evaluate import STATUS_COLOURS, evaluate_scorecard, rag_status, render_scorecard_html
 from bsc_toolkit.scorecard.spec import load_scorecard, scorecard_from_dict
@@ -172,3 +173,126 @@ def test_default_scorecard_on_kpi_summary(small_sim):
     assert (ev.loc[ev["perspective"].isin(["internal_process", "learning_growth"]), "status"] == "no data").all()
     assert render_scorecard_html(ev).count("<svg") == len(ev)
     assert np.isfinite(customer["variance"]).all()
+    assert (customer["note"] == "").all()  # rating targets on 1-10, the simulated data on 1-10
+
+
+# ---------------------------------------------------------------- missing is no data; scales kept
+
+
+@pytest.mark.parametrize("actual", [float("nan"), None, pd.NA, float("inf"), float("-inf"), np.float64("nan")])
+@pytest.mark.parametrize("direction", ["higher", "lower"])
+def test_a_missing_actual_is_no_data_never_red(actual, direction):
+    # with red: 0 any shortfall would be red: a missing value must not be taken as one
+    assert rag_status(actual, 5.0, direction, 0.0, 0.0, False) == "no data"
+
+
+def test_rag_status_rejects_a_non_finite_target():
+    with pytest.raises(ValueError, match="target must be a finite number"):
+        rag_status(1.0, float("nan"))
+    with pytest.raises(ValueError, match="target must be a finite number"):
+        rag_status(1.0, float("inf"), relative=False)
+
+
+def test_nan_actuals_in_the_kpi_table_are_no_data_with_a_note():
+    kpis = KPIS.assign(csat_mean=[7.0, 7.3, 7.6, np.nan], churn_rate=np.nan)
+    kpis.attrs["notes"] = {"churn_rate": "no churn dates (churned_at) or churn flag (churned) in the customers table"}
+    ev = evaluate_scorecard(SPEC, kpis).set_index("measure")
+    assert (ev["status"] == "no data").all()
+    assert ev.loc["CSAT", "note"] == "no value for 2024Q4" and ev.loc["CSAT", "previous"] == 7.6
+    assert ev.loc["Churn", "note"].startswith("no churn dates")  # the KPI table's reason
+    assert ev.loc["Staff trained", "note"] == "column 'staff_trained' is not in the KPI table"
+    assert np.isnan(ev.loc["CSAT", "variance"])
+    html_out = render_scorecard_html(ev.reset_index())
+    assert "no value for 2024Q4" in html_out and 'title="no value for 2024Q4"' in html_out
+
+
+def _rated_spec():
+    return scorecard_from_dict(
+        {
+            "perspectives": [
+                {
+                    "perspective": "customer",
+                    "objectives": [
+                        {
+                            "id": "sat",
+                            "name": "Satisfied",
+                            "measures": [
+                                {"name": "CSAT", "kpi": "csat_mean", "target": 7.5, "scale": [1, 10]},
+                                {"name": "Top box", "kpi": "csat_top_box", "target": 0.2, "scale": [1, 10]},
+                                {"name": "Time", "kpi": "time_mean", "target": 4.0, "scale": [1, 5]},
+                                {"name": "NPS", "kpi": "nps", "target": 10, "scale": [0, 10]},
+                                {"name": "Unscaled CSAT", "id": "raw", "kpi": "csat_mean", "target": 3.0},
+                            ],
+                        }
+                    ],
+                }
+            ]
+        }
+    )
+
+
+RATED = pd.DataFrame(
+    {
+        "period": pd.period_range("2024Q1", periods=2, freq="Q"),
+        "csat_mean": [3.9, 4.1],
+        "csat_top_box": [0.3, 0.35],
+        "time_mean": [3.5, 4.2],
+        "nps": [12.0, 8.0],
+    }
+)
+
+
+def test_a_target_written_on_another_scale_is_no_data_with_a_note():
+    ratings = {"csat": RatingScale(1, 5), "time": RatingScale(1, 5)}
+    ev = evaluate_scorecard(_rated_spec(), RATED, ratings=ratings).set_index("measure")
+    note = "target written for 1-10, data on 1-5: write the target on the data's scale"
+    for name in ("CSAT", "Top box"):
+        assert ev.loc[name, "status"] == "no data" and ev.loc[name, "note"] == note
+        assert np.isnan(ev.loc[name, "variance"])  # no comparison across scales
+    assert ev.loc["CSAT", "actual"] == 4.1  # the data itself is still shown, on its own scale
+    assert ev.loc["Time", "status"] == "green" and ev.loc["Time", "note"] == ""  # target on 1-5, data on 1-5
+    assert ev.loc["NPS", "status"] == "red" and ev.loc["NPS", "variance"] == pytest.approx(-2.0)  # 0.2 short
+    assert ev.loc["Unscaled CSAT", "status"] == "green"  # no declared scale: nothing to check
+    # the same data declared on 1-10: compared as usual (4.1 against 7.5 is red)
+    ten = evaluate_scorecard(_rated_spec(), RATED, ratings={"time": RatingScale(1, 5)}).set_index("measure")
+    assert ten.loc["CSAT", "status"] == "red" and ten.loc["CSAT", "note"] == ""
+    assert "Time" in ten.index and ten.loc["Time", "status"] == "green"
+    # default ratings are 1-10 for time: its 1-5 target is refused
+    default = evaluate_scorecard(_rated_spec(), RATED).set_index("measure")
+    assert default.loc["Time", "status"] == "no data"
+    assert default.loc["Time", "note"] == "target written for 1-5, data on 1-10: write the target on the data's scale"
+
+
+def test_the_scales_kpi_summary_records_are_used(small_sim):
+    surveys = small_sim.surveys.assign(csat=(small_sim.surveys["csat"] + 1) // 2)  # 1-10 -> 1-5 (test data only)
+    kpis = kpi_summary(small_sim.customers, surveys, small_sim.transactions, ratings={"csat": RatingScale(1, 5)})
+    ev = evaluate_scorecard(load_scorecard(), kpis).set_index("source")
+    assert ev.loc["csat_mean", "status"] == "no data" and "data on 1-5" in ev.loc["csat_mean", "note"]
+    assert ev.loc["csat_top_box", "status"] == "no data"
+    assert ev.loc["time_mean", "status"] in {"green", "amber", "red"}  # drivers still on 1-10
+    assert ev.loc["nps", "status"] in {"green", "amber", "red"}
+
+
+def test_default_scorecard_on_data_without_cost_or_churn(small_sim):
+    kpis = kpi_summary(
+        small_sim.customers.drop(columns="churned_at"),
+        small_sim.surveys,
+        small_sim.transactions.drop(columns="cost_usd"),
+    )
+    ev = evaluate_scorecard(load_scorecard(), kpis).set_index("source")
+    for source in ("profit_usd", "profit_per_customer_usd", "churn_rate", "retention_rate"):
+        assert ev.loc[source, "status"] == "no data", source  # never red
+        assert ev.loc[source, "note"], source
+    assert ev.loc["revenue_usd", "status"] in {"green", "amber", "red"}
+    assert "profit is not revenue" in ev.loc["profit_usd", "note"]
+
+
+def test_a_kpi_table_without_periods_is_no_data_throughout():
+    blank = kpi_summary(None, None, None)  # no dated data at all: no periods
+    ev = evaluate_scorecard(load_scorecard(), blank)
+    assert (ev["status"] == "no data").all() and set(ev["period"]) == {""}
+    assert ev["actual"].isna().all() and (ev["trend"].map(len) == 0).all()
+    assert (ev["note"] != "").all()
+    assert render_scorecard_html(ev).count("<svg") == len(ev)
+    with pytest.raises(ValueError, match="no periods"):
+        evaluate_scorecard(load_scorecard(), blank, period="2024Q1")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 
 import pytest
 import yaml
@@ -36,7 +37,7 @@ BASE = {
                     "measures": [
                         {"name": "CSAT", "kpi": "csat_mean", "target": 7.5},
                         {"name": "NPS", "kpi": "nps", "target": 10},
-                        {"name": "Top box", "kpi": "csat_top2_box", "target": 0.3},
+                        {"name": "Top box", "kpi": "csat_top_box", "target": 0.3, "scale": [1, 10]},
                     ],
                 },
                 {"id": "ret", "name": "Retention", "causes": ["rev"], "measures": []},
@@ -73,7 +74,7 @@ def test_default_scorecard_loads_with_four_perspectives():
         "service_mean",
         "cost_mean",
         "csat_mean",
-        "csat_top2_box",
+        "csat_top_box",
         "nps",
         "retention_rate",
         "churn_rate",
@@ -92,7 +93,8 @@ def test_load_roundtrip_and_links(tmp_path):
     m = card.objective("sat").measures[0]
     assert (m.direction, m.thresholds.amber, m.thresholds.red, m.thresholds.relative) == ("higher", 0.0, 0.05, True)
     assert m.key == "csat_mean" and m.source == "csat_mean"
-    assert list(card.measures_table()["measure_id"]) == ["revenue_usd", "csat_mean", "nps", "csat_top2_box"]
+    assert list(card.measures_table()["measure_id"]) == ["revenue_usd", "csat_mean", "nps", "csat_top_box"]
+    assert list(card.measures_table()["scale"]) == [None, None, None, "1-10"]
 
 
 def test_missing_target_names_file_and_yaml_path(tmp_path):
@@ -200,3 +202,64 @@ def test_bad_yaml_and_missing_file(tmp_path):
     path.write_text("- just a list")
     with pytest.raises(ScorecardError, match="must be a mapping"):
         load_scorecard(path)
+
+
+def test_csat_top2_box_is_a_deprecated_alias(tmp_path):
+    data = copy.deepcopy(BASE)
+    data["perspectives"][1]["objectives"][0]["measures"][2]["kpi"] = "csat_top2_box"
+    with pytest.warns(FutureWarning, match="csat_top2_box.*kpi: csat_top_box"):
+        card = load_scorecard(_write(tmp_path, data))
+    measure = card.objective("sat").measures[2]
+    assert measure.kpi == "csat_top_box" and measure.source == "csat_top_box" and measure.key == "csat_top_box"
+
+
+def test_default_scorecard_uses_the_new_names_and_declares_rating_scales():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no deprecated name in the packaged file
+        card = load_scorecard()
+    scales = {m.source: m.scale for _, _, m in card.iter_measures() if m.scale is not None}
+    ratings = ["csat_mean", "csat_top_box", "time_mean", "quality_mean", "service_mean", "cost_mean"]
+    assert {k: scales[k] for k in ratings} == dict.fromkeys(ratings, (1.0, 10.0))
+    assert scales["nps"] == (0.0, 10.0)
+    assert "csat_top2_box" not in default_scorecard_path().read_text()
+    assert {m.rating for _, _, m in card.iter_measures() if m.scale} == {
+        "csat",
+        "nps",
+        "time",
+        "quality",
+        "service",
+        "cost",
+    }
+
+
+@pytest.mark.parametrize("bad", [".nan", ".inf", "-.inf", ".NaN"])
+def test_non_finite_targets_are_rejected_with_the_field_path(tmp_path, bad):
+    path = tmp_path / "card.yaml"
+    text = yaml.safe_dump(BASE).replace("target: 7.5", f"target: {bad}")
+    assert bad in text
+    path.write_text(text)
+    with pytest.raises(ScorecardError) as err:
+        load_scorecard(path)
+    assert "perspectives[1].objectives[0].measures[0].target: Input should be a finite number" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "scale, expected",
+    [([10, 1], "finite low < high"), ([1, 1], "finite low < high"), ([1, ".inf"], "finite"), ([1, 5, 7], "scale")],
+)
+def test_bad_rating_scales_are_rejected(scale, expected):
+    data = copy.deepcopy(BASE)
+    data["perspectives"][1]["objectives"][0]["measures"][0]["scale"] = [
+        float("inf") if v == ".inf" else v for v in scale
+    ]
+    with pytest.raises(ScorecardError) as err:
+        scorecard_from_dict(data)
+    assert "perspectives[1].objectives[0].measures[0].scale" in str(err.value) and expected in str(err.value)
+
+
+def test_measure_rating_names_the_rating_column():
+    data = copy.deepcopy(BASE)
+    data["perspectives"][1]["objectives"][0]["measures"].append({"name": "Speed", "column": "speed_mean", "target": 3})
+    card = scorecard_from_dict(data)
+    assert [m.rating for m in card.objective("sat").measures] == ["csat", "nps", "csat", "speed"]
+    assert card.objective("rev").measures[0].rating is None
