@@ -198,21 +198,33 @@ def notebooks(
 @app.command()
 def kpis(
     data_dir: Annotated[Path | None, typer.Argument(help="Data set directory (default: the synthetic one).")] = None,
-    freq: Annotated[str, typer.Option(help="Period frequency: Q, M, Y.")] = "Q",
+    freq: Annotated[str | None, typer.Option(help="Period frequency: Q, M, Y (default: the data set's).")] = None,
     by: Annotated[str | None, typer.Option(help="Customer column to group by, e.g. segment.")] = None,
 ) -> None:
-    """Print the headline customer KPIs per period."""
+    """Print the headline customer KPIs per period (missing inputs show as NaN: no data)."""
     import pandas as pd
 
+    from bsc_toolkit.data.description import DescriptionError
     from bsc_toolkit.data.io import load_dataset
     from bsc_toolkit.data.schemas import DataValidationError
     from bsc_toolkit.metrics import kpi_summary
 
     try:
         data = load_dataset(data_dir)
-        table = kpi_summary(data.customers, data.surveys, data.transactions, freq=freq, by=by)
-    except (DataValidationError, FileNotFoundError, ValueError) as exc:
+        table = kpi_summary(
+            data.customers,
+            data.surveys,
+            data.transactions,
+            freq=freq or data.freq,
+            by=by,
+            ratings=data.ratings,
+            drivers=data.drivers,
+            snapshot=data.description.snapshot_date,
+        )
+    except (DataValidationError, DescriptionError, FileNotFoundError, ValueError) as exc:
         _fail(str(exc))
+    if data.currency != "USD":  # amounts are in the data set's currency whatever the column suffix
+        table = table.rename(columns=lambda c: c.replace("_usd", f"_{data.currency.lower()}"))
     with pd.option_context("display.width", 200, "display.max_columns", 40):
         typer.echo(table.round(3).to_string(index=False))
 
