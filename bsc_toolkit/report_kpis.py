@@ -1,0 +1,864 @@
+"""Helpers of the KPI dashboard and scorecard reports: labels, headline tables and sentences in words.
+
+The reports (``notebooks/customer_kpis.ipynb``, ``notebooks/scorecard.ipynb``) stay thin; what
+they need beyond the metrics and the scorecard lives here, as pure functions:
+
+- display names of KPIs on the data's own scales and currency (:func:`kpi_label`,
+  :func:`money_columns`), never "USD" hard-coded and never a rescaled rating;
+- the headline table of one period, with "no data" and the reason where a KPI has none
+  (:func:`headline_table`), and the periods that have data at all (:func:`periods_with_data`);
+- the segment breakdown that falls back to totals when the data have no such column
+  (:func:`segment_breakdown`);
+- profitability in words: revenue per customer when there is no cost (never called profit),
+  refunds netted per customer, a loss curve for a loss-making business
+  (:func:`profitability_by_segment`, :func:`refunds_markdown`, :func:`profitability_markdown`);
+- driver-rating means per period on each driver's own scale (:func:`driver_means`);
+- strategy-map link estimates only where the data support them, with a sentence on why not
+  (:func:`link_estimates`), and what the estimated links do and do not show
+  (:func:`link_evidence_markdown`); why scorecard measures have no data
+  (:func:`no_data_markdown`).
+
+Every user-supplied string (column names, labels, objective names) is escaped for Markdown.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from bsc_toolkit.capabilities import REQUIREMENTS
+from bsc_toolkit.contracts import RatingScale
+from bsc_toolkit.formatting import escape_markdown, markdown_code
+
+__all__ = [
+    "LINK_NEEDS",
+    "LinkEstimates",
+    "driver_means",
+    "headline_table",
+    "kpi_label",
+    "link_estimates",
+    "link_evidence_markdown",
+    "money_columns",
+    "no_data_markdown",
+    "partial_periods_markdown",
+    "periods_with_data",
+    "plot_by_group",
+    "profitability_by_segment",
+    "profitability_markdown",
+    "refunds_markdown",
+    "scorecard_kpis",
+    "segment_breakdown",
+    "top_box_label",
+]
+
+#: What the link models behind the strategy-map estimates need (keys of ``capabilities.REQUIREMENTS``).
+LINK_NEEDS: tuple[str, ...] = ("csat", "drivers", "churn_dates", "transactions", "dated")
+
+_COUNTS = {"n_customers_start", "n_customers_end", "acquired", "churned", "n_responses"}
+_RATES = {"churn_rate", "retention_rate", "csat_top_box", "acquisition_rate", "market_share"}
+_MONEY = {"revenue_usd", "cost_usd", "profit_usd", "revenue_per_customer_usd", "profit_per_customer_usd"}
+_MONEY_NAMES = {
+    "revenue_usd": "revenue",
+    "cost_usd": "cost",
+    "profit_usd": "profit",
+    "revenue_per_customer_usd": "revenue per customer",
+    "profit_per_customer_usd": "profit per customer",
+    "market_size_usd": "market size",
+    "cumulative_profit_usd": "cumulative profit",
+    "cumulative_revenue_usd": "cumulative revenue",
+    "basis_usd": "basis",
+}
+_PLAIN = {
+    "n_customers_start": "customers at the start of the period",
+    "n_customers_end": "customers at the end of the period",
+    "acquired": "new customers",
+    "churned": "customers lost",
+    "churn_rate": "churn rate (per period)",
+    "retention_rate": "retention rate (per period)",
+    "nps": "Net Promoter Score (-100 to 100)",
+}
+_SNAPSHOT = {
+    "n_customers_start": "customers (all, at the snapshot)",
+    "n_customers_end": "customers still active at the snapshot",
+    "churned": "customers who had left by the snapshot",
+    "churn_rate": "share of customers who left by the snapshot",
+    "retention_rate": "share of customers still active at the snapshot",
+}
+# why a derived KPI can be empty when the KPI table does not say
+_DERIVED_WHY = {
+    "revenue_per_customer_usd": "needs customer counts (acquisition dates and churn information) as the denominator",
+    "profit_per_customer_usd": "needs cost data and customer counts (acquisition dates and churn information)",
+    "n_customers_start": "needs acquisition dates and churn information",
+    "retention_rate": "needs customer counts and churn information",
+    "churn_rate": "needs customer counts and churn information",
+}
+
+
+# ------------------------------------------------------------------ labels
+def top_box_label(scale: RatingScale) -> str:
+    """The top-box rule of a scale in words: ``"top-2-box (4-5)"`` on 1-5, ``"top box (5)"`` for one point."""
+    low, high = scale.top_box_min, scale.high
+    points = f"{high:g}" if low == high else f"{low:g}-{high:g}"
+    name = "top box" if scale.top_box == 1 else f"top-{scale.top_box}-box"
+    return f"{name} ({points})"
+
+
+def kpi_label(
+    column: str,
+    *,
+    currency: str,
+    ratings: Mapping[str, RatingScale] | None = None,
+    driver_labels: Mapping[str, str] | None = None,
+    churn_basis: str = "per period",
+) -> str:
+    """Display name of a KPI column, on the data's own scale and in its currency.
+
+    Parameters
+    ----------
+    column : str
+        A column of :func:`bsc_toolkit.metrics.kpi_summary` (or another KPI table).
+    currency : str
+        The data set's currency (labels every amount).
+    ratings : mapping of str to RatingScale, optional
+        Scales of the rating columns (``CustomerData.ratings``): ``"CSAT mean (1-5)"``.
+    driver_labels : mapping of str to str, optional
+        Display label of each driver (``CustomerData.driver_labels``).
+    churn_basis : str
+        ``"by snapshot"`` names the churn KPIs as shares by the snapshot, not per-period rates.
+
+    Returns
+    -------
+    str
+        Plain text (not escaped: escape it for Markdown with
+        :func:`bsc_toolkit.formatting.escape_markdown`).
+    """
+    ratings = ratings or {}
+    driver_labels = driver_labels or {}
+    if churn_basis == "by snapshot" and column in _SNAPSHOT:
+        return _SNAPSHOT[column]
+    if column in _PLAIN:
+        return _PLAIN[column]
+    if column in _MONEY_NAMES:
+        return f"{_MONEY_NAMES[column]} ({currency})"
+    scale = ratings.get("csat")
+    if column == "csat_mean":
+        return f"CSAT mean ({scale.label})" if scale else "CSAT mean"
+    if column == "csat_top_box":
+        return f"CSAT {top_box_label(scale)} share" if scale else "CSAT top-box share"
+    if column.endswith("_mean"):
+        driver = column.removesuffix("_mean")
+        label = driver_labels.get(driver, driver)
+        scale = ratings.get(driver)
+        return f"{label} mean rating ({scale.label})" if scale else f"{label} mean rating"
+    return column
+
+
+def money_columns(frame: pd.DataFrame, currency: str) -> pd.DataFrame:
+    """``frame`` with its amount columns (``*_usd``, the toolkit's internal names) renamed with the currency.
+
+    ``revenue_usd`` becomes ``"revenue (GBP)"``; other columns keep their names.
+    """
+    names = {}
+    for col in frame.columns:
+        if isinstance(col, str) and col.endswith("_usd"):
+            base = _MONEY_NAMES.get(col, col.removesuffix("_usd").replace("_", " "))
+            names[col] = f"{base} ({currency})"
+    return frame.rename(columns=names)
+
+
+# ------------------------------------------------------------------ periods and the headline
+def _kpi_columns(kpis: pd.DataFrame, keys: Sequence[str] = ("period",)) -> list[str]:
+    return [c for c in kpis.columns if c not in keys and pd.api.types.is_numeric_dtype(kpis[c])]
+
+
+def periods_with_data(kpis: pd.DataFrame) -> pd.DataFrame:
+    """The rows (periods) of a KPI table in which at least one KPI has a value.
+
+    A report headlines and trends only these: a period with no data at all is not a period of
+    the business (a snapshot data set has exactly one).
+    """
+    cols = _kpi_columns(kpis)
+    if not cols:
+        return kpis.iloc[0:0]
+    return kpis.loc[kpis[cols].notna().any(axis=1)].reset_index(drop=True)
+
+
+def _format(value: float, column: str, change: bool = False) -> str:
+    if value is None or not np.isfinite(value):
+        return "no data"
+    if column in _RATES:
+        return f"{100 * value:+.1f} pp" if change else f"{value:.1%}"
+    if column in _COUNTS:
+        return f"{value:+,.0f}" if change else f"{value:,.0f}"
+    if column in _MONEY:
+        spec = ",.2f" if "per_customer" in column else ",.0f"
+        return format(value, "+" + spec if change else spec)
+    if column == "nps":
+        return f"{value:+.1f}" if change else f"{value:.1f}"
+    if column.endswith("_mean"):  # mean ratings, on their own scale
+        return f"{value:+.3f}" if change else f"{value:.2f}"
+    return f"{value:+.3g}" if change else f"{value:.3g}"
+
+
+def headline_table(
+    kpis: pd.DataFrame,
+    period: str | pd.Period | None = None,
+    *,
+    currency: str,
+    ratings: Mapping[str, RatingScale] | None = None,
+    driver_labels: Mapping[str, str] | None = None,
+) -> tuple[pd.DataFrame, pd.Period | None]:
+    """The KPIs of one period against the period before, as text, with "no data" and why.
+
+    Parameters
+    ----------
+    kpis : pandas.DataFrame
+        Output of :func:`bsc_toolkit.metrics.kpi_summary` without ``by`` (its ``attrs["notes"]``
+        say why a KPI is empty or how to read it).
+    period : str or Period, optional
+        Period to headline; default the latest period with data (see :func:`periods_with_data`).
+        A single period (snapshot data) is fine: there is then no previous period.
+    currency, ratings, driver_labels
+        As in :func:`kpi_label`.
+
+    Returns
+    -------
+    (pandas.DataFrame, Period or None)
+        A table ``KPI, current, previous, change, note`` of display strings ("no data" where a
+        value is missing: never NaN or inf; the change of a rate in percentage points), and the
+        period shown (None when no period has data: every row is then "no data").
+    """
+    from bsc_toolkit.metrics import compare_periods
+
+    notes: dict[str, str] = dict(kpis.attrs.get("notes", {}))
+    basis = kpis.attrs.get("churn_basis", "per period")
+    with_data = periods_with_data(kpis)
+    if period is not None:
+        freq = kpis["period"].dtype.freq if isinstance(kpis["period"].dtype, pd.PeriodDtype) else None
+        chosen = pd.Period(period, freq) if freq is not None else period
+        if not (kpis["period"] == chosen).any():
+            span = f"{kpis['period'].min()} to {kpis['period'].max()}" if len(kpis) else "none"
+            raise ValueError(f"period {chosen} is not in the KPI table (periods: {span})")
+        # a period with data is compared with the previous period with data
+        table = with_data if (with_data["period"] == chosen).any() else kpis
+    else:
+        chosen = with_data["period"].iloc[-1] if len(with_data) else None
+        table = with_data
+    # the comparison is with the previous period that has data
+    compared = compare_periods(table, chosen) if chosen is not None else compare_periods(kpis.iloc[0:0])
+    rows = []
+    for r in compared.itertuples(index=False):
+        note = notes.get(r.kpi, "")
+        if not note and not np.isfinite(r.current):
+            note = _DERIVED_WHY.get(r.kpi, "no value in this period")
+        rows.append(
+            {
+                "KPI": kpi_label(
+                    r.kpi, currency=currency, ratings=ratings, driver_labels=driver_labels, churn_basis=basis
+                ),
+                "current": _format(r.current, r.kpi),
+                "previous": _format(r.previous, r.kpi) if np.isfinite(r.previous) else "–",
+                "change": _format(r.change, r.kpi, change=True) if np.isfinite(r.change) else "–",
+                "note": note,
+            }
+        )
+    return pd.DataFrame(rows, columns=["KPI", "current", "previous", "change", "note"]), chosen
+
+
+def partial_periods_markdown(
+    surveys: pd.DataFrame,
+    transactions: pd.DataFrame,
+    periods: Sequence[pd.Period | None],
+    freq: str,
+    *,
+    min_gap_days: int = 7,
+) -> str:
+    """Say so when a reported period is only partly covered by the data (they start or end inside it).
+
+    A quarter whose data end on its tenth week has fewer orders than a full one: its counts and
+    amounts, and their change against the previous period, are not like for like.
+
+    Parameters
+    ----------
+    surveys, transactions : pandas.DataFrame
+        The dated tables (``surveyed_at``, ``ordered_at``); either may be empty.
+    periods : sequence of Period or None
+        The periods the report shows side by side (e.g. the headline period and the previous one).
+    freq : str
+        Period frequency.
+    min_gap_days : int
+        Data ending (starting) more than this many days before the end (after the start) of a
+        period make it partial.
+
+    Returns
+    -------
+    str
+        A Markdown sentence, or "" when every period is fully covered (or nothing is dated).
+    """
+    dates = [frame[col] for frame, col in ((surveys, "surveyed_at"), (transactions, "ordered_at")) if col in frame]
+    dated = pd.to_datetime(pd.concat(dates)).dropna() if dates else pd.Series(dtype="datetime64[ns]")
+    if dated.empty:
+        return ""
+    first, last = dated.min().normalize(), dated.max().normalize()
+    sentences = []
+    for p in dict.fromkeys(p for p in periods if p is not None):
+        p = pd.Period(p, freq)
+        start, end = p.start_time.normalize(), p.end_time.normalize()
+        if start <= last <= end and (end - last).days > min_gap_days:
+            sentences.append(f"the data end on {last:%Y-%m-%d}, before the end of {p}")
+        if start <= first <= end and (first - start).days > min_gap_days:
+            sentences.append(f"the data start on {first:%Y-%m-%d}, after the start of {p}")
+    if not sentences:
+        return ""
+    text = "; ".join(sentences)
+    return (
+        f"**Partial period:** {text}. Counts and amounts of a partly covered period are smaller than those of a "
+        "full one, so its change against a full period is not like for like (rates and means are less affected)."
+    )
+
+
+# ------------------------------------------------------------------ segments
+def segment_breakdown(customers: pd.DataFrame, segment_col: str | None) -> tuple[str | None, str]:
+    """The customer column to break KPIs down by, or None with a sentence on why there is none.
+
+    Parameters
+    ----------
+    customers : pandas.DataFrame
+        The customers table.
+    segment_col : str or None
+        The requested column (a notebook parameter: user text).
+
+    Returns
+    -------
+    (str or None, str)
+        The column when the customers table has it with values; otherwise None and a Markdown
+        sentence saying the KPIs are shown as totals (empty when the breakdown is available).
+    """
+    if not segment_col:
+        return None, "No segment column chosen: the KPIs are shown as totals, without a breakdown."
+    if segment_col not in customers.columns:
+        return None, (
+            f"The customers table has no {markdown_code(segment_col)} column: the KPIs are shown as totals, "
+            "without the breakdown by segment."
+        )
+    if customers[segment_col].notna().sum() == 0:
+        return None, (
+            f"The {markdown_code(segment_col)} column of the customers table is empty: the KPIs are shown as "
+            "totals, without the breakdown by segment."
+        )
+    return segment_col, ""
+
+
+# ------------------------------------------------------------------ profitability
+def profitability_by_segment(prof: pd.DataFrame, by: str | None, currency: str) -> pd.DataFrame:
+    """Customers, revenue and (with cost data) profit per segment, amounts labelled with the currency.
+
+    Parameters
+    ----------
+    prof : pandas.DataFrame
+        Output of :func:`bsc_toolkit.metrics.customer_profitability` (revenue net of refunds).
+    by : str or None
+        Segment column of ``prof``; None gives one row, "all customers".
+    currency : str
+        Labels the amount columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by segment: ``customers``, ``revenue (CUR)``, ``revenue per customer (CUR)`` and,
+        only when profit is known, ``profit (CUR)``, ``profit per customer (CUR)`` and
+        ``unprofitable share``. Without cost data there is no profit column at all (revenue is
+        not profit).
+    """
+    frame = prof.assign(_all="all customers")
+    key = by if by is not None else "_all"
+    has_profit = bool(frame["profit_usd"].notna().any())
+    grp = frame.groupby(key, observed=True, sort=True)
+    out = pd.DataFrame({"customers": grp.size(), "revenue_usd": grp["revenue_usd"].sum(min_count=1)})
+    out["revenue_per_customer_usd"] = out["revenue_usd"] / out["customers"]
+    if has_profit:
+        out["profit_usd"] = grp["profit_usd"].sum(min_count=1)
+        out["profit_per_customer_usd"] = out["profit_usd"] / out["customers"]
+        known = frame["profit_usd"].notna()
+        out["unprofitable share"] = (
+            frame.loc[known].groupby(key, observed=True)["profit_usd"].apply(lambda s: (s < 0).mean())
+        )
+    out.index.name = by if by is not None else ""
+    return money_columns(out, currency)
+
+
+def refunds_markdown(transactions: pd.DataFrame, prof: pd.DataFrame, currency: str) -> str:
+    """How refunds (negative amounts) enter the customer figures, in words.
+
+    Parameters
+    ----------
+    transactions : pandas.DataFrame
+        Lines with ``revenue_usd`` (negative for refunds).
+    prof : pandas.DataFrame
+        Output of :func:`bsc_toolkit.metrics.customer_profitability` (revenue summed per customer,
+        so refunds are netted against purchases).
+    currency : str
+        Labels the amounts.
+    """
+    if "revenue_usd" not in transactions.columns or transactions.empty:
+        return ""
+    refunds = transactions["revenue_usd"] < 0
+    if not refunds.any():
+        return "There are no refunds (negative amounts) in the transactions."
+    total = float(transactions.loc[refunds, "revenue_usd"].sum())
+    cur = escape_markdown(currency)
+    net_nonpositive = int((prof["revenue_usd"] <= 0).sum()) if "revenue_usd" in prof else 0
+    buyers = int((prof.get("n_orders", pd.Series(dtype=float)) > 0).sum()) if "n_orders" in prof else len(prof)
+    return (
+        f"**{int(refunds.sum()):,}** transaction lines are refunds (negative amounts, {total:,.0f} {cur} in all). "
+        "They are netted against each customer's purchases, so every figure below is revenue *net of refunds*; "
+        f"{net_nonpositive:,} of {buyers:,} customers with orders have net revenue of zero or less."
+    )
+
+
+def _share_of_top(whale: pd.DataFrame, share_col: str, top: float) -> float:
+    """Cumulative share reached by the top ``top`` share of customers (linear interpolation)."""
+    x = whale["customer_share"].to_numpy(dtype=float)
+    y = whale[share_col].to_numpy(dtype=float)
+    return float(np.interp(top, x, y))
+
+
+def profitability_markdown(prof: pd.DataFrame, whale: pd.DataFrame, currency: str) -> str:
+    """What the cumulative ("whale") curve shows, in words, for profit, loss or revenue.
+
+    Parameters
+    ----------
+    prof : pandas.DataFrame
+        Output of :func:`bsc_toolkit.metrics.customer_profitability`.
+    whale : pandas.DataFrame
+        Output of :func:`bsc_toolkit.metrics.whale_curve` on ``prof`` (its ``attrs`` say whether
+        it is a profit curve, a loss curve on revenue, or a revenue curve without cost data).
+    currency : str
+        Labels the amounts.
+
+    Returns
+    -------
+    str
+        Markdown. Without cost data the text speaks of revenue only (never of profit); for a
+        loss-making business it says so and reads the curve as a cumulative margin.
+    """
+    cur = escape_markdown(currency)
+    measure = whale.attrs.get("measure", "profit")
+    basis = whale.attrs.get("basis", "none")
+    body = whale.iloc[1:]
+    if body.empty:
+        return "No customer has a known amount: there is no curve to show."
+    n_unknown = int(whale.attrs.get("n_unknown", 0))
+    unknown = f" {n_unknown:,} customers with an unknown amount are left out." if n_unknown else ""
+    if measure == "revenue":
+        total = float(body["revenue_usd"].sum())
+        share20 = _share_of_top(whale, "cumulative_revenue_share", 0.2) if basis != "none" else np.nan
+        text = (
+            "There are no costs in the transactions, so **profit is unknown**: the figures are **revenue** "
+            f"(net of refunds) per customer, in {cur}, not profit. Total revenue is {total:,.0f} {cur} from "
+            f"{len(body):,} customers ({total / len(body):,.2f} {cur} per customer)."
+        )
+        if np.isfinite(share20):
+            text += f" The top 20% of customers by revenue bring **{share20:.0%}** of it."
+        return text + unknown
+    profit = body["profit_usd"]
+    unprofitable = float((profit < 0).mean())
+    total = float(profit.sum())
+    if basis == "total profit":
+        peak = whale.loc[whale["cumulative_profit_share"].idxmax()]
+        return (
+            f"The most profitable **{peak.customer_share:.0%}** of customers earn **{peak.cumulative_profit_share:.0%}** "
+            f"of total profit ({total:,.0f} {cur}); **{unprofitable:.0%}** of customers are unprofitable." + unknown
+        )
+    known = prof["profit_usd"].notna()
+    revenue = float(prof.loc[known, "revenue_usd"].sum())
+    peak = whale.loc[whale["cumulative_profit_usd"].idxmax()]
+    if basis == "total revenue":
+        if peak.cumulative_profit_usd > 0:
+            best = (
+                f"The most profitable **{peak.customer_share:.0%}** of customers earn "
+                f"{peak.cumulative_profit_usd:,.0f} {cur}; the other customers lose more than that."
+            )
+        else:
+            best = "No customer earns a profit."
+        return (
+            f"**The business made a loss** over the window: total profit is {total:,.0f} {cur} on {revenue:,.0f} {cur} "
+            f"of revenue (a margin of {total / revenue:.1%}). The curve is therefore a *loss curve*: cumulative profit "
+            "as a share of total revenue (a cumulative margin, ending at the overall margin) rather than of total "
+            f"profit. {best} **{unprofitable:.0%}** of customers are unprofitable." + unknown
+        )
+    return (
+        f"Neither total profit ({total:,.0f} {cur}) nor total revenue is positive, so no shares can be formed: "
+        f"the curve shows amounts only. **{unprofitable:.0%}** of customers are unprofitable." + unknown
+    )
+
+
+# ------------------------------------------------------------------ drivers
+def driver_means(
+    surveys: pd.DataFrame,
+    drivers: Sequence[str],
+    freq: str,
+    *,
+    labels: Mapping[str, str] | None = None,
+    ratings: Mapping[str, RatingScale] | None = None,
+    date_col: str = "surveyed_at",
+) -> pd.DataFrame:
+    """Mean driver ratings per period, each on its own declared scale (never rescaled).
+
+    Parameters
+    ----------
+    surveys : pandas.DataFrame
+        Responses with ``date_col`` and the driver rating columns (any names).
+    drivers : sequence of str
+        Driver rating columns (``CustomerData.drivers``); absent or empty ones are left out.
+    freq : str
+        Period frequency.
+    labels : mapping, optional
+        Display label of each driver (``CustomerData.driver_labels``).
+    ratings : mapping, optional
+        Scale of each driver (``CustomerData.ratings``); its label goes into ``scale``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``period, driver, label, scale, n_responses, mean_rating, ci_lower, ci_upper`` (95% t
+        interval), one row per period and driver with answers.
+    """
+    from scipy import stats
+
+    labels = labels or {}
+    ratings = ratings or {}
+    present = [d for d in drivers if d in surveys.columns and surveys[d].notna().any()]
+    columns = ["period", "driver", "label", "scale", "n_responses", "mean_rating", "ci_lower", "ci_upper"]
+    if not present or surveys.empty:
+        return pd.DataFrame(columns=columns)
+    periods = pd.to_datetime(surveys[date_col]).dt.to_period(freq)
+    frames = []
+    for d in present:
+        values = pd.to_numeric(surveys[d], errors="coerce")
+        g = values.groupby(periods, observed=True)
+        out = pd.DataFrame({"n_responses": g.count(), "mean_rating": g.mean(), "sd": g.std()})
+        out = out.loc[out["n_responses"] > 0]
+        n = out["n_responses"].to_numpy(dtype=float)
+        half = stats.t.ppf(0.975, np.maximum(n - 1, 1)) * out["sd"].to_numpy(dtype=float) / np.sqrt(n)
+        out["ci_lower"], out["ci_upper"] = out["mean_rating"] - half, out["mean_rating"] + half
+        scale = ratings.get(d)
+        out = out.drop(columns="sd").rename_axis("period").reset_index()
+        out.insert(1, "driver", d)
+        out.insert(2, "label", labels.get(d, d))
+        out.insert(3, "scale", scale.label if scale is not None else "scale not declared")
+        frames.append(out)
+    return pd.concat(frames, ignore_index=True)[columns]
+
+
+def plot_by_group(
+    frame: pd.DataFrame,
+    group: str,
+    y: str,
+    ci: tuple[str, str] | None = None,
+    *,
+    ylabel: str,
+    percent: bool = False,
+    ax: Any = None,
+) -> Any:
+    """Estimates with their intervals side by side, one per group (for one period, e.g. a snapshot).
+
+    A trend line through a single period says nothing; this draws each group's value as a point
+    with its interval as a bar. "no data" when there is no value.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per group.
+    group : str
+        Column naming the groups (the x axis).
+    y : str
+        The estimate column.
+    ci : (str, str), optional
+        Lower and upper interval columns.
+    ylabel : str
+        Axis label (with the scale or unit).
+    percent : bool
+        Format the axis as a percentage (shares in [0, 1]).
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import PercentFormatter
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    known = frame.loc[pd.to_numeric(frame[y], errors="coerce").notna()] if y in frame.columns else frame.iloc[0:0]
+    if known.empty:
+        ax.text(0.5, 0.5, f"no data: {ylabel}", ha="center", va="center", transform=ax.transAxes, color="grey")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_ylabel(ylabel)
+        return ax
+    x = np.arange(len(known))
+    values = known[y].to_numpy(dtype=float)
+    yerr = None
+    if ci is not None and all(c in known.columns for c in ci):
+        lo, hi = known[ci[0]].to_numpy(dtype=float), known[ci[1]].to_numpy(dtype=float)
+        if np.isfinite(lo).all() and np.isfinite(hi).all():
+            yerr = np.vstack([values - lo, hi - values])
+    ax.errorbar(x, values, yerr=yerr, fmt="o", capsize=4, color="tab:blue")
+    ax.set_xticks(x)
+    ax.set_xticklabels([str(v) for v in known[group]], rotation=30, ha="right")
+    ax.set_xlabel(group)
+    ax.set_ylabel(ylabel)
+    if percent:
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    return ax
+
+
+# ------------------------------------------------------------------ strategy map links
+class LinkEstimates(NamedTuple):
+    """Link strengths for a strategy map, what they come from, and why some are missing.
+
+    Attributes
+    ----------
+    links : pandas.DataFrame or None
+        Link-strength table (:data:`bsc_toolkit.scorecard.LINK_COLUMNS`), or None.
+    note : str
+        Markdown: why there are no (or only some) estimates; "" when every link model ran.
+    models : dict
+        Label -> fitted model, for its diagnostics (:func:`bsc_toolkit.formatting.diagnostics_markdown`),
+        where the models are available (the driver analysis fitted here on partial data).
+    """
+
+    links: pd.DataFrame | None
+    note: str
+    models: dict[str, Any]
+
+
+def link_estimates(
+    data: Any,
+    features: Mapping[str, bool],
+    freq: str,
+    *,
+    estimate: bool = True,
+    n_boot: int = 200,
+    seed: int = 0,
+    alpha: float = 0.05,
+) -> LinkEstimates:
+    """Link strengths for the strategy map where the data support the link models, else why not.
+
+    - Everything the models need (:data:`LINK_NEEDS`: satisfaction and driver ratings, churn
+      dates and transactions over several periods): :func:`bsc_toolkit.scorecard.estimate_link_strengths`;
+      if it fails, no estimates and the reason.
+    - Satisfaction and driver ratings only (e.g. a snapshot): the driver link alone, from
+      :class:`~bsc_toolkit.models.drivers.DriverImportance` on the data's drivers and scales
+      (:func:`bsc_toolkit.scorecard.link_strengths_table` without a chain), and a sentence on why
+      the chain's links are not estimated.
+    - Otherwise: no estimates and a sentence naming what is missing.
+
+    Parameters
+    ----------
+    data : CustomerData
+        The loaded data set.
+    features : mapping
+        :func:`bsc_toolkit.capabilities.data_features` of ``data``.
+    freq : str
+        Period frequency of the chain table.
+    estimate : bool
+        False skips the estimation (the notebook's ``estimate_links`` parameter).
+    n_boot, seed, alpha
+        Bootstrap settings and 1 - confidence level of the link models.
+
+    Returns
+    -------
+    LinkEstimates
+        ``(links, note, models)``. Warnings of a successful estimation are re-issued (a report
+        section turns them into notes).
+    """
+    if not estimate:
+        note = (
+            "Link strengths were not estimated (`estimate_links = False`): the arrows are the scorecard's hypotheses."
+        )
+        return LinkEstimates(None, note, {})
+    missing = [n for n in LINK_NEEDS if not features.get(n, False)]
+    if not missing:
+        from bsc_toolkit.scorecard import estimate_link_strengths
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            links = estimate_link_strengths(data, freq=freq, n_boot=n_boot, seed=seed, alpha=alpha)
+        messages = list(
+            dict.fromkeys(
+                str(w.message) for w in caught if not issubclass(w.category, (DeprecationWarning, FutureWarning))
+            )
+        )
+        if links is None:
+            reason = "; ".join(messages) or "the link models failed"
+            note = (
+                "The strategy map is drawn **without link estimates**: they could not be computed on this data set ("
+                + escape_markdown(reason)
+                + ")."
+            )
+            return LinkEstimates(None, note, {})
+        for message in messages:
+            warnings.warn(message, UserWarning, stacklevel=2)
+        return LinkEstimates(links, "", {})
+    labels = "; ".join(REQUIREMENTS[n].label for n in missing)
+    if features.get("csat", False) and features.get("drivers", False):
+        from bsc_toolkit.models.drivers import DriverImportance
+        from bsc_toolkit.scorecard import link_strengths_table
+
+        model = DriverImportance(alpha=alpha, scales=dict(data.ratings)).fit(
+            data.surveys, drivers=list(data.drivers), n_boot=n_boot, seed=seed
+        )
+        note = (
+            "Only the link from the driver ratings to satisfaction is estimated (driver analysis). The links of "
+            "the service-profit chain (satisfaction -> retention -> revenue) need "
+            + escape_markdown(labels)
+            + ", which this data set does not have: those arrows are drawn without estimates."
+        )
+        return LinkEstimates(link_strengths_table(model, None, freq=freq), note, {"driver analysis": model})
+    note = (
+        "The strategy map is drawn **without link estimates**: the link models (driver analysis and "
+        "service-profit chain) need " + escape_markdown(labels) + ", which this data set does not have."
+    )
+    return LinkEstimates(None, note, {})
+
+
+def link_evidence_markdown(matched: pd.DataFrame, spec: Any, alpha: float = 0.05) -> str:
+    """What the estimated links of a strategy map show, in words: null results and imprecise estimates.
+
+    Parameters
+    ----------
+    matched : pandas.DataFrame
+        Output of :func:`bsc_toolkit.scorecard.match_link_strengths` (``source, target`` objective
+        ids, ``estimate, ci_lower, ci_upper, unit``).
+    spec : Scorecard
+        The scorecard (names the objectives).
+    alpha : float
+        1 - confidence level of the intervals.
+
+    Returns
+    -------
+    str
+        Markdown list: each link whose interval includes 0 gets "no evidence of a link between
+        A and B in these data" (its money figure is not an effect); a standard error over 100
+        times its estimate is flagged. Empty when no link was estimated.
+    """
+    from bsc_toolkit.models._base import z_critical
+
+    z = z_critical(alpha)
+    names = {}
+    for _, o in spec.iter_objectives():
+        names[o.id] = o.model_node or o.name
+    lines = []
+    for r in matched.itertuples(index=False):
+        est, lo, hi = float(r.estimate), float(r.ci_lower), float(r.ci_upper)
+        if not np.isfinite(est):
+            continue
+        src, tgt = escape_markdown(names.get(r.source, r.source)), escape_markdown(names.get(r.target, r.target))
+        unit = str(r.unit or "")
+        if unit.startswith("R^2"):  # a share of variance: never below 0, so read its size, not its sign
+            text = (
+                f"- **{src} → {tgt}**: together the ratings explain {est:.1%} of the variance "
+                f"({1 - alpha:.0%} interval {lo:.1%} to {hi:.1%})"
+            )
+            if np.isfinite(hi) and hi < 0.02:
+                text += f": practically none, **no evidence of a link between {src} and {tgt} in these data**"
+            lines.append(text + ".")
+        elif np.isfinite(lo) and np.isfinite(hi) and lo <= 0 <= hi:
+            text = (
+                f"- **{src} → {tgt}**: the {1 - alpha:.0%} interval [{lo:.3g}, {hi:.3g}] includes 0: "
+                f"**no evidence of a link between {src} and {tgt} in these data**"
+            )
+            if any(word in unit for word in ("revenue", "margin", "profit")):
+                text += "; the amount on this arrow is not an effect that can be counted on"
+            lines.append(text + ".")
+        elif np.isfinite(lo) and np.isfinite(hi):
+            se = (hi - lo) / (2 * z)
+            if se > 100 * abs(est):
+                lines.append(
+                    f"- **{src} → {tgt}**: the standard error is over 100 times the estimate: too imprecise to read."
+                )
+            else:
+                lines.append(
+                    f"- **{src} → {tgt}**: {est:.3g} {escape_markdown(unit)} "
+                    f"({1 - alpha:.0%} interval {lo:.3g} to {hi:.3g}): an association in these data."
+                )
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ scorecard
+def scorecard_kpis(kpis: pd.DataFrame) -> pd.DataFrame:
+    """The KPI table a scorecard is evaluated on: snapshot churn shares kept out of per-period targets.
+
+    On snapshot data (``attrs["churn_basis"] == "by snapshot"``) ``churn_rate`` and
+    ``retention_rate`` are the shares of customers who had left (stayed) by the snapshot, not
+    rates per period; a scorecard target "per quarter" cannot be compared with them. They are set
+    to NaN ("no data", never a colour) with a note that gives the snapshot figure. Other tables
+    are returned unchanged.
+
+    Parameters
+    ----------
+    kpis : pandas.DataFrame
+        Output of :func:`bsc_toolkit.metrics.kpi_summary` (one row per period).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with the same ``attrs`` (``notes`` updated).
+    """
+    if kpis.attrs.get("churn_basis") != "by snapshot":
+        return kpis
+    out = kpis.copy()
+    attrs = {**kpis.attrs, "notes": dict(kpis.attrs.get("notes", {}))}
+    for col, what in (("churn_rate", "had left by"), ("retention_rate", "were still active at")):
+        if col not in out.columns:
+            continue
+        known = out[col].dropna()
+        value = f" ({known.iloc[-1]:.1%})" if len(known) else ""
+        attrs["notes"][col] = (
+            f"the data give the share of customers who {what} the snapshot{value}, not a rate per period: "
+            "not comparable with a per-period target"
+        )
+        out[col] = np.nan
+    out.attrs.update(attrs)
+    return out
+
+
+def no_data_markdown(evaluation: pd.DataFrame, kpis: pd.DataFrame) -> str:
+    """Why the measures of an evaluated scorecard that show "no data" have none, grouped by reason.
+
+    Parameters
+    ----------
+    evaluation : pandas.DataFrame
+        Output of :func:`bsc_toolkit.scorecard.evaluate_scorecard` (a ``note`` column, when
+        present, gives the reason per measure, e.g. a scale mismatch).
+    kpis : pandas.DataFrame
+        The KPI table evaluated (``attrs["notes"]`` says why a KPI is empty).
+
+    Returns
+    -------
+    str
+        Markdown list ``- measure, measure: reason``; empty when every measure has data.
+    """
+    notes: dict[str, str] = dict(kpis.attrs.get("notes", {}))
+    rows = evaluation.loc[evaluation["status"] == "no data"]
+    reasons: dict[str, list[str]] = {}
+    for r in rows.to_dict("records"):
+        source = str(r.get("source", ""))
+        note = r.get("note")
+        if not (isinstance(note, str) and note):
+            if source not in kpis.columns:
+                note = f"the KPI table has no column '{source}' (this data set does not provide it)"
+            else:
+                note = notes.get(source) or _DERIVED_WHY.get(source) or f"no value of '{source}' in this period"
+        reasons.setdefault(note, []).append(str(r["measure"]))
+    return "\n".join(
+        f"- {', '.join(escape_markdown(m) for m in measures)}: {escape_markdown(reason)}"
+        for reason, measures in reasons.items()
+    )
