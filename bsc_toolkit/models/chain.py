@@ -21,7 +21,8 @@ either satisfaction level), the average
 * **direct effect**    E[Y(x + d, M(x')) - Y(x, M(x'))]  (ADE)
 * **proportion mediated** indirect / total,
 
-in USD per ``delta`` csat points, with cluster (customer) bootstrap percentile
+in the data's currency (``currency``) per ``delta`` csat points on the data's csat scale
+(``scale``, kept as declared: 1-5, 0-10, 1-10...), with cluster (customer) bootstrap percentile
 intervals. With linear models this is the product-of-coefficients estimator
 generalised to interactions; :func:`mediation_reference` runs statsmodels'
 ``Mediation`` (Imai, Keele & Tingley 2010) on the same models for comparison.
@@ -49,6 +50,7 @@ import pandas as pd
 import patsy
 import statsmodels.formula.api as smf
 
+from bsc_toolkit.contracts import RatingScale
 from bsc_toolkit.models._base import FittedModel
 from bsc_toolkit.models.chain_table import customer_chain_table
 
@@ -112,14 +114,22 @@ def _chain_inputs(
 
     The default formulas are ``M ~ X * C(segment) + tenure_years`` and
     ``Y ~ (X + M) * C(segment) + tenure_years`` (without ``tenure_years`` if
-    the table has no such column).
+    the table has no such column, and without the segment terms when the table has no
+    ``segment`` column or a single segment).
     """
     for col in (treatment, mediator, outcome):
         if col not in table.columns:
             raise ValueError(f"table lacks column {col!r}; it has {list(table.columns)}")
     extra = " + tenure_years" if "tenure_years" in table.columns else ""
-    m_formula = mediator_formula or f"{mediator} ~ {treatment} * C(segment){extra}"
-    y_formula = outcome_formula or f"{outcome} ~ ({treatment} + {mediator}) * C(segment){extra}"
+    segments = "segment" in table.columns and table["segment"].nunique() > 1
+    if segments:
+        m_default = f"{mediator} ~ {treatment} * C(segment){extra}"
+        y_default = f"{outcome} ~ ({treatment} + {mediator}) * C(segment){extra}"
+    else:
+        m_default = f"{mediator} ~ {treatment}{extra}"
+        y_default = f"{outcome} ~ {treatment} + {mediator}{extra}"
+    m_formula = mediator_formula or m_default
+    y_formula = outcome_formula or y_default
     if "segment" not in table.columns and ("segment" in m_formula or "segment" in y_formula):
         raise ValueError("table lacks column 'segment' used by the model formulas")
     data = table.dropna(subset=[treatment, mediator, outcome]).reset_index(drop=True)
@@ -140,6 +150,8 @@ FEW_PER_SEGMENT = 30
 DIRECT_SHARE_FLAG = 0.5
 #: Mean reliability of baseline satisfaction below which the calibration is flagged.
 LOW_RELIABILITY = 0.5
+#: An effect whose bootstrap standard error is more than this many times its size is flagged.
+IMPRECISE_SE_RATIO = 100.0
 
 
 def _bootstrap_p_values(draws: pd.DataFrame) -> pd.Series:
@@ -166,7 +178,14 @@ class ServiceProfitChain(FittedModel):
     alpha : float
         1 - confidence level of the bootstrap intervals.
     delta : float
-        Size of the satisfaction increase the effects refer to (csat points).
+        Size of the satisfaction increase the effects refer to (points of the csat scale).
+    scale : RatingScale, optional
+        The csat scale as the data declare it (``CustomerData.scale("csat")``; default 1-10).
+        Satisfaction stays on it: the effects are per ``delta`` points of it, and a treatment
+        outside it is an error.
+    currency : str
+        Currency of the money outcomes (``CustomerData.currency``; the ``_usd`` column suffix is
+        historic). Labels every money effect.
 
     Attributes (after :meth:`fit`)
     ------------------------------
@@ -175,7 +194,7 @@ class ServiceProfitChain(FittedModel):
         and control versions), ``indirect_treated, indirect_control,
         direct_treated, direct_control, prop_mediated``, ``mediator_effect``
         (periods retained per ``delta`` points: the a-path) and
-        ``mediator_to_outcome`` (USD per period retained: the b-path).
+        ``mediator_to_outcome`` (money per period retained: the b-path).
     params_ : Series
         The same as ``effects_`` (the name every model of the toolkit shares).
     standard_errors_ : Series
@@ -197,7 +216,8 @@ class ServiceProfitChain(FittedModel):
         fewer than :data:`FEW_PER_SEGMENT`), ``"assumption"`` (the direct effect is more than
         :data:`DIRECT_SHARE_FLAG` of the total, or the mean reliability of baseline
         satisfaction is below :data:`LOW_RELIABILITY`), ``"dropped_rows"`` (rows without
-        treatment, mediator or outcome), ``"no_bootstrap"`` (``n_boot=0``).
+        treatment, mediator or outcome), ``"imprecise"`` (an effect's standard error more than
+        :data:`IMPRECISE_SE_RATIO` times its size), ``"no_bootstrap"`` (``n_boot=0``).
     summary : DataFrame
         One row per effect (index ``effect``): ``coef`` (the estimate), ``se`` (bootstrap
         SD), ``ci_lower, ci_upper`` (bootstrap percentile interval), ``p_value``
@@ -206,11 +226,28 @@ class ServiceProfitChain(FittedModel):
 
     _fitted_attribute = "effects_"
 
-    def __init__(self, alpha: float = 0.05, delta: float = 1.0) -> None:
+    def __init__(
+        self,
+        alpha: float = 0.05,
+        delta: float = 1.0,
+        *,
+        scale: RatingScale | None = None,
+        currency: str = "USD",
+    ) -> None:
         super().__init__(alpha=alpha)
         if not delta > 0:
             raise ValueError("delta must be positive")
+        if scale is not None and not isinstance(scale, RatingScale):
+            raise TypeError(f"scale must be a bsc_toolkit.contracts.RatingScale, not {type(scale).__name__}")
         self.delta = float(delta)
+        self.scale = scale if scale is not None else RatingScale()
+        self.currency = str(currency)
+
+    @property
+    def unit(self) -> str:
+        """What the satisfaction effects are per: ``"per 1 csat point (1-10)"``."""
+        d = self.delta
+        return f"per {d:g} csat point{'s' if d != 1 else ''} ({self.scale.label})"
 
     def fit(
         self,
@@ -250,6 +287,12 @@ class ServiceProfitChain(FittedModel):
         data, m_formula, y_formula = _chain_inputs(
             table, treatment, mediator, outcome, mediator_formula, outcome_formula
         )
+        x = data[treatment].astype(float)
+        if x.min() < self.scale.low - 1e-9 or x.max() > self.scale.high + 1e-9:
+            raise ValueError(
+                f"{treatment} runs from {x.min():g} to {x.max():g}, outside the declared csat scale "
+                f"{self.scale.label}: pass the data's scale (scale=CustomerData.scale('csat'))"
+            )
         self.mediator_result_ = smf.ols(m_formula, data=data).fit(cov_type="HC1")
         self.outcome_result_ = smf.ols(y_formula, data=data).fit(cov_type="HC1")
         m_info = _design_spec(self.mediator_result_.model)
@@ -332,8 +375,8 @@ class ServiceProfitChain(FittedModel):
         self.n_obs_ = n
         self.n_boot_ = int(n_boot)
 
-        money = "USD" if outcome.endswith("_usd") else outcome
-        per = f"per {d:g} csat point{'s' if d != 1 else ''}"
+        money = self.currency if outcome.endswith("_usd") else outcome
+        per = self.unit
         units = {
             "prop_mediated": "share of total",
             "mediator_effect": f"{mediator} {per}",
@@ -394,6 +437,13 @@ class ServiceProfitChain(FittedModel):
                     "attenuation only if the noise is classical (independent, constant variance), and the "
                     "intervals ignore the uncertainty of the reliability.",
                 )
+        ratio = (self.standard_errors_ / e.abs()).drop("prop_mediated")
+        for effect in ratio.index[(ratio > IMPRECISE_SE_RATIO).to_numpy()]:
+            self._diagnose(
+                "imprecise",
+                f"The {effect.replace('_', ' ')} ({e[effect]:,.3g} {self.units_[effect]}) has a bootstrap standard "
+                f"error {ratio[effect]:,.0f} times its size: these data do not determine it.",
+            )
         if self.n_boot_ == 0:
             self._diagnose(
                 "no_bootstrap",
@@ -424,7 +474,16 @@ class ServiceProfitChain(FittedModel):
             f"({self.n_obs_} customers; {level}% bootstrap CIs)\n"
             f"  mediator model: {self.formulas_['mediator']}\n  outcome model:  {self.formulas_['outcome']}\n"
         )
-        return head + self.summary.to_string(float_format=lambda v: f"{v:,.3f}")
+        table = self.summary
+        text = head + table.to_string(float_format=lambda v: f"{v:,.3f}", na_rep="-")
+        if table.drop(columns="unit").isna().any().any():
+            only_ratio = table.drop(index="prop_mediated").drop(columns="unit").notna().all().all()
+            text += (
+                "\n  -: not tested (the proportion mediated is a ratio: '= 0' is not its question)"
+                if only_ratio
+                else "\n  -: not computed (see the diagnostics)"
+            )
+        return text
 
 
 def mediation_reference(

@@ -20,13 +20,20 @@ Intervals for the importances come from a cluster bootstrap (customers are
 resampled with all their surveys; percentile intervals). Each bootstrap draw
 also ranks the drivers, giving the probability that each driver holds each rank.
 
+Ratings stay on their own scales (``scales``: a :class:`~bsc_toolkit.contracts.RatingScale` per
+column, as the data set declares them): the coefficients are in "target points per driver point"
+of those scales, and when the drivers are rated on different scales the importance-performance
+table compares their mean ratings normalised to 0-1 (:meth:`RatingScale.normalise`). The
+importance shares are scale-free. A single survey wave (a snapshot: one answer per customer)
+works like repeated surveys (each customer is then a cluster of one).
+
 Importance here is *derived* (statistical) importance: a description of how
 ratings co-vary, not proof that raising a rating would raise satisfaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import combinations
 from math import factorial
 
@@ -34,7 +41,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
 
-from bsc_toolkit.contracts import DRIVERS
+from bsc_toolkit.contracts import DRIVERS, RatingScale
 from bsc_toolkit.models._base import FittedModel
 
 __all__ = [
@@ -46,6 +53,8 @@ __all__ = [
 
 #: Condition number of the driver correlation matrix above which ``diagnostics_`` flags collinearity.
 COLLINEAR_CONDITION = 30.0
+#: A coefficient whose standard error is more than this many times its size is flagged as not determined.
+IMPRECISE_SE_RATIO = 100.0
 
 _METHODS = {
     "shapley": "shapley",
@@ -165,6 +174,11 @@ class DriverImportance(FittedModel):
         always computed and kept in ``shapley_`` and ``relative_weights_``.
     alpha : float
         1 - confidence level of all intervals.
+    scales : mapping of str to RatingScale, optional
+        Scale of the target and of each driver rating, as the data set declares them
+        (``CustomerData.ratings``). They label the coefficients ("csat points (1-5) per driver
+        point (1-10)") and, when the drivers' scales differ, make :meth:`quadrant_table` compare
+        normalised (0-1) mean ratings. Columns without a scale are labelled without one.
 
     Attributes (after :meth:`fit`)
     ------------------------------
@@ -197,22 +211,42 @@ class DriverImportance(FittedModel):
         each rank (columns, 1 = most important).
     ols_ : statsmodels RegressionResults
         The OLS fit with cluster-robust covariance.
+    scales_ : dict of str to RatingScale
+        The scales of the target and drivers that were given (others are unknown).
+    units_ : Series
+        Unit of each driver's coefficient, e.g. ``"csat points (1-5) per driver point (1-10)"``.
     diagnostics_ : list of Diagnostic
         ``"dropped_rows"`` (rows without a complete set of ratings, counted),
         ``"collinear"`` (condition number of the driver correlations above
-        :data:`COLLINEAR_CONDITION`), ``"no_bootstrap"`` (``n_boot=0``).
+        :data:`COLLINEAR_CONDITION`), ``"imprecise"`` (a coefficient's standard error more than
+        :data:`IMPRECISE_SE_RATIO` times its size), ``"one_wave"`` (every respondent answered
+        once: a single survey wave), ``"no_bootstrap"`` (``n_boot=0``).
     summary : DataFrame
         One row per driver (index ``driver``): ``coef, se, ci_lower, ci_upper, p_value``
         (OLS, cluster-robust), then ``importance, importance_ci_lower,
         importance_ci_upper, share, share_ci_lower, share_ci_upper`` (bootstrap percentile
-        intervals), ``rank, p_rank, std_coef, mean_rating, sd_rating``.
+        intervals), ``rank, p_rank, std_coef, mean_rating, sd_rating``,
+        ``mean_normalised`` (the mean rating on 0-1, NaN without a scale) and ``unit`` (of ``coef``).
     """
 
-    def __init__(self, method: str = "shapley", alpha: float = 0.05) -> None:
+    def __init__(
+        self,
+        method: str = "shapley",
+        alpha: float = 0.05,
+        *,
+        scales: Mapping[str, RatingScale] | None = None,
+    ) -> None:
         if method not in _METHODS:
             raise ValueError(f"method must be one of {sorted(_METHODS)}, not {method!r}")
         super().__init__(alpha=alpha)
         self.method = _METHODS[method]
+        scales = dict(scales or {})
+        for name, scale in scales.items():
+            if not isinstance(scale, RatingScale):
+                raise TypeError(
+                    f"scales[{name!r}] must be a bsc_toolkit.contracts.RatingScale, not {type(scale).__name__}"
+                )
+        self.scales = scales
 
     def fit(
         self,
@@ -278,7 +312,7 @@ class DriverImportance(FittedModel):
 
         k = len(drivers)
         self.target_, self.drivers_ = target, drivers
-        self.n_obs_, self.n_clusters_ = len(data), len(counts)
+        self.n_obs_, self.n_clusters_, self.cluster_ = len(data), len(counts), cluster
         self.shapley_ = pd.Series(lmg_importance(corr), index=drivers, name="shapley")
         self.relative_weights_ = pd.Series(relative_weights(corr), index=drivers, name="relative_weight")
         std_coef = np.linalg.solve(corr[:k, :k], corr[:k, k])
@@ -336,6 +370,11 @@ class DriverImportance(FittedModel):
 
         sd = values.std(axis=0, ddof=1)
         rank = _ranks(self.importance_.to_numpy()[None])[0]
+        self.scales_ = {c: self.scales[c] for c in [*drivers, target] if c in self.scales}
+        self.units_ = pd.Series([self._unit(d) for d in drivers], index=drivers, name="unit")
+        normalised = [
+            float(self.scales_[d].normalise(m)) if d in self.scales_ else np.nan for d, m in zip(drivers, center[:k])
+        ]
         self._table = pd.DataFrame(
             {
                 "coef": params[drivers].to_numpy(),
@@ -354,6 +393,8 @@ class DriverImportance(FittedModel):
                 "std_coef": std_coef,
                 "mean_rating": center[:k],
                 "sd_rating": sd[:k],
+                "mean_normalised": normalised,
+                "unit": self.units_.to_numpy(),
             },
             index=pd.Index(drivers, name="driver"),
         )
@@ -379,6 +420,22 @@ class DriverImportance(FittedModel):
                 "are imprecise and can even change sign; the importance shares split the shared part by "
                 "convention and are the safer reading.",
             )
+        table = self._table
+        ratio = table["se"] / table["coef"].abs()
+        for name in table.index[(ratio > IMPRECISE_SE_RATIO).to_numpy()]:
+            self._diagnose(
+                "imprecise",
+                f"The coefficient of {name} ({table.loc[name, 'coef']:.3g} {self.units_[name]}) has a standard "
+                f"error {ratio[name]:.0f} times its size: these data do not determine it (no evidence of a link "
+                f"between {name} and {self.target_}).",
+            )
+        if self.cluster_ is not None and self.n_clusters_ == self.n_obs_:
+            self._diagnose(
+                "one_wave",
+                f"Every respondent answered once ({self.n_obs_:,} answers: a single survey wave, e.g. a snapshot): "
+                "the importances describe differences between customers at one time, not changes over time.",
+                "info",
+            )
         if n_boot <= 0:
             self._diagnose(
                 "no_bootstrap",
@@ -388,6 +445,22 @@ class DriverImportance(FittedModel):
 
     def _summary(self) -> pd.DataFrame:
         return self._table.copy()
+
+    def _label(self, column: str) -> str:
+        scale = self.scales.get(column)
+        return f"{column} points ({scale.label})" if scale is not None else f"{column} points"
+
+    def _unit(self, driver: str) -> str:
+        scale = self.scales.get(driver)
+        per = f"per driver point ({scale.label})" if scale is not None else "per driver point"
+        return f"{self._label(self.target_)} {per}"
+
+    @property
+    def scales_differ_(self) -> bool:
+        """True when the drivers are rated on different scales (compare them normalised to 0-1)."""
+        self._check_fitted()
+        known = {(s.low, s.high) for d, s in self.scales_.items() if d in self.drivers_}
+        return len(known) > 1
 
     def summary_text(self) -> str:
         """Readable summary for notebooks and logs."""
@@ -402,12 +475,58 @@ class DriverImportance(FittedModel):
         ]
         cols = ["share", "share_ci_lower", "share_ci_upper", "rank", "p_rank", "coef", "ci_lower", "ci_upper"]
         lines.append(self.summary[cols].round(3).to_string())
+        units = self.units_.unique()
+        if len(units) == 1:
+            lines.append(f"coef: {units[0]}")
+        else:
+            lines += ["coef units:", *(f"  {d}: {u}" for d, u in self.units_.items())]
         return "\n".join(lines)
 
-    def quadrant_table(self, **kwargs: float) -> pd.DataFrame:
-        """Importance-performance (action priority) table; see :func:`importance_performance_table`."""
+    def quadrant_table(self, performance: str | None = None, **kwargs: float) -> pd.DataFrame:
+        """Importance-performance (action priority) table; see :func:`importance_performance_table`.
+
+        Parameters
+        ----------
+        performance : str, optional
+            Summary column of performance. Default: ``"mean_rating"`` (on the drivers' common
+            scale), or ``"mean_normalised"`` (0-1) when the drivers' scales differ.
+        **kwargs
+            Cut points, passed on.
+
+        Returns
+        -------
+        DataFrame
+            As :func:`importance_performance_table`; ``attrs`` also hold ``performance_label``
+            (axis label naming the scale) and ``target``.
+
+        Raises
+        ------
+        ValueError
+            If the drivers' scales differ and some driver has no declared scale (its rating
+            cannot be put on the common 0-1 range).
+        """
         self._check_fitted()
-        return importance_performance_table(self.summary, **kwargs)
+        summary = self.summary
+        if performance is None:
+            performance = "mean_normalised" if self.scales_differ_ else "mean_rating"
+        if performance == "mean_normalised":
+            unknown = [d for d in self.drivers_ if d not in self.scales_]
+            if unknown:
+                raise ValueError(
+                    f"the drivers are rated on different scales but {unknown} have no declared scale: "
+                    "declare every driver's scale to compare their ratings"
+                )
+        table = importance_performance_table(summary, performance=performance, **kwargs)
+        if performance == "mean_normalised":
+            label = "performance: mean rating normalised to 0-1 (the drivers' scales differ)"
+        elif performance == "mean_rating":
+            labels = {self.scales_[d].label for d in self.drivers_ if d in self.scales_}
+            known = len(labels) == 1 and all(d in self.scales_ for d in self.drivers_)
+            label = f"performance: mean rating ({labels.pop()})" if known else "performance: mean rating"
+        else:
+            label = f"performance: {performance}"
+        table.attrs.update(performance_label=label, target=self.target_)
+        return table
 
 
 _QUADRANTS = {

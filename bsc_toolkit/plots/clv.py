@@ -27,15 +27,27 @@ __all__ = [
 ]
 
 
-def _usd_label(v: float, _pos: object = None) -> str:
-    if abs(v) >= 1 or v == 0:
-        return f"${v:,.0f}"
-    return f"${v:.2g}"
+#: Symbols written before an amount; other currencies are written after it ("1,234 CHF").
+_SYMBOLS = {"USD": "$", "GBP": "\u00a3", "EUR": "\u20ac", "JPY": "\u00a5"}
 
 
-def _usd_formatter() -> FuncFormatter:
-    """A new tick formatter for USD (formatters hold their axis, so never share one)."""
-    return FuncFormatter(_usd_label)
+def _money_label(v: float, currency: str = "USD") -> str:
+    """An amount for a tick or legend: ``$1,234``, ``\u00a31,234``, ``1,234 CHF``."""
+    number = f"{v:,.0f}" if abs(v) >= 1 or v == 0 else f"{v:.2g}"
+    symbol = _SYMBOLS.get(currency.upper())
+    if symbol is not None:
+        return f"-{symbol}{number[1:]}" if number.startswith("-") else f"{symbol}{number}"
+    return f"{number} {currency}".rstrip()
+
+
+def _money_formatter(currency: str = "USD") -> FuncFormatter:
+    """A new tick formatter for amounts (formatters hold their axis, so never share one)."""
+    return FuncFormatter(lambda v, _pos=None: _money_label(v, currency))
+
+
+def _amount_name(column: str) -> str:
+    """``clv_usd`` -> ``CLV``, ``clv_margin_usd`` -> ``CLV MARGIN`` (the suffix is historic)."""
+    return column.removesuffix("_usd").replace("_", " ").upper()
 
 
 def _ax(ax: Axes | None, figsize: tuple[float, float] = (7, 4.5)) -> Axes:
@@ -50,8 +62,9 @@ def plot_clv_distribution(
     hue: str | None = None,
     log_scale: bool = True,
     ax: Axes | None = None,
+    currency: str = "USD",
 ) -> Axes:
-    """Histogram of per-customer CLV (USD) with mean and median marked.
+    """Histogram of per-customer CLV with mean and median marked.
 
     Parameters
     ----------
@@ -61,6 +74,8 @@ def plot_clv_distribution(
     log_scale : bool, default True
         CLV is heavily right-skewed; a log x-axis is usually more readable.
         Customers with non-positive CLV are dropped from a log-scaled plot.
+    currency : str
+        Currency of the amounts (the data set's; labels the axis and the ticks).
     """
     df = clv.to_frame(name=column) if isinstance(clv, pd.Series) else clv
     if column not in df:
@@ -72,9 +87,9 @@ def plot_clv_distribution(
     for stat, style in (("mean", "--"), ("median", ":")):
         v = float(getattr(vals, stat)())
         if v > 0 or not log_scale:
-            ax.axvline(v, color="k", linestyle=style, linewidth=1, label=f"{stat} ${v:,.0f}")
-    ax.xaxis.set_major_formatter(_usd_formatter())
-    ax.set_xlabel(f"{column.replace('_usd', '').upper()} (USD)")
+            ax.axvline(v, color="k", linestyle=style, linewidth=1, label=f"{stat} {_money_label(round(v), currency)}")
+    ax.xaxis.set_major_formatter(_money_formatter(currency))
+    ax.set_xlabel(f"{_amount_name(column)} ({currency})")
     ax.set_ylabel("customers")
     ax.set_title("Distribution of customer lifetime value")
     ax.legend(loc="upper right", fontsize="small")
@@ -86,15 +101,18 @@ def plot_clv_by_group(
     by: str = "segment",
     column: str = "clv_usd",
     ax: Axes | None = None,
+    currency: str = "USD",
 ) -> Axes:
-    """Bars of total CLV (USD) per group, largest first.
+    """Bars of total CLV per group, largest first.
 
     Parameters
     ----------
     value : DataFrame
-        One row per customer with ``column`` (CLV in USD) and the group column ``by``.
+        One row per customer with ``column`` (CLV) and the group column ``by``.
     by : str, default "segment"
         Customer attribute to group by.
+    currency : str
+        Currency of the amounts (the data set's; labels the axis and the ticks).
     """
     missing = [c for c in (by, column) if c not in value]
     if missing:
@@ -102,9 +120,9 @@ def plot_clv_by_group(
     totals = value.groupby(by, observed=True)[column].sum().sort_values(ascending=False)
     ax = _ax(ax)
     ax.bar(totals.index.astype(str), totals.to_numpy())
-    ax.yaxis.set_major_formatter(_usd_formatter())
+    ax.yaxis.set_major_formatter(_money_formatter(currency))
     ax.set_xlabel(by)
-    ax.set_ylabel(f"total {column.replace('_usd', '').upper()} (USD)")
+    ax.set_ylabel(f"total {_amount_name(column)} ({currency})")
     ax.set_title(f"CLV by {by}")
     return ax
 

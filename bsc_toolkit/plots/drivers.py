@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -25,7 +26,15 @@ def _summary(data: Any) -> pd.DataFrame:
     return data.summary if hasattr(data, "summary") and isinstance(data.summary, pd.DataFrame) else data
 
 
-def plot_importance(data: Any, column: str = "share", ax: Axes | None = None) -> Axes:
+def _labelled(index: pd.Index, labels: Mapping[str, str] | None) -> list[str]:
+    """Display names of drivers: ``labels[name]`` where given, else the column name."""
+    labels = labels or {}
+    return [str(labels.get(name, name)) for name in index]
+
+
+def plot_importance(
+    data: Any, column: str = "share", ax: Axes | None = None, labels: Mapping[str, str] | None = None
+) -> Axes:
     """Horizontal bars of driver importance with bootstrap CI error bars.
 
     Parameters
@@ -37,6 +46,8 @@ def plot_importance(data: Any, column: str = "share", ax: Axes | None = None) ->
         Share of R^2 (sums to 1) or importance in R^2 units.
     ax : Axes, optional
         Axes to draw on.
+    labels : mapping, optional
+        Display name of each driver (``CustomerData.driver_labels``); default the column names.
 
     Returns
     -------
@@ -49,7 +60,7 @@ def plot_importance(data: Any, column: str = "share", ax: Axes | None = None) ->
     s = s.sort_values(column)
     ax = _ax(ax, (6, 0.5 * len(s) + 1.5))
     err = np.vstack([s[column] - s[f"{column}_ci_lower"], s[f"{column}_ci_upper"] - s[column]])
-    ax.barh(s.index.astype(str), s[column], xerr=err, color="#4c72b0", capsize=4)
+    ax.barh(_labelled(s.index, labels), s[column], xerr=err, color="#4c72b0", capsize=4)
     target = getattr(data, "target_", "csat")
     label = f"share of explained {target} variance" if column == "share" else "importance (R\u00b2 units)"
     ax.set_xlabel(label)
@@ -61,16 +72,22 @@ def plot_importance(data: Any, column: str = "share", ax: Axes | None = None) ->
     return ax
 
 
-def plot_importance_performance(data: Any, ax: Axes | None = None, **kwargs: float) -> Axes:
+def plot_importance_performance(
+    data: Any, ax: Axes | None = None, labels: Mapping[str, str] | None = None, **kwargs: float
+) -> Axes:
     """Importance-performance (action priority) matrix.
 
     Parameters
     ----------
     data : DriverImportance or DataFrame
-        A fitted model, its ``summary``, or the table of
-        :func:`~bsc_toolkit.models.drivers.importance_performance_table`.
+        A fitted model (its :meth:`~bsc_toolkit.models.drivers.DriverImportance.quadrant_table`:
+        normalised 0-1 performance when the drivers' scales differ), its ``summary``, or the
+        table of :func:`~bsc_toolkit.models.drivers.importance_performance_table`. The x-axis
+        label is the table's ``attrs["performance_label"]`` when it has one.
     ax : Axes, optional
         Axes to draw on.
+    labels : mapping, optional
+        Display name of each driver (``CustomerData.driver_labels``); default the column names.
     **kwargs
         Passed to ``importance_performance_table`` (cut points).
 
@@ -80,19 +97,26 @@ def plot_importance_performance(data: Any, ax: Axes | None = None, **kwargs: flo
     """
     from bsc_toolkit.models.drivers import importance_performance_table
 
-    s = _summary(data)
-    table = (
-        s if {"importance", "performance", "quadrant"} <= set(s.columns) else importance_performance_table(s, **kwargs)
-    )
+    if hasattr(data, "quadrant_table") and getattr(data, "is_fitted", False):
+        table = data.quadrant_table(**kwargs)
+    else:
+        s = _summary(data)
+        table = (
+            s
+            if {"importance", "performance", "quadrant"} <= set(s.columns)
+            else importance_performance_table(s, **kwargs)
+        )
     ax = _ax(ax, (6, 5))
     ax.scatter(table["performance"], table["importance"], s=60, color="#4c72b0", zorder=3)
-    for name, row in table.iterrows():
-        ax.annotate(str(name), (row["performance"], row["importance"]), xytext=(5, 5), textcoords="offset points")
+    for name, row in zip(_labelled(table.index, labels), table.itertuples()):
+        ax.annotate(name, (row.performance, row.importance), xytext=(5, 5), textcoords="offset points")
     i_cut = table.attrs.get("importance_cut", float(table["importance"].mean()))
     p_cut = table.attrs.get("performance_cut", float(table["performance"].mean()))
     ax.axhline(i_cut, color="grey", lw=1, ls="--")
     ax.axvline(p_cut, color="grey", lw=1, ls="--")
-    xpad = max(0.15, 0.25 * np.ptp(table["performance"]))
+    spread = float(np.ptp(table["performance"]))
+    # a small pad on a 0-1 (normalised) axis, a rating-sized one on a rating scale
+    xpad = max(0.15 if table["performance"].abs().max() > 1 else 0.02, 0.25 * spread)
     ypad = max(0.02, 0.25 * np.ptp(table["importance"]))
     ax.set_xlim(table["performance"].min() - xpad, table["performance"].max() + xpad)
     ax.set_ylim(table["importance"].min() - ypad, table["importance"].max() + ypad)
@@ -104,8 +128,9 @@ def plot_importance_performance(data: Any, ax: Axes | None = None, **kwargs: flo
     }
     for text, (x, y, ha, va) in corners.items():
         ax.text(x, y, text, transform=ax.transAxes, ha=ha, va=va, color="grey", fontsize=9, style="italic")
-    ax.set_xlabel("performance: mean rating (1-10)")
-    ax.set_ylabel("derived importance (share of explained csat variance)")
+    ax.set_xlabel(str(table.attrs.get("performance_label", "performance: mean rating")))
+    target = table.attrs.get("target", getattr(data, "target_", "csat"))
+    ax.set_ylabel(f"derived importance (share of explained {target} variance)")
     ax.set_title("Importance-performance matrix")
     return ax
 

@@ -227,3 +227,68 @@ def test_customer_chain_table_lives_in_chain_table_and_is_re_exported():
 
     assert chain.customer_chain_table is chain_table.customer_chain_table
     assert "customer_chain_table" in chain.__all__
+
+
+def test_scale_and_currency_label_the_effects(small_sim):
+    from bsc_toolkit.contracts import RatingScale
+
+    tab = customer_chain_table(small_sim.customers, small_sim.surveys, small_sim.transactions)
+    m = ServiceProfitChain(scale=RatingScale(1, 10), currency="GBP").fit(tab, n_boot=0)
+    units = m.summary["unit"]
+    assert units["total"] == "GBP per 1 csat point (1-10)"
+    assert units["mediator_effect"] == "periods_retained per 1 csat point (1-10)"
+    assert units["mediator_to_outcome"] == "GBP per unit of periods_retained"
+    assert not units.str.contains("USD").any()
+    # the effects themselves do not depend on the labels
+    pd.testing.assert_series_equal(m.effects_, ServiceProfitChain().fit(tab, n_boot=0).effects_)
+    # satisfaction outside the declared scale is an error, not silently reinterpreted
+    with pytest.raises(ValueError, match="outside the declared csat scale 1-5"):
+        ServiceProfitChain(scale=RatingScale(1, 5)).fit(tab, n_boot=0)
+    with pytest.raises(TypeError, match="RatingScale"):
+        ServiceProfitChain(scale=(1, 5))
+    # on a 1-5 scale (1-10 mapped linearly onto it) the effects are per point of that scale: 9/4 as large
+    squeezed = tab.assign(csat_calibrated=1 + (tab["csat_calibrated"] - 1) * 4 / 9)
+    m5 = ServiceProfitChain(scale=RatingScale(1, 5), currency="EUR").fit(squeezed, n_boot=0)
+    assert m5.summary.loc["total", "unit"] == "EUR per 1 csat point (1-5)"
+    assert m5.effects_["mediator_effect"] == pytest.approx(9 / 4 * m.effects_["mediator_effect"])
+    assert m5.effects_["total"] == pytest.approx(9 / 4 * m.effects_["total"])
+
+
+def test_string_ids_and_a_single_segment(small_sim):
+    customers = small_sim.customers.assign(customer_id="C" + small_sim.customers["customer_id"].astype(str))
+    surveys = small_sim.surveys.assign(customer_id="C" + small_sim.surveys["customer_id"].astype(str))
+    tx = small_sim.transactions.assign(customer_id="C" + small_sim.transactions["customer_id"].astype(str))
+    tab = customer_chain_table(customers, surveys, tx)
+    ref = customer_chain_table(small_sim.customers, small_sim.surveys, small_sim.transactions)
+    assert tab["customer_id"].str.startswith("C").all() and len(tab) == len(ref)
+    np.testing.assert_allclose(
+        ServiceProfitChain().fit(tab, n_boot=0).effects_, ServiceProfitChain().fit(ref, n_boot=0).effects_
+    )
+    # one segment (or none): the default formulas leave the segment terms out instead of failing
+    one = customer_chain_table(customers.drop(columns="segment"), surveys, tx)
+    assert set(one["segment"]) == {"all"}
+    m = ServiceProfitChain().fit(one, n_boot=0)
+    assert "segment" not in m.formulas_["mediator"] and "segment" not in m.formulas_["outcome"]
+    assert np.isfinite(m.effects_.drop("prop_mediated")).all()
+
+
+def test_imprecise_effect_is_flagged(small_sim):
+    import statsmodels.api as sm
+
+    tab = customer_chain_table(small_sim.customers, small_sim.surveys, small_sim.transactions)
+    # satisfaction exactly uncorrelated (in the sample) with retention and revenue: every effect is ~0
+    noise = np.random.default_rng(0).standard_normal(len(tab))
+    resid = sm.OLS(noise, sm.add_constant(tab[["periods_retained", "revenue_usd"]].astype(float))).fit().resid
+    flat = tab.assign(csat_calibrated=7 + 0.5 * resid / resid.std())
+    m = ServiceProfitChain().fit(
+        flat,
+        mediator_formula="periods_retained ~ csat_calibrated",
+        outcome_formula="revenue_usd ~ csat_calibrated + periods_retained",
+        n_boot=50,
+        seed=1,
+    )
+    assert abs(m.effects_["mediator_effect"]) < 1e-9 and abs(m.effects_["total"]) < 1e-6
+    flagged = {d.message.split(" (")[0].removeprefix("The ") for d in m.diagnostics_ if d.code == "imprecise"}
+    assert {"total", "indirect", "direct", "mediator effect"} <= flagged
+    assert "mediator to outcome" not in flagged  # the retention -> revenue path is well determined
+    assert all("do not determine it" in d.message for d in m.diagnostics_ if d.code == "imprecise")

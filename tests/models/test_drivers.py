@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
+from bsc_toolkit.contracts import RatingScale
 from bsc_toolkit.data.simulate import DRIVERS, Truth, simulate
 from bsc_toolkit.models._base import SUMMARY_COLUMNS, NotFittedError
 from bsc_toolkit.models.drivers import (
@@ -230,3 +231,112 @@ def test_diagnostics_dropped_rows_and_collinearity():
     c = DriverImportance().fit(near, target="y", drivers=["x0", "x1", "x2", "x3"], cluster="id", n_boot=0)
     assert c.condition_number_ > 30
     assert any(d.code == "collinear" and d.severity == "warning" for d in c.diagnostics_)
+
+
+def _mixed_scales(n: int = 2000, seed: int = 4) -> tuple[pd.DataFrame, dict[str, RatingScale]]:
+    """csat on 1-5 and three drivers rated on 1-10, 0-10 and 1-5, with known coefficients."""
+    rng = np.random.default_rng(seed)
+    halo = rng.standard_normal(n)
+    wait = np.clip(np.round(6 + 1.5 * halo + rng.normal(0, 1.5, n)), 1, 10)
+    value = np.clip(np.round(7 + 1.5 * halo + rng.normal(0, 1.5, n)), 0, 10)
+    image = np.clip(np.round(2.5 + 0.6 * halo + rng.normal(0, 0.6, n)), 1, 5)
+    csat = 0.2 * wait + 0.1 * value + 0.3 * image + rng.normal(0, 0.5, n)
+    df = pd.DataFrame({"wait": wait, "value": value, "image": image, "csat": csat, "customer_id": np.arange(n) // 2})
+    scales = {
+        "csat": RatingScale(1, 5),
+        "wait": RatingScale(1, 10),
+        "value": RatingScale(0, 10),
+        "image": RatingScale(1, 5),
+    }
+    return df, scales
+
+
+def test_units_name_the_declared_scales():
+    df, scales = _mixed_scales()
+    m = DriverImportance(scales=scales).fit(df, drivers=["wait", "value", "image"], n_boot=0)
+    s = m.summary
+    assert s.loc["wait", "unit"] == "csat points (1-5) per driver point (1-10)"
+    assert s.loc["value", "unit"] == "csat points (1-5) per driver point (0-10)"
+    assert s.loc["image", "unit"] == "csat points (1-5) per driver point (1-5)"
+    # ratings are not rescaled: the coefficients are the slopes on the data's own scales (truth 0.2, 0.1, 0.3)
+    truth = pd.Series([0.2, 0.1, 0.3], index=["wait", "value", "image"])
+    assert ((s["ci_lower"] <= truth) & (truth <= s["ci_upper"])).all()
+    np.testing.assert_allclose(s.loc["image", "mean_normalised"], (df["image"].mean() - 1) / 4)
+    assert "coef units:" in m.summary_text() and "driver point (0-10)" in m.summary_text()
+    # without scales the units say so, and the normalised mean is unknown (NaN), not guessed
+    bare = DriverImportance().fit(df, drivers=["wait", "value", "image"], n_boot=0)
+    assert set(bare.summary["unit"]) == {"csat points per driver point"}
+    assert bare.summary["mean_normalised"].isna().all()
+    with pytest.raises(TypeError, match="RatingScale"):
+        DriverImportance(scales={"csat": (1, 5)})
+
+
+def test_importance_performance_uses_normalised_ratings_when_scales_differ():
+    df, scales = _mixed_scales()
+    m = DriverImportance(scales=scales).fit(df, drivers=["wait", "value", "image"], n_boot=0)
+    assert m.scales_differ_
+    q = m.quadrant_table()
+    expected = pd.Series({d: scales[d].normalise(df[d].mean()) for d in ("wait", "value", "image")})
+    np.testing.assert_allclose(q["performance"], expected[q.index])
+    assert q["performance"].between(0, 1).all()
+    assert "normalised to 0-1" in q.attrs["performance_label"] and q.attrs["target"] == "csat"
+    # raw means would rank the 1-5 driver last only because of its scale
+    raw = m.quadrant_table(performance="mean_rating")
+    assert raw.loc["image", "performance"] < 5 and raw.attrs["performance_label"] == "performance: mean rating"
+    # one common scale: the mean rating on it, labelled with it
+    same = DriverImportance(scales={**scales, "value": RatingScale(1, 10), "image": RatingScale(1, 10)})
+    q_same = same.fit(df, drivers=["wait", "value", "image"], n_boot=0).quadrant_table()
+    assert not same.scales_differ_ and q_same.attrs["performance_label"] == "performance: mean rating (1-10)"
+    # a driver without a declared scale cannot be put on 0-1
+    partial = DriverImportance(scales={k: v for k, v in scales.items() if k != "image"})
+    partial.fit(df, drivers=["wait", "value", "image"], n_boot=0)
+    with pytest.raises(ValueError, match="no declared scale"):
+        partial.quadrant_table()
+
+
+def test_plot_importance_performance_reads_labels_and_scale():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bsc_toolkit.plots.drivers import plot_importance, plot_importance_performance
+
+    df, scales = _mixed_scales()
+    m = DriverImportance(scales=scales).fit(df, drivers=["wait", "value", "image"], n_boot=20)
+    labels = {"wait": "Waiting time", "image": "Brand image"}
+    fig, (ax1, ax2) = plt.subplots(1, 2)
+    plot_importance_performance(m, ax=ax1, labels=labels)
+    assert "normalised to 0-1" in ax1.get_xlabel()
+    assert {t.get_text() for t in ax1.texts} >= {"Waiting time", "Brand image", "value"}
+    assert ax1.get_xlim()[1] < 1.5  # a 0-1 axis, not a rating scale
+    plot_importance(m, ax=ax2, labels=labels)
+    assert {t.get_text() for t in ax2.get_yticklabels()} == {"Waiting time", "Brand image", "value"}
+    plt.close(fig)
+
+
+def test_single_survey_wave_snapshot():
+    """One answer per customer (a snapshot): clusters of one, the same estimates as independent rows."""
+    df, scales = _mixed_scales()
+    one = df.drop_duplicates("customer_id")
+    m = DriverImportance(scales=scales).fit(one, drivers=["wait", "value", "image"], n_boot=50, seed=1)
+    plain = DriverImportance(scales=scales).fit(one, drivers=["wait", "value", "image"], cluster=None, n_boot=0)
+    np.testing.assert_allclose(m.summary["coef"], plain.summary["coef"])
+    np.testing.assert_allclose(m.importance_, plain.importance_)
+    assert m.n_clusters_ == m.n_obs_ == len(one)
+    assert [d.code for d in m.diagnostics_] == ["one_wave"] and m.diagnostics_[0].severity == "info"
+    assert m.summary["share_ci_lower"].notna().all()
+
+
+def test_imprecise_coefficient_is_flagged():
+    df = _random_data(n=400, seed=8)
+    rng = np.random.default_rng(2)
+    # a driver unrelated to y whose estimated coefficient is practically 0
+    noise = rng.standard_normal(len(df))
+    resid = sm.OLS(noise, sm.add_constant(df[["x0", "x1", "x2", "y"]])).fit().resid  # orthogonal to y and the others
+    m = DriverImportance().fit(
+        df.assign(x3=resid), target="y", drivers=["x0", "x1", "x2", "x3"], cluster="id", n_boot=0
+    )
+    assert abs(m.summary.loc["x3", "coef"]) < 1e-6
+    flagged = [d for d in m.diagnostics_ if d.code == "imprecise"]
+    assert len(flagged) == 1 and "x3" in flagged[0].message and "no evidence of a link" in flagged[0].message

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -70,3 +71,53 @@ def test_importing_the_scorecard_does_not_load_the_models():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False"]
+
+
+def test_units_name_scales_and_currency(small_sim, table):
+    from bsc_toolkit.contracts import default_scales
+
+    scales = default_scales()
+    drivers = DriverImportance(scales=scales).fit(small_sim.surveys, n_boot=0)
+    chain = ServiceProfitChain(scale=scales["csat"], currency="GBP").fit(table, n_boot=20)
+    links = link_strengths_table(drivers, chain).set_index("source")
+    assert links.loc["driver ratings: quality", "unit"] == "csat points (1-10) per rating point (1-10)"
+    assert links.loc["customer retention", "unit"] == "GBP revenue per quarter retained"
+    money = links[links["target"] == "revenue"]["unit"]
+    assert money.str.startswith("GBP").all() and not links["unit"].str.contains("USD").any()
+    assert (links.loc["customer satisfaction", "unit"].str.contains(r"csat point \(1-10\)")).all()
+
+
+def test_one_model_alone(small_sim, table):
+    drivers = DriverImportance(alpha=0.1).fit(small_sim.surveys, n_boot=0)
+    only_drivers = link_strengths_table(drivers, None)
+    assert set(only_drivers["target"]) == {"customer satisfaction"} and only_drivers.attrs["alpha"] == 0.1
+    chain = ServiceProfitChain().fit(table, n_boot=20)
+    only_chain = link_strengths_table(None, chain)
+    assert not only_chain["source"].str.startswith("driver ratings").any()
+    assert len(only_chain) == 5 and list(only_chain.columns) == list(LINK_COLUMNS)
+    with pytest.raises(ValueError, match="both"):
+        link_strengths_table(None, None)
+
+
+def test_chain_link_strengths_uses_the_data_sets_drivers_scales_and_currency(small_sim):
+    from types import SimpleNamespace
+
+    from bsc_toolkit.contracts import RatingScale
+
+    renamed = {"time": "waiting", "quality": "expectations", "service": "image", "cost": "value"}
+    surveys = small_sim.surveys.rename(columns=renamed)
+    scales = {"csat": RatingScale(1, 10), **{d: RatingScale(1, 10) for d in renamed.values()}}
+    data = SimpleNamespace(
+        customers=small_sim.customers,
+        surveys=surveys,
+        transactions=small_sim.transactions,
+        drivers=tuple(renamed.values()),
+        ratings=scales,
+        currency="EUR",
+    )
+    links = chain_link_strengths(data, n_boot=10)
+    assert {f"driver ratings: {d}" for d in renamed.values()} <= set(links["source"])
+    assert links.loc[links["target"] == "revenue", "unit"].str.startswith("EUR").all()
+    # the same estimates as on the default names: only the labels follow the data set
+    default = chain_link_strengths(small_sim, n_boot=10)
+    np.testing.assert_allclose(links["estimate"], default["estimate"])

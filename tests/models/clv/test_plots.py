@@ -48,11 +48,33 @@ def test_plot_clv_by_group_bars_largest_first():
     assert plot_clv_by_group(value, ax=ax1) is ax1
     assert [t.get_text() for t in ax1.get_xticklabels()] == ["ent", "smb", "mid"]
     assert [p.get_height() for p in ax1.patches] == [5000.0, 350.0, 20.0]
-    assert ax1.get_ylabel() == "total CLV (USD)"
+    assert ax1.get_ylabel() == "total CLV (USD)"  # the default currency
     # each axis gets its own USD formatter (a shared one would be bound to the last axis)
     plot_clv_distribution(value, log_scale=False, ax=ax2)
     assert ax1.yaxis.get_major_formatter() is not ax2.xaxis.get_major_formatter()
     assert ax1.yaxis.get_major_formatter()(1234.0) == "$1,234"
     with pytest.raises(ValueError, match="region"):
         plot_clv_by_group(value, by="region")
+    plt.close(fig)
+
+
+def test_plots_label_amounts_with_the_data_currency():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bsc_toolkit.plots.clv import plot_clv_by_group, plot_clv_distribution
+
+    value = pd.DataFrame({"segment": ["a", "b", "a"], "clv_usd": [1234.0, 50.0, 20.0]})
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3)
+    plot_clv_by_group(value, ax=ax1, currency="GBP")
+    assert ax1.get_ylabel() == "total CLV (GBP)" and "USD" not in ax1.get_ylabel()
+    assert ax1.yaxis.get_major_formatter()(1254.0) == "\u00a31,254"
+    plot_clv_distribution(value, ax=ax2, currency="EUR")
+    assert ax2.get_xlabel() == "CLV (EUR)"
+    legend = [t.get_text() for t in ax2.get_legend().get_texts()]
+    assert legend == ["mean \u20ac435", "median \u20ac50"] and not any("$" in t for t in legend)
+    plot_clv_distribution(value, ax=ax3, currency="CHF", log_scale=False)
+    assert ax3.xaxis.get_major_formatter()(-2500.0) == "-2,500 CHF"
     plt.close(fig)

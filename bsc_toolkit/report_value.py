@@ -1,0 +1,526 @@
+"""Helpers of the service-profit-chain and customer-value reports: refunds, null results, withheld figures.
+
+The two notebooks stay thin; what they decide or say in words lives here, with tests:
+
+* :func:`net_refunds` -- the purchase table of the CLV models: amounts netted within each
+  customer-period, so a refund cancels the purchase it belongs to, and a period whose net spend
+  is not positive is not a purchase (counted in :class:`RefundNetting`, said by
+  :func:`refund_netting_markdown`).
+* :func:`default_calibration_end` -- where the calibration period ends when the report is not told.
+* :func:`low_csat_threshold` -- the "low satisfaction" cut on the data's own csat scale.
+* :func:`clv_withheld_markdown` -- what a report says instead of CLV figures that
+  :func:`~bsc_toolkit.models.clv.value.clv_plausibility` rejected.
+* :func:`includes_zero`, :func:`with_evidence`, :func:`chain_findings_markdown`,
+  :func:`driver_findings_markdown` -- null results stated as results: where an interval of a
+  satisfaction effect includes 0 the sentence says "no evidence of a link ... in these data" and no
+  money value is claimed.
+* :func:`truth_applies` -- whether a simulation truth describes the loaded data (the truth checks
+  only run on the simulated data they belong to).
+* :func:`money_columns`, :func:`estimates_table` -- display: amount columns named with the data set's
+  currency, and "not usable" in words where a boundary fit has no finite standard error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bsc_toolkit.contracts import RatingScale
+from bsc_toolkit.formatting import diagnostics_markdown, escape_markdown
+
+__all__ = [
+    "RefundNetting",
+    "period_name",
+    "chain_findings_markdown",
+    "clv_withheld_markdown",
+    "default_calibration_end",
+    "driver_findings_markdown",
+    "estimates_table",
+    "includes_zero",
+    "low_csat_threshold",
+    "money_columns",
+    "net_refunds",
+    "refund_netting_markdown",
+    "truth_applies",
+    "with_evidence",
+]
+
+_PERIOD_NAMES = {"W": "week", "D": "day", "h": "hour", "M": "month", "Q": "quarter", "Y": "year"}
+
+
+def period_name(freq: str) -> str:
+    """``"Q"`` -> ``"quarter"``, ``"W"`` -> ``"week"`` (a pandas frequency's unit, in words)."""
+    return _PERIOD_NAMES.get(str(freq).upper()[:1] if str(freq) != "h" else "h", f"{freq} period")
+
+
+# -- refunds -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RefundNetting:
+    """The purchases of a transaction log after netting refunds within customer-periods.
+
+    Attributes
+    ----------
+    transactions : DataFrame
+        The purchases for :func:`~bsc_toolkit.models.clv.rfm.rfm_summary`: one row per
+        customer-period (and side of the calibration end) with positive net spend --
+        ``customer_id``, ``ordered_at`` (the period's first transaction) and the net amount in
+        ``revenue_usd`` (costs are not carried: margins come from the raw log). A log whose amounts
+        are all positive is passed through as it is (its columns ``customer_id, ordered_at,
+        revenue_usd``), which the RFM summary combines into the same purchases.
+    freq : str
+        The period (``"W"``: weeks, Monday to Sunday, as in the RFM summary).
+    n_purchases : int
+        Customer-periods that are purchases (positive net spend).
+    n_lines, n_refund_lines : int
+        Transaction lines, and those with a negative amount.
+    refund_amount : float
+        Sum of the negative lines (a negative number; 0 without refunds).
+    n_periods : int
+        Customer-periods with any transaction.
+    n_negative, n_zero : int
+        Customer-periods whose net spend is negative (refunds of purchases made in earlier
+        periods) or exactly 0: neither is a purchase.
+    negative_amount : float
+        Net spend of the negative customer-periods (not deducted anywhere).
+    n_customers, n_customers_without_purchase : int
+        Customers in the log, and those left with no purchase at all.
+    """
+
+    transactions: pd.DataFrame
+    freq: str
+    n_purchases: int
+    n_lines: int
+    n_refund_lines: int
+    refund_amount: float
+    n_periods: int
+    n_negative: int
+    n_zero: int
+    negative_amount: float
+    n_customers: int
+    n_customers_without_purchase: int
+
+
+def net_refunds(
+    transactions: pd.DataFrame,
+    freq: str = "W",
+    calibration_end: Any = None,
+    customer_col: str = "customer_id",
+    date_col: str = "ordered_at",
+    value_col: str = "revenue_usd",
+) -> RefundNetting:
+    """Net refunds within each customer-period; keep the periods with positive net spend as purchases.
+
+    The RFM summary (:func:`~bsc_toolkit.models.clv.rfm.rfm_summary`) combines the transactions of
+    a customer in a period into one purchase. With refunds (negative amounts, e.g. cancelled
+    invoice lines) the combination must net them: a refund in the week of its purchase reduces
+    that purchase, and a week whose net spend is negative (a refund of an earlier week's purchase)
+    or zero is no purchase at all. Such weeks are dropped and counted; their refunds are not
+    deducted from the earlier purchases (the log does not say which purchase they refund).
+
+    With ``calibration_end`` the netting is done separately on each side of it, so the purchase
+    table splits into calibration and holdout exactly like the transaction log. A log whose
+    amounts are all positive is returned as it is (every customer-period is a purchase), so its
+    RFM summary is exactly the one before netting.
+
+    Parameters
+    ----------
+    transactions : DataFrame
+        One row per transaction line; ``value_col`` may be negative.
+    freq : {"W", "D", "h"}
+        The RFM period.
+    calibration_end : date-like, optional
+        End of the calibration period of a calibration/holdout split.
+    customer_col, date_col, value_col : str
+        Column names.
+
+    Returns
+    -------
+    RefundNetting
+    """
+    from bsc_toolkit.models.clv.rfm import _normalise_freq, _period_index, _to_ns, _to_timestamp
+
+    missing = [c for c in (customer_col, date_col, value_col) if c not in transactions.columns]
+    if missing:
+        raise ValueError(f"transactions lack column(s) {missing}; they have {list(transactions.columns)}")
+    f = _normalise_freq(freq)
+    value = pd.to_numeric(transactions[value_col], errors="raise").to_numpy(dtype=float)
+    if np.isnan(value).any():
+        raise ValueError(f"column {value_col!r} has {int(np.isnan(value).sum()):,} missing amount(s)")
+    ns = _to_ns(transactions[date_col], date_col)
+    period = _period_index(ns, f)
+    side = np.zeros(len(ns), dtype=np.int8)
+    if calibration_end is not None:
+        side = (ns > _to_timestamp(calibration_end, "calibration_end").value).astype(np.int8)
+    codes, uniques = pd.factorize(transactions[customer_col], sort=True)
+    keys = pd.DataFrame({"c": codes, "p": period, "s": side, "t": ns, "v": value})
+    grouped = keys.groupby(["c", "p", "s"], sort=True)
+    agg = grouped.agg(t=("t", "min"), v=("v", "sum"))
+    agg = agg.reset_index()
+    net = agg["v"].to_numpy()
+    buy = net > 0
+    negative = net < 0
+    if (value > 0).all():
+        out = transactions[[customer_col, date_col, value_col]]
+    else:
+        out = pd.DataFrame(
+            {
+                customer_col: np.asarray(uniques)[agg.loc[buy, "c"].to_numpy()],
+                date_col: pd.to_datetime(agg.loc[buy, "t"].to_numpy()),
+                value_col: net[buy],
+            }
+        )
+    n_customers = len(uniques)
+    return RefundNetting(
+        transactions=out,
+        freq=f,
+        n_purchases=int(buy.sum()),
+        n_lines=len(transactions),
+        n_refund_lines=int((value < 0).sum()),
+        refund_amount=float(value[value < 0].sum()),
+        n_periods=len(agg),
+        n_negative=int(negative.sum()),
+        n_zero=int((net == 0).sum()),
+        negative_amount=float(net[negative].sum()),
+        n_customers=n_customers,
+        n_customers_without_purchase=n_customers - len(np.unique(agg.loc[buy, "c"].to_numpy())),
+    )
+
+
+def refund_netting_markdown(netting: RefundNetting, currency: str) -> str:
+    """One paragraph saying what netting the refunds did (Markdown, escaped).
+
+    Parameters
+    ----------
+    netting : RefundNetting
+        From :func:`net_refunds`.
+    currency : str
+        The data set's currency.
+
+    Returns
+    -------
+    str
+    """
+    cur = escape_markdown(currency)
+    period = _PERIOD_NAMES.get(netting.freq, "period")
+    if netting.n_refund_lines == 0 and netting.n_negative == 0 and netting.n_zero == 0:
+        return (
+            f"No refunds (negative amounts) in the {netting.n_lines:,} transaction lines: every customer-{period} "
+            f"with a transaction is a purchase ({netting.n_purchases:,} purchase {period}s)."
+        )
+    text = (
+        f"**Refunds.** {netting.n_refund_lines:,} of {netting.n_lines:,} transaction lines are refunds "
+        f"(negative amounts, {netting.refund_amount:,.0f} {cur} in total). Amounts are netted within each "
+        f"customer-{period}: of {netting.n_periods:,} customer-{period}s with a transaction, "
+        f"**{netting.n_purchases:,} are purchases** (positive net spend); "
+        f"{netting.n_negative:,} have negative net spend (refunds of purchases made in earlier {period}s, "
+        f"{netting.negative_amount:,.0f} {cur} in total) and {netting.n_zero:,} net to exactly 0. Those "
+        f"{netting.n_negative + netting.n_zero:,} customer-{period}s are not counted as purchases, and their "
+        f"refunds are not deducted from the earlier purchases, so spend per purchase is somewhat overstated."
+    )
+    if netting.n_customers_without_purchase:
+        text += (
+            f" {netting.n_customers_without_purchase:,} of {netting.n_customers:,} customers have no {period} "
+            "with positive net spend and are left out of the CLV models."
+        )
+    return text
+
+
+def default_calibration_end(
+    transactions: pd.DataFrame, holdout_weeks: float = 26, date_col: str = "ordered_at"
+) -> pd.Timestamp:
+    """End of the calibration period: ``holdout_weeks`` before the last transaction.
+
+    When the log spans less than twice ``holdout_weeks``, the holdout is the second half of it
+    instead (so the calibration period is never shorter than the holdout).
+
+    Parameters
+    ----------
+    transactions : DataFrame
+        With ``date_col``; at least one row.
+    holdout_weeks : float
+        Length of the holdout period in weeks.
+    date_col : str
+        The transaction date column.
+
+    Returns
+    -------
+    pandas.Timestamp
+    """
+    if transactions.empty:
+        raise ValueError("no transactions: there is no period to split")
+    stamps = pd.to_datetime(transactions[date_col])
+    first, last = stamps.min(), stamps.max()
+    holdout = pd.Timedelta(weeks=holdout_weeks)
+    if last - first < 2 * holdout:
+        holdout = (last - first) / 2
+    return last - holdout
+
+
+def low_csat_threshold(scale: RatingScale, threshold: float | None = None) -> float:
+    """The csat at or below which a customer counts as low-satisfaction, on the data's own scale.
+
+    Parameters
+    ----------
+    scale : RatingScale
+        The declared csat scale.
+    threshold : float, optional
+        Given: checked to lie on the scale (at least its lowest point, below its highest).
+        Default: one point below the scale's :meth:`~RatingScale.default_knot` (6 on 1-10,
+        3 on 1-5, 6 on 0-10).
+
+    Returns
+    -------
+    float
+    """
+    if threshold is None:
+        return scale.default_knot() - 1
+    value = float(threshold)
+    if not scale.low <= value < scale.high:
+        raise ValueError(
+            f"the low-satisfaction threshold {value:g} is not on the csat scale {scale.label}: "
+            f"give a value from {scale.low:g} to below {scale.high:g}"
+        )
+    return value
+
+
+# -- withheld CLV --------------------------------------------------------------------------------
+def clv_withheld_markdown(check: Any, what: str = "CLV") -> str:
+    """What a report says instead of CLV figures that failed :func:`~bsc_toolkit.models.clv.value.clv_plausibility`.
+
+    Parameters
+    ----------
+    check : ClvPlausibility
+        The failed check.
+    what : str
+        What is withheld ("CLV", "the holdout forecast"...).
+
+    Returns
+    -------
+    str
+        Markdown: the statement, the reasons and the fits' diagnostics, escaped.
+    """
+    lines = [
+        f"**{escape_markdown(what)} withheld.** "
+        + (
+            "The purchase model sits at a boundary of its parameter space on these data (e.g. no drop-out: "
+            "b -> infinity), where its forecasts are not estimates of anything. "
+            if check.at_boundary
+            else "The models' forecasts are not plausible on these data. "
+        )
+        + "What was found:",
+        "",
+        *(f"- {escape_markdown(r)}" for r in check.reasons),
+    ]
+    notes = diagnostics_markdown(list(check.diagnostics))
+    if notes:
+        lines += ["", "Diagnostics of the fits:", "", notes]
+    return "\n".join(lines)
+
+
+# -- null results --------------------------------------------------------------------------------
+def includes_zero(lower: Any, upper: Any) -> Any:
+    """True where the interval ``[lower, upper]`` includes 0 or is unknown (NaN).
+
+    An interval that cannot be computed is no evidence either.
+    """
+    lo = np.asarray(lower, dtype=float)
+    hi = np.asarray(upper, dtype=float)
+    with np.errstate(invalid="ignore"):
+        out = ~((lo > 0) | (hi < 0))
+    return out if out.ndim else bool(out)
+
+
+def with_evidence(table: pd.DataFrame, lower: str = "ci_lower", upper: str = "ci_upper") -> pd.DataFrame:
+    """``table`` with a column ``evidence`` saying in words whether each interval excludes 0.
+
+    Parameters
+    ----------
+    table : DataFrame
+        With interval columns ``lower`` and ``upper``.
+    lower, upper : str
+        Their names.
+
+    Returns
+    -------
+    DataFrame
+        A copy with ``evidence``: ``"interval excludes 0"`` or ``"no evidence (interval includes 0)"``.
+    """
+    out = table.copy()
+    zero = includes_zero(out[lower], out[upper])
+    out["evidence"] = np.where(zero, "no evidence (interval includes 0)", "interval excludes 0")
+    return out
+
+
+def _money_format(reference: float) -> Any:
+    """A formatter for amounts of the size of ``reference``: whole units from 100 up, else cents."""
+    digits = 0 if abs(reference) >= 100 else 2
+    return lambda v: f"{v:,.{digits}f}"
+
+
+def chain_findings_markdown(chain: Any, period: str = "quarter") -> str:
+    """The chain's results in words, saying "no evidence" where an interval includes 0.
+
+    Parameters
+    ----------
+    chain : ServiceProfitChain
+        Fitted.
+    period : str
+        The chain table's period ("quarter"), for the retention unit.
+
+    Returns
+    -------
+    str
+        Markdown bullets: satisfaction -> retention, satisfaction -> money (total, and its parts
+        through retention and direct). A money value of satisfaction is stated only when the
+        interval of the total effect excludes 0; otherwise the sentence says there is no evidence
+        of a link in these data.
+    """
+    chain._check_fitted()
+    e, ci = chain.effects_, chain.confidence_intervals_
+    level = f"{100 * (1 - chain.alpha):.0f}%"
+    money = "revenue" if chain.outcome_ == "revenue_usd" else "margin"
+    cur = escape_markdown(chain.currency)
+    d = chain.delta
+    more = f"{'one' if d == 1 else f'{d:g}'} more csat point{'s' if d != 1 else ''}"
+    more += f" (on the {escape_markdown(chain.scale.label)} scale)"
+
+    def interval(name: str, unit: str = "") -> str:
+        lo, hi = ci.loc[name, "ci_lower"], ci.loc[name, "ci_upper"]
+        fmt = _money_format(np.nanmax(np.abs([e[name], lo, hi]))) if unit else (lambda v: f"{v:.2f}")
+        return f"{level} CI {fmt(lo)} to {fmt(hi)}{f' {unit}' if unit else ''}"
+
+    def amount(name: str) -> str:
+        return f"{_money_format(e[name])(e[name])} {cur}"
+
+    def zero(name: str) -> bool:
+        return bool(includes_zero(ci.loc[name, "ci_lower"], ci.loc[name, "ci_upper"]))
+
+    lines = []
+    if zero("mediator_effect"):
+        lines.append(
+            f"- **No evidence of a link between satisfaction and retention in these data**: the {level} interval of "
+            f"the effect of {more} on {period}s retained ({interval('mediator_effect')}) includes 0."
+        )
+    else:
+        direction = "more" if e["mediator_effect"] > 0 else "fewer"
+        lines.append(
+            f"- **Satisfaction and retention:** {more} goes with {abs(e['mediator_effect']):.2f} {direction} "
+            f"{period}s retained in the follow-up ({interval('mediator_effect')})."
+        )
+    if zero("total"):
+        lines.append(
+            f"- **No evidence of a link between satisfaction and {money} in these data**: the {level} interval of the "
+            f"total effect of {more} ({interval('total', cur)}) includes 0, so no money value of satisfaction is "
+            "stated."
+        )
+    else:
+        parts = []
+        for name, label in (("indirect", "through retention"), ("direct", "directly, through more spend while active")):
+            if zero(name):
+                parts.append(f"no evidence of a part {label} (its interval, {interval(name, cur)}, includes 0)")
+            else:
+                parts.append(f"{amount(name)} {label} ({interval(name, cur)})")
+        verb = "is worth" if e["total"] > 0 else "goes with a change of"
+        lines.append(
+            f"- **Satisfaction and {money}:** {more} {verb} {amount('total')} of follow-up {money} per customer "
+            f"({interval('total', cur)}): " + "; ".join(parts) + "."
+        )
+    return "\n".join(lines)
+
+
+def driver_findings_markdown(drivers: Any, labels: Mapping[str, str] | None = None) -> str:
+    """Drivers without evidence of a link to satisfaction, in words ("" when every interval excludes 0).
+
+    Parameters
+    ----------
+    drivers : DriverImportance
+        Fitted.
+    labels : mapping, optional
+        Display names of the drivers.
+
+    Returns
+    -------
+    str
+        Markdown sentence naming the drivers whose coefficient interval includes 0.
+    """
+    s = drivers.summary
+    zero = s.index[includes_zero(s["ci_lower"], s["ci_upper"])]
+    if not len(zero):
+        return ""
+    labels = labels or {}
+    names = ", ".join(escape_markdown(labels.get(d, d)) for d in zero)
+    return (
+        f"**No evidence of a link between {names} and {escape_markdown(drivers.target_)} in these data**: "
+        f"the {100 * (1 - drivers.alpha):.0f}% interval of {'its' if len(zero) == 1 else 'their'} coefficient "
+        "includes 0 (its importance share is what it explains alongside the others, not a measured effect)."
+    )
+
+
+# -- truth and display ---------------------------------------------------------------------------
+def truth_applies(data: Any, truth: Any) -> bool:
+    """Whether a simulation truth describes the loaded data (so its checks are meaningful).
+
+    True only for simulated data as the simulator wrote them: a truth is stored, the drivers are
+    the truth's, csat is on the simulator's 1-10 scale and amounts are in USD.
+    """
+    if truth is None:
+        return False
+    weights = getattr(truth, "driver_weights", None) or {}
+    scale = data.scale("csat")
+    return (
+        set(data.drivers) == set(weights) and (scale.low, scale.high) == (1, 10) and str(data.currency).upper() == "USD"
+    )
+
+
+def estimates_table(table: pd.DataFrame, missing: str = "not usable") -> Any:
+    """A table of estimates for display, with non-finite numbers written as ``missing`` in words.
+
+    A fit at a boundary has standard errors and intervals that are not finite; a report shows
+    "not usable" there instead of NaN or inf. A table whose numbers are all finite is returned
+    unchanged.
+
+    Parameters
+    ----------
+    table : DataFrame
+        E.g. a fitter's ``summary``.
+    missing : str
+        What to write instead of a non-finite number.
+
+    Returns
+    -------
+    DataFrame or pandas.io.formats.style.Styler
+    """
+    numeric = table.select_dtypes("number")
+    if np.isfinite(numeric.to_numpy(dtype=float)).all():
+        return table
+    shown = table.copy()
+    for col in numeric.columns:
+        values = shown[col].astype(float)
+        shown[col] = [f"{v:,.4g}" if np.isfinite(v) else missing for v in values]
+    return shown
+
+
+def money_columns(columns: Any, currency: str) -> dict[str, str]:
+    """Display names for amount columns: ``clv_usd`` -> ``"clv (GBP)"`` (the suffix is historic).
+
+    Parameters
+    ----------
+    columns : iterable of str
+        Column names; those ending in ``_usd`` are renamed.
+    currency : str
+        The data set's currency.
+
+    Returns
+    -------
+    dict
+        ``{old: new}`` for ``DataFrame.rename(columns=...)``.
+    """
+    return {
+        c: f"{c.removesuffix('_usd').replace('_', ' ')} ({currency})"
+        for c in columns
+        if isinstance(c, str) and c.endswith("_usd")
+    }
