@@ -30,7 +30,14 @@ from bsc_toolkit.models.clv.bgnbd import BetaGeoFitter
 from bsc_toolkit.models.clv.gamma_gamma import GammaGammaFitter
 from bsc_toolkit.models.clv.rfm import rfm_summary
 from bsc_toolkit.models.clv.simulate import simulate_bgnbd, simulate_gamma_gamma
-from bsc_toolkit.models.clv.value import PERIODS_PER_MONTH, clv_at_risk, customer_lifetime_value
+from bsc_toolkit.models.clv.value import (
+    PERIODS_PER_MONTH,
+    ClvPlausibility,
+    clv_at_risk,
+    clv_plausibility,
+    customer_lifetime_value,
+    largest_yearly_spend,
+)
 
 __all__ = [
     "rfm_summary",
@@ -41,4 +48,7 @@ __all__ = [
     "simulate_bgnbd",
     "simulate_gamma_gamma",
     "PERIODS_PER_MONTH",
+    "ClvPlausibility",
+    "clv_plausibility",
+    "largest_yearly_spend",
 ]
