@@ -1,5 +1,6 @@
-"""Shared pieces of the retention models: satisfaction terms, input checks, the ratio table, the
-spline-versus-line tests and the wording of units."""
+"""Shared pieces of the retention models: satisfaction terms (:class:`CsatTerms`), input checks,
+the ratio table, the reference band of ``terms="bands"``, the binomial fit stored on a model with
+its spline-versus-line tests, and the wording of units and estimates."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ import pandas as pd
 from scipy import stats
 
 from bsc_toolkit.contracts import DRIVERS, RatingScale
-from bsc_toolkit.models._base import wald_table
-from bsc_toolkit.models.features import CSAT_BANDS, Bands, band_holding
-from bsc_toolkit.models.retention._diagnose import Separation, detect_separation
+from bsc_toolkit.models._base import FittedModel, wald_table
+from bsc_toolkit.models.features import CSAT_BANDS, Bands, band_holding, csat_bands
+from bsc_toolkit.models.retention._diagnose import Separation, detect_separation, diagnose_fit
 from bsc_toolkit.models.retention._irls import BinomialFit, fit_binomial
 
 TERMS = ("spline", "linear", "bands", "drivers")
@@ -225,3 +226,180 @@ def take(values: pd.Series, keep: np.ndarray) -> pd.Series | np.ndarray:
     if arr.dtype == object and values.name != "customer_id":
         return pd.Categorical(arr)
     return arr
+
+
+# --------------------------------------------------------------------------- the models' shared parts
+class CsatTerms:
+    """What the retention models share about satisfaction: terms, knot, bands and scale.
+
+    Mixed in before :class:`~bsc_toolkit.models._base.FittedModel` (whose ``alpha``,
+    ``_diagnose`` and fitted estimates it uses): sets ``terms``, ``scale``, ``knot``, ``drivers``
+    and ``bands`` (:meth:`_set_terms`), and gives the reference band, the unit of the csat
+    coefficients, the summary table and the words of ``summary_text``.
+    """
+
+    terms: str
+    scale: RatingScale
+    knot: float
+    drivers: tuple[str, ...]
+    bands: Bands
+    formula: str | None
+
+    def _set_terms(
+        self,
+        terms: str,
+        knot: float | None,
+        scale: RatingScale | None,
+        drivers: Sequence[str] | None,
+        bands: Bands | None,
+    ) -> None:
+        """Check and store ``terms``, ``scale``, ``knot`` (default ``scale.default_knot()``), ``drivers``
+        and ``bands`` (default ``csat_bands(scale)``)."""
+        self.terms = check_terms(terms)
+        self.scale = check_scale(scale)
+        self.knot = self.scale.default_knot() if knot is None else float(knot)
+        self.drivers = check_drivers(drivers)
+        self.bands = csat_bands(self.scale) if bands is None else tuple(bands)
+
+    @property
+    def reference_band(self) -> str:
+        """Label of the csat band that holds the knot (the default reference of ``terms='bands'``)."""
+        return reference_band(self.knot, self.bands)
+
+    @property
+    def unit(self) -> str:
+        """Unit of the csat coefficients: ``"per scale point (1-10)"`` (the model's scale)."""
+        return f"per scale point ({self.scale.label})"
+
+    def _sat_columns(self) -> list[str]:
+        """The satisfaction column(s) the terms read: the drivers, or csat."""
+        return list(self.drivers) if self.terms == "drivers" else ["csat"]
+
+    def _summary(self) -> pd.DataFrame:
+        return ratio_table(self.params_, self.standard_errors_, self.alpha)
+
+    def _satisfaction_text(self) -> str:
+        """What the satisfaction coefficients measure, in words (a custom formula says only the scale)."""
+        if self.formula is not None:
+            return f"custom formula; csat on its {self.scale.label} scale, knot {self.knot:g}"
+        return unit_text(self.terms, self.scale, self.knot, self.reference_band_, self.drivers)
+
+    def _bands_and_reference(self, band: pd.Categorical | pd.Series, rows: str) -> tuple[pd.Categorical, str]:
+        """The csat bands without their empty categories, and the reference band of the band effects.
+
+        The reference is the band holding the knot or, under ``terms="bands"`` (no formula) when no
+        ``rows`` (e.g. "customers") fall in it, the most populated band; an ``empty_reference``
+        diagnostic then says so.
+        """
+        band = pd.Categorical(band)
+        reference = self.reference_band
+        if self.terms == "bands" and self.formula is None:
+            counts = pd.Series(band).value_counts(sort=False)
+            if counts.get(reference, 0) == 0:
+                fallback = str(counts.idxmax())
+                self._diagnose(
+                    "empty_reference",
+                    f"The reference csat band '{reference}' (the band holding the knot {self.knot:g}) has no "
+                    f"{rows}; band effects are relative to the most populated band '{fallback}' instead.",
+                )
+                reference = fallback
+        return band.remove_unused_categories(), reference
+
+
+def store_estimates(model: FittedModel, params: pd.Series, se: pd.Series, cov: pd.DataFrame) -> None:
+    """Store estimates on ``model``: ``params_``, ``standard_errors_``, ``cov_params_`` and the Wald
+    ``p_values_`` and ``confidence_intervals_`` (``ci_lower, ci_upper``) at the model's ``alpha``."""
+    model.params_ = params
+    model.standard_errors_ = se
+    model.cov_params_ = cov
+    table = ratio_table(params, se, model.alpha)
+    model.p_values_ = table["p_value"]
+    model.confidence_intervals_ = table[["ci_lower", "ci_upper"]]
+
+
+def fit_binomial_model(
+    model: FittedModel,
+    x: np.ndarray,
+    y: np.ndarray,
+    names: list[str],
+    link: str,
+    offset: np.ndarray | None = None,
+    groups: np.ndarray | None = None,
+    *,
+    dropped: dict[str, int],
+    n_rows: int,
+    model_name: str = "hazard model",
+    unit: str = "customer-period",
+) -> None:
+    """Fit a binomial retention model (hazard or churn flag) and store its results on ``model``.
+
+    The fit follows the model's ``penalty`` option (:func:`fit_with_penalty`). Stored:
+    ``penalty_``, ``penalised_llf_``, the estimates (:func:`store_estimates`), ``llf_`` and
+    ``nonlinearity_test_`` (spline vs line, :func:`spline_vs_line`, when the model has
+    ``terms="spline"``, no formula and ``nonlinearity_test``; else None); then the fit's
+    diagnostics (:func:`~._diagnose.diagnose_fit` with ``dropped``, ``n_rows``, ``model_name``
+    and ``unit``).
+
+    Raises
+    ------
+    ValueError
+        When the design matrix of ``model.formula_`` is singular.
+    """
+    try:
+        fit, separation = fit_with_penalty(x, y, link, offset, groups, names, model.penalty)
+    except np.linalg.LinAlgError:
+        raise ValueError(f"the design matrix of {model.formula_!r} is singular (collinear or empty columns)") from None
+    model.penalty_ = fit.penalty
+    model.penalised_llf_ = fit.penalised_llf
+    cov = pd.DataFrame(fit.cov, index=names, columns=names)
+    store_estimates(model, pd.Series(fit.params, index=names), pd.Series(np.sqrt(np.diag(fit.cov)), index=names), cov)
+    model.llf_ = fit.llf
+    model.nonlinearity_test_ = None
+    if model.terms == "spline" and model.formula is None and model.nonlinearity_test:
+        # the straight line is the spline with equal slopes: the same design with one column fewer,
+        # fitted the same way (a penalised LR test when the spline fit is Firth-penalised)
+        def refit(x_lin: np.ndarray, start: np.ndarray) -> BinomialFit:
+            return fit_binomial(x_lin, y, link, offset=offset, start=start, penalty=fit.penalty, penalty_x=x)
+
+        llf = fit.penalised_llf if fit.penalty is not None else fit.llf
+        model.nonlinearity_test_ = spline_vs_line(x, names, model.params_, model.cov_params_, llf, refit)
+    diagnose_fit(model, x, y, fit, names, dropped, n_rows, separation=separation, model_name=model_name, unit=unit)
+
+
+def record_numerical_warnings(model: FittedModel, what: str, fit: Callable[[], None]) -> None:
+    """Run ``fit()``; its numerical (Runtime) warnings become one ``numerical`` diagnostic of ``model``
+    (``what``: e.g. "hazard"), other warnings are passed on."""
+    with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
+        warnings.simplefilter("always", RuntimeWarning)
+        fit()
+    numeric = [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    for w in caught:
+        if w not in numeric:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if numeric:
+        text = "; ".join(sorted({str(w.message) for w in numeric}))[:300]
+        model._diagnose(
+            "numerical",
+            f"Numerical warnings during the {what} fit ({text}): check the estimates and their standard "
+            "errors for extreme values before using them.",
+            "warning",
+        )
+
+
+def binomial_text(model: FittedModel, head: str, estimates_note: str = "") -> str:
+    """``summary_text`` of a binomial model: ``head``, the satisfaction and estimates lines, the
+    summary table, the nonlinearity tests (if any) and the diagnostics."""
+    estimates = (
+        "Firth-penalised (bias-reduced) maximum likelihood, Wald intervals"
+        if model.penalty_ == "firth"
+        else "maximum likelihood"
+    )
+    text = (
+        f"{head}\nSatisfaction: {model._satisfaction_text()}\nEstimates: {estimates}{estimates_note}\n"
+        + model.summary.round(4).to_string()
+    )
+    if model.nonlinearity_test_ is not None:
+        text += "\n\nNonlinearity (diminishing returns) tests\n" + model.nonlinearity_test_.round(4).to_string()
+    if model.diagnostics_:
+        text += "\n\nDiagnostics\n" + "\n".join(f"- {d}" for d in model.diagnostics_)
+    return text

@@ -104,6 +104,18 @@ def binomial_loglike(y: np.ndarray, mu: np.ndarray) -> float:
     return float(np.sum(y * np.log((mu + 1e-20) / (1.0 - mu + 1e-20)) + np.log(1.0 - mu + 1e-20)))
 
 
+def _inputs(
+    x: np.ndarray, y: np.ndarray, link: str, offset: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The link checked; design, outcome and offset (zeros without one) as float64 arrays."""
+    if link not in _LINKS:
+        raise ValueError(f"link must be one of {_LINKS}, not {link!r}")
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    off = np.zeros(len(y)) if offset is None else np.asarray(offset, dtype=np.float64)
+    return x, y, off
+
+
 @dataclass
 class BinomialFit:
     """Result of :func:`fit_binomial` (plain arrays)."""
@@ -117,6 +129,11 @@ class BinomialFit:
     converged: bool
     penalty: str | None = None
     penalised_llf: float | None = None
+
+    @classmethod
+    def at(cls, y: np.ndarray, mu: np.ndarray, **fields) -> BinomialFit:
+        """The fit whose fitted probabilities are ``mu``: ``llf`` and ``deviance`` computed from ``y``."""
+        return cls(mu=mu, llf=binomial_loglike(y, mu), deviance=_deviance(y, mu), **fields)
 
 
 def fit_binomial(
@@ -163,15 +180,11 @@ def fit_binomial(
     -------
     BinomialFit
     """
-    if link not in _LINKS:
-        raise ValueError(f"link must be one of {_LINKS}, not {link!r}")
+    x, y, off = _inputs(x, y, link, offset)
     if penalty is not None:
         if penalty not in PENALTIES:
             raise ValueError(f"penalty must be None or one of {PENALTIES}, not {penalty!r}")
-        return fit_firth(x, y, link, offset=offset, start=start, groups=groups, maxiter=maxiter, penalty_x=penalty_x)
-    x = np.ascontiguousarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    off = np.zeros(len(y)) if offset is None else np.asarray(offset, dtype=np.float64)
+        return fit_firth(x, y, link, offset=off, start=start, groups=groups, maxiter=maxiter, penalty_x=penalty_x)
     n = len(y)
     if start is None and warm_start and n > _WARM_MIN_ROWS:
         # a fit on every k-th row gives start values near the optimum: fewer passes over all rows
@@ -209,15 +222,7 @@ def fit_binomial(
     cov = np.linalg.inv(xtwx)
     if groups is not None:
         cov = _cluster_cov(x, y, mu, link, groups)
-    return BinomialFit(
-        params=params,
-        cov=cov,
-        mu=mu,
-        llf=binomial_loglike(y, mu),
-        deviance=_deviance(y, mu),
-        iterations=iteration,
-        converged=converged,
-    )
+    return BinomialFit.at(y, mu, params=params, cov=cov, iterations=iteration, converged=converged)
 
 
 # --------------------------------------------------------------------------- Firth
@@ -340,11 +345,7 @@ def fit_firth(
     penalised likelihood is; Wald intervals are used here, which can be too narrow on the side of
     a separated coefficient.
     """
-    if link not in _LINKS:
-        raise ValueError(f"link must be one of {_LINKS}, not {link!r}")
-    x = np.ascontiguousarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    off = np.zeros(len(y)) if offset is None else np.asarray(offset, dtype=np.float64)
+    x, y, off = _inputs(x, y, link, offset)
     xp = None if penalty_x is None else np.ascontiguousarray(penalty_x, dtype=np.float64)
     k = x.shape[1]
     if start is None:
@@ -382,13 +383,11 @@ def fit_firth(
     cov = np.linalg.inv(st["info"])
     if groups is not None:
         cov = _cluster_cov(x, y, _clip(st["mu"]), link, groups)
-    mu = st["mu"]
-    return BinomialFit(
+    return BinomialFit.at(
+        y,
+        st["mu"],
         params=st["beta"],
         cov=cov,
-        mu=mu,
-        llf=binomial_loglike(y, mu),
-        deviance=_deviance(y, mu),
         iterations=iteration,
         converged=converged,
         penalty="firth",

@@ -27,31 +27,25 @@ import patsy
 
 from bsc_toolkit.contracts import RatingScale
 from bsc_toolkit.models._base import FittedModel, deprecated_alias, resolve_alpha, z_critical
-from bsc_toolkit.models.features import Bands, add_csat_spline, csat_band, csat_bands, csat_spline
+from bsc_toolkit.models.features import Bands, add_csat_spline, csat_band, csat_spline
 from bsc_toolkit.models.retention._common import (
-    check_drivers,
+    CsatTerms,
+    binomial_text,
     check_on_scale,
     check_penalty,
-    check_scale,
-    check_terms,
     csat_term,
-    fit_with_penalty,
+    fit_binomial_model,
     grid_of,
-    ratio_table,
-    reference_band,
+    record_numerical_warnings,
     require,
-    spline_vs_line,
     take,
-    unit_text,
 )
 from bsc_toolkit.models.retention._design import build_design, term_columns
-from bsc_toolkit.models.retention._diagnose import diagnose_fit
-from bsc_toolkit.models.retention._irls import BinomialFit, fit_binomial
 
 __all__ = ["DiscreteTimeHazardModel", "ChurnLogitModel"]
 
 
-class DiscreteTimeHazardModel(FittedModel):
+class DiscreteTimeHazardModel(CsatTerms, FittedModel):
     """Discrete-time churn hazard on surveyed customer-periods (binomial GLM).
 
     * ``link="cloglog"`` (default) with offset ``log(at_risk_fraction)``:
@@ -155,27 +149,13 @@ class DiscreteTimeHazardModel(FittedModel):
         if cov_type not in ("nonrobust", "cluster"):
             raise ValueError(f"cov_type must be 'nonrobust' or 'cluster', not {cov_type!r}")
         self.link = link
-        self.terms = check_terms(terms)
-        self.scale = check_scale(scale)
-        self.knot = self.scale.default_knot() if knot is None else float(knot)
-        self.drivers = check_drivers(drivers)
-        self.bands = csat_bands(self.scale) if bands is None else tuple(bands)
+        self._set_terms(terms, knot, scale, drivers, bands)
         self.penalty = check_penalty(penalty)
         self.controls = tuple(controls)
         self.formula = formula
         self.cov_type = cov_type
         self.nonlinearity_test = bool(nonlinearity_test)
         self.keep_data = bool(keep_data)
-
-    @property
-    def reference_band(self) -> str:
-        """Label of the csat band that holds the knot (the default reference of ``terms='bands'``)."""
-        return reference_band(self.knot, self.bands)
-
-    @property
-    def unit(self) -> str:
-        """Unit of the csat coefficients: ``"per scale point (1-10)"``."""
-        return f"per scale point ({self.scale.label})"
 
     # ------------------------------------------------------------------ data
     def _rhs(self, reference: str) -> str:
@@ -185,9 +165,6 @@ class DiscreteTimeHazardModel(FittedModel):
         if self.link == "logit":
             rhs.append("log_at_risk")
         return " + ".join(rhs)
-
-    def _sat_columns(self) -> list[str]:
-        return list(self.drivers) if self.terms == "drivers" else ["csat"]
 
     def _prepare(self, panel: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
         require(panel, ["customer_id", "churned", "at_risk_fraction", *self._sat_columns()])
@@ -242,21 +219,7 @@ class DiscreteTimeHazardModel(FittedModel):
         self._start_fit()
         self.__dict__.pop("_result", None)
         self._data = None
-        with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
-            warnings.simplefilter("always", RuntimeWarning)
-            self._fit(panel)
-        numeric = [w for w in caught if issubclass(w.category, RuntimeWarning)]
-        for w in caught:
-            if w not in numeric:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        if numeric:
-            text = "; ".join(sorted({str(w.message) for w in numeric}))[:300]
-            self._diagnose(
-                "numerical",
-                f"Numerical warnings during the hazard fit ({text}): check the estimates and their standard "
-                "errors for extreme values before using them.",
-                "warning",
-            )
+        record_numerical_warnings(self, "hazard", lambda: self._fit(panel))
         return self
 
     def _fit(self, panel: pd.DataFrame) -> None:
@@ -281,22 +244,11 @@ class DiscreteTimeHazardModel(FittedModel):
             )
         reference = self.reference_band
         self.reference_band_ = None
+        self.band_means_ = None
         if "csat_band" in df.columns:
-            counts = df["csat_band"].value_counts(sort=False)
-            df["csat_band"] = df["csat_band"].cat.remove_unused_categories()
-            if self.terms == "bands" and self.formula is None and counts.get(reference, 0) == 0:
-                fallback = str(counts.idxmax())
-                self._diagnose(
-                    "empty_reference",
-                    f"The reference csat band '{reference}' (the band holding the knot {self.knot:g}) has no "
-                    f"surveyed customer-periods; band effects are relative to the most populated band "
-                    f"'{fallback}' instead.",
-                )
-                reference = fallback
+            df["csat_band"], reference = self._bands_and_reference(df["csat_band"], "surveyed customer-periods")
             self.reference_band_ = reference if self.terms == "bands" else None
             self.band_means_ = df.groupby("csat_band", observed=True)["csat"].mean()
-        else:
-            self.band_means_ = None
         rhs = self._rhs(reference)
         self.formula_ = "churned ~ " + rhs
         x, names, self.design_info_, _ = build_design(df, rhs)
@@ -305,28 +257,10 @@ class DiscreteTimeHazardModel(FittedModel):
         groups = pd.factorize(df["customer_id"])[0] if self.cov_type == "cluster" else None
         n_obs, n_customers = len(df), int(df["customer_id"].nunique())
         del df  # the fit needs the arrays only
-        try:
-            fit, separation = fit_with_penalty(x, y, self.link, offset, groups, names, self.penalty)
-        except np.linalg.LinAlgError:
-            raise ValueError(
-                f"the design matrix of {self.formula_!r} is singular (collinear or empty columns)"
-            ) from None
-        self.penalty_ = fit.penalty
-        self.penalised_llf_ = fit.penalised_llf
-        self.params_ = pd.Series(fit.params, index=names)
-        self.cov_params_ = pd.DataFrame(fit.cov, index=names, columns=names)
-        self.standard_errors_ = pd.Series(np.sqrt(np.diag(fit.cov)), index=names)
-        table = ratio_table(self.params_, self.standard_errors_, self.alpha)
-        self.p_values_ = table["p_value"]
-        self.confidence_intervals_ = table[["ci_lower", "ci_upper"]]
-        self.llf_ = fit.llf
         self.n_obs_ = n_obs
         self.n_events_ = n_events
         self.n_customers_ = n_customers
-        self.nonlinearity_test_ = None
-        if self.terms == "spline" and self.formula is None and self.nonlinearity_test:
-            self.nonlinearity_test_ = self._nonlinearity_test(x, y, offset, names)
-        diagnose_fit(self, x, y, fit, names, dropped, len(panel), separation=separation)
+        fit_binomial_model(self, x, y, names, self.link, offset, groups, dropped=dropped, n_rows=len(panel))
         # the n x k design and per-row arrays are not kept unless asked (to_statsmodels rebuilds them)
         if self.keep_data:
             self._data = (x, y, offset, groups, names)
@@ -346,15 +280,6 @@ class DiscreteTimeHazardModel(FittedModel):
         offset = df["log_at_risk"].to_numpy() if self.link == "cloglog" else None
         groups = pd.factorize(df["customer_id"])[0] if self.cov_type == "cluster" else None
         return x, y, offset, groups, names
-
-    def _nonlinearity_test(self, x: np.ndarray, y: np.ndarray, offset: np.ndarray | None, names: list[str]):
-        # the straight line is the spline with equal slopes: the same design with one column fewer,
-        # fitted the same way (a penalised LR test when the spline fit is Firth-penalised)
-        def refit(x_lin: np.ndarray, start: np.ndarray) -> BinomialFit:
-            return fit_binomial(x_lin, y, self.link, offset=offset, start=start, penalty=self.penalty_, penalty_x=x)
-
-        llf = self.penalised_llf_ if self.penalty_ is not None else self.llf_
-        return spline_vs_line(x, names, self.params_, self.cov_params_, llf, refit)
 
     # ------------------------------------------------------------------ outputs
     @property
@@ -400,31 +325,15 @@ class DiscreteTimeHazardModel(FittedModel):
             warnings.simplefilter("ignore")
             return model.fit(start_params=self.params_.to_numpy(), **kw)
 
-    def _summary(self) -> pd.DataFrame:
-        return ratio_table(self.params_, self.standard_errors_, self.alpha)
-
     def summary_text(self) -> str:
         """Readable summary: coefficient table, nonlinearity tests and diagnostics."""
         self._check_fitted()
         kind = "log hazard ratios (cloglog)" if self.link == "cloglog" else "log odds ratios (logit)"
-        satisfaction = unit_text(self.terms, self.scale, self.knot, self.reference_band_, self.drivers)
-        if self.formula is not None:
-            satisfaction = f"custom formula; csat on its {self.scale.label} scale, knot {self.knot:g}"
-        estimates = (
-            "Firth-penalised (bias-reduced) maximum likelihood, Wald intervals"
-            if self.penalty_ == "firth"
-            else "maximum likelihood"
-        )
-        text = (
+        return binomial_text(
+            self,
             f"Discrete-time hazard, {kind}: {self.formula_}\n{self.n_obs_:,} customer-periods, "
-            f"{self.n_customers_:,} customers, {self.n_events_:,} churn events\n"
-            f"Satisfaction: {satisfaction}\nEstimates: {estimates}\n" + self.summary.round(4).to_string()
+            f"{self.n_customers_:,} customers, {self.n_events_:,} churn events",
         )
-        if self.nonlinearity_test_ is not None:
-            text += "\n\nNonlinearity (diminishing returns) tests\n" + self.nonlinearity_test_.round(4).to_string()
-        if self.diagnostics_:
-            text += "\n\nDiagnostics\n" + "\n".join(f"- {d}" for d in self.diagnostics_)
-        return text
 
     def design_matrix(self, data: pd.DataFrame) -> np.ndarray:
         """Design matrix of the fitted formula for new rows (exposure = one full period).

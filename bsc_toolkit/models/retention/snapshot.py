@@ -18,7 +18,6 @@ estimates describe an association, not the effect of raising satisfaction.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,23 +28,18 @@ from bsc_toolkit.contracts import RatingScale
 from bsc_toolkit.models._base import FittedModel, check_alpha
 from bsc_toolkit.models.features import Bands, add_csat_spline, csat_band, csat_bands, csat_spline
 from bsc_toolkit.models.retention._common import (
-    check_drivers,
+    CsatTerms,
+    binomial_text,
     check_on_scale,
     check_penalty,
     check_scale,
-    check_terms,
     csat_term,
-    fit_with_penalty,
-    ratio_table,
-    reference_band,
+    fit_binomial_model,
+    record_numerical_warnings,
     require,
-    spline_vs_line,
     take,
-    unit_text,
 )
 from bsc_toolkit.models.retention._design import build_design, term_columns
-from bsc_toolkit.models.retention._diagnose import diagnose_fit
-from bsc_toolkit.models.retention._irls import BinomialFit, fit_binomial
 from bsc_toolkit.models.retention.survival import KaplanMeierByBand, km_by_group
 
 __all__ = ["ChurnFlagModel", "kaplan_meier_snapshot"]
@@ -97,7 +91,7 @@ def _churn_flag(values: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:
     return flag, missing
 
 
-class ChurnFlagModel(FittedModel):
+class ChurnFlagModel(CsatTerms, FittedModel):
     """Logistic regression of a snapshot churn flag on satisfaction and controls.
 
     ``logit P(churned = 1) = b0 + f(csat) + controls``, one row per customer; ``exp_coef`` in the
@@ -177,28 +171,11 @@ class ChurnFlagModel(FittedModel):
         bands: Bands | None = None,
     ) -> None:
         super().__init__(alpha=alpha)
-        self.terms = check_terms(terms)
-        self.scale = check_scale(scale)
-        self.knot = self.scale.default_knot() if knot is None else float(knot)
+        self._set_terms(terms, knot, scale, drivers, bands)
         self.controls = None if controls is None else tuple([controls] if isinstance(controls, str) else controls)
         self.formula = formula
         self.nonlinearity_test = bool(nonlinearity_test)
         self.penalty = check_penalty(penalty)
-        self.drivers = check_drivers(drivers)
-        self.bands = csat_bands(self.scale) if bands is None else tuple(bands)
-
-    @property
-    def reference_band(self) -> str:
-        """Label of the csat band that holds the knot (the default reference of ``terms='bands'``)."""
-        return reference_band(self.knot, self.bands)
-
-    @property
-    def unit(self) -> str:
-        """Unit of the csat coefficients: ``"per scale point (1-5)"``."""
-        return f"per scale point ({self.scale.label})"
-
-    def _sat_columns(self) -> list[str]:
-        return list(self.drivers) if self.terms == "drivers" else ["csat"]
 
     def _rhs(self, reference: str, controls: tuple[str, ...]) -> str:
         if self.formula is not None:
@@ -225,20 +202,7 @@ class ChurnFlagModel(FittedModel):
             ``self``.
         """
         self._start_fit()
-        with warnings.catch_warnings(record=True) as caught, np.errstate(all="ignore"):
-            warnings.simplefilter("always", RuntimeWarning)
-            self._fit(customers, surveys)
-        numeric = [w for w in caught if issubclass(w.category, RuntimeWarning)]
-        for w in caught:
-            if w not in numeric:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        if numeric:
-            text = "; ".join(sorted({str(w.message) for w in numeric}))[:300]
-            self._diagnose(
-                "numerical",
-                f"Numerical warnings during the churn-flag fit ({text}): check the estimates and their standard "
-                "errors for extreme values before using them.",
-            )
+        record_numerical_warnings(self, "churn-flag", lambda: self._fit(customers, surveys))
         return self
 
     def _fit(self, customers: pd.DataFrame, surveys: pd.DataFrame | None) -> None:
@@ -286,68 +250,25 @@ class ChurnFlagModel(FittedModel):
             raise ValueError(f"column '{sat_col}' has no variation")
         reference = self.reference_band
         self.reference_band_ = None
+        self.band_means_ = None
         if "csat" in df.columns and self.terms != "drivers":
             csat = df["csat"].to_numpy(dtype=float)
             check_on_scale(csat, self.scale, self.knot, self.terms == "spline" and self.formula is None)
             df["csat_below"], df["csat_above"] = csat_spline(csat, self.knot)
-            band = csat_band(csat, self.bands)
-            counts = pd.Series(band).value_counts(sort=False)
-            df["csat_band"] = band.remove_unused_categories()
+            df["csat_band"], reference = self._bands_and_reference(csat_band(csat, self.bands), "customers")
             if self.terms == "bands" and self.formula is None:
-                if counts.get(reference, 0) == 0:
-                    fallback = str(counts.idxmax())
-                    self._diagnose(
-                        "empty_reference",
-                        f"The reference csat band '{reference}' (the band holding the knot {self.knot:g}) has no "
-                        f"customers; band effects are relative to the most populated band '{fallback}' instead.",
-                    )
-                    reference = fallback
                 self.reference_band_ = reference
             self.band_means_ = df.groupby("csat_band", observed=True)["csat"].mean()
-        else:
-            self.band_means_ = None
         self.controls_ = tuple(controls)
         rhs = self._rhs(reference, self.controls_)
         self.formula_ = "churned ~ " + rhs
         x, names, self.design_info_, _ = build_design(df, rhs)
         y = df["churned"].to_numpy(dtype=np.float64)
         del df
-        try:
-            fit, separation = fit_with_penalty(x, y, "logit", None, None, names, self.penalty)
-        except np.linalg.LinAlgError:
-            raise ValueError(
-                f"the design matrix of {self.formula_!r} is singular (collinear or empty columns)"
-            ) from None
-        self.penalty_ = fit.penalty
-        self.penalised_llf_ = fit.penalised_llf
-        self.params_ = pd.Series(fit.params, index=names)
-        self.cov_params_ = pd.DataFrame(fit.cov, index=names, columns=names)
-        self.standard_errors_ = pd.Series(np.sqrt(np.diag(fit.cov)), index=names)
-        table = ratio_table(self.params_, self.standard_errors_, self.alpha)
-        self.p_values_ = table["p_value"]
-        self.confidence_intervals_ = table[["ci_lower", "ci_upper"]]
-        self.llf_ = fit.llf
         self.n_obs_ = len(y)
         self.n_events_ = n_events
-        self.nonlinearity_test_ = None
-        if self.terms == "spline" and self.formula is None and self.nonlinearity_test:
-
-            def refit(x_lin: np.ndarray, start: np.ndarray) -> BinomialFit:
-                return fit_binomial(x_lin, y, "logit", start=start, penalty=self.penalty_, penalty_x=x)
-
-            llf = self.penalised_llf_ if self.penalty_ is not None else self.llf_
-            self.nonlinearity_test_ = spline_vs_line(x, names, self.params_, self.cov_params_, llf, refit)
-        diagnose_fit(
-            self,
-            x,
-            y,
-            fit,
-            names,
-            dropped,
-            n_rows,
-            separation=separation,
-            model_name="churn-flag model",
-            unit="customer",
+        fit_binomial_model(
+            self, x, y, names, "logit", dropped=dropped, n_rows=n_rows, model_name="churn-flag model", unit="customer"
         )
         if n_flag_missing:
             self._diagnose(
@@ -369,31 +290,15 @@ class ChurnFlagModel(FittedModel):
         )
 
     # ------------------------------------------------------------------ outputs
-    def _summary(self) -> pd.DataFrame:
-        return ratio_table(self.params_, self.standard_errors_, self.alpha)
-
     def summary_text(self) -> str:
         """Readable summary: odds-ratio table, nonlinearity tests and diagnostics."""
         self._check_fitted()
-        satisfaction = unit_text(self.terms, self.scale, self.knot, self.reference_band_, self.drivers)
-        if self.formula is not None:
-            satisfaction = f"custom formula; csat on its {self.scale.label} scale, knot {self.knot:g}"
-        estimates = (
-            "Firth-penalised (bias-reduced) maximum likelihood, Wald intervals"
-            if self.penalty_ == "firth"
-            else "maximum likelihood"
-        )
-        text = (
+        return binomial_text(
+            self,
             f"Churn flag at the snapshot, log odds ratios (logit): {self.formula_}\n"
-            f"{self.n_obs_:,} customers, {self.n_events_:,} churned\n"
-            f"Satisfaction: {satisfaction}\nEstimates: {estimates}; exp_coef is the odds ratio\n"
-            + self.summary.round(4).to_string()
+            f"{self.n_obs_:,} customers, {self.n_events_:,} churned",
+            "; exp_coef is the odds ratio",
         )
-        if self.nonlinearity_test_ is not None:
-            text += "\n\nNonlinearity (diminishing returns) tests\n" + self.nonlinearity_test_.round(4).to_string()
-        if self.diagnostics_:
-            text += "\n\nDiagnostics\n" + "\n".join(f"- {d}" for d in self.diagnostics_)
-        return text
 
     def design_matrix(self, data: pd.DataFrame) -> pd.DataFrame:
         """Design matrix of the fitted formula for new rows (rows with a missing covariate left out).

@@ -21,15 +21,12 @@ from bsc_toolkit.contracts import RatingScale
 from bsc_toolkit.models._base import FittedModel, check_alpha
 from bsc_toolkit.models.features import Bands, add_csat_spline, csat_band, csat_bands, csat_spline
 from bsc_toolkit.models.retention._common import (
-    check_drivers,
+    CsatTerms,
     check_on_scale,
     check_scale,
-    check_terms,
     csat_term,
-    ratio_table,
-    reference_band,
     require,
-    unit_text,
+    store_estimates,
 )
 
 __all__ = ["survival_episodes", "KaplanMeierByBand", "kaplan_meier_by_band", "CoxChurnModel"]
@@ -249,7 +246,7 @@ def km_by_group(
 
 
 # --------------------------------------------------------------------------- Cox
-class CoxChurnModel(FittedModel):
+class CoxChurnModel(CsatTerms, FittedModel):
     """Cox proportional hazards with time-varying csat (start/stop episodes).
 
     Fitted with lifelines' ``CoxTimeVaryingFitter``; :meth:`agreement` refits with statsmodels'
@@ -312,24 +309,10 @@ class CoxChurnModel(FittedModel):
         bands: Bands | None = None,
     ) -> None:
         super().__init__(alpha=alpha)
-        self.terms = check_terms(terms)
-        self.scale = check_scale(scale)
-        self.knot = self.scale.default_knot() if knot is None else float(knot)
-        self.drivers = check_drivers(drivers)
-        self.bands = csat_bands(self.scale) if bands is None else tuple(bands)
+        self._set_terms(terms, knot, scale, drivers, bands)
         self.controls = tuple(controls)
         self.formula = formula
         self.penalizer = float(penalizer)
-
-    @property
-    def reference_band(self) -> str:
-        """Label of the csat band that holds the knot (the default reference of ``terms='bands'``)."""
-        return reference_band(self.knot, self.bands)
-
-    @property
-    def unit(self) -> str:
-        """Unit of the csat coefficients: ``"per scale point (1-10)"``."""
-        return f"per scale point ({self.scale.label})"
 
     def _features(self, episodes: pd.DataFrame) -> tuple[pd.DataFrame, str]:
         """Episodes with the spline and band columns of this model's knot and bands, and the reference band."""
@@ -340,18 +323,7 @@ class CoxChurnModel(FittedModel):
         if np.isfinite(csat).any():
             check_on_scale(csat, self.scale, self.knot, self.terms == "spline" and self.formula is None)
         below, above = csat_spline(csat, self.knot)
-        band = csat_band(csat, self.bands)
-        if self.terms == "bands" and self.formula is None:
-            counts = pd.Series(band).value_counts(sort=False)
-            band = band.remove_unused_categories()
-            if counts.get(reference, 0) == 0:
-                fallback = str(counts.idxmax())
-                self._diagnose(
-                    "empty_reference",
-                    f"The reference csat band '{reference}' (the band holding the knot {self.knot:g}) has no "
-                    f"episodes; band effects are relative to the most populated band '{fallback}' instead.",
-                )
-                reference = fallback
+        band, reference = self._bands_and_reference(csat_band(csat, self.bands), "episodes")
         return episodes.assign(csat_below=below, csat_above=above, csat_band=band), reference
 
     def _design(self, episodes: pd.DataFrame, reference: str) -> pd.DataFrame:
@@ -393,14 +365,9 @@ class CoxChurnModel(FittedModel):
         self.fitter_ = ctv
         self.design_columns_ = list(x.columns)
         self._data = df
-        self.params_ = ctv.params_.rename(None)
-        self.standard_errors_ = ctv.standard_errors_.rename(None)
-        self.cov_params_ = pd.DataFrame(
-            ctv.variance_matrix_.to_numpy(), index=self.params_.index, columns=self.params_.index
-        )
-        table = ratio_table(self.params_, self.standard_errors_, self.alpha)
-        self.p_values_ = table["p_value"]
-        self.confidence_intervals_ = table[["ci_lower", "ci_upper"]]
+        params = ctv.params_.rename(None)
+        cov = pd.DataFrame(ctv.variance_matrix_.to_numpy(), index=params.index, columns=params.index)
+        store_estimates(self, params, ctv.standard_errors_.rename(None), cov)
         self.n_obs_ = len(df)
         self.n_events_ = int(df["event"].sum())
         self.n_customers_ = int(df["customer_id"].nunique())
@@ -441,18 +408,13 @@ class CoxChurnModel(FittedModel):
                 "10 per parameter): estimates may be biased and intervals too narrow.",
             )
 
-    def _summary(self) -> pd.DataFrame:
-        return ratio_table(self.params_, self.standard_errors_, self.alpha)
-
     def summary_text(self) -> str:
         """Readable coefficient table, with the unit of the satisfaction coefficients."""
         self._check_fitted()
-        satisfaction = unit_text(self.terms, self.scale, self.knot, self.reference_band_, self.drivers)
-        if self.formula is not None:
-            satisfaction = f"custom formula; csat on its {self.scale.label} scale, knot {self.knot:g}"
         return (
             f"Cox PH, time-varying covariates: {self.n_customers_} customers, {self.n_obs_} episodes, "
-            f"{self.n_events_} churn events\nSatisfaction: {satisfaction}\n" + self.summary.round(4).to_string()
+            f"{self.n_events_} churn events\nSatisfaction: {self._satisfaction_text()}\n"
+            + self.summary.round(4).to_string()
         )
 
     def agreement(self) -> pd.DataFrame:

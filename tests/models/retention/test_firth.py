@@ -17,6 +17,7 @@ from bsc_toolkit.data.simulate import simulate
 from bsc_toolkit.models.retention import DiscreteTimeHazardModel
 from bsc_toolkit.models.retention._irls import fit_binomial, fit_firth
 from bsc_toolkit.panel import customer_periods
+from tests.models.retention import separated_panel
 
 
 def _penalised_loglike(beta: np.ndarray, x: np.ndarray, y: np.ndarray, link: str, offset: np.ndarray) -> float:
@@ -104,26 +105,9 @@ def test_firth_shrinks_towards_maximum_likelihood_as_data_grow():
     assert np.all(np.abs(firth.params[1:]) <= np.abs(ml.params[1:]))  # bias reduction shrinks the slopes
 
 
-def _separated_panel(n: int = 400, seed: int = 0) -> pd.DataFrame:
-    """csat 1-2 always churns, 4-5 never (3: either); exposure varies."""
-    rng = np.random.default_rng(seed)
-    csat = rng.integers(1, 6, n).astype(float)
-    churned = np.where(csat <= 2, True, np.where(csat >= 4, False, rng.uniform(size=n) < 0.5))
-    return pd.DataFrame(
-        {
-            "customer_id": np.arange(n),
-            "churned": churned,
-            "at_risk_fraction": rng.uniform(0.3, 1.0, n),
-            "csat": csat,
-            "segment": rng.choice(["consumer", "smb"], n),
-            "tenure_years": rng.uniform(0, 5, n),
-        }
-    )
-
-
 @pytest.mark.parametrize("link", ["cloglog", "logit"])
 def test_auto_penalty_refits_a_separated_hazard_model_with_firth(link):
-    panel = _separated_panel()
+    panel = separated_panel(varying_exposure=True)
     model = DiscreteTimeHazardModel(terms="linear", link=link).fit(panel)  # penalty="auto" by default
     assert model.penalty_ == "firth"
     sep = [d for d in model.diagnostics_ if d.code == "separation"]
@@ -155,7 +139,7 @@ def test_auto_penalty_refits_a_separated_hazard_model_with_firth(link):
 
 def test_firth_spline_and_its_penalised_nonlinearity_test():
     scale = RatingScale(1, 5)
-    panel = _separated_panel(600, seed=2)
+    panel = separated_panel(600, seed=2, varying_exposure=True)
     model = DiscreteTimeHazardModel(scale=scale).fit(panel)
     assert model.penalty_ == "firth" and model.penalised_llf_ is not None
     # Heinze & Schemper's penalised LR test: the straight line maximises the spline model's penalised
@@ -178,7 +162,7 @@ def test_firth_spline_and_its_penalised_nonlinearity_test():
     lr = model.nonlinearity_test_.loc["LR: spline vs linear"]
     assert lr["statistic"] == pytest.approx(2 * (full + line.fun), abs=1e-6)
     assert lr["statistic"] >= 0 and 0 <= lr["p_value"] <= 1
-    always = DiscreteTimeHazardModel(penalty="firth", scale=scale).fit(_separated_panel(600, seed=2))
+    always = DiscreteTimeHazardModel(penalty="firth", scale=scale).fit(panel)
     pd.testing.assert_series_equal(always.params_, model.params_, rtol=1e-8)
 
 

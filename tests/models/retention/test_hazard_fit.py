@@ -15,6 +15,7 @@ from bsc_toolkit.models._base import NotFittedError
 from bsc_toolkit.models.retention import ChurnLogitModel, DiscreteTimeHazardModel
 from bsc_toolkit.models.retention._irls import fit_binomial
 from bsc_toolkit.panel import customer_periods
+from tests.models.retention import separated_panel
 
 SUMMARY = ["coef", "se", "ci_lower", "ci_upper", "p_value", "exp_coef", "exp_coef_ci_lower", "exp_coef_ci_upper", "z"]
 
@@ -86,27 +87,10 @@ def test_irls_alone_equals_statsmodels():
     assert fit.converged
 
 
-def _separated_panel(n: int = 400, seed: int = 0) -> pd.DataFrame:
-    """csat 1-2 always churns, 4-5 never (3: either); the rest like a normal panel."""
-    rng = np.random.default_rng(seed)
-    csat = rng.integers(1, 6, n).astype(float)
-    churned = np.where(csat <= 2, True, np.where(csat >= 4, False, rng.uniform(size=n) < 0.5))
-    return pd.DataFrame(
-        {
-            "customer_id": np.arange(n),
-            "churned": churned,
-            "at_risk_fraction": 1.0,
-            "csat": csat,
-            "segment": rng.choice(["consumer", "smb"], n),
-            "tenure_years": rng.uniform(0, 5, n),
-        }
-    )
-
-
 def test_separation_is_diagnosed():
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # statsmodels-style warnings become diagnostics
-        model = DiscreteTimeHazardModel(terms="linear", penalty=None).fit(_separated_panel())
+        model = DiscreteTimeHazardModel(terms="linear", penalty=None).fit(separated_panel())
     codes = [d.code for d in model.diagnostics_]
     assert "separation" in codes
     sep = next(d for d in model.diagnostics_ if d.code == "separation")
@@ -115,7 +99,7 @@ def test_separation_is_diagnosed():
 
 
 def test_separation_in_a_band_is_diagnosed():
-    df = _separated_panel(600, seed=1)
+    df = separated_panel(600, seed=1)
     df["csat"] = np.where(df["csat"] <= 2, 2.0, df["csat"] + 4)  # band 1-5 all churns; 7, 8, 9 vary
     df["churned"] = (df["csat"] <= 2) | (np.random.default_rng(2).uniform(size=len(df)) < 0.2)
     model = DiscreteTimeHazardModel(terms="bands").fit(df)
@@ -124,7 +108,7 @@ def test_separation_in_a_band_is_diagnosed():
 
 
 def test_empty_reference_band_uses_the_most_populated_band():
-    df = _separated_panel(600, seed=3)
+    df = separated_panel(600, seed=3)
     df["csat"] = np.where(df["csat"] <= 2, 5.0, 9.0) + np.where(np.arange(len(df)) % 3 == 0, 1.0, 0.0)
     df["churned"] = np.random.default_rng(4).uniform(size=len(df)) < 0.3
     model = DiscreteTimeHazardModel(terms="bands").fit(df)  # knot 7: band "7" has no rows

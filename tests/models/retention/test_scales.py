@@ -193,3 +193,12 @@ def test_driver_models_run_on_a_panel_without_csat(sim_panel):
     assert "csat_band" not in eps.columns and len(eps) == int(panel["surveyed"].sum())
     cox = CoxChurnModel(terms="drivers").fit(eps)
     assert np.isfinite(cox.summary["coef"]).all()
+
+
+def test_cox_formula_with_bands_drops_an_empty_band(sim_panel):
+    eps = survival_episodes(sim_panel)
+    no_low = eps[eps["csat"] > 5]  # band '1-5' is empty: its dummy would be a column of zeros
+    cox = CoxChurnModel(formula="C(csat_band) + tenure_years").fit(no_low)
+    assert not any("1-5" in term for term in cox.params_.index)
+    assert np.isfinite(cox.summary["se"]).all() and cox.n_obs_ == len(no_low)
+    assert "custom formula; csat on its 1-10 scale, knot 7" in cox.summary_text()
