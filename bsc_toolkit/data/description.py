@@ -127,6 +127,12 @@ class ReadOptions(_Strict):
         called "None".
     sheet : str or int, optional
         Excel sheet (default: the first).
+    decimal : {".", ","}, optional
+        Decimal mark of numbers written as text (default ``.``). With ``,`` (``12,50``) a ``.`` is
+        only accepted as a thousands separator in groups of three (``1.234,56``).
+    thousands : str, optional
+        Thousands separator of numbers written as text, removed before reading them (e.g. ``","``
+        for ``1,234.56``, ``"."`` for ``1.234,56``, ``" "``); default: none.
     """
 
     sep: str | None = None
@@ -136,6 +142,17 @@ class ReadOptions(_Strict):
     timezone: str | None = None
     na_values: list[str] | None = None
     sheet: str | int | None = None
+    decimal: Literal[".", ","] | None = None
+    thousands: str | None = None
+
+    @model_validator(mode="after")
+    def _separators(self) -> ReadOptions:
+        if self.thousands is not None and (self.thousands == (self.decimal or ".") or len(self.thousands) != 1):
+            raise ValueError(
+                f"thousands: {self.thousands!r} must be one character other than the decimal mark "
+                f"{self.decimal or '.'!r}"
+            )
+        return self
 
     def merged(self, override: ReadOptions | None) -> ReadOptions:
         """These options with the fields set in ``override`` replacing them."""

@@ -25,6 +25,8 @@ __all__ = [
     "SCHEMAS",
     "build_schemas",
     "DATE_COLUMNS",
+    "number_hint",
+    "row_examples",
     "validate_table",
 ]
 
@@ -150,6 +152,61 @@ def _examples(rows: list[tuple[object, object]], row_offset: int | None, limit: 
     return ", ".join(shown) + more
 
 
+def row_examples(rows: list[tuple[object, object]], row_offset: int | None, limit: int = 5) -> str:
+    """``line 4 ('12,50'), line 9 ('n/a') and 3 more``: rows named as the user sees them, with their values.
+
+    Parameters
+    ----------
+    rows : list of (index label, value)
+        The rows (value None: the row only).
+    row_offset : int or None
+        Added to the index label to give the file's line (2 for a file with a header); None names
+        rows by label.
+    limit : int
+        Rows shown; the rest are counted.
+    """
+    return _examples(rows, row_offset, limit)
+
+
+_DECIMAL_COMMA = r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+),\d+"
+_THOUSANDS_COMMA = r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?"
+
+
+def number_hint(values: pd.Series, options: ReadOptions | None = None) -> str:
+    """The likely cause of numbers that could not be read, and the setting that fixes it ('' if unknown).
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The cells that are not numbers (as read).
+    options : ReadOptions, optional
+        The reading options in force (``decimal``, ``thousands``).
+    """
+    text = values.dropna().astype(str).str.strip()
+    if text.empty:
+        return ""
+    decimal = (options.decimal if options else None) or "."
+    if (
+        decimal == "."
+        and bool(text.str.fullmatch(_DECIMAL_COMMA).all())
+        and not text.str.fullmatch(r"[+-]?\d{1,3}(?:,\d{3})+").all()
+    ):
+        return (
+            "; these look like numbers with a decimal comma (12,50): declare it in dataset.yaml: "
+            "read: {decimal: ','} (with read.sep: ';' for a semicolon-separated file)"
+        )
+    if decimal == "." and bool(text.str.fullmatch(_THOUSANDS_COMMA).all()):
+        return "; these look like numbers with a thousands separator (1,234.50): declare read: {thousands: ','}"
+    if decimal == ",":
+        return (
+            "; with read.decimal ',' a number is written 1234,56 or 1.234,56 (declare read.thousands if another "
+            "separator groups the digits)"
+        )
+    if bool(text.str.contains(r"^[^\d+-]+\s*[\d.,]+$|^[+-]?[\d.,]+\s*[^\d.,\s]+$").all()):
+        return "; these carry a unit or currency sign: write the bare number (declare the currency in dataset.yaml)"
+    return ""
+
+
 _OFFSET = r"(?:[+-]\d{2}:?\d{2}|Z)$"
 
 
@@ -196,10 +253,22 @@ def _parse_dates(
             )
             problems.append(
                 f"column '{col}': {int(bad.sum())} unparseable date(s), e.g. {_examples(rows, row_offset)}; "
-                f"use {how} (or declare read.date_format in dataset.yaml)"
+                f"use {how} (or declare read.date_format in dataset.yaml)" + _excel_serial_hint(raw[bad])
             )
         out[col] = parsed
     return out
+
+
+def _excel_serial_hint(values: pd.Series) -> str:
+    """A hint when unparseable dates are Excel's day numbers (45123 is 2023-07-16), else ''."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.isna().any() or not bool(numbers.between(20_000, 80_000).all()):
+        return ""
+    first = pd.Timestamp("1899-12-30") + pd.to_timedelta(float(numbers.iloc[0]), unit="D")
+    return (
+        f"; these look like Excel day numbers ({numbers.iloc[0]:g} is {first:%Y-%m-%d}): format the column as "
+        "dates in Excel (or export the dates as text such as 2024-03-31)"
+    )
 
 
 def _parse_date_column(
@@ -311,7 +380,7 @@ def validate_table(
         # ``parsed`` is this function's own (shallow) copy: pandera may coerce in place
         validated = schema.validate(parsed, lazy=True, inplace=True)
     except SchemaErrors as err:
-        for line in _describe_failures(err.failure_cases, row_offset, reported, schema.unique):
+        for line in _describe_failures(err.failure_cases, row_offset, reported, schema.unique, dates):
             if line not in problems:
                 problems.append(line)
         validated = None
@@ -364,11 +433,38 @@ def _coerce_safely(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pa.DataFr
     return schema.update_columns(done) if done else schema
 
 
-def _describe_failures(cases: pd.DataFrame, row_offset: int | None, reported: set, key: list[str] | None) -> list[str]:
+#: How to fix missing values in a column that needs one in every row.
+_MISSING_HINTS = {
+    "segment": "; fill them in the file (e.g. 'unknown') or leave segment out of the mapping",
+    "region": "; fill them in the file (e.g. 'unknown') or leave region out of the mapping",
+    "channel": "; fill them in the file (e.g. 'unknown') or leave channel out of the mapping",
+    "acquired_at": (
+        "; every customer needs an acquisition date when acquired_at is mapped: fill them, or leave acquired_at "
+        "out of the mapping (each customer's time then starts at the first survey or order)"
+    ),
+    "surveyed_at": "; a response needs its date (snapshot data: leave surveyed_at unmapped and declare snapshot_date)",
+    "ordered_at": "; an order needs its date: fill them or leave these rows out of the file",
+    "revenue_usd": "; an order needs its amount: leave rows without one out of the file (an unknown amount is not 0)",
+}
+
+
+def _describe_failures(
+    cases: pd.DataFrame,
+    row_offset: int | None,
+    reported: set,
+    key: list[str] | None,
+    options: ReadOptions | None = None,
+) -> list[str]:
     """Group pandera failure cases into one readable line per column and check."""
     lines: list[str] = []
     cases = cases.copy()
     cases["column"] = cases["column"].astype(object).where(cases["column"].notna(), "<table>")
+    # a column that could not be converted is named once: the checks that then fail on its text
+    # (comparing text with numbers) say nothing more
+    check_text = cases["check"].astype(str)
+    unconverted = set(cases.loc[check_text.str.match(r"(coerce_)?dtype\("), "column"])
+    follow_on = cases["column"].isin(unconverted) & cases["index"].isna() & ~check_text.str.match(r"(coerce_)?dtype\(")
+    cases = cases.loc[~follow_on]
     # table-wide checks are reported by pandera once per column: fold them into one line
     wide = (
         ~cases["check"]
@@ -390,17 +486,31 @@ def _describe_failures(cases: pd.DataFrame, row_offset: int | None, reported: se
         if "column_in_dataframe" in check:
             lines.append(f"missing required column {group['failure_case'].iloc[0]!r}")
             continue
+        hint = ""
         if check.startswith("coerce_dtype") or check.startswith("dtype"):
-            what = f"values that cannot be read as {check.split('(')[-1].rstrip(')')}"
+            if check.startswith("dtype") and any(line.startswith(f"column '{column}': ") for line in lines):
+                continue  # the same values as the failed conversion
+            target = check.split("(")[-1].rstrip(")").strip("'")
+            what = f"values that cannot be read as {'numbers' if target in ('float64', 'int64') else target}"
+            if target == "float64":
+                hint = number_hint(pd.Series([v for _, v in rows], dtype=object), options)
         elif check == "not_nullable":
             what = "missing values (NaN/empty) where a value is required"
             rows = [(i, None) for i, _ in rows]
+            hint = _MISSING_HINTS.get(str(column), "")
         elif check in {"field_uniqueness", "multiple_fields_uniqueness"} or check.startswith("unique"):
             what = (
                 f"rows repeating the key ({', '.join(key or [])}), which must be unique"
                 if column == "<table>"
                 else "duplicate values where each must be unique"
             )
+            if column == "customer_id":
+                hint = (
+                    "; the customers table has one row per customer: if this file has a row per order or "
+                    "response, map it as transactions or surveys (and the customers from another file)"
+                )
+            elif column == "<table>" and key and "surveyed_at" in key:
+                hint = "; keep one response per customer and day (or map the response time, not only the day)"
         elif check.startswith("in_range"):
             what = f"values outside the allowed range {check.removeprefix('in_range')}"
         elif check.startswith("greater_than_or_equal_to"):
@@ -413,5 +523,5 @@ def _describe_failures(cases: pd.DataFrame, row_offset: int | None, reported: se
         n = len(rows) if rows else len(group)
         example = f", e.g. {_examples(rows, row_offset)}" if rows else ""
         col_label = f"column '{column}'" if column != "<table>" else "table"
-        lines.append(f"{col_label}: {n} {what}{example}")
+        lines.append(f"{col_label}: {n} {what}{example}{hint}")
     return lines

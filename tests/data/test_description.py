@@ -71,8 +71,9 @@ def test_snapshot_shape_loads_on_its_own_scale_with_text_ids(snapshot_dir: Path)
     assert data.currency == "EUR" and data.is_snapshot
     s = data.surveys.set_index("customer_id")
     assert (s["surveyed_at"] == pd.Timestamp("2024-12-31")).all()
-    assert np.isnan(s.loc["C-05", "csat"]) and s.loc["A-02", "csat"] == 5
+    assert "C-05" not in s.index and s.loc["A-02", "csat"] == 5  # a row without a rating is no response
     assert any("snapshot date" in n for n in data.notes)
+    assert any("1 of 5 row(s)" in n and "no rating" in n for n in data.notes)
     assert data.tables_present == ("customers", "surveys") and not data.has("transactions")
 
 
