@@ -22,6 +22,8 @@ from bsc_toolkit.data.files import is_text, to_number
 from bsc_toolkit.data.schemas import number_hint, row_examples
 
 __all__ = [
+    "MISSING_CATEGORY",
+    "label_missing_categories",
     "column_label",
     "convert_churn_and_tenure",
     "date_snapshot_surveys",
@@ -438,3 +440,43 @@ def with_source_names(message: str, table: str, description: DatasetDescription)
         label = column_label(table, col, description)
         message = message.replace(f"column '{internal}':", f"{label}:")
     return message
+
+
+#: Label of a customer whose segment, region or channel is not recorded.
+MISSING_CATEGORY = "(not recorded)"
+
+
+def label_missing_categories(frame: pd.DataFrame, source: str, notes: list[str]) -> pd.DataFrame:
+    """Blank ``segment`` / ``region`` / ``channel`` cells become a group of their own, with a note.
+
+    A customer without a recorded segment is still a customer: breakdowns show them as
+    :data:`MISSING_CATEGORY` instead of the whole table being rejected or the rows silently dropped.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The customers table in the toolkit's names.
+    source : str
+        The file, for the note.
+    notes : list of str
+        Receives one note per column with blanks (how many customers).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frame`` with the blanks labelled (the same object when there are none).
+    """
+    for col in ("segment", "region", "channel"):
+        if col not in frame.columns:
+            continue
+        values = frame[col]
+        blank = values.isna()
+        if values.dtype == object or isinstance(values.dtype, pd.StringDtype):
+            blank |= (values.astype("string").str.strip() == "").fillna(False)
+        if blank.any():
+            frame = frame.assign(**{col: values.where(~blank, MISSING_CATEGORY)})
+            notes.append(
+                f"customers: {int(blank.sum()):,} customer(s) in '{source}' have no {col}; they are shown as the "
+                f"group '{MISSING_CATEGORY}' in breakdowns by {col}"
+            )
+    return frame

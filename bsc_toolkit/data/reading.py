@@ -27,6 +27,7 @@ from bsc_toolkit.data.mapping import (
     convert_churn_and_tenure,
     date_snapshot_surveys,
     drop_unanswered,
+    label_missing_categories,
     map_columns,
     numbers_from_text,
     rating_columns,
@@ -100,6 +101,8 @@ def read_dataset_tables(
         frame = drop_missing_ids(frame, table, str(path), notes)
         if table == "surveys":
             frame = drop_unanswered(frame, description, str(path), notes)
+        elif table == "customers":
+            frame = label_missing_categories(frame, str(path), notes)
         mapped[table] = frame
     # tables that mapped cleanly are validated too, so that every problem of every table is listed at once
     id_type = settle_id_type(mapped, description.id_type, files, notes)

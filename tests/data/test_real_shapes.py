@@ -543,7 +543,7 @@ def test_missing_and_repeated_customer_fields_say_how_to_fix_them(tmp_path: Path
     with pytest.raises(DataValidationError) as err:
         load_dataset(folder)
     text = str(err.value)
-    assert "column 'segment' (file column 'plan'): 1 missing values" in text and "e.g. line 3; fill them" in text
+    assert "column 'segment'" not in text  # a blank segment is a group of its own, not an error
     assert "column 'acquired_at' (file column 'signup_date'): 1 missing values" in text
     assert "leave acquired_at out of the mapping" in text
     assert "column 'customer_id' (file column 'account_id'): 2 duplicate values" in text
@@ -554,3 +554,15 @@ def test_ids_that_differ_in_case_get_a_hint(tmp_path: Path) -> None:
     folder = _ids_dir(tmp_path, ["ab-1", "ab-2"], ["AB-1"])
     with pytest.raises(DataValidationError, match=r"orders.csv.*1 row\(s\) with a customer_id not in.*upper and lower"):
         load_dataset(folder)
+
+
+def test_blank_segments_are_a_group_of_their_own(tmp_path: Path) -> None:
+    folder = tmp_path / "blank_segments"
+    folder.mkdir()
+    pd.DataFrame({"customer_id": [1, 2, 3], "segment": ["smb", "", "smb"], "region": ["n", "s", None]}).to_csv(
+        folder / "customers.csv", index=False
+    )
+    data = load_dataset(folder)
+    assert data.customers["segment"].tolist() == ["smb", "(not recorded)", "smb"]
+    assert data.customers["region"].tolist() == ["n", "s", "(not recorded)"]
+    assert any("1 customer(s)" in n and "no segment" in n for n in data.notes)
