@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from bsc_toolkit.formatting import escape_markdown
+
 if TYPE_CHECKING:
     from bsc_toolkit.data.io import CustomerData
 
@@ -141,13 +143,18 @@ def data_features(data: CustomerData) -> dict[str, bool]:
     customers, surveys, transactions = data.customers, data.surveys, data.transactions
     churn_dates = "churned_at" in customers.columns
     flag = "churned" in customers.columns
-    dates = []
-    if len(surveys):
-        dates.append(surveys["surveyed_at"])
-    if len(transactions):
-        dates.append(transactions["ordered_at"])
-    periods = pd.concat(dates).dropna().dt.to_period(data.freq).nunique() if dates and not data.is_snapshot else 0
-    dated = periods >= 2
+    # two or more periods with activity: the first and last dated activity fall in different periods
+    # (min/max of each column, no copy of the data-sized date columns)
+    bounds = [
+        bound
+        for frame, col in ((surveys, "surveyed_at"), (transactions, "ordered_at"))
+        if len(frame)
+        for bound in (frame[col].min(), frame[col].max())
+        if not pd.isna(bound)
+    ]
+    dated = (
+        not data.is_snapshot and bool(bounds) and min(bounds).to_period(data.freq) != max(bounds).to_period(data.freq)
+    )
     return {
         "csat": _has_values(surveys, "csat"),
         "nps": _has_values(surveys, "nps"),
@@ -275,7 +282,7 @@ class report_section:  # noqa: N801 - used like a function: ``with report_sectio
         missing = _missing(self.section, features)
         if missing:
             needs = "; ".join(f"{REQUIREMENTS[m].label} ({REQUIREMENTS[m].how})" for m in missing)
-            display(Markdown(f"*Not available for this data set.* This section needs {html.escape(needs)}."))
+            display(Markdown(f"*Not available for this data set.* This section needs {needs}."))
             display(HTML(_marker(self.section.report, self.section.key, "not_applicable")))
             return False
         self.ok = True
@@ -299,7 +306,9 @@ class report_section:  # noqa: N801 - used like a function: ``with report_sectio
             if text and text not in notes:
                 notes.append(text)
         if notes:
-            display(Markdown("**Notes from the computation**\n\n" + "\n".join(f"- {html.escape(n)}" for n in notes)))
+            display(
+                Markdown("**Notes from the computation**\n\n" + "\n".join(f"- {escape_markdown(n)}" for n in notes))
+            )
         if exc_type is None:
             display(HTML(_marker(self.section.report, self.section.key, "rendered")))
             return False
@@ -307,8 +316,7 @@ class report_section:  # noqa: N801 - used like a function: ``with report_sectio
             return False
         display(
             Markdown(
-                f"**This section could not be computed** on this data set: {html.escape(exc_type.__name__)}: "
-                f"{html.escape(str(exc))}"
+                f"**This section could not be computed** on this data set: {exc_type.__name__}: {escape_markdown(exc)}"
             )
         )
         display(HTML(_marker(self.section.report, self.section.key, "error")))

@@ -18,7 +18,15 @@ import html
 import string
 from typing import Any
 
-__all__ = ["escape_html", "escape_markdown", "markdown_code", "diagnostics_markdown", "data_notes_markdown"]
+__all__ = [
+    "escape_html",
+    "escape_markdown",
+    "markdown_code",
+    "diagnostics_markdown",
+    "data_notes_markdown",
+    "money_label",
+    "money_names",
+]
 
 # CommonMark lets a backslash escape any ASCII punctuation character, and the escaped character
 # is then literal text (``\<`` renders as ``&lt;``). Escaping all of them is the complete escape.
@@ -151,3 +159,43 @@ def data_notes_markdown(data: Any) -> str:
         line += f" Rating scales: {scales} (kept as they are, not rescaled)."
     notes = "".join(f"\n- {escape_markdown(n)}" for n in data.notes)
     return line + (f"\n\nNotes from loading the data:{notes}" if notes else "")
+
+
+def money_label(column: str, currency: str) -> str:
+    """Display label of an amount column: ``"revenue_per_customer_usd"`` -> ``"revenue per customer (GBP)"``.
+
+    The package's amount columns end in ``_usd`` for historic reasons; the amounts are in the data
+    set's currency. Other columns are returned unchanged.
+
+    Parameters
+    ----------
+    column : str
+        A column name.
+    currency : str
+        The data set's currency (e.g. ``data.currency``).
+
+    Returns
+    -------
+    str
+    """
+    if not column.endswith("_usd"):
+        return column
+    return f"{column.removesuffix('_usd').replace('_', ' ')} ({currency})"
+
+
+def money_names(columns: Any, currency: str) -> dict[str, str]:
+    """``{column: label}`` for the amount columns among ``columns``, for ``DataFrame.rename(columns=...)``.
+
+    Parameters
+    ----------
+    columns : iterable
+        Column names (non-text names are ignored).
+    currency : str
+        The data set's currency.
+
+    Returns
+    -------
+    dict
+        One entry per column ending in ``_usd`` (see :func:`money_label`).
+    """
+    return {c: money_label(c, currency) for c in columns if isinstance(c, str) and c.endswith("_usd")}

@@ -4,7 +4,7 @@ The reports (``notebooks/customer_kpis.ipynb``, ``notebooks/scorecard.ipynb``) s
 they need beyond the metrics and the scorecard lives here, as pure functions:
 
 - display names of KPIs on the data's own scales and currency (:func:`kpi_label`,
-  :func:`money_columns`), never "USD" hard-coded and never a rescaled rating;
+  :func:`bsc_toolkit.formatting.money_names`), never "USD" hard-coded and never a rescaled rating;
 - the headline table of one period, with "no data" and the reason where a KPI has none
   (:func:`headline_table`), and the periods that have data at all (:func:`periods_with_data`);
 - the segment breakdown that falls back to totals when the data have no such column
@@ -32,7 +32,8 @@ import pandas as pd
 
 from bsc_toolkit.capabilities import REQUIREMENTS
 from bsc_toolkit.contracts import RatingScale
-from bsc_toolkit.formatting import escape_markdown, markdown_code
+from bsc_toolkit.formatting import escape_markdown, markdown_code, money_label, money_names
+from bsc_toolkit.models._base import IMPRECISE_SE_RATIO
 
 __all__ = [
     "LINK_NEEDS",
@@ -42,7 +43,6 @@ __all__ = [
     "kpi_label",
     "link_estimates",
     "link_evidence_markdown",
-    "money_columns",
     "no_data_markdown",
     "partial_periods_markdown",
     "periods_with_data",
@@ -61,17 +61,6 @@ LINK_NEEDS: tuple[str, ...] = ("csat", "drivers", "churn_dates", "transactions",
 _COUNTS = {"n_customers_start", "n_customers_end", "acquired", "churned", "n_responses"}
 _RATES = {"churn_rate", "retention_rate", "csat_top_box", "acquisition_rate", "market_share"}
 _MONEY = {"revenue_usd", "cost_usd", "profit_usd", "revenue_per_customer_usd", "profit_per_customer_usd"}
-_MONEY_NAMES = {
-    "revenue_usd": "revenue",
-    "cost_usd": "cost",
-    "profit_usd": "profit",
-    "revenue_per_customer_usd": "revenue per customer",
-    "profit_per_customer_usd": "profit per customer",
-    "market_size_usd": "market size",
-    "cumulative_profit_usd": "cumulative profit",
-    "cumulative_revenue_usd": "cumulative revenue",
-    "basis_usd": "basis",
-}
 _PLAIN = {
     "n_customers_start": "customers at the start of the period",
     "n_customers_end": "customers at the end of the period",
@@ -142,8 +131,8 @@ def kpi_label(
         return _SNAPSHOT[column]
     if column in _PLAIN:
         return _PLAIN[column]
-    if column in _MONEY_NAMES:
-        return f"{_MONEY_NAMES[column]} ({currency})"
+    if column.endswith("_usd"):
+        return money_label(column, currency)
     scale = ratings.get("csat")
     if column == "csat_mean":
         return f"CSAT mean ({scale.label})" if scale else "CSAT mean"
@@ -155,19 +144,6 @@ def kpi_label(
         scale = ratings.get(driver)
         return f"{label} mean rating ({scale.label})" if scale else f"{label} mean rating"
     return column
-
-
-def money_columns(frame: pd.DataFrame, currency: str) -> pd.DataFrame:
-    """``frame`` with its amount columns (``*_usd``, the toolkit's internal names) renamed with the currency.
-
-    ``revenue_usd`` becomes ``"revenue (GBP)"``; other columns keep their names.
-    """
-    names = {}
-    for col in frame.columns:
-        if isinstance(col, str) and col.endswith("_usd"):
-            base = _MONEY_NAMES.get(col, col.removesuffix("_usd").replace("_", " "))
-            names[col] = f"{base} ({currency})"
-    return frame.rename(columns=names)
 
 
 # ------------------------------------------------------------------ periods and the headline
@@ -388,7 +364,7 @@ def profitability_by_segment(prof: pd.DataFrame, by: str | None, currency: str) 
             frame.loc[known].groupby(key, observed=True)["profit_usd"].apply(lambda s: (s < 0).mean())
         )
     out.index.name = by if by is not None else ""
-    return money_columns(out, currency)
+    return out.rename(columns=money_names(out.columns, currency))
 
 
 def refunds_markdown(transactions: pd.DataFrame, prof: pd.DataFrame, currency: str) -> str:
@@ -780,7 +756,7 @@ def link_evidence_markdown(matched: pd.DataFrame, spec: Any, alpha: float = 0.05
             lines.append(text + ".")
         elif np.isfinite(lo) and np.isfinite(hi):
             se = (hi - lo) / (2 * z)
-            if se > 100 * abs(est):
+            if se > IMPRECISE_SE_RATIO * abs(est):
                 lines.append(
                     f"- **{src} → {tgt}**: the standard error is over 100 times the estimate: too imprecise to read."
                 )

@@ -14,7 +14,7 @@ not carry:
 * :func:`estimate_label` -- "Firth-penalised (bias-reduced) estimates because of separation"
   beside a table whose estimates are penalised;
 * :func:`large_se_markdown` -- standard errors over 100 times their coefficient, in words;
-* :func:`money_label`, :func:`what_if_plan`, :func:`what_if_table`, :func:`what_if_markdown` --
+* :func:`what_if_plan`, :func:`what_if_table`, :func:`what_if_markdown` --
   amounts labelled with the data's currency, and which what-if figures may be shown (money only
   when the links it is built on are supported by the data, margin only with cost data).
 """
@@ -30,7 +30,8 @@ import pandas as pd
 from scipy import stats
 
 from bsc_toolkit.contracts import RatingScale
-from bsc_toolkit.formatting import escape_markdown
+from bsc_toolkit.formatting import escape_markdown, money_label
+from bsc_toolkit.models._base import IMPRECISE_SE_RATIO
 
 if TYPE_CHECKING:
     from bsc_toolkit.data.io import CustomerData
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FIRTH_LABEL",
-    "LARGE_SE_RATIO",
     "LinkEvidence",
     "check_driver",
     "churn_controls",
@@ -50,7 +50,6 @@ __all__ = [
     "link_evidence",
     "logrank_markdown",
     "model_notes_markdown",
-    "money_label",
     "overview_markdown",
     "require_panel",
     "resolve_knot",
@@ -66,8 +65,6 @@ __all__ = [
 
 #: Label of Firth-penalised estimates fitted because the plain maximum-likelihood fit separated.
 FIRTH_LABEL = "Firth-penalised (bias-reduced) estimates because of separation"
-#: A standard error this many times its coefficient (in absolute value) is flagged in words.
-LARGE_SE_RATIO = 100.0
 
 _WHAT_IF_METRICS = ("retained_customers", "revenue_usd", "margin_usd")
 _SPLINE_TERMS = ("csat_below", "csat_above")
@@ -425,7 +422,7 @@ def model_notes_markdown(models: Mapping[str, Any]) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def large_se_markdown(models: Mapping[str, Any], ratio: float = LARGE_SE_RATIO) -> str:
+def large_se_markdown(models: Mapping[str, Any], ratio: float = IMPRECISE_SE_RATIO) -> str:
     """Terms whose standard error is over ``ratio`` times their coefficient, as Markdown bullets.
 
     Parameters
@@ -463,18 +460,6 @@ def large_se_markdown(models: Mapping[str, Any], ratio: float = LARGE_SE_RATIO) 
 
 
 # --------------------------------------------------------------------------- money and the what-if
-def money_label(column: str, currency: str) -> str:
-    """Display label of an amount column: ``"revenue_usd"`` -> ``"revenue (EUR)"``.
-
-    The ``_usd`` suffix of the internal columns is historic; amounts are in the data's currency.
-    Other names are returned unchanged.
-    """
-    for stem in ("revenue", "margin", "cost"):
-        if column == f"{stem}_usd":
-            return f"{stem} ({currency})"
-    return column
-
-
 def spend_models(panel: pd.DataFrame, knot: float, currency: str, has_cost: bool) -> dict[str, Any]:
     """The report's spend regressions, fitted on ``panel``, labelled with the currency.
 

@@ -16,8 +16,8 @@ The two notebooks stay thin; what they decide or say in words lives here, with t
   money value is claimed.
 * :func:`truth_applies` -- whether a simulation truth describes the loaded data (the truth checks
   only run on the simulated data they belong to).
-* :func:`money_columns`, :func:`estimates_table` -- display: amount columns named with the data set's
-  currency, and "not usable" in words where a boundary fit has no finite standard error.
+* :func:`estimates_table` -- display: "not usable" in words where a boundary fit has no finite
+  standard error (amount columns are named with :func:`bsc_toolkit.formatting.money_names`).
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ __all__ = [
     "estimates_table",
     "includes_zero",
     "low_csat_threshold",
-    "money_columns",
     "net_refunds",
     "refund_netting_markdown",
     "truth_applies",
@@ -502,25 +501,3 @@ def estimates_table(table: pd.DataFrame, missing: str = "not usable") -> Any:
         values = shown[col].astype(float)
         shown[col] = [f"{v:,.4g}" if np.isfinite(v) else missing for v in values]
     return shown
-
-
-def money_columns(columns: Any, currency: str) -> dict[str, str]:
-    """Display names for amount columns: ``clv_usd`` -> ``"clv (GBP)"`` (the suffix is historic).
-
-    Parameters
-    ----------
-    columns : iterable of str
-        Column names; those ending in ``_usd`` are renamed.
-    currency : str
-        The data set's currency.
-
-    Returns
-    -------
-    dict
-        ``{old: new}`` for ``DataFrame.rename(columns=...)``.
-    """
-    return {
-        c: f"{c.removesuffix('_usd').replace('_', ' ')} ({currency})"
-        for c in columns
-        if isinstance(c, str) and c.endswith("_usd")
-    }

@@ -65,12 +65,6 @@ def test_kpi_labels_carry_the_scale_the_currency_and_the_driver_names():
     assert "per period" in rk.kpi_label("churn_rate", **kw)
 
 
-def test_money_columns_are_labelled_with_the_currency():
-    frame = pd.DataFrame({"revenue_usd": [1.0], "market_size_usd": [2.0], "market_share": [0.5]})
-    out = rk.money_columns(frame, "EUR")
-    assert list(out.columns) == ["revenue (EUR)", "market size (EUR)", "market_share"]
-
-
 # ------------------------------------------------------------------ headline
 def test_headline_of_a_snapshot_is_one_period_with_no_data_stated_and_no_nan():
     customers, surveys = _snapshot_tables()

@@ -211,12 +211,6 @@ def test_time_axis_label() -> None:
 
 
 # --------------------------------------------------------------------------- money and the what-if
-def test_money_label_uses_the_currency() -> None:
-    assert rr.money_label("revenue_usd", "EUR") == "revenue (EUR)"
-    assert rr.money_label("margin_usd", "GBP") == "margin (GBP)"
-    assert rr.money_label("retained_customers", "EUR") == "retained_customers"
-
-
 def _evidence(evident: bool, outcome: str) -> rr.LinkEvidence:
     coef = 0.5 if evident else 0.01
     return rr.link_evidence(_fake_model({"csat": coef}, {"csat": 0.1}), outcome)

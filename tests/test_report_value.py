@@ -203,11 +203,7 @@ def test_truth_applies_only_to_the_simulated_shape():
     assert not rv.truth_applies(data(currency="GBP"), truth)
 
 
-def test_money_columns_and_estimates_table():
-    assert rv.money_columns(["clv_usd", "p_alive", "expected_avg_value_usd"], "GBP") == {
-        "clv_usd": "clv (GBP)",
-        "expected_avg_value_usd": "expected avg value (GBP)",
-    }
+def test_estimates_table():
     finite = pd.DataFrame({"coef": [1.0, 2.0], "se": [0.1, 0.2]})
     assert rv.estimates_table(finite) is finite
     boundary = pd.DataFrame({"coef": [0.92, 1.4e15], "se": [np.nan, np.inf]}, index=["r", "b"])

@@ -175,12 +175,9 @@ def ensure_default_dataset(
 
 
 def find_table(data_dir: str | Path, table: str) -> Path | None:
-    """Path of ``table`` in ``data_dir`` with a supported suffix, or None."""
-    for suffix in _SUFFIXES:
-        path = Path(data_dir) / f"{table}{suffix}"
-        if path.is_file():
-            return path
-    return None
+    """Path of ``table`` in ``data_dir`` with a supported suffix (the first of .csv, .parquet, .xlsx), or None."""
+    found = _find_tables(Path(data_dir), table)
+    return found[0] if found else None
 
 
 def read_table(path: str | Path, table: str) -> pd.DataFrame:

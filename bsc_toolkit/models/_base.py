@@ -27,6 +27,7 @@ import pandas as pd
 from scipy import stats
 
 __all__ = [
+    "IMPRECISE_SE_RATIO",
     "SUMMARY_COLUMNS",
     "NotFittedError",
     "Diagnostic",
@@ -37,6 +38,10 @@ __all__ = [
     "wald_table",
     "deprecated_alias",
 ]
+
+#: A coefficient whose standard error is more than this many times its size says nothing, not even its
+#: sign: the models' ``imprecise`` diagnostics and the reports flag it.
+IMPRECISE_SE_RATIO = 100.0
 
 #: The columns every model's ``summary`` starts with, in this order.
 SUMMARY_COLUMNS: tuple[str, ...] = ("coef", "se", "ci_lower", "ci_upper", "p_value")

@@ -51,7 +51,7 @@ import patsy
 import statsmodels.formula.api as smf
 
 from bsc_toolkit.contracts import RatingScale
-from bsc_toolkit.models._base import FittedModel
+from bsc_toolkit.models._base import IMPRECISE_SE_RATIO, FittedModel
 from bsc_toolkit.models.chain_table import customer_chain_table
 
 __all__ = [
@@ -150,8 +150,6 @@ FEW_PER_SEGMENT = 30
 DIRECT_SHARE_FLAG = 0.5
 #: Mean reliability of baseline satisfaction below which the calibration is flagged.
 LOW_RELIABILITY = 0.5
-#: An effect whose bootstrap standard error is more than this many times its size is flagged.
-IMPRECISE_SE_RATIO = 100.0
 
 
 def _bootstrap_p_values(draws: pd.DataFrame) -> pd.Series:

@@ -42,7 +42,7 @@ import pandas as pd
 import statsmodels.formula.api as smf
 
 from bsc_toolkit.contracts import DRIVERS, RatingScale
-from bsc_toolkit.models._base import FittedModel
+from bsc_toolkit.models._base import IMPRECISE_SE_RATIO, FittedModel
 
 __all__ = [
     "DriverImportance",
@@ -53,8 +53,6 @@ __all__ = [
 
 #: Condition number of the driver correlation matrix above which ``diagnostics_`` flags collinearity.
 COLLINEAR_CONDITION = 30.0
-#: A coefficient whose standard error is more than this many times its size is flagged as not determined.
-IMPRECISE_SE_RATIO = 100.0
 
 _METHODS = {
     "shapley": "shapley",
