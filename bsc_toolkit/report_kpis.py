@@ -50,7 +50,6 @@ __all__ = [
     "profitability_by_segment",
     "profitability_markdown",
     "refunds_markdown",
-    "scorecard_kpis",
     "segment_breakdown",
     "top_box_label",
 ]
@@ -769,43 +768,6 @@ def link_evidence_markdown(matched: pd.DataFrame, spec: Any, alpha: float = 0.05
 
 
 # ------------------------------------------------------------------ scorecard
-def scorecard_kpis(kpis: pd.DataFrame) -> pd.DataFrame:
-    """The KPI table a scorecard is evaluated on: snapshot churn shares kept out of per-period targets.
-
-    On snapshot data (``attrs["churn_basis"] == "by snapshot"``) ``churn_rate`` and
-    ``retention_rate`` are the shares of customers who had left (stayed) by the snapshot, not
-    rates per period; a scorecard target "per quarter" cannot be compared with them. They are set
-    to NaN ("no data", never a colour) with a note that gives the snapshot figure. Other tables
-    are returned unchanged.
-
-    Parameters
-    ----------
-    kpis : pandas.DataFrame
-        Output of :func:`bsc_toolkit.metrics.kpi_summary` (one row per period).
-
-    Returns
-    -------
-    pandas.DataFrame
-        A copy with the same ``attrs`` (``notes`` updated).
-    """
-    if kpis.attrs.get("churn_basis") != "by snapshot":
-        return kpis
-    out = kpis.copy()
-    attrs = {**kpis.attrs, "notes": dict(kpis.attrs.get("notes", {}))}
-    for col, what in (("churn_rate", "had left by"), ("retention_rate", "were still active at")):
-        if col not in out.columns:
-            continue
-        known = out[col].dropna()
-        value = f" ({known.iloc[-1]:.1%})" if len(known) else ""
-        attrs["notes"][col] = (
-            f"the data give the share of customers who {what} the snapshot{value}, not a rate per period: "
-            "not comparable with a per-period target"
-        )
-        out[col] = np.nan
-    out.attrs.update(attrs)
-    return out
-
-
 def no_data_markdown(evaluation: pd.DataFrame, kpis: pd.DataFrame) -> str:
     """Why the measures of an evaluated scorecard that show "no data" have none, grouped by reason.
 

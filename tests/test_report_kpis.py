@@ -201,18 +201,6 @@ def test_driver_means_keep_each_scale_and_any_driver_name():
 
 
 # ------------------------------------------------------------------ scorecard
-def test_snapshot_churn_shares_are_not_compared_with_per_period_targets():
-    customers, surveys = _snapshot_tables()
-    kpis = metrics.kpi_summary(customers, surveys, None, freq="Q", ratings={"csat": ONE_TO_FIVE})
-    out = rk.scorecard_kpis(kpis)
-    assert out["churn_rate"].isna().all() and out["retention_rate"].isna().all()
-    assert f"({customers['churned'].mean():.1%})" in out.attrs["notes"]["churn_rate"]
-    assert out["csat_mean"].equals(kpis["csat_mean"])
-    dated = kpis.copy()
-    dated.attrs = {**kpis.attrs, "churn_basis": "per period"}
-    assert rk.scorecard_kpis(dated) is dated
-
-
 def test_no_data_reasons_are_grouped():
     evaluation = pd.DataFrame(
         {

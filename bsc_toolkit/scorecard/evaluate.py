@@ -19,7 +19,14 @@ import pandas as pd
 from bsc_toolkit.contracts import RatingScale, default_scales
 from bsc_toolkit.scorecard.spec import PERSPECTIVE_TITLES, Measure, Scorecard
 
-__all__ = ["STATUS_COLOURS", "rag_status", "evaluate_scorecard", "render_scorecard_html", "scale_mismatch"]
+__all__ = [
+    "STATUS_COLOURS",
+    "basis_mismatch",
+    "rag_status",
+    "evaluate_scorecard",
+    "render_scorecard_html",
+    "scale_mismatch",
+]
 
 #: Background / text colours of the status cells and sparkline end points.
 STATUS_COLOURS: dict[str, tuple[str, str]] = {
@@ -125,6 +132,29 @@ def scale_mismatch(measure: Measure, ratings: Mapping[str, RatingScale]) -> str 
     return f"target written for {measure.scale_label}, data on {data.label}: write the target on the data's scale"
 
 
+#: KPI columns that are rates per period on dated data but shares "by the snapshot" on snapshot data.
+_SNAPSHOT_SHARES = {"churn_rate": "had left by", "retention_rate": "were still active at"}
+
+
+def basis_mismatch(measure: Measure, kpis: pd.DataFrame) -> str | None:
+    """Why a churn or retention measure cannot be compared with its per-period target, or None.
+
+    On snapshot data (``kpis.attrs["churn_basis"] == "by snapshot"``, set by
+    :func:`bsc_toolkit.metrics.kpi_summary`) ``churn_rate`` and ``retention_rate`` are the shares of
+    customers who had left (stayed) by the snapshot, not rates per period: a target per quarter
+    cannot be compared with them. The note gives the snapshot figure.
+    """
+    what = _SNAPSHOT_SHARES.get(measure.source)
+    if what is None or kpis.attrs.get("churn_basis") != "by snapshot" or measure.source not in kpis.columns:
+        return None
+    known = pd.to_numeric(kpis[measure.source], errors="coerce").dropna()
+    value = f" ({known.iloc[-1]:.1%})" if len(known) else ""
+    return (
+        f"the data give the share of customers who {what} the snapshot{value}, not a rate per period: "
+        "not comparable with a per-period target"
+    )
+
+
 def _select_periods(kpis: pd.DataFrame, period: str | pd.Period | None) -> tuple[pd.DataFrame, object]:
     frame = kpis.reset_index() if "period" not in kpis.columns and kpis.index.name == "period" else kpis
     if "period" not in frame.columns:
@@ -165,7 +195,9 @@ def evaluate_scorecard(
 
     Missing is no data: a measure whose column is absent, whose actual is NaN, or whose
     target is written on another rating scale than the data's (see :func:`scale_mismatch`)
-    gets the status ``"no data"``, never red, and a ``note`` saying why.
+    gets the status ``"no data"``, never red, and a ``note`` saying why; so does a churn or retention
+    measure on snapshot data, whose figure is a share by the snapshot, not a rate per period (see
+    :func:`basis_mismatch`).
 
     Parameters
     ----------
@@ -218,7 +250,7 @@ def evaluate_scorecard(
         previous = trend[-2] if len(trend) > 1 else math.nan
         t = m.thresholds
         status = rag_status(actual, m.target, m.direction, t.amber, t.red, t.relative)
-        mismatch = scale_mismatch(m, scales)
+        mismatch = scale_mismatch(m, scales) or basis_mismatch(m, kpis_by_period)
         note = str(table_notes.get(source, "")) if isinstance(table_notes, Mapping) else ""
         if mismatch is not None:
             status, note = "no data", mismatch

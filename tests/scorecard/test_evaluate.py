@@ -296,3 +296,24 @@ def test_a_kpi_table_without_periods_is_no_data_throughout():
     assert render_scorecard_html(ev).count("<svg") == len(ev)
     with pytest.raises(ValueError, match="no periods"):
         evaluate_scorecard(load_scorecard(), blank, period="2024Q1")
+
+
+def test_snapshot_churn_shares_are_not_compared_with_per_period_targets():
+    rng = np.random.default_rng(3)
+    n = 400
+    customers = pd.DataFrame(
+        {"customer_id": np.arange(n), "churned": rng.random(n) < 0.25, "tenure_months": rng.uniform(1, 60, n)}
+    )
+    surveys = pd.DataFrame(
+        {"customer_id": np.arange(n), "surveyed_at": pd.Timestamp("2024-12-31"), "csat": rng.integers(1, 6, n) * 1.0}
+    )
+    kpis = kpi_summary(customers, surveys, None, freq="Q", ratings={"csat": RatingScale(1, 5)})
+    spec = load_scorecard(None)
+    out = evaluate_scorecard(spec, kpis).set_index("source")
+    churn = out.loc["churn_rate"]
+    assert churn["status"] == "no data" and np.isnan(churn["variance"])
+    assert f"({customers['churned'].mean():.1%})" in churn["note"] and "not a rate per period" in churn["note"]
+    assert churn["actual"] == pytest.approx(customers["churned"].mean())  # the figure is shown, not scored
+    dated = kpis.copy()
+    dated.attrs = {**kpis.attrs, "churn_basis": "per period"}
+    assert evaluate_scorecard(spec, dated).set_index("source").loc["churn_rate", "status"] != "no data"
