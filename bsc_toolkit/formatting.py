@@ -142,8 +142,9 @@ def data_notes_markdown(data: Any) -> str:
     Returns
     -------
     str
-        Markdown: one line of what the data hold, then the loading notes (rows left out, derived
-        tables, dates set to the snapshot day...) as a list.
+        Markdown: one line of what the data hold, then the warnings of the plausibility checks
+        (dates far after the rest, orders after churn...) and the loading notes (rows left out,
+        derived tables, dates set to the snapshot day...), each as a list.
     """
     parts = [f"{len(data.customers):,} customers"]
     if data.has("surveys"):
@@ -157,8 +158,13 @@ def data_notes_markdown(data: Any) -> str:
     line += f". Amounts in {escape_markdown(data.currency)}."
     if scales:
         line += f" Rating scales: {scales} (kept as they are, not rescaled)."
+    warnings = "".join(f"\n- {escape_markdown(w)}" for w in getattr(data, "warnings", ()))
     notes = "".join(f"\n- {escape_markdown(n)}" for n in data.notes)
-    return line + (f"\n\nNotes from loading the data:{notes}" if notes else "")
+    return (
+        line
+        + (f"\n\nWarnings from checking the data:{warnings}" if warnings else "")
+        + (f"\n\nNotes from loading the data:{notes}" if notes else "")
+    )
 
 
 def money_label(column: str, currency: str) -> str:

@@ -25,7 +25,8 @@ Paths resolve relative to ``root`` (default: the YAML's folder; a relative ``roo
 the YAML's folder too); the environment variable ``BSC_DATA_ROOT`` overrides ``root``. Fields are
 validated with pydantic and errors name the field path. The schema leaves room for what other
 parts of the toolkit read from it: date format and time zone (``read``), separator and encoding
-(``read``, per table), the observation window, whether customers are contractual (``clv``).
+(``read``, per table), the observation window, whether customers are contractual (``clv``), whether
+customer ids are masked (``privacy``).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ __all__ = [
     "DatasetDescription",
     "DescriptionError",
     "DriverSpec",
+    "PrivacyOptions",
     "RatingSpec",
     "ReadOptions",
     "TableSpec",
@@ -189,9 +191,11 @@ class TableSpec(_Strict):
     columns : dict
         Toolkit name -> the file's column, or a computed column (``{product: [Quantity, UnitPrice]}``).
         With a mapping, only mapped columns and those listed in ``keep`` are read: other columns
-        (names, addresses...) never reach a report.
+        (names, addresses...) never reach a report. Mapping a column whose name looks personal is
+        an error when loading (:mod:`bsc_toolkit.data.privacy`).
     keep : list of str
-        Further file columns to carry under their own names (e.g. for ``by=`` groupings).
+        Further file columns to carry under their own names (e.g. for ``by=`` groupings); not
+        personal ones (an error when loading).
     read : ReadOptions, optional
         Overrides of the data set's reading options for this file.
     tenure_unit : str
@@ -250,6 +254,20 @@ class ClvOptions(_Strict):
     contractual: bool | None = None
 
 
+class PrivacyOptions(_Strict):
+    """Privacy settings.
+
+    Attributes
+    ----------
+    mask_customer_ids : bool
+        Replace every customer id by a pseudonym (``C-1a2b3c4d5e``, see
+        :mod:`bsc_toolkit.data.privacy`) when the data set is loaded, unless the caller decides
+        otherwise (``load_dataset(..., mask_ids=...)``). Default false.
+    """
+
+    mask_customer_ids: bool = False
+
+
 class DatasetDescription(_Strict):
     """What a data set holds and how to read it (the parsed ``dataset.yaml``).
 
@@ -268,7 +286,9 @@ class DatasetDescription(_Strict):
         For snapshot data (one row per customer, churn as a flag, no dates): the day the snapshot
         was taken. Surveys without a date are dated on it.
     observation_start, observation_end : date, optional
-        The window the data covers (dates outside it are errors).
+        The window the data cover: any date after ``observation_end``, and survey or order dates
+        before ``observation_start``, are errors (:mod:`bsc_toolkit.data.plausibility`). Without
+        ``observation_end``, dates far after the rest of the data are warnings.
     id_type : {"auto", "int", "str"}
         Customer ids as integers or text (``auto``: integers when every id is a whole number
         without leading zeros).
@@ -282,6 +302,8 @@ class DatasetDescription(_Strict):
         The driver ratings in the survey; default: whichever of time, quality, service and cost
         the surveys hold.
     clv : ClvOptions
+    privacy : PrivacyOptions
+        ``mask_customer_ids``: show customer ids as pseudonyms only.
     """
 
     name: str = "data set"
@@ -297,6 +319,7 @@ class DatasetDescription(_Strict):
     ratings: dict[str, RatingSpec] = Field(default_factory=dict)
     drivers: list[DriverSpec] | None = None
     clv: ClvOptions = Field(default_factory=ClvOptions)
+    privacy: PrivacyOptions = Field(default_factory=PrivacyOptions)
     #: Folder of the YAML file (set by :func:`load_description`; not part of the YAML).
     base_dir: Path | None = Field(default=None, exclude=True)
 
@@ -497,7 +520,7 @@ def _fields_at(loc: tuple) -> list[str]:
             continue
         ann = field.annotation
         model = None
-        for cand in (ReadOptions, TableSpec, RatingSpec, DriverSpec, ClvOptions):
+        for cand in (ReadOptions, TableSpec, RatingSpec, DriverSpec, ClvOptions, PrivacyOptions):
             if cand.__name__ in str(ann):
                 model = cand
                 break

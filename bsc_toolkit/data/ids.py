@@ -3,8 +3,8 @@
 :func:`drop_missing_ids` leaves out rows without a customer id; :func:`settle_id_type` chooses one
 type for all tables (zero-padded ids matched with the same ids written as numbers) and
 :func:`apply_id_type` converts a table to it; :func:`check_references` checks that surveys and
-orders belong to known customers, and notes orders dated after a customer's churn or before the
-acquisition.
+orders belong to known customers (orders dated outside a customer's time are checked in
+:mod:`bsc_toolkit.data.plausibility`).
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bsc_toolkit.data.files import line_offset
 from bsc_toolkit.data.schemas import DataValidationError, row_examples
 
-__all__ = ["apply_id_type", "check_references", "drop_missing_ids", "settle_id_type"]
+__all__ = ["apply_id_type", "check_references", "customer_positions", "drop_missing_ids", "settle_id_type"]
 
 _INT_TEXT = re.compile(r"^-?(0|[1-9]\d{0,17})(\.0*)?$")  # up to 18 digits: fits int64 exactly
 _PADDED_TEXT = re.compile(r"^0\d{1,17}$")  # zero-padded digits such as 000123
@@ -57,7 +58,11 @@ def drop_missing_ids(frame: pd.DataFrame, table: str, source: str, notes: list[s
 
 
 def settle_id_type(
-    frames: dict[str, pd.DataFrame], declared: str, files: dict[str, Path] | None = None, notes: list[str] | None = None
+    frames: dict[str, pd.DataFrame],
+    declared: str,
+    files: dict[str, Path] | None = None,
+    notes: list[str] | None = None,
+    quote_ids: bool = True,
 ) -> str:
     """One customer-id type for every table (``auto``: integers when every id is a whole number).
 
@@ -75,6 +80,9 @@ def settle_id_type(
         Table name -> file, to name the files in the note.
     notes : list of str, optional
         Appended to: zero-padded ids read as numbers to match another table's.
+    quote_ids : bool
+        Quote an example id in the note (False when ids are masked: the note then names the
+        example's line instead).
 
     Returns
     -------
@@ -100,14 +108,19 @@ def settle_id_type(
         files = files or {}
         padded = [t for t, k in kinds.items() if k == "padded"]
         plain = [t for t, k in kinds.items() if k == "int"]
-        example = frames[padded[0]]["customer_id"].astype("string").str.strip()
-        example = example[example.str.fullmatch(_PADDED_TEXT).fillna(False)].iloc[0]
+        text = frames[padded[0]]["customer_id"].astype("string").str.strip()
+        text = text[text.str.fullmatch(_PADDED_TEXT).fillna(False)]
+        example, equal = f"e.g. {text.iloc[0]!r}", f" ({text.iloc[0]!r} = {int(text.iloc[0])})"
+        if not quote_ids:
+            where = files[padded[0]] if padded[0] in files else None
+            offset = line_offset(where) if where is not None else None
+            example, equal = f"e.g. {row_examples([(text.index[0], None)], offset)}", ""
         notes.append(
             "customer ids are zero-padded text in "
             + ", ".join(f"'{files[t].name}'" if t in files else t for t in padded)
-            + f" (e.g. {example!r}) but plain numbers in "
+            + f" ({example}) but plain numbers in "
             + ", ".join(f"'{files[t].name}'" if t in files else t for t in plain)
-            + f": all are read as numbers ({example!r} = {int(example)}) so that the tables match; declare "
+            + f": all are read as numbers{equal} so that the tables match; declare "
             "id_type: str to keep them as text (then write them the same way in every file)"
         )
     return "int"
@@ -189,8 +202,10 @@ def _stripped(values: pd.Series) -> pd.Series:
     return values.astype("string").str.strip()
 
 
-def check_references(frames: dict[str, pd.DataFrame], files: dict[str, Path], id_type: str, notes: list[str]) -> None:
-    """Every survey and order must belong to a known customer; orders outside a customer's time are noted.
+def check_references(
+    frames: dict[str, pd.DataFrame], files: dict[str, Path], id_type: str, notes: list[str] | None = None
+) -> None:
+    """Every survey and order must belong to a known customer.
 
     Parameters
     ----------
@@ -201,8 +216,9 @@ def check_references(frames: dict[str, pd.DataFrame], files: dict[str, Path], id
     id_type : str
         ``int`` or ``str``: with text ids, the hint says whether ids match when leading zeros or
         case are ignored.
-    notes : list of str
-        Appended to: orders dated after a customer's churn or before the acquisition (kept).
+    notes : list of str, optional
+        Not used (kept for callers of earlier versions; orders outside a customer's time are
+        checked by :func:`bsc_toolkit.data.plausibility.orders_outside`).
 
     Raises
     ------
@@ -224,8 +240,6 @@ def check_references(frames: dict[str, pd.DataFrame], files: dict[str, Path], id
                 f"({len(missing):,} distinct id(s)), e.g. {missing.head(5).tolist()}; "
                 + _reference_hint(missing, known, id_type)
             )
-        elif name == "transactions" and len(frame):
-            _note_orders_outside(frame, customers, known, files["transactions"].name, notes)
     if problems:
         raise DataValidationError("Invalid data set (customer_id references):\n" + "\n".join(problems))
 
@@ -248,52 +262,35 @@ def _reference_hint(missing: pd.Series, known: pd.Index, id_type: str) -> str:
     )
 
 
-def _note_orders_outside(
-    transactions: pd.DataFrame, customers: pd.DataFrame, known: pd.Index, source: str, notes: list[str]
-) -> None:
-    """Note orders dated after the customer's churn date or before the acquisition date (kept as they are).
+def customer_positions(known: pd.Series | pd.Index, ids: pd.Series) -> np.ndarray:
+    """Row of each id in the customers table (-1 for an id it does not hold).
 
-    Vectorised over slices of 2M orders, so that the customer lookup costs little memory at 1M customers.
+    Integer ids that span a range not much wider than the number of customers are looked up in
+    a table indexed by the id (a tenth of the time of a hash lookup for 12M orders); other ids
+    with :meth:`pandas.Index.get_indexer`.
+
+    Parameters
+    ----------
+    known : pandas.Series or pandas.Index
+        The customers' ids, each once.
+    ids : pandas.Series
+        The ids to look up (e.g. the transactions' ``customer_id``).
+
+    Returns
+    -------
+    numpy.ndarray of int64
     """
-    checks = [(c, w) for c, w in (("churned_at", "after"), ("acquired_at", "before")) if c in customers.columns]
-    if not checks:
-        return
-    limits = {c: customers[c].to_numpy() for c, _ in checks}
-    found: dict[str, list[pd.DataFrame]] = {c: [] for c, _ in checks}
-    day = np.timedelta64(1, "D")
-    step = 2_000_000
-    for start in range(0, len(transactions), step):
-        chunk = transactions.iloc[start : start + step]
-        position = known.get_indexer(chunk["customer_id"])
-        ordered = chunk["ordered_at"].to_numpy()
-        for column, when in checks:
-            limit = limits[column][position]
-            outside = (limit + day <= ordered) if when == "after" else (ordered < limit)
-            if outside.any():
-                found[column].append(
-                    chunk.loc[outside, ["customer_id", "ordered_at", "revenue_usd"]].assign(_limit=limit[outside])
-                )
-    for column, when in checks:
-        if not found[column]:
-            continue
-        rows = pd.concat(found[column])
-        amounts = rows["revenue_usd"]
-        first = rows.iloc[0]
-        refunds = int((amounts <= 0).sum())
-        what = (
-            "churned_at (the day the customer left)" if when == "after" else "acquired_at (the first day as a customer)"
-        )
-        fix = (
-            "if these customers came back, their churned_at should be empty or later; if they are final bills or "
-            "refunds, nothing to do"
-            if when == "after"
-            else "if these customers bought before they signed up, nothing to do; otherwise check acquired_at"
-        )
-        notes.append(
-            f"transactions: {len(rows):,} order(s) of {rows['customer_id'].nunique():,} customer(s) in '{source}' are "
-            f"dated {when} the customer's {what}, e.g. customer {first['customer_id']} on "
-            f"{first['ordered_at']:%Y-%m-%d} ({when} {pd.Timestamp(first['_limit']):%Y-%m-%d}); "
-            f"{len(rows) - refunds:,} with a positive amount ({float(amounts[amounts > 0].sum()):,.2f} in total) and "
-            f"{refunds:,} refund(s) or zero amount(s). They are kept in the transactions table; the customer-period "
-            f"panel (retention and revenue models) counts only orders in the periods from acquisition to churn; {fix}"
-        )
+    known_values = np.asarray(known)
+    values = ids.to_numpy()
+    if known_values.dtype.kind == "i" and values.dtype.kind == "i" and len(known_values) and len(values):
+        lo, hi = int(known_values.min()), int(known_values.max())
+        if hi - lo < 4 * len(known_values) + 1_000_000:
+            table = np.full(hi - lo + 1, -1, dtype=np.int64)
+            table[known_values - lo] = np.arange(len(known_values))
+            inside = (values >= lo) & (values <= hi)
+            if bool(inside.all()):
+                return table[values - lo]
+            position = np.full(len(values), -1, dtype=np.int64)
+            position[inside] = table[values[inside] - lo]
+            return position
+    return pd.Index(known_values).get_indexer(values)

@@ -23,6 +23,8 @@ from bsc_toolkit.data.description import (
     default_description,
     load_description,
 )
+from bsc_toolkit.data.plausibility import check_plausibility
+from bsc_toolkit.data.privacy import IdMask, mask_key
 from bsc_toolkit.data.reading import read_dataset_tables, read_raw
 from bsc_toolkit.data.schemas import DataValidationError, validate_table
 from bsc_toolkit.data.simulate import Truth, simulate
@@ -66,6 +68,10 @@ class CustomerData:
         The tables the data set has (others are empty stand-ins).
     notes : tuple of str
         What loading did that an analyst should know (rows left out, derived tables, time zones).
+    warnings : tuple of str
+        What looks wrong in the data but did not stop loading (dates far after the rest of the
+        data, orders after a customer's churn; :mod:`bsc_toolkit.data.plausibility`): shown
+        before the notes, in ``bsc validate`` and at the top of every report.
     """
 
     customers: pd.DataFrame
@@ -75,6 +81,7 @@ class CustomerData:
     description: DatasetDescription = field(default_factory=default_description)
     tables_present: tuple[str, ...] = TABLES
     notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -215,8 +222,8 @@ def read_table(path: str | Path, table: str) -> pd.DataFrame:
     return validate_table(raw, table, source=str(path), row_offset=row_offset, dates=description.read_options(table))
 
 
-def load_dataset(data_dir: str | Path | None = None) -> CustomerData:
-    """Load and validate a data set.
+def load_dataset(data_dir: str | Path | None = None, mask_ids: bool | None = None) -> CustomerData:
+    """Load and validate a data set, check that its dates are plausible, and keep personal data out.
 
     Parameters
     ----------
@@ -226,19 +233,30 @@ def load_dataset(data_dir: str | Path | None = None) -> CustomerData:
         plain folder with ``customers``, ``surveys`` and/or ``transactions`` files (``.csv``,
         ``.parquet`` or ``.xlsx``) in the toolkit's column names. Every table is optional; at least
         one is needed. ``None`` loads the default synthetic data set, generating it on first use.
+    mask_ids : bool, optional
+        Replace every customer id by a pseudonym (``C-1a2b3c4d5e``: HMAC-SHA256 of the id with
+        the key in ``$BSC_MASK_KEY``, or a random key of this process; :mod:`bsc_toolkit.data.privacy`)
+        in every table, note and warning. ``None`` (default): as the data set's description says
+        (``privacy: {mask_customer_ids: true}``; default false).
 
     Returns
     -------
     CustomerData
+        With ``warnings`` from the plausibility checks; columns whose names look personal
+        (names, e-mail addresses...) are left out of tables read without a column mapping, with a
+        note. With masked ids, ``customer_id`` is text in every table.
 
     Raises
     ------
     FileNotFoundError
         If the path does not exist or holds no table.
     DescriptionError
-        If ``dataset.yaml`` is invalid (naming the field).
+        If ``dataset.yaml`` is invalid (naming the field), or ``$BSC_MASK_KEY`` is not a key
+        (:class:`~bsc_toolkit.data.privacy.MaskKeyError`) when the ids are masked.
     DataValidationError
-        Listing every problem of every table at once (file, column, example lines).
+        Listing every problem of every table at once (file, column, example lines): contract
+        problems, dates outside the declared ``observation_start``/``observation_end``, personal
+        columns mapped or kept in ``dataset.yaml``.
     """
     path = ensure_default_dataset() if data_dir is None else Path(data_dir)
     if not path.exists():
@@ -261,12 +279,22 @@ def load_dataset(data_dir: str | Path | None = None) -> CustomerData:
             f"no table found in '{where}': expected customers, surveys and/or transactions files "
             f"(.csv, .parquet or .xlsx), or a {DESCRIPTION_FILE} that names them"
         )
-    frames, notes = read_dataset_tables(files, description)
+    masked = description.privacy.mask_customer_ids if mask_ids is None else bool(mask_ids)
+    key = mask_key() if masked else None  # a bad $BSC_MASK_KEY stops here, before any file is read
+    rows: dict = {}
+    frames, notes = read_dataset_tables(files, description, mask_ids=masked, rows=rows)
+    mask = IdMask.of(frames["customers"]["customer_id"], key) if key is not None else None
+    # checked on the ids as read (fast lookups); messages quote the pseudonyms when masked
+    warnings, more_notes = check_plausibility(frames, description, files, rows, show_id=mask.show if mask else None)
+    if mask is not None:
+        frames = mask.apply(frames)
+        description = description.model_copy(update={"id_type": "str"})
     return CustomerData(
         source=path,
         description=description,
         tables_present=tuple(t for t in TABLES if t in files),
-        notes=tuple(notes),
+        notes=tuple(notes + more_notes),
+        warnings=tuple(warnings),
         **frames,
     )
 

@@ -8,15 +8,18 @@ read is an error naming its line, never a misread), turns a churn flag and a ten
 toolkit's ``churned`` and ``tenure_months``, dates snapshot surveys, leaves out survey rows without
 any rating (not responses; :mod:`bsc_toolkit.data.mapping`), settles one customer-id type for all
 tables (zero-padded ids matched with the same ids written as numbers), validates each table against
-its contract with the declared rating scales, and checks that the tables refer to the same
-customers, noting orders dated after a customer's churn or before the acquisition
-(:mod:`bsc_toolkit.data.ids`). Problems of every table are reported together.
+its contract with the declared rating scales and its dates against a declared observation window
+(:mod:`bsc_toolkit.data.plausibility`), and checks that the tables refer to the same customers
+(:mod:`bsc_toolkit.data.ids`). Personal columns never get in: a table read without a mapping
+leaves them out, a mapping that names one is an error (:mod:`bsc_toolkit.data.privacy`). Problems
+of every table are reported together.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from bsc_toolkit.data.description import DatasetDescription
@@ -33,6 +36,8 @@ from bsc_toolkit.data.mapping import (
     rating_columns,
     with_source_names,
 )
+from bsc_toolkit.data.plausibility import window_problems
+from bsc_toolkit.data.privacy import drop_personal_columns, personal_column_problems
 from bsc_toolkit.data.schemas import DataValidationError, validate_table
 
 __all__ = ["read_dataset_tables", "read_raw", "read_parquet", "to_number"]
@@ -45,7 +50,11 @@ _KEY_COLUMNS = {
 
 
 def read_dataset_tables(
-    files: dict[str, Path], description: DatasetDescription
+    files: dict[str, Path],
+    description: DatasetDescription,
+    *,
+    mask_ids: bool = False,
+    rows: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], list[str]]:
     """Read, map and validate the tables of a data set.
 
@@ -54,6 +63,13 @@ def read_dataset_tables(
     files : dict
         Table name -> file, for the tables the data set has (at least one).
     description : DatasetDescription
+    mask_ids : bool
+        Whether the caller masks the customer ids afterwards: notes then quote no id, and a
+        personal column (an e-mail address) may be the customer id
+        (:func:`bsc_toolkit.data.privacy.personal_column_problems`).
+    rows : dict, optional
+        Filled with the file row position of each row of the tables whose rows were partly left
+        out (rows without an id or a rating), for messages about the loaded tables.
 
     Returns
     -------
@@ -66,7 +82,9 @@ def read_dataset_tables(
     Raises
     ------
     DataValidationError
-        Every problem of every table, each once, grouped by file.
+        Every problem of every table, each once, grouped by file: contract problems, personal
+        columns mapped or kept, dates outside a declared observation window
+        (:func:`bsc_toolkit.data.plausibility.window_problems`).
     """
     notes: list[str] = []
     errors: list[str] = []
@@ -82,9 +100,11 @@ def read_dataset_tables(
         except DataValidationError as exc:
             errors.append(str(exc))
             continue
-        problems: list[str] = []
+        problems = personal_column_problems(table, description, mask_ids)
         row_offset = line_offset(path)
         frame = map_columns(raws[key], table, description, str(path), problems, row_offset)
+        if frame is raws[key]:  # read as it is (no column mapping): personal columns are left out
+            frame = drop_personal_columns(frame, table, path.name, notes)
         if table == "customers":
             frame = convert_churn_and_tenure(frame, description, problems, row_offset)
         elif table == "surveys":
@@ -105,7 +125,7 @@ def read_dataset_tables(
             frame = label_missing_categories(frame, str(path), notes)
         mapped[table] = frame
     # tables that mapped cleanly are validated too, so that every problem of every table is listed at once
-    id_type = settle_id_type(mapped, description.id_type, files, notes)
+    id_type = settle_id_type(mapped, description.id_type, files, notes, quote_ids=not mask_ids)
     validated: dict[str, pd.DataFrame] = {}
     for table, frame in mapped.items():
         try:
@@ -128,14 +148,20 @@ def read_dataset_tables(
                 dates=description.read_options(table),
                 notes=notes,
             )
+            late = window_problems(validated[table], table, description, line_offset(files[table]))
             if not isinstance(validated[table].index, pd.RangeIndex):  # rows without an id were left out
+                if rows is not None:
+                    rows[table] = validated[table].index.to_numpy()
                 validated[table] = validated[table].reset_index(drop=True)
             message = None
         except DataValidationError as exc:
             message = with_source_names(str(exc), table, description)
-        if pending.get(table):
+            late = []
+        if pending.get(table) or late:
             header, _, rest = (message or f"Invalid {table} table in '{files[table]}':").partition("\n")
-            message = "\n".join([header, *(f"  - {p}" for p in pending[table]), *([rest] if rest else [])])
+            message = "\n".join(
+                [header, *(f"  - {p}" for p in [*pending.get(table, []), *late]), *([rest] if rest else [])]
+            )
         if message:
             errors.append(message)
     if errors:
@@ -146,7 +172,7 @@ def read_dataset_tables(
             frames[t]["customer_id"] = frames[t]["customer_id"].astype(object)
     if "customers" in validated:
         frames["customers"] = validated["customers"]
-        check_references(frames, files, id_type, notes)
+        check_references(frames, files, id_type)
     else:
         ids = pd.concat([frames["surveys"]["customer_id"], frames["transactions"]["customer_id"]]).drop_duplicates()
         frames["customers"] = pd.DataFrame({"customer_id": ids.sort_values().to_numpy()})

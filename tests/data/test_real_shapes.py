@@ -420,11 +420,12 @@ def test_orders_after_churn_are_kept_and_noted(tmp_path: Path) -> None:
     assert guess["tables"]["transactions"]["columns"]["ordered_at"] == "billing_date"
     data = load_dataset(folder)
     assert len(data.transactions) == 8 and data.transactions["revenue_usd"].sum() == 120.0  # all kept
-    after = next(n for n in data.notes if "after the customer's churned_at" in n)
-    # 9006 (30.00, customer 2) and the refund 9007 (customer 3); 9005 is on the churn day itself
-    assert "2 order(s) of 2 customer(s) in 'billing.csv'" in after
+    # 9006 (30.00, customer 2) is a warning, the refund 9007 (customer 3) a note; 9005 is on the churn day itself
+    after = next(w for w in data.warnings if "after the customer's churned_at" in w)
+    assert "1 order(s) with a positive amount (30.00 in total) of 1 customer(s) in 'billing.csv'" in after
     assert "customer 2 on 2023-05-20 (after 2023-04-20)" in after
-    assert "1 with a positive amount (30.00 in total) and 1 refund(s)" in after
+    refund = next(n for n in data.notes if "after the customer's churned_at" in n)
+    assert "1 refund(s) or zero amount(s) of 1 customer(s)" in refund and "customer 3 on 2023-06-05" in refund
     before = next(n for n in data.notes if "before the customer's acquired_at" in n)
     assert "1 order(s) of 1 customer(s)" in before and "customer 1 on 2023-01-02 (before 2023-01-10)" in before
 
