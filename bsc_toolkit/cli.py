@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
 
 app = typer.Typer(
     help="Balanced Scorecard customer-perspective toolkit: data, KPIs and notebook reports.",
@@ -22,11 +21,14 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 def _parse_value(raw: str):
-    """Parse a command-line parameter value like papermill's YAML parsing."""
-    try:
-        return yaml.safe_load(raw)
-    except yaml.YAMLError:
-        return raw
+    """A command-line parameter value: read as YAML, or kept as typed where the notebook's default is text.
+
+    The conversion to the type of each notebook's default happens when the reports are planned
+    (:class:`bsc_toolkit.report_params.CommandLineValue`).
+    """
+    from bsc_toolkit.report_params import CommandLineValue
+
+    return CommandLineValue(raw)
 
 
 @app.command()
@@ -93,8 +95,11 @@ def validate(
 ) -> None:
     """Check a data set against its description and the table contracts, then list what it supports.
 
-    After the checks, a capability table shows each report section, whether this data supports it
-    and, if not, which inputs it would need.
+    Errors (contract problems, dates outside the declared observation window, personal columns
+    mapped or kept) are listed all at once and exit with status 1. Otherwise the row counts, then
+    the warnings (implausible dates, orders after churn), then the notes of loading, and
+    "valid (N warnings)" (status 0). After the checks, a capability table shows each report
+    section, whether this data supports it and, if not, which inputs it would need.
     """
     from bsc_toolkit.data.description import DescriptionError
     from bsc_toolkit.data.io import TABLES, load_dataset, read_table
@@ -122,9 +127,12 @@ def validate(
             typer.echo(f"customers: none (derived: {len(data.customers):,} customer ids from the other tables)")
         else:
             typer.echo(f"{name}: none")
+    for warning in data.warnings:
+        typer.secho(f"warning: {warning}", fg=typer.colors.YELLOW)
     for note in data.notes:
         typer.echo(f"note: {note}")
-    typer.secho("valid", fg=typer.colors.GREEN)
+    count = len(data.warnings)
+    typer.secho("valid" + (f" ({count} warning{'s' if count != 1 else ''})" if count else ""), fg=typer.colors.GREEN)
     typer.echo("")
     typer.echo(_capability_text(data))
 
@@ -230,7 +238,7 @@ def kpis(
 
 
 def _split_report_args(args: list[str]) -> tuple[list[Path], dict]:
-    """Split ``[NOTEBOOK ...] [-p NAME VALUE ...]`` into notebooks and parameters."""
+    """Split ``[NOTEBOOK ...] [-p NAME VALUE ...]`` into notebooks and parameters (values as typed)."""
     notebooks: list[Path] = []
     params: dict = {}
     i = 0
@@ -269,41 +277,155 @@ def report(
         bool, typer.Option("--hide-code/--show-code", help="Leave code cells out of the HTML.")
     ] = True,
     variants: Annotated[bool, typer.Option("--variants/--no-variants", help="Also render declared variants.")] = True,
+    mask_ids: Annotated[
+        bool,
+        typer.Option(
+            "--mask-ids",
+            help="Show pseudonyms instead of customer ids in the reports of notebooks with a mask_ids parameter "
+            "(the same pseudonym in every report of the run: key from $BSC_MASK_KEY, else a fresh key per run).",
+        ),
+    ] = False,
 ) -> None:
     """Execute notebooks with papermill and render HTML reports plus an index.
 
     Usage: bsc report [NOTEBOOK ...] [-p NAME VALUE ...]. Without notebooks,
-    every notebook in notebooks/ runs. Parameter values are parsed as YAML
+    every notebook of the suite runs. Parameter values are parsed as YAML
     (-p delta 0.5 -p segment smb -p driver null) and go to each notebook that
-    declares them in its parameters cell.
+    declares them in its parameters cell, converted to the type of its default;
+    a name no selected notebook declares, a value of the wrong type, an invalid
+    scorecard, an unwritable --out or invalid data stop the run before any
+    notebook runs. Ctrl-C (or SIGTERM) stops the running notebook, keeps its
+    previous report and rebuilds the index from the reports that finished.
     """
+    import signal
+    import threading
+
+    def terminate(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(signum)  # before the kernels start; run_reports handles the run itself
+
+    previous = None
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) not in (
+        signal.SIG_IGN,
+        None,
+    ):
+        previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        _report(ctx, data_dir, out_dir, notebooks_dir, hide_code, variants, mask_ids)
+    except KeyboardInterrupt as exc:  # a ReportInterrupted is handled in _report
+        signum = exc.args[0] if exc.args and isinstance(exc.args[0], int) else int(signal.SIGINT)
+        typer.secho(f"interrupted ({signal.Signals(signum).name}) before any report ran", fg=typer.colors.RED, err=True)
+        raise typer.Exit(128 + signum) from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _report(
+    ctx: typer.Context,
+    data_dir: Path | None,
+    out_dir: Path,
+    notebooks_dir: Path | None,
+    hide_code: bool,
+    variants: bool,
+    mask_ids: bool,
+) -> None:
+    """The ``report`` command without its signal handling (see ``report``)."""
+    import inspect
+    import os
+    from dataclasses import replace
+
     from bsc_toolkit.data.description import DescriptionError
     from bsc_toolkit.data.io import ensure_default_dataset, load_dataset
+    from bsc_toolkit.data.privacy import MASK_KEY_ENV_VAR, MaskKeyError, mask_key, new_mask_key
     from bsc_toolkit.data.schemas import DataValidationError
-    from bsc_toolkit.report import ReportError, packaged_notebooks_dir, plan_reports, run_reports
+    from bsc_toolkit.report import (
+        ReportError,
+        ReportIndexError,
+        ReportInterrupted,
+        check_output_dir,
+        packaged_notebooks_dir,
+        plan_reports,
+        run_reports,
+    )
+    from bsc_toolkit.report_params import check_scorecards, declared_parameters, set_where_declared
 
     notebook_args, params = _split_report_args(list(ctx.args))
+    if data_dir is not None:
+        params["data_dir"] = str(data_dir)
     try:
         notebooks_dir = notebooks_dir if notebooks_dir is not None else packaged_notebooks_dir()
-    except ReportError as exc:
-        _fail(str(exc))
-    if data_dir is not None:
-        params["data_dir"] = data_dir
-    params = _absolute_paths(params)
-    try:
         jobs = plan_reports(notebook_args or None, notebooks_dir=notebooks_dir, parameters=params, variants=variants)
     except ReportError as exc:
-        _fail(str(exc))
+        unknown_data_dir = data_dir is not None and "unknown parameter 'data_dir'" in str(exc)
+        hint = "\n(--data-dir gives the parameter data_dir)" if unknown_data_dir else ""
+        _fail(f"{exc}{hint}\nno report was run")
     if not jobs:
         _fail(f"no notebooks found in '{notebooks_dir}'")
-    if "data_dir" not in params:
-        ensure_default_dataset()
-    # validate once, before any kernel starts: invalid data stop here with every problem listed
+    jobs = [replace(job, parameters=_absolute_paths(job.parameters)) for job in jobs]
+    if mask_ids:
+        jobs, unmasked = set_where_declared(jobs, "mask_ids", True)
+        for job in unmasked:
+            if "data_dir" in declared_parameters(job.notebook):
+                _warn(
+                    f"--mask-ids: {job.notebook.name} has no mask_ids parameter; report '{job.name}' shows "
+                    "customer ids as they are in the data"
+                )
     try:
-        data = load_dataset(params.get("data_dir"))
-    except (DataValidationError, DescriptionError, FileNotFoundError) as exc:
-        _fail(f"the data set is not valid, no report was run:\n{exc}")
-    results = run_reports(jobs, out_dir=out_dir, hide_code=hide_code, data=data)
+        check_scorecards(jobs)
+        check_output_dir(out_dir)
+    except ReportError as exc:
+        _fail(f"{exc}\nno report was run")
+    data_path = next((j.parameters["data_dir"] for j in jobs if j.parameters.get("data_dir") is not None), None)
+    # one masking key for the run, whether --mask-ids or the data set's description asks for pseudonyms:
+    # the kernels inherit it, so a customer has the same pseudonym in every report (and in the warnings)
+    key_added = not os.environ.get(MASK_KEY_ENV_VAR)
+    if key_added:
+        os.environ[MASK_KEY_ENV_VAR] = new_mask_key()
+    try:
+        try:
+            if mask_ids:
+                mask_key()  # a key the user set must be usable
+        except MaskKeyError as exc:
+            _fail(f"{exc}\nno report was run")
+        if data_path is None:
+            ensure_default_dataset()
+        # validate once, before any kernel starts: invalid data stop here with every problem listed
+        accepts_mask = "mask_ids" in inspect.signature(load_dataset).parameters
+        try:
+            data = load_dataset(data_path, **({"mask_ids": True} if mask_ids and accepts_mask else {}))
+        except (DataValidationError, DescriptionError, FileNotFoundError) as exc:
+            _fail(f"the data set is not valid, no report was run:\n{exc}")
+        for warning in getattr(data, "warnings", ()):
+            _warn(str(warning))
+        index_error = None
+        try:
+            results = run_reports(jobs, out_dir=out_dir, hide_code=hide_code, data=data)
+        except ReportIndexError as exc:
+            results, index_error = exc.results, str(exc)
+        except ReportInterrupted as exc:
+            _echo_report_results(exc.results)
+            typer.secho(str(exc), fg=typer.colors.RED, err=True)
+            raise typer.Exit(exc.exit_code) from None
+        except ReportError as exc:
+            _fail(f"{exc}\nno report was run")
+    finally:
+        if key_added:
+            os.environ.pop(MASK_KEY_ENV_VAR, None)
+    _echo_report_results(results)
+    if index_error is not None:
+        _fail(index_error)
+    typer.echo(f"index: {(out_dir / 'index.html')}")
+    failed = [r for r in results if not r.ok]
+    if failed:
+        _fail(f"{len(failed)} of {len(results)} report(s) failed; previous versions were kept")
+
+
+def _warn(message: str) -> None:
+    typer.secho(f"warning: {message}", fg=typer.colors.YELLOW, err=True)
+
+
+def _echo_report_results(results) -> None:
+    """One line per report: ok (time, file), n/a (what it needs) or FAILED (the error, on stderr)."""
     for res in results:
         if res.not_applicable is not None:
             typer.echo(f"n/a     {res.job.name:<40} not applicable: needs {res.not_applicable}")
@@ -312,10 +434,6 @@ def report(
         else:
             typer.secho(f"FAILED  {res.job.name:<40} {res.seconds:6.1f} s", fg=typer.colors.RED, err=True)
             typer.secho(f"        {res.error}", fg=typer.colors.RED, err=True)
-    typer.echo(f"index: {(out_dir / 'index.html')}")
-    failed = [r for r in results if not r.ok]
-    if failed:
-        _fail(f"{len(failed)} of {len(results)} report(s) failed; previous versions were kept")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,15 +10,29 @@ parameter variants come from each notebook's metadata::
 
     "bsc": {"title": "Customer KPIs", "order": 0,
             "variants": {"solutions": {"solutions": true}}}
+
+Parameters are checked before any kernel starts (:mod:`bsc_toolkit.report_params`): a name no
+selected notebook declares, or a value that does not fit the notebook's default, is an error.
+
+A run works in a scratch folder of its own (``$TMPDIR/bsc-report-*``: the executed notebooks and the
+kernels' connection files) that it removes however it ends. SIGINT and SIGTERM during a run stop the
+running kernel, remove the scratch folder, rebuild the index from the reports that finished (the
+interrupted one keeps its previous version) and raise :class:`ReportInterrupted`; the previous signal
+handlers are restored after the run.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import logging
 import os
+import shutil
+import signal
 import tempfile
+import threading
 import time
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -29,9 +43,12 @@ import nbformat
 
 __all__ = [
     "ReportError",
+    "ReportIndexError",
+    "ReportInterrupted",
     "ReportJob",
     "ReportResult",
     "build_index",
+    "check_output_dir",
     "discover_notebooks",
     "packaged_notebooks_dir",
     "plan_reports",
@@ -42,6 +59,75 @@ __all__ = [
 
 class ReportError(RuntimeError):
     """A notebook could not be executed or rendered."""
+
+
+class ReportIndexError(ReportError):
+    """The reports ran but ``index.html`` could not be written; ``results`` holds their outcomes."""
+
+    def __init__(self, message: str, results: Sequence[ReportResult]) -> None:
+        super().__init__(message)
+        self.results = list(results)
+
+
+class ReportInterrupted(KeyboardInterrupt):
+    """A report run stopped by SIGINT or SIGTERM, after cleaning up.
+
+    By the time it is raised the running kernel is stopped, the run's scratch folder (executed
+    notebooks, kernel connection files) is removed and the index is rebuilt from the reports that
+    finished; the interrupted report keeps its previous version. A subclass of
+    :class:`KeyboardInterrupt`, so ``except Exception`` does not swallow it.
+
+    Attributes
+    ----------
+    signum : int
+        The signal received.
+    results : list of ReportResult
+        The reports that finished before the signal.
+    total : int
+        The reports the run was asked for.
+    running : str or None
+        The report that was running when the signal came.
+    index_path : Path or None
+        The rebuilt index (None if it could not be written; see ``index_error``).
+    index_error : str or None
+    """
+
+    def __init__(
+        self,
+        signum: int,
+        results: Sequence[ReportResult],
+        total: int,
+        running: str | None = None,
+        index_path: Path | None = None,
+        index_error: str | None = None,
+    ) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.results = list(results)
+        self.total = total
+        self.running = running
+        self.index_path = index_path
+        self.index_error = index_error
+
+    @property
+    def signal_name(self) -> str:
+        """``SIGINT`` or ``SIGTERM``."""
+        return signal.Signals(self.signum).name
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's code for a process ended by the signal: 130 for SIGINT, 143 for SIGTERM."""
+        return 128 + int(self.signum)
+
+    def __str__(self) -> str:
+        index = (
+            f"index rebuilt at {self.index_path}"
+            if self.index_path is not None
+            else f"index not rebuilt: {self.index_error}"
+            if self.index_error
+            else "no index written"
+        )
+        return f"interrupted ({self.signal_name}): {len(self.results)} of {self.total} reports finished; {index}"
 
 
 @dataclass(frozen=True)
@@ -145,7 +231,7 @@ def plan_reports(
     parameters: Mapping[str, Any] | None = None,
     variants: bool = True,
 ) -> list[ReportJob]:
-    """List the reports to produce, in report order.
+    """List the reports to produce, in report order, with their parameters checked.
 
     Parameters
     ----------
@@ -154,28 +240,49 @@ def plan_reports(
     notebooks_dir : str or Path
         Folder of the report suite (also the base of report names).
     parameters : mapping, optional
-        Parameters applied to every notebook that declares them in its
-        ``parameters`` cell (others are ignored for that notebook).
+        Parameters for every notebook that declares them in its ``parameters`` cell. Each name
+        must be declared by at least one of the notebooks; each value is converted to the type of
+        the declared default, per notebook (see :mod:`bsc_toolkit.report_params`; a
+        :class:`~bsc_toolkit.report_params.CommandLineValue` is text from the command line).
     variants : bool
-        Also plan the extra parameter variants declared in notebook metadata.
+        Also plan the extra parameter variants declared in notebook metadata (checked the same way
+        against their own notebook).
 
     Returns
     -------
     list of ReportJob
+        Each job holds only the parameters its notebook declares, converted.
+
+    Raises
+    ------
+    ReportError
+        A notebook that is missing or unreadable; :class:`~bsc_toolkit.report_params.ParameterError`
+        (a ReportError) for an unknown name or a value of the wrong type, before anything runs.
     """
+    from bsc_toolkit.report_params import check_parameter_names, declared_parameters, notebook_parameters
+
     base = Path(notebooks_dir)
     paths = [Path(p) for p in notebooks] if notebooks else discover_notebooks(base)
-    jobs: list[ReportJob] = []
+    declared = {}
     for path in paths:
         if not path.is_file():
             raise ReportError(f"notebook not found: '{path}'")
+        declared[path] = declared_parameters(path)
+    given = dict(parameters or {})
+    check_parameter_names(given, declared)
+    jobs: list[ReportJob] = []
+    for path in paths:
         meta = _notebook_meta(path)
         name = _report_name(path, base if base.is_dir() else None)
-        params = dict(parameters or {})
+        params = notebook_parameters(given, declared[path])
         order = float(meta.get("order", 100))
         jobs.append(ReportJob(path, name, meta["title"], order, params))
         if variants:
             for variant, extra in (meta.get("variants") or {}).items():
+                where = f"variant '{variant}' in the notebook's metadata"
+                if not isinstance(extra, Mapping):
+                    raise ReportError(f"{where} of '{path}' must map parameter names to values, got {extra!r}")
+                extra = notebook_parameters(extra, declared[path], where=where, strict=True)
                 jobs.append(
                     ReportJob(
                         path,
@@ -191,23 +298,56 @@ def plan_reports(
 
 def _declared_parameters(path: Path) -> set[str]:
     """Names assigned in the notebook's ``parameters``-tagged cell (parsed with ast)."""
-    import ast
+    from bsc_toolkit.report_params import declared_parameters
 
-    nb = nbformat.read(path, as_version=4)
-    cells = [c for c in nb.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])]
-    if not cells:
-        return set()
-    try:
-        tree = ast.parse(cells[0].source)
-    except SyntaxError as exc:
-        raise ReportError(f"the parameters cell of '{path}' is not valid Python: {exc}") from exc
-    names: set[str] = set()
-    for node in tree.body:
-        targets = (
-            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+    return set(declared_parameters(path))
+
+
+def check_output_dir(out_dir: str | Path) -> None:
+    """Check that reports can be written to ``out_dir``, without leaving anything behind.
+
+    The folder must be a writable folder, or a path whose nearest existing parent is a writable
+    folder (it is created when the first report is written). Writability is tested by creating and
+    removing a file (or a folder), so it holds for any user, root included.
+
+    Raises
+    ------
+    ReportError
+        Naming the folder and the cause.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ReportError(f"cannot write reports to '{out}': it is a file, not a folder")
+    if out.is_symlink() and not out.exists():
+        raise ReportError(
+            f"cannot write reports to '{out}': it is a link to '{os.readlink(out)}', which does not exist"
         )
-        names.update(t.id for t in targets if isinstance(t, ast.Name))
-    return names
+    existing = out
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ReportError(f"cannot create the report folder '{out}': '{existing}' is a file, not a folder")
+    try:
+        if existing == out:
+            fd, probe = tempfile.mkstemp(prefix=".bsc-write-test-", dir=out)
+            os.close(fd)
+            os.unlink(probe)
+        else:
+            os.rmdir(tempfile.mkdtemp(prefix=".bsc-write-test-", dir=existing))
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if existing == out:
+            raise ReportError(f"cannot write reports to '{out}': the folder is not writable ({reason})") from exc
+        raise ReportError(
+            f"cannot create the report folder '{out}': cannot create folders in '{existing}' ({reason})"
+        ) from exc
+
+
+def _os_reason(exc: OSError, path: Path | None = None) -> str:
+    """An OSError in words: the system's reason and the file it concerns."""
+    reason = exc.strerror or str(exc)
+    where = exc.filename or path
+    return f"{reason} ('{where}')" if where else reason
 
 
 def render_report(
@@ -222,7 +362,8 @@ def render_report(
     Parameters
     ----------
     job : ReportJob
-        What to run.
+        What to run. Parameters the notebook does not declare are left out; the others are
+        converted to the types of the notebook's defaults.
     out_dir : str or Path
         Report folder; the report is ``out_dir/<job.name>.html``.
     hide_code : bool
@@ -240,18 +381,143 @@ def render_report(
     Raises
     ------
     ReportError
-        With the notebook, the failing cell and the error; the previous
-        report (if any) is left untouched.
+        With the notebook, the failing cell and the error (or the file that could not be
+        written); the previous report (if any) is left untouched.
+    ReportInterrupted
+        On SIGINT or SIGTERM: the kernel is stopped, nothing is written, the previous report is kept.
     """
-    import papermill as pm
-    from nbconvert import HTMLExporter
+    with _ReportRun() as run:
+        path = run.render(job, Path(out_dir), hide_code, kernel_name, timeout)
+    if run.signum is not None:
+        raise ReportInterrupted(run.signum, [] if path is None else [ReportResult(job, path, 0.0)], 1)
+    assert path is not None
+    return path
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    declared = _declared_parameters(job.notebook)
-    params = {k: v for k, v in job.parameters.items() if k in declared}
-    with tempfile.TemporaryDirectory(prefix="bsc-report-") as tmp:
-        executed = Path(tmp) / f"{job.name}.ipynb"
+
+class _Stopped(Exception):
+    """Internal: the run's kernel was stopped by a signal."""
+
+
+class _ReportRun:
+    """One run's scratch folder, its kernels and its handling of SIGINT and SIGTERM.
+
+    Used as a context manager around a run: it creates ``$TMPDIR/bsc-report-*`` (executed notebooks
+    and the kernels' connection files go there; the kernels' ``JUPYTER_RUNTIME_DIR`` too) and removes
+    it on exit. A signal is only recorded, and the running kernel killed (with its process group), so
+    no exception lands in the middle of papermill, nbclient or a file write; the run checks
+    ``signum`` between reports. Handlers are installed only in the main thread, not over a signal
+    that is ignored, and the previous ones are restored on exit.
+    """
+
+    def __init__(self) -> None:
+        self.folder = Path()
+        self.signum: int | None = None
+        self.kernel: Any = None  # the kernel manager of the notebook running now
+        self.killed = False  # the running kernel was killed on a signal
+        self._previous: dict[int, Any] = {}
+        self._log_disabled: bool | None = None
+
+    def __enter__(self) -> _ReportRun:
+        self.folder = Path(tempfile.mkdtemp(prefix="bsc-report-"))
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                previous = signal.getsignal(signum)
+                if previous is None or previous == signal.SIG_IGN:
+                    continue
+                self._previous[signum] = previous
+                signal.signal(signum, self._on_signal)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self._kill_kernel()
+            self._reap()
+            shutil.rmtree(self.folder, ignore_errors=True)
+        finally:
+            for signum, previous in self._previous.items():
+                signal.signal(signum, previous)
+            if self._log_disabled is not None:
+                logging.getLogger("papermill").disabled = self._log_disabled
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        if self.signum is None:
+            self.signum = signum
+            # papermill's logger would report the kernel killed here as a death ("Kernel died while
+            # waiting for execute reply"): silence it for the rest of the run
+            papermill_log = logging.getLogger("papermill")
+            self._log_disabled = papermill_log.disabled
+            papermill_log.disabled = True
+        self._kill_kernel()
+
+    def _process(self) -> Any:
+        provisioner = getattr(self.kernel, "provisioner", None)
+        return getattr(provisioner, "process", None)
+
+    def _kill_kernel(self) -> None:
+        """Kill the running kernel and its process group (safe inside a signal handler: no waiting)."""
+        process = self._process()
+        if process is None or process.returncode is not None:
+            return
+        self.killed = True
+        try:
+            if hasattr(os, "killpg") and os.getpgid(process.pid) == process.pid:  # its own group (Jupyter's default)
+                os.killpg(process.pid, signal.SIGKILL)
+            else:
+                process.kill()
+        except OSError:
+            pass  # already gone
+
+    def _reap(self) -> None:
+        process = self._process()
+        if process is not None:
+            try:
+                process.wait(timeout=10)
+            except Exception:  # noqa: BLE001 - nothing more can be done about a kernel that will not die
+                pass
+
+    def kernel_manager_class(self) -> type:
+        """A kernel manager class whose kernels the run can find, stop and clean up after."""
+        from jupyter_client.manager import AsyncKernelManager
+
+        run = self
+
+        class RunKernelManager(AsyncKernelManager):
+            def __init__(self, **kwargs: Any) -> None:
+                super().__init__(**kwargs)
+                self.connection_file = str(run.folder / f"kernel-{uuid.uuid4().hex}.json")
+                run.kernel = self
+
+            async def start_kernel(self, **kwargs: Any) -> None:
+                env = dict(kwargs.pop("env", None) or os.environ)
+                env["JUPYTER_RUNTIME_DIR"] = str(run.folder)
+                await super().start_kernel(env=env, **kwargs)
+                if run.signum is not None:  # the signal came while the kernel was starting
+                    run._kill_kernel()
+
+        return RunKernelManager
+
+    def render(self, job: ReportJob, out: Path, hide_code: bool, kernel_name: str, timeout: int | None) -> Path | None:
+        """Execute ``job`` and write its report; None if a signal stopped it (nothing written)."""
+        from bsc_toolkit.report_params import declared_parameters, notebook_parameters
+
+        params = notebook_parameters(job.parameters, declared_parameters(job.notebook))
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ReportError(f"cannot create the report folder '{out}': {_os_reason(exc)}") from exc
+        if self.signum is not None:
+            return None
+        try:
+            nb = self._execute(job, params, out, kernel_name, timeout)
+        except _Stopped:
+            return None
+        return _write_html(job, nb, out, hide_code)
+
+    def _execute(self, job: ReportJob, params: dict[str, Any], out: Path, kernel_name: str, timeout: int | None):
+        import papermill as pm
+
+        executed = self.folder / f"{uuid.uuid4().hex[:8]}-{job.name}.ipynb"
+        self.killed = False
         try:
             pm.execute_notebook(
                 str(job.notebook),
@@ -262,17 +528,38 @@ def render_report(
                 progress_bar=False,
                 log_output=False,
                 execution_timeout=timeout,
+                kernel_manager_class=self.kernel_manager_class(),
             )
         except Exception as exc:
-            kept = None
+            if self.killed:
+                raise _Stopped from exc
+            detail = _describe_execution_error(exc)
+            where = ""
             if executed.exists():
                 kept = out / "_failed" / f"{job.name}.ipynb"
-                kept.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(executed, kept)
-            detail = _describe_execution_error(exc)
-            where = f"; executed notebook with the error saved to '{kept}'" if kept else ""
+                try:
+                    kept.parent.mkdir(parents=True, exist_ok=True)
+                    _atomic_copy(executed, kept)
+                    where = f"; executed notebook with the error saved to '{kept}'"
+                except OSError as copy_exc:
+                    where = f"; the executed notebook could not be saved to '{kept}': {_os_reason(copy_exc)}"
+                executed.unlink(missing_ok=True)
             raise ReportError(f"notebook '{job.notebook}' failed: {detail}{where}") from exc
-        nb = nbformat.read(executed, as_version=4)
+        finally:
+            self._reap()
+            self.kernel = None
+        if self.killed:  # stopped after its last cell: a complete run is not certain, write nothing
+            raise _Stopped
+        try:
+            return nbformat.read(executed, as_version=4)
+        finally:
+            executed.unlink(missing_ok=True)
+
+
+def _write_html(job: ReportJob, nb: Any, out: Path, hide_code: bool) -> Path:
+    """Convert an executed notebook to HTML and write it atomically."""
+    from nbconvert import HTMLExporter
+
     exporter = HTMLExporter(
         template_name="lab", exclude_input=hide_code, exclude_input_prompt=True, exclude_output_prompt=True
     )
@@ -281,9 +568,29 @@ def render_report(
     except Exception as exc:
         raise ReportError(f"notebook '{job.notebook}' ran but could not be converted to HTML: {exc}") from exc
     target = out / f"{job.name}.html"
-    _atomic_write_text(target, body)
-    (out / "_failed" / f"{job.name}.ipynb").unlink(missing_ok=True)
+    try:
+        _atomic_write_text(target, body)
+    except OSError as exc:
+        raise ReportError(
+            f"notebook '{job.notebook}' ran but its report could not be written: {_os_reason(exc, target)}"
+        ) from exc
+    try:
+        (out / "_failed" / f"{job.name}.ipynb").unlink(missing_ok=True)
+    except OSError:
+        pass  # a stale copy of an earlier failure that cannot be removed does not make this report wrong
     return target
+
+
+def _atomic_copy(source: Path, target: Path) -> None:
+    """Copy a file so that ``target`` is either its old version or the complete copy."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _describe_execution_error(exc: Exception) -> str:
@@ -302,7 +609,7 @@ def _load_manifest(out_dir: Path) -> dict[str, dict[str, Any]]:
         return {}
     try:
         return {e["name"]: e for e in json.loads(path.read_text())}
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, OSError):
         return {}
 
 
@@ -312,9 +619,18 @@ def build_index(out_dir: str | Path = "reports", results: Iterable[ReportResult]
     Entries of earlier runs whose HTML still exists are kept; results of this
     run update their entries (a failed run keeps the previous report and
     marks it stale).
+
+    Raises
+    ------
+    ReportError
+        If the folder, the index or the manifest cannot be written (naming the file and the cause);
+        both are written atomically, so the previous versions stay complete.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportError(f"cannot write the report index: {_os_reason(exc, out)}") from exc
     entries = _load_manifest(out)
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     for res in results:
@@ -379,9 +695,12 @@ th {{ background: #f4f4f4; }} .ok {{ color: #1a7f37; }} .bad {{ color: #b42318; 
 {os.linesep.join(rows)}
 </tbody></table></body></html>
 """
-    _atomic_write_text(out / "manifest.json", json.dumps(ordered, indent=2, default=str))
     index = out / "index.html"
-    _atomic_write_text(index, page)
+    try:
+        _atomic_write_text(out / "manifest.json", json.dumps(ordered, indent=2, default=str))
+        _atomic_write_text(index, page)
+    except OSError as exc:
+        raise ReportError(f"cannot write the report index: {_os_reason(exc, index)}") from exc
     return index
 
 
@@ -393,6 +712,10 @@ def run_reports(
     data: Any = None,
 ) -> list[ReportResult]:
     """Run every job (continuing past failures), then rebuild the index.
+
+    Before any kernel starts, the report folder must be writable (:func:`check_output_dir`) and the
+    scorecard of every job that uses one must load
+    (:func:`bsc_toolkit.report_params.check_scorecards`).
 
     Parameters
     ----------
@@ -409,28 +732,65 @@ def run_reports(
     -------
     list of ReportResult
         One per job, in order; check ``.ok``.
+
+    Raises
+    ------
+    ReportError
+        Before any kernel starts: the report folder is not writable, or a scorecard is invalid.
+    ReportIndexError
+        After every job ran, if ``index.html`` could not be written (``.results`` has the outcomes).
+    ReportInterrupted
+        On SIGINT or SIGTERM: the running kernel is stopped, the scratch folder removed, the index
+        rebuilt from the reports that finished (``.results``); the interrupted report keeps its
+        previous version. The previous signal handlers are restored.
     """
     from tqdm.auto import tqdm
 
+    from bsc_toolkit.report_params import check_scorecards
+
+    check_output_dir(out_dir)
+    check_scorecards(jobs)
+    out = Path(out_dir)
     results: list[ReportResult] = []
-    bar = tqdm(jobs, desc="reports", unit="notebook", disable=not progress)
     features = None
     if data is not None:
         from bsc_toolkit.capabilities import data_features, report_applicability
 
         features = data_features(data)
-    for job in bar:
-        bar.set_postfix_str(job.name)
-        t0 = time.perf_counter()
-        if data is not None:
-            missing = report_applicability(data, job.notebook.stem, features)
-            if missing:
-                results.append(ReportResult(job, None, 0.0, not_applicable="; ".join(missing)))
-                continue
+    running: str | None = None
+    index: Path | None = None
+    index_error: str | None = None
+    with _ReportRun() as run:
+        bar = tqdm(jobs, desc="reports", unit="notebook", disable=not progress)
         try:
-            path = render_report(job, out_dir=out_dir, hide_code=hide_code)
-            results.append(ReportResult(job, path, time.perf_counter() - t0))
+            for job in bar:
+                if run.signum is not None:
+                    break
+                bar.set_postfix_str(job.name)
+                t0 = time.perf_counter()
+                missing = report_applicability(data, job.notebook.stem, features) if data is not None else []
+                if missing:
+                    results.append(ReportResult(job, None, 0.0, not_applicable="; ".join(missing)))
+                    continue
+                running = job.name
+                try:
+                    path = run.render(job, out, hide_code, "python3", 600)
+                except ReportError as exc:
+                    path, error = None, str(exc)
+                else:
+                    error = None
+                if path is None and error is None:  # stopped by a signal: nothing written
+                    break
+                results.append(ReportResult(job, path, time.perf_counter() - t0, error))
+                running = None
+        finally:
+            bar.close()
+        try:
+            index = build_index(out, results)
         except ReportError as exc:
-            results.append(ReportResult(job, None, time.perf_counter() - t0, str(exc)))
-    build_index(out_dir, results)
+            index_error = str(exc)
+    if run.signum is not None:
+        raise ReportInterrupted(run.signum, results, len(jobs), running, index, index_error)
+    if index_error is not None:
+        raise ReportIndexError(index_error, results)
     return results

@@ -80,10 +80,17 @@ def test_failing_notebook_keeps_previous_report(tmp_path):
 
 def test_variants_and_parameter_filtering(tmp_path):
     nb = _tiny_notebook(tmp_path / "lesson.ipynb", "print(x)", title="Lesson", variants={"solutions": {"x": 2}})
-    jobs = plan_reports(notebooks_dir=tmp_path, parameters={"x": 5, "unknown": 1})
-    assert [j.name for j in jobs] == ["lesson", "lesson-solutions"]
-    assert jobs[0].parameters == {"x": 5, "unknown": 1} and jobs[1].parameters["x"] == 2
-    assert jobs[1].title == "Lesson (solutions)"
+    other = _tiny_notebook(tmp_path / "other.ipynb", "print(x)", title="Other")
+    nb_other = nbformat.read(other, as_version=4)
+    nb_other.cells[1].source = "y = 1.5"
+    nbformat.write(nb_other, other)
+    jobs = plan_reports([nb, other], notebooks_dir=tmp_path, parameters={"x": 5, "y": 2})
+    assert [j.name for j in jobs] == ["lesson", "other", "lesson-solutions"]  # by order, variants after
+    by_name = {j.name: j for j in jobs}
+    # each job holds the parameters its notebook declares, converted to the type of the default
+    assert by_name["lesson"].parameters == {"x": 5} and by_name["lesson-solutions"].parameters == {"x": 2}
+    assert by_name["other"].parameters == {"y": 2.0} and isinstance(by_name["other"].parameters["y"], float)
+    assert by_name["lesson-solutions"].title == "Lesson (solutions)"
     assert plan_reports(notebooks_dir=tmp_path, variants=False)[0].notebook == nb
 
 
@@ -113,7 +120,8 @@ def test_split_report_args():
         ["a.ipynb", "-p", "delta", "0.5", "-p", "segment", "smb", "--parameter", "driver", "null"]
     )
     assert notebooks == [Path("a.ipynb")]
-    assert params == {"delta": 0.5, "segment": "smb", "driver": None}
+    assert params == {"delta": "0.5", "segment": "smb", "driver": "null"}  # as typed, until the notebook is known
+    assert {k: v.parsed for k, v in params.items()} == {"delta": 0.5, "segment": "smb", "driver": None}
 
 
 def test_path_parameters_become_absolute(tmp_path, monkeypatch):

@@ -1,0 +1,400 @@
+"""The parameters of report notebooks: what each notebook declares, and checking given values against it.
+
+A report notebook declares its parameters in its ``parameters``-tagged cell (papermill's convention),
+each with a default, e.g. ``delta = 1.0  # points added to csat``. Before any kernel starts, the names
+given to a run are checked against the notebooks that run (a name no selected notebook declares is an
+error, with the nearest valid name), and each value is converted to the type of the notebook's default:
+
+===================  ==========================================================================
+default              accepted values
+===================  ==========================================================================
+``None``             anything (the notebook decides)
+not a literal        anything (e.g. ``path = Path("x")``: the type cannot be known without running)
+``True``/``False``   ``true``/``false`` only (``1``, ``"yes"`` are errors)
+an integer           a whole number (``3`` or ``3.0``; ``2.5`` is an error)
+a float              any finite number (``1`` becomes ``1.0``)
+text                 text; on the command line the value as typed (``-p segment 0123`` is ``"0123"``);
+                     ``null`` gives None (a text parameter may be switched off)
+a list, tuple, dict  a value of the same kind
+===================  ==========================================================================
+
+A name declared with defaults of different types in different notebooks is converted per notebook.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import nbformat
+import yaml
+
+from bsc_toolkit.report import ReportError
+
+if TYPE_CHECKING:
+    from bsc_toolkit.report import ReportJob
+
+__all__ = [
+    "CommandLineValue",
+    "DeclaredParameter",
+    "ParameterError",
+    "check_parameter_names",
+    "check_scorecards",
+    "convert_parameter",
+    "declared_parameters",
+    "notebook_parameters",
+    "set_where_declared",
+]
+
+
+class ParameterError(ReportError):
+    """A parameter name no selected notebook declares, or a value of the wrong type."""
+
+
+class CommandLineValue(str):
+    """A parameter value as typed on the command line (``bsc report -p NAME VALUE``).
+
+    It is read as YAML (``0.5`` a number, ``true`` a truth value, ``null`` None, ``[a, b]`` a list)
+    unless the notebook's default for the parameter is text: then the text as typed is kept
+    (``0123`` stays ``"0123"``, it does not become the number 83), and only ``null``/``~`` give None.
+    """
+
+    __slots__ = ()
+
+    @property
+    def parsed(self) -> Any:
+        """The value read as YAML (the text itself if it is not valid YAML)."""
+        try:
+            return yaml.safe_load(str(self))
+        except yaml.YAMLError:
+            return str(self)
+
+
+@dataclass(frozen=True)
+class DeclaredParameter:
+    """One parameter of a notebook's ``parameters`` cell.
+
+    Attributes
+    ----------
+    name : str
+        The variable name.
+    notebook : Path
+        The notebook declaring it.
+    source : str or None
+        The default as written in the cell (``None`` for an annotation without a value).
+    default : Any
+        The default's value when it is a Python literal (else None).
+    literal : bool
+        True when the default is a literal (``1.0``, ``"csat"``, ``None``, ``[1, 2]``), so its type is
+        known without running the notebook.
+    """
+
+    name: str
+    notebook: Path
+    source: str | None
+    default: Any = None
+    literal: bool = False
+
+    @property
+    def expected(self) -> str | None:
+        """What values the parameter accepts, in words (None: anything)."""
+        if not self.literal or self.default is None:
+            return None
+        return _type_words(self.default)
+
+
+def declared_parameters(path: str | Path) -> dict[str, DeclaredParameter]:
+    """The parameters a notebook declares in its ``parameters``-tagged cell (parsed with ast, not run).
+
+    Parameters
+    ----------
+    path : str or Path
+        The notebook.
+
+    Returns
+    -------
+    dict of str to DeclaredParameter
+        In the order of the cell (a name assigned twice keeps its last default); empty when the
+        notebook has no parameters cell.
+
+    Raises
+    ------
+    ReportError
+        If the notebook cannot be read or its parameters cell is not valid Python.
+    """
+    path = Path(path)
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as exc:
+        raise ReportError(f"'{path}' is not a readable notebook: {exc}") from exc
+    cells = [c for c in nb.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])]
+    if not cells:
+        return {}
+    source = cells[0].source
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise ReportError(f"the parameters cell of '{path}' is not valid Python: {exc}") from exc
+    declared: dict[str, DeclaredParameter] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign):
+            targets, value = [node.target], node.value
+        else:
+            continue
+        for target in targets:
+            if isinstance(target, ast.Name):
+                declared.pop(target.id, None)  # keep the cell's order of the last assignment
+                declared[target.id] = _declared(target.id, path, source, value)
+    return declared
+
+
+def _declared(name: str, path: Path, source: str, value: ast.expr | None) -> DeclaredParameter:
+    if value is None:
+        return DeclaredParameter(name, path, None)
+    text = ast.get_source_segment(source, value) or ast.unparse(value)
+    try:
+        default = ast.literal_eval(value)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return DeclaredParameter(name, path, text)
+    return DeclaredParameter(name, path, text, default, literal=True)
+
+
+def _type_words(default: Any) -> str:
+    if isinstance(default, bool):
+        return "true or false"
+    if isinstance(default, int):
+        return "a whole number"
+    if isinstance(default, float):
+        return "a finite number"
+    if isinstance(default, str):
+        return "text (or null)"
+    if isinstance(default, (list, tuple)):
+        return "a list"
+    if isinstance(default, dict):
+        return "a mapping"
+    return f"a value of type {type(default).__name__}"
+
+
+def _value_words(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def convert_parameter(value: Any, declared: DeclaredParameter, where: str | None = None) -> Any:
+    """Convert ``value`` to the type of the parameter's declared default.
+
+    Parameters
+    ----------
+    value : Any
+        The given value; a :class:`CommandLineValue` is read as YAML, or kept as typed for a text
+        parameter.
+    declared : DeclaredParameter
+        The parameter as the notebook declares it.
+    where : str, optional
+        Where the value comes from, for the error message (e.g. ``"variant 'solutions'"``).
+
+    Returns
+    -------
+    Any
+        The value to inject (never a :class:`CommandLineValue`).
+
+    Raises
+    ------
+    ParameterError
+        Naming the parameter, the notebook, the expected type, the default and the value given.
+    """
+    if isinstance(value, CommandLineValue):
+        parsed = value.parsed
+        if declared.literal and isinstance(declared.default, str):
+            return None if parsed is None else str(value)
+        value = parsed
+    if not declared.literal or declared.default is None:
+        return value
+    default = declared.default
+    converted = _converted(value, default)
+    if converted is _INVALID:
+        origin = f" ({where})" if where else ""
+        raise ParameterError(
+            f"parameter '{declared.name}' of {declared.notebook.name}{origin}: expected {_type_words(default)} "
+            f"(the default is {declared.source}), got {value!r} ({_value_words(value)})"
+        )
+    return converted
+
+
+_INVALID = object()
+
+
+def _converted(value: Any, default: Any) -> Any:
+    if isinstance(default, bool):
+        return value if isinstance(value, bool) else _INVALID
+    if isinstance(default, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return _INVALID
+        if not math.isfinite(value):
+            return _INVALID
+        if isinstance(default, int):
+            return int(value) if float(value).is_integer() else _INVALID
+        return float(value)
+    if isinstance(default, str):
+        return value if value is None or isinstance(value, str) else _INVALID
+    if isinstance(default, (list, tuple)):
+        return type(default)(value) if isinstance(value, (list, tuple)) else _INVALID
+    return value if isinstance(value, type(default)) else _INVALID
+
+
+def check_parameter_names(names: Iterable[str], declared: Mapping[Path, Mapping[str, DeclaredParameter]]) -> None:
+    """Every name must be declared by at least one of the notebooks.
+
+    Parameters
+    ----------
+    names : iterable of str
+        The parameter names given.
+    declared : mapping
+        Notebook -> its declared parameters (:func:`declared_parameters`).
+
+    Raises
+    ------
+    ParameterError
+        Naming each unknown parameter, the nearest declared name and every valid name.
+    """
+    valid = sorted({name for params in declared.values() for name in params})
+    unknown = [name for name in names if name not in valid]
+    if not unknown:
+        return
+    notebooks = ", ".join(p.name for p in declared) or "none"
+    lines = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        lines.append(f"unknown parameter '{name}': no selected notebook declares it{hint}")
+    listing = ", ".join(valid) if valid else "(the selected notebooks declare no parameters)"
+    raise ParameterError("\n".join(lines) + f"\nparameters of the selected notebooks ({notebooks}): {listing}")
+
+
+def notebook_parameters(
+    given: Mapping[str, Any],
+    declared: Mapping[str, DeclaredParameter],
+    where: str | None = None,
+    strict: bool = False,
+) -> dict[str, Any]:
+    """The given parameters this notebook declares, converted to the types of its defaults.
+
+    Parameters
+    ----------
+    given : mapping
+        Parameter name -> value.
+    declared : mapping
+        The notebook's parameters (:func:`declared_parameters`).
+    where : str, optional
+        Where the values come from, for error messages.
+    strict : bool
+        Raise for a name the notebook does not declare (else it is left out).
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ParameterError
+    """
+    out: dict[str, Any] = {}
+    for name, value in given.items():
+        if name not in declared:
+            if strict:
+                notebook = next(iter(declared.values())).notebook.name if declared else "the notebook"
+                origin = f" ({where})" if where else ""
+                close = difflib.get_close_matches(name, list(declared), n=1, cutoff=0.6)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise ParameterError(
+                    f"unknown parameter '{name}'{origin}: {notebook} does not declare it{hint}; "
+                    f"its parameters: {', '.join(declared) or 'none'}"
+                )
+            continue
+        out[name] = convert_parameter(value, declared[name], where)
+    return out
+
+
+def set_where_declared(jobs: Sequence[ReportJob], name: str, value: Any) -> tuple[list[ReportJob], list[ReportJob]]:
+    """Give ``name=value`` to the jobs whose notebook declares ``name`` (e.g. ``mask_ids=True``).
+
+    Returns
+    -------
+    (list of ReportJob, list of ReportJob)
+        All jobs (updated where the notebook declares the parameter), and the jobs whose notebook
+        does not declare it.
+
+    Raises
+    ------
+    ParameterError
+        If ``value`` does not fit a notebook's default.
+    """
+    out, without = [], []
+    for job in jobs:
+        declared = declared_parameters(job.notebook)
+        if name in declared:
+            converted = convert_parameter(value, declared[name])
+            out.append(replace(job, parameters={**job.parameters, name: converted}))
+        else:
+            out.append(job)
+            without.append(job)
+    return out, without
+
+
+def check_scorecards(jobs: Sequence[ReportJob]) -> None:
+    """Load the scorecard each job will use, so an invalid one stops the run before any kernel starts.
+
+    A job uses a scorecard when its notebook declares ``scorecard_path``: the given path, else the
+    notebook's default (``None``: the packaged default scorecard). A relative path is read from the
+    notebook's folder, where its kernel runs. A default that is not a literal is not checked.
+
+    Raises
+    ------
+    ReportError
+        Naming the report, the scorecard file and every problem
+        (:func:`bsc_toolkit.scorecard.load_scorecard`'s message: field paths, non-finite targets).
+    """
+    from bsc_toolkit.scorecard.spec import ScorecardError, load_scorecard
+
+    checked: set[Path | None] = set()
+    for job in jobs:
+        declared = declared_parameters(job.notebook).get("scorecard_path")
+        if declared is None:
+            continue
+        if "scorecard_path" in job.parameters:
+            value = job.parameters["scorecard_path"]
+        elif declared.literal:
+            value = declared.default
+        else:
+            continue
+        if value is not None and not isinstance(value, (str, Path)):
+            raise ReportError(f"report '{job.name}': scorecard_path must be a file path, got {value!r}")
+        path = None if value is None else Path(value)
+        if path is not None and not path.is_absolute():
+            path = job.notebook.parent / path
+        if path in checked:
+            continue
+        try:
+            load_scorecard(path)
+        except (ScorecardError, OSError) as exc:
+            which = "the packaged default scorecard" if path is None else f"scorecard '{path}'"
+            raise ReportError(f"report '{job.name}': {which} cannot be used: {exc}") from exc
+        checked.add(path)
