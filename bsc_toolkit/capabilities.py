@@ -8,10 +8,12 @@ One fixed table, :data:`SECTIONS`, says what every report section needs (:data:`
 * :func:`report_applicability` -- whether a report can run at all (``bsc report`` lists the others
   as "not applicable: needs ..." instead of running them);
 * :class:`report_section` -- the context manager a notebook section runs in: it says in words
-  what is missing instead of running a section the data cannot support, turns an unexpected error
-  into a stated "could not be computed" (the report keeps its other sections), turns Python
-  warnings into stated notes, and leaves a hidden marker the tests read to check that every
-  supported section was rendered.
+  what is missing instead of running a section the data cannot support, states in words why a
+  model is not estimable on data that are valid but too thin for it
+  (:class:`~bsc_toolkit.models._base.NotEstimableError`: nobody churned, no repeat purchase...),
+  turns an unexpected error into a stated "could not be computed" (the report keeps its other
+  sections; the tests treat it as a defect), turns Python warnings into stated notes, and leaves a
+  hidden marker the tests read to check that every supported section was rendered.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from bsc_toolkit.data.io import CustomerData
 
 __all__ = [
+    "MARKER_STATUSES",
     "REQUIREMENTS",
     "SECTIONS",
     "Requirement",
@@ -230,11 +233,24 @@ def _marker(report: str, key: str, status: str) -> str:
     return f'<div class="bsc-section" data-section="{html.escape(report)}.{html.escape(key)}" data-status="{status}"></div>'
 
 
+#: Marker statuses from best to worst: a section run in several cells reports its worst one.
+MARKER_STATUSES: tuple[str, ...] = ("rendered", "not_applicable", "not_estimable", "error")
+
+
 def section_markers(page: str) -> dict[str, str]:
-    """Section -> status (rendered, not_applicable, error) from the markers in a report's HTML."""
+    """Section -> status (one of :data:`MARKER_STATUSES`) from the markers in a report's HTML.
+
+    A section run in several cells (each under its own guard) has the worst status of its
+    markers, so a later cell that renders does not hide an earlier one that failed.
+    """
     import re
 
-    return dict(re.findall(r'class="bsc-section" data-section="([^"]+)" data-status="([^"]+)"', page))
+    rank = {status: i for i, status in enumerate(MARKER_STATUSES)}
+    out: dict[str, str] = {}
+    for section, status in re.findall(r'class="bsc-section" data-section="([^"]+)" data-status="([^"]+)"', page):
+        if section not in out or rank.get(status, len(rank)) > rank.get(out[section], len(rank)):
+            out[section] = status
+    return out
 
 
 class report_section:  # noqa: N801 - used like a function: ``with report_section(...) as ok:``
@@ -247,10 +263,14 @@ class report_section:  # noqa: N801 - used like a function: ``with report_sectio
                 ...  # the section's code
 
     On entry, if the data lack what the section needs, a sentence says what is missing and how to
-    add it, and ``ok`` is False. An exception inside the block is shown as "this section could not
-    be computed: ..." and suppressed, so the report keeps its other sections (the tests treat it as a
-    failure). Warnings raised inside are shown once each as notes in words (deprecation notices,
-    which are for developers, are dropped). A hidden marker records the outcome.
+    add it, and ``ok`` is False. A :class:`~bsc_toolkit.models._base.NotEstimableError` inside the
+    block (valid data too thin for the section's model: nobody churned, no repeat purchase, no change
+    within customers...) is stated as "not estimable on this data set" with its reason, and
+    suppressed. Any other exception is shown as "this section could not be computed: ..." and
+    suppressed, so the report keeps its other sections (the tests treat it as a failure). Warnings
+    raised inside are shown once each as notes in words (deprecation notices, which are for
+    developers, are dropped). A hidden marker records the outcome: ``rendered``,
+    ``not_applicable``, ``not_estimable`` or ``error``.
 
     Parameters
     ----------
@@ -314,6 +334,18 @@ class report_section:  # noqa: N801 - used like a function: ``with report_sectio
             return False
         if issubclass(exc_type, (KeyboardInterrupt, SystemExit)):
             return False
+        from bsc_toolkit.models._base import NotEstimableError
+
+        if issubclass(exc_type, NotEstimableError):
+            display(
+                Markdown(
+                    f"**Not estimable on this data set:** {escape_markdown(str(exc).rstrip('.'))}. The data are "
+                    "valid, but they do not hold what this model needs to be identified; the figures of this "
+                    "section are therefore not shown."
+                )
+            )
+            display(HTML(_marker(self.section.report, self.section.key, "not_estimable")))
+            return True
         display(
             Markdown(
                 f"**This section could not be computed** on this data set: {exc_type.__name__}: {escape_markdown(exc)}"

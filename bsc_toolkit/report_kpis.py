@@ -23,7 +23,6 @@ Every user-supplied string (column names, labels, objective names) is escaped fo
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -36,6 +35,8 @@ from bsc_toolkit.formatting import escape_markdown, markdown_code, money_label, 
 from bsc_toolkit.models._base import IMPRECISE_SE_RATIO
 
 __all__ = [
+    "CHAIN_LINK_NEEDS",
+    "DRIVER_LINK_NEEDS",
     "LINK_NEEDS",
     "LinkEstimates",
     "driver_means",
@@ -56,6 +57,10 @@ __all__ = [
 
 #: What the link models behind the strategy-map estimates need (keys of ``capabilities.REQUIREMENTS``).
 LINK_NEEDS: tuple[str, ...] = ("csat", "drivers", "churn_dates", "transactions", "dated")
+#: What the driver link (drivers -> satisfaction) needs.
+DRIVER_LINK_NEEDS: tuple[str, ...] = ("csat", "drivers")
+#: What the links of the service-profit chain (satisfaction -> retention -> revenue) need.
+CHAIN_LINK_NEEDS: tuple[str, ...] = ("csat", "churn_dates", "transactions", "dated")
 
 _COUNTS = {"n_customers_start", "n_customers_end", "acquired", "churned", "n_responses"}
 _RATES = {"churn_rate", "retention_rate", "csat_top_box", "acquisition_rate", "market_share"}
@@ -626,14 +631,17 @@ def link_estimates(
 ) -> LinkEstimates:
     """Link strengths for the strategy map where the data support the link models, else why not.
 
-    - Everything the models need (:data:`LINK_NEEDS`: satisfaction and driver ratings, churn
-      dates and transactions over several periods): :func:`bsc_toolkit.scorecard.estimate_link_strengths`;
-      if it fails, no estimates and the reason.
-    - Satisfaction and driver ratings only (e.g. a snapshot): the driver link alone, from
-      :class:`~bsc_toolkit.models.drivers.DriverImportance` on the data's drivers and scales
-      (:func:`bsc_toolkit.scorecard.link_strengths_table` without a chain), and a sentence on why
-      the chain's links are not estimated.
-    - Otherwise: no estimates and a sentence naming what is missing.
+    - The driver link (drivers -> satisfaction) where the data have satisfaction and driver
+      ratings (:data:`DRIVER_LINK_NEEDS`): :class:`~bsc_toolkit.models.drivers.DriverImportance` on
+      the data's drivers and scales.
+    - The links of the service-profit chain (satisfaction -> retention -> revenue) where the data
+      have what the chain needs (:data:`CHAIN_LINK_NEEDS`: satisfaction, churn dates and
+      transactions over several periods): :class:`~bsc_toolkit.models.chain.ServiceProfitChain` on
+      :func:`~bsc_toolkit.models.chain.customer_chain_table`, with the baseline shortened to leave a
+      follow-up in a short window (:func:`~bsc_toolkit.models.chain.chain_baseline_periods`).
+    - A model that these data cannot identify (:class:`~bsc_toolkit.models._base.NotEstimableError`:
+      nobody churned in the follow-up, too few customers...) is left out and the note says why; any
+      other error propagates (a report section states it as a failure).
 
     Parameters
     ----------
@@ -651,57 +659,87 @@ def link_estimates(
     Returns
     -------
     LinkEstimates
-        ``(links, note, models)``. Warnings of a successful estimation are re-issued (a report
-        section turns them into notes).
+        ``(links, note, models)``: the link-strength table (None when no link could be estimated),
+        Markdown saying which links are not estimated and why ("" when all were), and the fitted
+        models by label (``"driver analysis"``, ``"service-profit chain"``) for their diagnostics.
     """
     if not estimate:
         note = (
             "Link strengths were not estimated (`estimate_links = False`): the arrows are the scorecard's hypotheses."
         )
         return LinkEstimates(None, note, {})
+    from bsc_toolkit.models._base import NotEstimableError
+
+    def labels(needs: Sequence[str]) -> str:
+        return escape_markdown("; ".join(REQUIREMENTS[n].label for n in needs))
+
     missing = [n for n in LINK_NEEDS if not features.get(n, False)]
-    if not missing:
-        from bsc_toolkit.scorecard import estimate_link_strengths
-
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            links = estimate_link_strengths(data, freq=freq, n_boot=n_boot, seed=seed, alpha=alpha)
-        messages = list(
-            dict.fromkeys(
-                str(w.message) for w in caught if not issubclass(w.category, (DeprecationWarning, FutureWarning))
-            )
-        )
-        if links is None:
-            reason = "; ".join(messages) or "the link models failed"
-            note = (
-                "The strategy map is drawn **without link estimates**: they could not be computed on this data set ("
-                + escape_markdown(reason)
-                + ")."
-            )
-            return LinkEstimates(None, note, {})
-        for message in messages:
-            warnings.warn(message, UserWarning, stacklevel=2)
-        return LinkEstimates(links, "", {})
-    labels = "; ".join(REQUIREMENTS[n].label for n in missing)
-    if features.get("csat", False) and features.get("drivers", False):
-        from bsc_toolkit.models.drivers import DriverImportance
-        from bsc_toolkit.scorecard import link_strengths_table
-
-        model = DriverImportance(alpha=alpha, scales=dict(data.ratings)).fit(
-            data.surveys, drivers=list(data.drivers), n_boot=n_boot, seed=seed
-        )
+    driver_gap = [n for n in DRIVER_LINK_NEEDS if not features.get(n, False)]
+    chain_gap = [n for n in CHAIN_LINK_NEEDS if not features.get(n, False)]
+    if driver_gap and chain_gap:
         note = (
-            "Only the link from the driver ratings to satisfaction is estimated (driver analysis). The links of "
-            "the service-profit chain (satisfaction -> retention -> revenue) need "
-            + escape_markdown(labels)
+            "The strategy map is drawn **without link estimates**: the link models (driver analysis and "
+            "service-profit chain) need " + labels(missing) + ", which this data set does not have."
+        )
+        return LinkEstimates(None, note, {})
+    ratings = dict(getattr(data, "ratings", None) or {})
+    models: dict[str, Any] = {}
+    notes: list[str] = []
+    drivers = chain = None
+    if not driver_gap:
+        from bsc_toolkit.models.drivers import DriverImportance
+
+        try:
+            drivers = DriverImportance(alpha=alpha, scales=ratings).fit(
+                data.surveys, drivers=list(data.drivers), n_boot=n_boot, seed=seed
+            )
+            models["driver analysis"] = drivers
+        except NotEstimableError as exc:
+            notes.append(
+                "The link from the driver ratings to satisfaction is **not estimable** on this data set: "
+                + escape_markdown(str(exc))
+                + "."
+            )
+    else:
+        notes.append(
+            "The link from the driver ratings to satisfaction needs "
+            + labels(driver_gap)
             + ", which this data set does not have: those arrows are drawn without estimates."
         )
-        return LinkEstimates(link_strengths_table(model, None, freq=freq), note, {"driver analysis": model})
-    note = (
-        "The strategy map is drawn **without link estimates**: the link models (driver analysis and "
-        "service-profit chain) need " + escape_markdown(labels) + ", which this data set does not have."
-    )
-    return LinkEstimates(None, note, {})
+    if not chain_gap:
+        from bsc_toolkit.models.chain import ServiceProfitChain, chain_baseline_periods, customer_chain_table
+
+        try:
+            baseline, shortened = chain_baseline_periods(data.surveys, data.transactions, freq)
+            table = customer_chain_table(
+                data.customers, data.surveys, data.transactions, freq=freq, baseline_periods=baseline
+            )
+            chain = ServiceProfitChain(
+                alpha=alpha, scale=ratings.get("csat"), currency=str(getattr(data, "currency", "USD"))
+            ).fit(table, outcome="revenue_usd", n_boot=n_boot, seed=seed)
+            models["service-profit chain"] = chain
+            if shortened:
+                notes.append(escape_markdown(shortened))
+        except NotEstimableError as exc:
+            notes.append(
+                "The links of the service-profit chain (satisfaction -> retention -> revenue) are **not estimable** "
+                "on this data set: " + escape_markdown(str(exc)) + "; those arrows are drawn without estimates."
+            )
+    else:
+        lead = (
+            "Only the link from the driver ratings to satisfaction is estimated (driver analysis). " if drivers else ""
+        )
+        notes.append(
+            lead
+            + "The links of the service-profit chain (satisfaction -> retention -> revenue) need "
+            + labels(chain_gap)
+            + ", which this data set does not have: those arrows are drawn without estimates."
+        )
+    if drivers is None and chain is None:
+        return LinkEstimates(None, "The strategy map is drawn **without link estimates**. " + " ".join(notes), models)
+    from bsc_toolkit.scorecard import link_strengths_table
+
+    return LinkEstimates(link_strengths_table(drivers, chain, freq=freq), " ".join(notes), models)
 
 
 def link_evidence_markdown(matched: pd.DataFrame, spec: Any, alpha: float = 0.05) -> str:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "FIRTH_LABEL",
     "LinkEvidence",
+    "SpendModels",
     "check_driver",
     "churn_controls",
     "estimate_label",
@@ -460,18 +461,71 @@ def large_se_markdown(models: Mapping[str, Any], ratio: float = IMPRECISE_SE_RAT
 
 
 # --------------------------------------------------------------------------- money and the what-if
-def spend_models(panel: pd.DataFrame, knot: float, currency: str, has_cost: bool) -> dict[str, Any]:
+@dataclass(frozen=True)
+class SpendModels:
+    """The report's spend regressions: those the data identify, and why the others are not shown.
+
+    Attributes
+    ----------
+    models : dict
+        Display label (``"pooled, revenue (EUR)"``) -> fitted ``FinancialPanelModel``, in display order.
+    not_estimable : dict
+        Display label -> why these data cannot identify that model, in words
+        (:class:`~bsc_toolkit.models._base.NotEstimableError`: e.g. no customer surveyed in two periods
+        for the within-customer estimators).
+    """
+
+    models: dict[str, Any]
+    not_estimable: dict[str, str]
+
+    @property
+    def ppml(self) -> Any | None:
+        """The PPML model (the what-if's spend model), or None when the data cannot identify it."""
+        return next((m for m in self.models.values() if m.estimator == "ppml"), None)
+
+    def summary(self) -> pd.DataFrame:
+        """The satisfaction terms of the fitted models, one block per model (``coef, se, ci_lower, ci_upper, p_value``)."""
+        return pd.concat(
+            {k: m.summary[["coef", "se", "ci_lower", "ci_upper", "p_value"]] for k, m in self.models.items()}
+        )
+
+    def not_estimable_markdown(self) -> str:
+        """The models these data cannot identify, one bullet each with the reason; empty when all were fitted."""
+        if not self.not_estimable:
+            return ""
+        lines = [f"- {escape_markdown(label)}: {escape_markdown(why)}." for label, why in self.not_estimable.items()]
+        shown = (
+            "The table shows the models that could be fitted."
+            if self.models
+            else "No spend model can be fitted on these data."
+        )
+        caveat = ""
+        if self.models and all(m.estimator == "pooled" for m in self.models.values()):
+            caveat = (
+                " Without a within-customer estimate, the only comparison left is between different customers "
+                "(pooled), which a customer trait driving both satisfaction and spend confounds; no money figure "
+                "is built on it."
+            )
+        elif self.models and self.ppml is None:
+            caveat = " The what-if turns satisfaction into money with the PPML model only, so it shows no money figure."
+        return "**Not estimable on these data:**\n\n" + "\n".join(lines) + f"\n\n{shown}{caveat}"
+
+
+def spend_models(panel: pd.DataFrame, knot: float, currency: str, has_cost: bool) -> SpendModels:
     """The report's spend regressions, fitted on ``panel``, labelled with the currency.
 
     Pooled, within (customer fixed effects) and first-difference OLS of revenue, within OLS of
     margin (only with cost data: margin is never revenue), and PPML with customer fixed effects
-    (the what-if's spend model, last).
+    (the what-if's spend model, last). A model the data cannot identify (too few usable rows, no
+    change of satisfaction within customers, only negative revenue for PPML...) is left out with
+    the reason; any other error propagates.
 
     Returns
     -------
-    dict
-        ``"pooled, revenue (EUR)" -> FinancialPanelModel`` ... in display order.
+    SpendModels
+        ``models`` (label -> fitted model, in display order) and ``not_estimable`` (label -> reason).
     """
+    from bsc_toolkit.models._base import NotEstimableError
     from bsc_toolkit.models.financial import FinancialPanelModel
 
     revenue, margin = money_label("revenue_usd", currency), money_label("margin_usd", currency)
@@ -483,7 +537,14 @@ def spend_models(panel: pd.DataFrame, knot: float, currency: str, has_cost: bool
     if has_cost:
         specs.append((f"within (FE), {margin}", "margin_usd", "within"))
     specs.append((f"PPML (FE), {revenue}", "revenue_usd", "ppml"))
-    return {label: FinancialPanelModel(outcome, estimator, knot=knot).fit(panel) for label, outcome, estimator in specs}
+    models: dict[str, Any] = {}
+    not_estimable: dict[str, str] = {}
+    for label, outcome, estimator in specs:
+        try:
+            models[label] = FinancialPanelModel(outcome, estimator, knot=knot).fit(panel)
+        except NotEstimableError as exc:
+            not_estimable[label] = str(exc)
+    return SpendModels(models, not_estimable)
 
 
 def spend_markdown(ppml: Any, evidence: LinkEvidence, scale: RatingScale) -> str:
@@ -596,12 +657,12 @@ def what_if_markdown(result: WhatIfResult, currency: str, plan: Mapping[str, str
         "",
     ]
     for metric in _WHAT_IF_METRICS:
-        if metric not in result.summary.index:
-            continue
         label = escape_markdown(_metric_label(metric, currency))
         reason = plan.get(metric)
         if reason is not None:
             lines.append(f"- {label}: *not shown*: {escape_markdown(reason)}.")
+            continue
+        if metric not in result.summary.index:  # not simulated (no spend model: retention only)
             continue
         r = result.summary.loc[metric]
         digits = 1

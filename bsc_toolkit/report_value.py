@@ -6,7 +6,8 @@ The two notebooks stay thin; what they decide or say in words lives here, with t
   customer-period, so a refund cancels the purchase it belongs to, and a period whose net spend
   is not positive is not a purchase (counted in :class:`RefundNetting`, said by
   :func:`refund_netting_markdown`).
-* :func:`default_calibration_end` -- where the calibration period ends when the report is not told.
+* :func:`default_calibration_end` -- where the calibration period ends when the report is not told;
+  :func:`require_purchases` -- the CLV models need purchases before it (else "not estimable", in words).
 * :func:`low_csat_threshold` -- the "low satisfaction" cut on the data's own csat scale.
 * :func:`clv_withheld_markdown` -- what a report says instead of CLV figures that
   :func:`~bsc_toolkit.models.clv.value.clv_plausibility` rejected.
@@ -44,6 +45,7 @@ __all__ = [
     "low_csat_threshold",
     "net_refunds",
     "refund_netting_markdown",
+    "require_purchases",
     "truth_applies",
     "with_evidence",
 ]
@@ -257,6 +259,43 @@ def default_calibration_end(
     if last - first < 2 * holdout:
         holdout = (last - first) / 2
     return last - holdout
+
+
+def require_purchases(
+    full: pd.DataFrame, calibration: pd.DataFrame, netting: RefundNetting, calibration_end: Any
+) -> None:
+    """Check that the CLV models have purchases to fit, on the whole history and before the calibration end.
+
+    Parameters
+    ----------
+    full, calibration : DataFrame
+        The RFM summaries (one row per customer with a purchase) of the whole history and of the
+        calibration period.
+    netting : RefundNetting
+        :func:`net_refunds` of the whole history (for the counts in the message).
+    calibration_end : date-like
+        End of the calibration period.
+
+    Raises
+    ------
+    NotEstimableError
+        When no customer has a purchase (every customer-period nets to zero or less: a log of
+        refunds only), or none before ``calibration_end``; the message says which, with the counts.
+    """
+    from bsc_toolkit.models._base import NotEstimableError
+
+    period = _PERIOD_NAMES.get(netting.freq, "period")
+    if full.empty:
+        raise NotEstimableError(
+            f"no customer-{period} has a positive net spend ({netting.n_lines:,} transaction lines, "
+            f"{netting.n_refund_lines:,} of them refunds; {netting.n_negative:,} customer-{period}s net to less "
+            f"than 0 and {netting.n_zero:,} to exactly 0): there are no purchases for the CLV models"
+        )
+    if calibration.empty:
+        raise NotEstimableError(
+            f"no purchase on or before the calibration end ({pd.Timestamp(calibration_end):%Y-%m-%d}): the models "
+            "have nothing to fit before the holdout; set calibration_end to a later date"
+        )
 
 
 def low_csat_threshold(scale: RatingScale, threshold: float | None = None) -> float:

@@ -1,8 +1,13 @@
 """Data set shapes the simulator never produces, derived from a simulated data set.
 
 Each variant is a folder (with a ``dataset.yaml`` where the shape needs a description) that the
-reports must handle: every section the capability table allows must render. Used by the shape
-matrix tests (``tests/test_shapes.py``) and handy for trying a report on a shape by hand::
+reports must handle: every section the capability table allows must render. Besides the shapes real
+data come in (:data:`VARIANTS`), four hostile-but-valid variants (:data:`HOSTILE_VARIANTS`: data
+``bsc validate`` accepts) combine the awkward cases: refunds in a loss-making business with orders after
+churn and one far in the future; header-only survey and transaction tables; every survey and order
+within a single quarter; and the shortest dated window (two quarters, surveys in the first only) on
+few customers. Used by the shape matrix tests (``tests/test_shapes.py``) and handy for trying a
+report on a shape by hand::
 
     python -m tests.shapes data/default /tmp/shapes
 """
@@ -170,6 +175,96 @@ def other_drivers(f: dict[str, pd.DataFrame], out: Path) -> Path:
     )
 
 
+#: Date of the one order far in the future in :func:`refunds_loss_late_orders`.
+FAR_FUTURE = "2099-01-01"
+
+
+def refunds_loss_late_orders(f: dict[str, pd.DataFrame], out: Path) -> Path:
+    """Refunds, a loss-making business, orders after churn and one order far in the future.
+
+    * one order in 12 is refunded in full 45 days later (a negative line, no cost), so some
+      customer-periods have a negative net revenue;
+    * costs are raised so that cost exceeds revenue in total (the whale curve is a loss curve);
+    * each of 20 churned customers orders again after their churn date (positive amounts);
+    * one order is dated 2099-01-01.
+    """
+    rng = np.random.default_rng(13)
+    t = f["transactions"].copy()
+    t["cost_usd"] = (t["cost_usd"] * 1.6).round(2)
+    refunded = t.sample(frac=1 / 12, random_state=13)
+    refunds = refunded.assign(
+        ordered_at=(pd.to_datetime(refunded["ordered_at"]) + pd.Timedelta(days=45)).dt.strftime("%Y-%m-%d"),
+        revenue_usd=-refunded["revenue_usd"],
+        cost_usd=0.0,
+    )
+    c = f["customers"]
+    churned = c.dropna(subset=["churned_at"]).sample(20, random_state=13)
+    late = pd.DataFrame(
+        {
+            "customer_id": churned["customer_id"].to_numpy(),
+            "ordered_at": (
+                pd.to_datetime(churned["churned_at"]) + pd.to_timedelta(rng.integers(10, 60, len(churned)), unit="D")
+            ).dt.strftime("%Y-%m-%d"),
+            "revenue_usd": rng.uniform(20, 200, len(churned)).round(2),
+            "cost_usd": rng.uniform(20, 200, len(churned)).round(2),
+        }
+    )
+    future = pd.DataFrame(
+        {
+            "customer_id": [c["customer_id"].iloc[0]],
+            "ordered_at": [FAR_FUTURE],
+            "revenue_usd": [99.0],
+            "cost_usd": [60.0],
+        }
+    )
+    frames = {**f, "transactions": pd.concat([t, refunds, late, future], ignore_index=True)}
+    return _write(out, frames)
+
+
+def header_only(f: dict[str, pd.DataFrame], out: Path) -> Path:
+    """Survey and transaction files with their header and no rows (an export of an empty query)."""
+    return _write(out, {**f, "surveys": f["surveys"].iloc[:0], "transactions": f["transactions"].iloc[:0]})
+
+
+def single_period(f: dict[str, pd.DataFrame], out: Path) -> Path:
+    """Every survey and order within one quarter (the last full quarter of the data)."""
+    last = pd.to_datetime(f["transactions"]["ordered_at"]).max().to_period("Q") - 1
+    return _write(
+        out,
+        {
+            **f,
+            "surveys": _within(f["surveys"], "surveyed_at", [last]),
+            "transactions": _within(f["transactions"], "ordered_at", [last]),
+        },
+    )
+
+
+def short_window(f: dict[str, pd.DataFrame], out: Path) -> Path:
+    """The fewest periods the reports call dated, on few customers, surveyed in the first period only.
+
+    300 customers; orders in two quarters, surveys in the first of them only: two periods make the
+    data dated, but no customer is surveyed twice (the within-customer spend models are not
+    identified) and the service-profit chain's default two-period baseline leaves no follow-up.
+    """
+    last = pd.to_datetime(f["transactions"]["ordered_at"]).max().to_period("Q") - 1
+    ids = f["customers"]["customer_id"].sample(300, random_state=13)
+    few = {name: frame[frame["customer_id"].isin(ids)] for name, frame in f.items()}
+    return _write(
+        out,
+        {
+            **few,
+            "surveys": _within(few["surveys"], "surveyed_at", [last - 1]),
+            "transactions": _within(few["transactions"], "ordered_at", [last - 1, last]),
+        },
+    )
+
+
+def _within(frame: pd.DataFrame, col: str, periods: list[pd.Period]) -> pd.DataFrame:
+    """The rows of ``frame`` whose date ``col`` falls in one of ``periods``."""
+    return frame[pd.to_datetime(frame[col]).dt.to_period(periods[0].freqstr).isin(periods)]
+
+
+#: The shapes real data come in.
 VARIANTS: dict[str, Callable[[dict[str, pd.DataFrame], Path], Path]] = {
     "no_nps": no_nps,
     "no_cost": no_cost,
@@ -182,15 +277,25 @@ VARIANTS: dict[str, Callable[[dict[str, pd.DataFrame], Path], Path]] = {
     "other_drivers": other_drivers,
 }
 
+#: Hostile but valid data (``bsc validate`` accepts them): the reports must handle them too.
+HOSTILE_VARIANTS: dict[str, Callable[[dict[str, pd.DataFrame], Path], Path]] = {
+    "refunds_loss_late_orders": refunds_loss_late_orders,
+    "header_only": header_only,
+    "single_period": single_period,
+    "short_window": short_window,
+}
+
+ALL_VARIANTS = {**VARIANTS, **HOSTILE_VARIANTS}
+
 
 def make_variant(name: str, src: Path, out: Path) -> Path:
     """Write variant ``name`` of the data set in ``src`` (CSV tables) to ``out``."""
     if out.exists():
         shutil.rmtree(out)
-    return VARIANTS[name](_read(src), out)
+    return ALL_VARIANTS[name](_read(src), out)
 
 
 if __name__ == "__main__":  # pragma: no cover
     source, target = Path(sys.argv[1]), Path(sys.argv[2])
-    for variant in VARIANTS:
+    for variant in ALL_VARIANTS:
         print(make_variant(variant, source, target / variant))

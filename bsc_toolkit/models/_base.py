@@ -11,6 +11,9 @@ In the shape of lifelines and scikit-learn:
 - ``summary`` is a property returning a tidy DataFrame whose first columns are
   :data:`SUMMARY_COLUMNS` (``coef, se, ci_lower, ci_upper, p_value``), plus model-specific ones;
 - using a model before ``fit()`` raises :class:`NotFittedError`;
+- data that cannot identify a model (too few rows, an outcome or a regressor without variation, no
+  variation within customers, a window too short to split) raise :class:`NotEstimableError`, whose
+  message says what the data lack: a report states it in words instead of failing;
 - ``diagnostics_`` is a list of :class:`Diagnostic`: what a careful analyst would want said
   beside the figures (no convergence, an estimate at a boundary, separation, dropped rows...).
   :func:`bsc_toolkit.formatting.diagnostics_markdown` renders them in words.
@@ -30,6 +33,7 @@ __all__ = [
     "IMPRECISE_SE_RATIO",
     "SUMMARY_COLUMNS",
     "NotFittedError",
+    "NotEstimableError",
     "Diagnostic",
     "FittedModel",
     "check_alpha",
@@ -54,6 +58,18 @@ class NotFittedError(ValueError, AttributeError):
 
     Subclasses both ``ValueError`` (scikit-learn's convention) and ``AttributeError`` (so
     ``hasattr(model, "params_")`` is False on an unfitted model).
+    """
+
+
+class NotEstimableError(ValueError):
+    """These data cannot identify the model: the message says what they lack, in words.
+
+    Raised by ``fit()`` (and by the tables the models are fitted on) when the data are valid but
+    too thin for the model: too few usable rows, no variation in the outcome or in satisfaction,
+    no change within customers for a fixed-effects estimator, no repeat purchase, a window too
+    short for a baseline and a follow-up. A subclass of ``ValueError``, so callers that caught
+    that still do; reports catch this class (and only this class) to say why a figure is missing,
+    while any other exception remains a defect.
     """
 
 

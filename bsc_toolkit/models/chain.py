@@ -51,10 +51,11 @@ import patsy
 import statsmodels.formula.api as smf
 
 from bsc_toolkit.contracts import RatingScale
-from bsc_toolkit.models._base import IMPRECISE_SE_RATIO, FittedModel
-from bsc_toolkit.models.chain_table import customer_chain_table
+from bsc_toolkit.models._base import IMPRECISE_SE_RATIO, FittedModel, NotEstimableError
+from bsc_toolkit.models.chain_table import chain_baseline_periods, customer_chain_table
 
 __all__ = [
+    "chain_baseline_periods",
     "customer_chain_table",
     "ServiceProfitChain",
     "mediation_reference",
@@ -102,6 +103,16 @@ def _design_spec(model: Any) -> Any:
     return spec
 
 
+#: Why a column of the chain table can be constant, said where it is.
+_NO_VARIATION = {
+    "periods_retained": (
+        ": every customer of the cohort stayed for the whole follow-up (nobody churned in it), so retention "
+        "cannot be linked to satisfaction"
+    ),
+    "retained": ": every customer of the cohort stayed for the whole follow-up (nobody churned in it)",
+}
+
+
 def _chain_inputs(
     table: pd.DataFrame,
     treatment: str,
@@ -134,10 +145,10 @@ def _chain_inputs(
         raise ValueError("table lacks column 'segment' used by the model formulas")
     data = table.dropna(subset=[treatment, mediator, outcome]).reset_index(drop=True)
     if len(data) < 30:
-        raise ValueError(f"only {len(data)} customers with {treatment}, {mediator} and {outcome}; need 30")
+        raise NotEstimableError(f"only {len(data)} customers with {treatment}, {mediator} and {outcome}; need 30")
     for col in (treatment, mediator, outcome):
         if not data[col].astype(float).std() > 0:
-            raise ValueError(f"column {col!r} has no variation")
+            raise NotEstimableError(f"column {col!r} has no variation{_NO_VARIATION.get(col, '')}")
     return data, m_formula, y_formula
 
 

@@ -42,7 +42,7 @@ import pandas as pd
 import statsmodels.formula.api as smf
 
 from bsc_toolkit.contracts import DRIVERS, RatingScale
-from bsc_toolkit.models._base import IMPRECISE_SE_RATIO, FittedModel
+from bsc_toolkit.models._base import IMPRECISE_SE_RATIO, FittedModel, NotEstimableError
 
 __all__ = [
     "DriverImportance",
@@ -293,20 +293,20 @@ class DriverImportance(FittedModel):
             raise ValueError(f"data lacks column(s) {missing}; it has {list(df.columns)}")
         data = df[cols].dropna()
         if len(data) < len(drivers) + 10:
-            raise ValueError(
+            raise NotEstimableError(
                 f"only {len(data)} complete rows of {[*drivers, target]}; need at least {len(drivers) + 10}"
             )
         values = data[[*drivers, target]].to_numpy(dtype=float)
         for name, sd in zip([*drivers, target], values.std(axis=0)):
             if not sd > 0:
-                raise ValueError(f"column {name!r} has no variation")
+                raise NotEstimableError(f"column {name!r} has no variation")
 
         clusters = data[cluster].to_numpy() if cluster else np.arange(len(data))
         center = values.mean(axis=0)
         counts, sums, cross = _cluster_moments(values - center, clusters)
         corr = _corr_from_moments(counts.sum()[None], sums.sum(0)[None], cross.sum(0)[None])[0]
         if np.linalg.matrix_rank(corr[:-1, :-1]) < len(drivers):
-            raise ValueError(f"drivers {drivers} are perfectly collinear")
+            raise NotEstimableError(f"drivers {drivers} are perfectly collinear")
 
         k = len(drivers)
         self.target_, self.drivers_ = target, drivers

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 import patsy
 
-from bsc_toolkit.models._base import FittedModel, check_alpha, wald_table, z_critical
+from bsc_toolkit.models._base import FittedModel, NotEstimableError, check_alpha, wald_table, z_critical
 from bsc_toolkit.models._fe_algebra import (
     _column_std,
     _demean_,
@@ -277,8 +277,10 @@ class FinancialPanelModel(FittedModel):
         Raises
         ------
         ValueError
-            If a column is missing, fewer than 20 customer-periods are usable,
-            csat does not vary, or no satisfaction term varies within customers.
+            If a column is missing.
+        NotEstimableError
+            If fewer than 20 customer-periods are usable, csat does not vary, or no
+            satisfaction term varies within customers (a ``ValueError`` too).
         """
         self._start_fit()
         keep, dropped = self._selection(panel)
@@ -295,9 +297,9 @@ class FinancialPanelModel(FittedModel):
         if len(df) < 20:
             extra = f" after leaving out {_count(n_negative, 'customer-period')} with a negative {self.outcome}"
             extra = extra if n_negative else ""
-            raise ValueError(f"too few usable customer-periods ({len(df)}){extra}; need at least 20")
+            raise NotEstimableError(f"too few usable customer-periods ({len(df)}){extra}; need at least 20")
         if df[self.csat_col].nunique() < 2:
-            raise ValueError(f"column '{self.csat_col}' has no variation")
+            raise NotEstimableError(f"column '{self.csat_col}' has no variation")
         parts = [_count(n, "customer-period") + " " + why for why, n in dropped.items() if n]
         if parts:
             self._diagnose(
@@ -382,9 +384,10 @@ class FinancialPanelModel(FittedModel):
                 "effect cannot be separated from theirs.",
             )
         if not any(k and _is_sat_term(n) for n, k in zip(names, keep)):
-            raise ValueError(
-                f"no satisfaction term can be estimated {how}: {gone + collinear} (the '{self.estimator}' estimator "
-                "identifies effects from changes within customers only)"
+            raise NotEstimableError(
+                f"satisfaction does not vary {how} in these data, so no satisfaction term can be estimated "
+                f"({', '.join(gone + collinear)}): the '{self.estimator}' estimator identifies effects from "
+                "changes within customers only, which needs customers surveyed in two or more usable periods"
             )
         return keep
 
@@ -408,7 +411,9 @@ class FinancialPanelModel(FittedModel):
         cur = np.flatnonzero(same)
         prev = cur - 1
         if cur.size < 20:
-            raise ValueError(f"too few consecutive surveyed periods for first differences ({cur.size})")
+            raise NotEstimableError(
+                f"too few consecutive surveyed periods for first differences ({cur.size}; need at least 20)"
+            )
         dy = y[cur] - y[prev]
         dx = x[cur] - x[prev]
         # with period dummies, differences of dummies identify period effects; keep the intercept-free form

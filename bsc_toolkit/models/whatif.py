@@ -57,7 +57,7 @@ class WhatIfResult:
         ``revenue_usd`` and ``margin_usd`` summed over the horizon) with
         ``baseline, scenario, change, ci_lower, ci_upper`` (totals; the interval is that of
         ``change``) and ``change_per_customer, change_per_customer_ci_lower,
-        change_per_customer_ci_upper``.
+        change_per_customer_ci_upper``; ``retained_customers`` alone when run without money.
     draws : pandas.DataFrame
         Simulated total changes, one row per draw (columns = metrics).
     customers : pandas.DataFrame
@@ -207,6 +207,7 @@ def what_if(
     drivers: Sequence[str] | None = None,
     driver_scale: tuple[float, float] | RatingScale | None = None,
     currency: str = "USD",
+    money: bool = True,
 ) -> WhatIfResult:
     """Predict retention and money if satisfaction were ``delta`` points higher.
 
@@ -245,6 +246,10 @@ def what_if(
         Scale of the shifted driver (default: ``scale``).
     currency : str
         Currency of the money figures (labels only).
+    money : bool
+        False: retention only. No spend model is fitted or used (for data that cannot identify
+        one, e.g. no customer surveyed in two periods); the summary and the draws hold
+        ``retained_customers`` alone.
 
     Returns
     -------
@@ -260,11 +265,11 @@ def what_if(
         raise ValueError("n_sims must be at least 2")
     if churn_model is None:
         churn_model = DiscreteTimeHazardModel(link="cloglog", knot=knot, nonlinearity_test=False).fit(panel)
-    if spend_model is None:
+    if spend_model is None and money:
         spend_model = FinancialPanelModel(estimator="ppml", knot=knot).fit(panel)
     if churn_model.link != "cloglog":
         raise ValueError("what_if needs a cloglog churn model (a hazard per period)")
-    if spend_model.estimator != "ppml":
+    if money and spend_model.estimator != "ppml":
         raise ValueError("what_if needs a PPML spend model (a multiplicative csat effect)")
     if churn_model.terms == "drivers" and driver is None:
         raise ValueError("a churn model on driver ratings needs a driver to shift")
@@ -310,21 +315,29 @@ def what_if(
     x1 = frames(csat1, new_driver)
 
     # --- spend levels ----------------------------------------------------------------------
-    fixed_effect = spend_model.customer_effects_.reindex(pop["customer_id"]).to_numpy()
-    missing_alpha = np.isnan(fixed_effect)
-    period_eff = float(spend_model.period_effects_.iloc[-1]) if len(spend_model.period_effects_) else 0.0
-    b_spend = spend_model.params_[spend_model.sat_terms_].to_numpy()
-    with np.errstate(over="ignore"):
-        level0 = np.exp(fixed_effect + period_eff + _sat_index(spend_model, csat0, b_spend))
-    if missing_alpha.any():  # customers with no usable spend rows: segment mean of the others
-        seg_mean = pd.Series(level0[~missing_alpha]).groupby(pop["segment"].to_numpy()[~missing_alpha]).mean()
-        level0[missing_alpha] = pop["segment"][missing_alpha].map(seg_mean).fillna(0.0).to_numpy()
-    margin_ratio = _margin_ratio(panel, pop)
+    def sat_index(csat: np.ndarray, params: np.ndarray) -> np.ndarray:
+        if not money:  # retention only: no spend, no satisfaction effect on it
+            return np.zeros((len(csat), *params.shape[1:]))
+        return _sat_index(spend_model, csat, params)
+
+    if money:
+        fixed_effect = spend_model.customer_effects_.reindex(pop["customer_id"]).to_numpy()
+        missing_alpha = np.isnan(fixed_effect)
+        period_eff = float(spend_model.period_effects_.iloc[-1]) if len(spend_model.period_effects_) else 0.0
+        b_spend = spend_model.params_[spend_model.sat_terms_].to_numpy()
+        with np.errstate(over="ignore"):
+            level0 = np.exp(fixed_effect + period_eff + _sat_index(spend_model, csat0, b_spend))
+        if missing_alpha.any():  # customers with no usable spend rows: segment mean of the others
+            seg_mean = pd.Series(level0[~missing_alpha]).groupby(pop["segment"].to_numpy()[~missing_alpha]).mean()
+            level0[missing_alpha] = pop["segment"][missing_alpha].map(seg_mean).fillna(0.0).to_numpy()
+        margin_ratio = _margin_ratio(panel, pop)
+    else:
+        b_spend, level0, margin_ratio = np.zeros(0), np.zeros(n), np.zeros(n)
 
     def run(beta_churn: np.ndarray, b_sp: np.ndarray):
         """(survival, revenue) per customer for baseline and scenario; coefficients (p,) or (p, S)."""
-        g_old = _sat_index(spend_model, csat0, b_sp)
-        g_new = _sat_index(spend_model, csat1, b_sp)
+        g_old = sat_index(csat0, b_sp)
+        g_new = sat_index(csat1, b_sp)
         lev = level0 if b_sp.ndim == 1 else level0[:, None]
         res = []
         for xs, rev_full in ((x0, lev), (x1, lev * np.exp(g_new - g_old))):
@@ -352,11 +365,16 @@ def what_if(
             "margin_scenario_usd": r1 * margin_ratio,
         }
     )
+    if not money:  # no spend model: money unknown, not 0
+        per_customer = per_customer.drop(columns=[c for c in per_customer.columns if c.endswith("_usd")])
 
     # parametric simulation, chunked over draws to bound memory
     churn_draws = rng.multivariate_normal(beta_c, churn_model.cov_params_.to_numpy(), n_sims)
-    names = spend_model.sat_terms_
-    spend_draws = rng.multivariate_normal(b_spend, spend_model.cov_params_.loc[names, names].to_numpy(), n_sims)
+    if money:
+        names = spend_model.sat_terms_
+        spend_draws = rng.multivariate_normal(b_spend, spend_model.cov_params_.loc[names, names].to_numpy(), n_sims)
+    else:
+        spend_draws = np.zeros((n_sims, 0))
     chunk = max(1, int(5e6 // max(n, 1)))
     changes = []
     for a in range(0, n_sims, chunk):
@@ -367,13 +385,14 @@ def what_if(
                 [(s1d - s0d).sum(axis=0), (r1d - r0d).sum(axis=0), ((r1d - r0d) * margin_ratio[:, None]).sum(axis=0)]
             )
         )
-    draws = pd.DataFrame(np.vstack(changes), columns=list(_METRICS))
+    metrics = _METRICS if money else _METRICS[:1]
+    draws = pd.DataFrame(np.vstack(changes), columns=list(_METRICS))[list(metrics)]
 
     alpha_tail = alpha / 2
     base = {"retained_customers": s0.sum(), "revenue_usd": r0.sum(), "margin_usd": (r0 * margin_ratio).sum()}
     scen = {"retained_customers": s1.sum(), "revenue_usd": r1.sum(), "margin_usd": (r1 * margin_ratio).sum()}
     rows = []
-    for m in _METRICS:
+    for m in metrics:
         lo_q, hi_q = draws[m].quantile([alpha_tail, 1 - alpha_tail])
         change = scen[m] - base[m]
         rows.append(
@@ -408,6 +427,7 @@ def what_if(
     diagnostics = [
         Diagnostic(d.code, f"{label}: {d.message}", d.severity)
         for label, model in (("churn model", churn_model), ("spend model", spend_model))
+        if model is not None
         for d in model.diagnostics_
     ]
     return WhatIfResult(

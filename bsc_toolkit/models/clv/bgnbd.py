@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from bsc_toolkit.models._base import NotEstimableError
 from bsc_toolkit.models.clv._fitting import _BaseFitter
 from bsc_toolkit.models.clv._inputs import _as_float_array, _rfm_arrays, _wrap_like
 
@@ -119,9 +120,9 @@ class BetaGeoFitter(_BaseFitter):
         self._start_fit()
         x, t_x, T = _rfm_arrays(summary, frequency_col, recency_col, T_col)
         if x.size == 0:
-            raise ValueError("summary has no rows")
+            raise NotEstimableError("no customer has a purchase: the BG/NBD model has nothing to fit")
         if not (x > 0).any():
-            raise ValueError("no customer has a repeat purchase; the BG/NBD model is not identified")
+            raise NotEstimableError("no customer has a repeat purchase; the BG/NBD model is not identified")
         # collapse identical (x, t_x, T) rows: same likelihood, much faster
         keys = pd.DataFrame({"x": x, "t_x": t_x, "T": T})
         grouped = keys.groupby(["x", "t_x", "T"], sort=False).size().reset_index(name="w")

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from bsc_toolkit.models._base import NotEstimableError
 from bsc_toolkit.models.clv._fitting import _BaseFitter
 from bsc_toolkit.models.clv._inputs import _as_float_array, _check_columns, _rows_preview, _wrap_like
 
@@ -111,7 +112,9 @@ class GammaGammaFitter(_BaseFitter):
             )
         x, m = x[rep], m[rep]
         if x.size < 3:
-            raise ValueError("need at least 3 customers with repeat purchases to fit the Gamma-Gamma model")
+            raise NotEstimableError(
+                f"{x.size} customer(s) with repeat purchases; the Gamma-Gamma model needs at least 3"
+            )
 
         def neg_ll(eta: np.ndarray, s: float) -> float:  # spend rescaled by s: gamma -> gamma * s
             return -np.sum(_gg_loglik(np.exp(eta), x, m * s))

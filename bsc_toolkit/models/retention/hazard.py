@@ -26,7 +26,7 @@ import pandas as pd
 import patsy
 
 from bsc_toolkit.contracts import RatingScale
-from bsc_toolkit.models._base import FittedModel, deprecated_alias, resolve_alpha, z_critical
+from bsc_toolkit.models._base import FittedModel, NotEstimableError, deprecated_alias, resolve_alpha, z_critical
 from bsc_toolkit.models.features import Bands, add_csat_spline, csat_band, csat_spline
 from bsc_toolkit.models.retention._common import (
     CsatTerms,
@@ -225,19 +225,19 @@ class DiscreteTimeHazardModel(CsatTerms, FittedModel):
     def _fit(self, panel: pd.DataFrame) -> None:
         df, dropped = self._prepare(panel)
         if len(df) < 20:
-            raise ValueError(f"too few surveyed customer-periods to fit ({len(df)}); need at least 20")
+            raise NotEstimableError(f"too few surveyed customer-periods to fit ({len(df)}); need at least 20")
         n_events = int(df["churned"].sum())
         if n_events == 0:
-            raise ValueError(
+            raise NotEstimableError(
                 "column 'churned' has no variation in the surveyed periods: nobody churned (a panel built from a "
                 "customers table without churn dates has no churn; for a churn flag at a snapshot date use "
                 "ChurnFlagModel)"
             )
         if n_events == len(df):
-            raise ValueError("column 'churned' has no variation in the surveyed periods")
+            raise NotEstimableError("column 'churned' has no variation in the surveyed periods: everybody churned")
         sat_col = "csat" if self.terms != "drivers" else self.drivers[0]
         if df[sat_col].nunique() < 2:
-            raise ValueError(f"column '{sat_col}' has no variation")
+            raise NotEstimableError(f"column '{sat_col}' has no variation")
         if self.terms != "drivers" and "csat" in df.columns:
             check_on_scale(
                 df["csat"].to_numpy(), self.scale, self.knot, self.terms == "spline" and self.formula is None

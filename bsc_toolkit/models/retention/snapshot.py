@@ -25,7 +25,7 @@ import pandas as pd
 import patsy
 
 from bsc_toolkit.contracts import RatingScale
-from bsc_toolkit.models._base import FittedModel, check_alpha
+from bsc_toolkit.models._base import FittedModel, NotEstimableError, check_alpha
 from bsc_toolkit.models.features import Bands, add_csat_spline, csat_band, csat_bands, csat_spline
 from bsc_toolkit.models.retention._common import (
     CsatTerms,
@@ -239,15 +239,15 @@ class ChurnFlagModel(CsatTerms, FittedModel):
         df["churned"] = flag[keep]
         n_flag_missing = int(flag_missing.sum())
         if len(df) < 20:
-            raise ValueError(
+            raise NotEstimableError(
                 f"too few customers with a churn flag and satisfaction to fit ({len(df)}); need at least 20"
             )
         n_events = int(df["churned"].sum())
         if n_events in (0, len(df)):
-            raise ValueError("column 'churned' has no variation among the customers used")
+            raise NotEstimableError("column 'churned' has no variation among the customers used")
         sat_col = "csat" if self.terms != "drivers" else self.drivers[0]
         if df[sat_col].nunique() < 2:
-            raise ValueError(f"column '{sat_col}' has no variation")
+            raise NotEstimableError(f"column '{sat_col}' has no variation")
         reference = self.reference_band
         self.reference_band_ = None
         self.band_means_ = None

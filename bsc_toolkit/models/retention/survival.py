@@ -18,7 +18,7 @@ import pandas as pd
 import patsy
 
 from bsc_toolkit.contracts import RatingScale
-from bsc_toolkit.models._base import FittedModel, check_alpha
+from bsc_toolkit.models._base import FittedModel, NotEstimableError, check_alpha
 from bsc_toolkit.models.features import Bands, add_csat_spline, csat_band, csat_bands, csat_spline
 from bsc_toolkit.models.retention._common import (
     CsatTerms,
@@ -185,7 +185,7 @@ def kaplan_meier_by_band(
     eps = eps.sort_values(["customer_id", "start"])
     first_survey = eps[eps["csat"].notna()].groupby("customer_id", sort=False).first()
     if first_survey.empty:
-        raise ValueError("panel column 'csat' is empty: no surveyed customer-periods")
+        raise NotEstimableError("panel column 'csat' is empty: no surveyed customer-periods")
     last = eps.groupby("customer_id", sort=False).agg(end=("stop", "max"), event=("event", "max"))
     cust = first_survey[["start", "csat"]].join(last, how="inner")
     cust["duration"] = (cust["end"] - cust["start"]).round(8)
@@ -346,9 +346,9 @@ class CoxChurnModel(CsatTerms, FittedModel):
         self._start_fit()
         require(episodes, ["customer_id", "start", "stop", "event"], "episodes")
         if len(episodes) < 20:
-            raise ValueError(f"too few episodes to fit ({len(episodes)}); need at least 20")
+            raise NotEstimableError(f"too few episodes to fit ({len(episodes)}); need at least 20")
         if episodes["event"].sum() == 0:
-            raise ValueError("column 'event' has no churn events")
+            raise NotEstimableError("column 'event' has no churn events: nobody churned in a surveyed period")
         episodes, reference = self._features(episodes)
         self.reference_band_ = reference if self.terms == "bands" and self.formula is None else None
         x = self._design(episodes, reference)
