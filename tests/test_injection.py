@@ -246,6 +246,7 @@ def test_no_dataset_description_or_data_text_reaches_a_report_unescaped(tmp_path
         "estimate_links": False,
         "segment_col": shown["kept column"],  # KPIs broken down by a kept column: hostile name and values
         "segment": segment,  # the what-if for one (hostile) segment
+        "driver": "wait_time",  # the what-if raises a declared driver (its hostile label is shown)
     }
     jobs = plan_reports(notebooks, notebooks_dir=ROOT / "notebooks", parameters=params)
     out = tmp_path / "reports"

@@ -357,6 +357,43 @@ def _outside_message(
     )
 
 
+def empty_churn_warnings(customers: pd.DataFrame, source: str | Path) -> list[str]:
+    """Warn when a churn column is present but says nobody ever left.
+
+    A ``churned_at`` column empty for every customer (or a churn flag false for every customer)
+    reads as "nobody churned", so churn shows as 0% and retention as 100%. A column nobody filled in
+    cannot be told apart from a period in which nobody left: the analyst must say which.
+
+    Parameters
+    ----------
+    customers : pandas.DataFrame
+        The validated customers table.
+    source : str or Path
+        Its file, for the message.
+
+    Returns
+    -------
+    list of str
+        One warning, or none.
+    """
+    n = len(customers)
+    if n < 2:
+        return []
+    if "churned_at" in customers.columns and customers["churned_at"].isna().all():
+        what = "the churned_at column is empty for every customer"
+        unmap = "churned_at"
+    elif "churned" in customers.columns and not customers["churned"].fillna(False).astype(bool).any():
+        what = "the churn flag is false for every customer"
+        unmap = "churned (the flag)"
+    else:
+        return []
+    return [
+        f"customers: {what} of {n:,} in '{Path(source).name}': churn shows as 0% and retention as 100%, and the churn "
+        f"models cannot be estimated. If nobody left in these data, nothing to do; if churn is not recorded, "
+        f"leave {unmap} out of the file or its mapping so that churn is reported as no data"
+    ]
+
+
 def check_plausibility(
     frames: dict[str, pd.DataFrame],
     description: DatasetDescription,
@@ -389,6 +426,8 @@ def check_plausibility(
     """
     rows = rows or {}
     warnings = date_outlier_warnings(frames, description, files, rows)
+    if "customers" in files:
+        warnings += empty_churn_warnings(frames["customers"], files["customers"])
     notes: list[str] = []
     if "customers" in files and "transactions" in files:
         more_warnings, notes = orders_outside(

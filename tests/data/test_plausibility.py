@@ -279,3 +279,17 @@ def test_data_notes_show_warnings_first_escaped(small_sim) -> None:
     assert "Warnings" not in data_notes_markdown(
         CustomerData(small_sim.customers, small_sim.surveys, small_sim.transactions)
     )
+
+
+def test_a_churn_column_saying_nobody_left_is_a_warning(sim_dir: Path) -> None:
+    customers = pd.read_csv(sim_dir / "customers.csv", dtype=str, keep_default_na=False)
+    customers["churned_at"] = ""
+    customers.to_csv(sim_dir / "customers.csv", index=False)
+    data = load_dataset(sim_dir)
+    (warning,) = [w for w in data.warnings if "churned_at column is empty" in w]
+    assert f"of {len(customers):,} in 'customers.csv'" in warning and "churn shows as 0%" in warning
+    assert "leave churned_at out of the file or its mapping" in warning
+    # a churn column with at least one churn is not warned about
+    customers.loc[3, "churned_at"] = "2099-03-01"
+    customers.to_csv(sim_dir / "customers.csv", index=False)
+    assert not any("churned_at column is empty" in w for w in load_dataset(sim_dir).warnings)  # (a far date: warned)
