@@ -20,17 +20,6 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _parse_value(raw: str):
-    """A command-line parameter value: read as YAML, or kept as typed where the notebook's default is text.
-
-    The conversion to the type of each notebook's default happens when the reports are planned
-    (:class:`bsc_toolkit.report_params.CommandLineValue`).
-    """
-    from bsc_toolkit.report_params import CommandLineValue
-
-    return CommandLineValue(raw)
-
-
 @app.command()
 def simulate(
     out_dir: Annotated[Path, typer.Argument(help="Directory to write the data set to.")] = Path("data/simulated"),
@@ -238,7 +227,13 @@ def kpis(
 
 
 def _split_report_args(args: list[str]) -> tuple[list[Path], dict]:
-    """Split ``[NOTEBOOK ...] [-p NAME VALUE ...]`` into notebooks and parameters (values as typed)."""
+    """Split ``[NOTEBOOK ...] [-p NAME VALUE ...]`` into notebooks and parameters (values as typed).
+
+    Each value is a :class:`~bsc_toolkit.report_params.CommandLineValue`: read as YAML, or kept as
+    typed where the notebook's default is text, when the reports are planned.
+    """
+    from bsc_toolkit.report_params import CommandLineValue
+
     notebooks: list[Path] = []
     params: dict = {}
     i = 0
@@ -247,7 +242,7 @@ def _split_report_args(args: list[str]) -> tuple[list[Path], dict]:
         if arg in {"-p", "--parameter"}:
             if i + 2 >= len(args):
                 _fail(f"{arg} needs a NAME and a VALUE, e.g. -p delta 0.5")
-            params[args[i + 1]] = _parse_value(args[i + 2])
+            params[args[i + 1]] = CommandLineValue(args[i + 2])
             i += 3
         elif arg.startswith("-"):
             _fail(f"unknown option {arg!r}; see bsc report --help")

@@ -1,9 +1,15 @@
-"""Execute parameterized notebooks with papermill and render them to HTML.
+"""Report suite: what to run (planning) and running it, the public API of ``bsc report``.
 
-Every report is written atomically: the notebook runs into a temporary file,
-is converted, and only a complete HTML file replaces the previous report. A
-notebook that fails leaves its previous report untouched; the executed copy
-with the error is kept in ``reports/_failed/`` for debugging.
+This module holds the public surface: the records and errors (defined in
+:mod:`bsc_toolkit.report_types`, re-exported here), finding the notebooks of the suite
+(:func:`packaged_notebooks_dir`, :func:`discover_notebooks`), planning the reports
+(:func:`plan_reports`), checking the report folder (:func:`check_output_dir`) and running them
+(:func:`render_report`, :func:`run_reports`). The work is done by
+
+- :mod:`bsc_toolkit.report_params`: the parameters each notebook declares, and checking given values;
+- :mod:`bsc_toolkit.report_run`: a run's scratch folder, kernels and signal handling, executing one
+  notebook and writing its HTML atomically;
+- :mod:`bsc_toolkit.report_index`: ``index.html`` and ``manifest.json`` (:func:`build_index`, re-exported here).
 
 Which notebooks make up the report suite, their titles, order and extra
 parameter variants come from each notebook's metadata::
@@ -14,32 +20,39 @@ parameter variants come from each notebook's metadata::
 Parameters are checked before any kernel starts (:mod:`bsc_toolkit.report_params`): a name no
 selected notebook declares, or a value that does not fit the notebook's default, is an error.
 
-A run works in a scratch folder of its own (``$TMPDIR/bsc-report-*``: the executed notebooks and the
-kernels' connection files) that it removes however it ends. SIGINT and SIGTERM during a run stop the
-running kernel, remove the scratch folder, rebuild the index from the reports that finished (the
-interrupted one keeps its previous version) and raise :class:`ReportInterrupted`; the previous signal
-handlers are restored after the run.
+Every report is written atomically: a notebook that fails leaves its previous report untouched; the
+executed copy with the error is kept in ``reports/_failed/`` for debugging. A run works in a scratch
+folder of its own (``$TMPDIR/bsc-report-*``) that it removes however it ends. SIGINT and SIGTERM during
+a run stop the running kernel, remove the scratch folder, rebuild the index from the reports that
+finished (the interrupted one keeps its previous version) and raise :class:`ReportInterrupted`; the
+previous signal handlers are restored after the run.
 """
 
 from __future__ import annotations
 
-import html
-import json
-import logging
 import os
-import shutil
-import signal
 import tempfile
-import threading
 import time
-import uuid
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import nbformat
+from bsc_toolkit.report_index import build_index
+from bsc_toolkit.report_params import (
+    check_parameter_names,
+    check_scorecards,
+    declared_parameters,
+    notebook_parameters,
+    read_notebook,
+)
+from bsc_toolkit.report_run import _ReportRun
+from bsc_toolkit.report_types import (
+    ReportError,
+    ReportIndexError,
+    ReportInterrupted,
+    ReportJob,
+    ReportResult,
+)
 
 __all__ = [
     "ReportError",
@@ -57,125 +70,9 @@ __all__ = [
 ]
 
 
-class ReportError(RuntimeError):
-    """A notebook could not be executed or rendered."""
-
-
-class ReportIndexError(ReportError):
-    """The reports ran but ``index.html`` could not be written; ``results`` holds their outcomes."""
-
-    def __init__(self, message: str, results: Sequence[ReportResult]) -> None:
-        super().__init__(message)
-        self.results = list(results)
-
-
-class ReportInterrupted(KeyboardInterrupt):
-    """A report run stopped by SIGINT or SIGTERM, after cleaning up.
-
-    By the time it is raised the running kernel is stopped, the run's scratch folder (executed
-    notebooks, kernel connection files) is removed and the index is rebuilt from the reports that
-    finished; the interrupted report keeps its previous version. A subclass of
-    :class:`KeyboardInterrupt`, so ``except Exception`` does not swallow it.
-
-    Attributes
-    ----------
-    signum : int
-        The signal received.
-    results : list of ReportResult
-        The reports that finished before the signal.
-    total : int
-        The reports the run was asked for.
-    running : str or None
-        The report that was running when the signal came.
-    index_path : Path or None
-        The rebuilt index (None if it could not be written; see ``index_error``).
-    index_error : str or None
-    """
-
-    def __init__(
-        self,
-        signum: int,
-        results: Sequence[ReportResult],
-        total: int,
-        running: str | None = None,
-        index_path: Path | None = None,
-        index_error: str | None = None,
-    ) -> None:
-        super().__init__(signum)
-        self.signum = signum
-        self.results = list(results)
-        self.total = total
-        self.running = running
-        self.index_path = index_path
-        self.index_error = index_error
-
-    @property
-    def signal_name(self) -> str:
-        """``SIGINT`` or ``SIGTERM``."""
-        return signal.Signals(self.signum).name
-
-    @property
-    def exit_code(self) -> int:
-        """The shell's code for a process ended by the signal: 130 for SIGINT, 143 for SIGTERM."""
-        return 128 + int(self.signum)
-
-    def __str__(self) -> str:
-        index = (
-            f"index rebuilt at {self.index_path}"
-            if self.index_path is not None
-            else f"index not rebuilt: {self.index_error}"
-            if self.index_error
-            else "no index written"
-        )
-        return f"interrupted ({self.signal_name}): {len(self.results)} of {self.total} reports finished; {index}"
-
-
-@dataclass(frozen=True)
-class ReportJob:
-    """One report to produce: a notebook, an output name and parameters."""
-
-    notebook: Path
-    name: str
-    title: str
-    order: float = 100.0
-    parameters: dict[str, Any] = field(default_factory=dict)
-    variant: str | None = None
-
-
-@dataclass(frozen=True)
-class ReportResult:
-    """Outcome of one :class:`ReportJob`."""
-
-    job: ReportJob
-    html_path: Path | None
-    seconds: float
-    error: str | None = None
-    not_applicable: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True unless the notebook failed (a report that does not apply to the data is not a failure)."""
-        return self.error is None
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _notebook_meta(path: Path) -> dict[str, Any]:
-    try:
-        nb = nbformat.read(path, as_version=4)
-    except Exception as exc:
-        raise ReportError(f"'{path}' is not a readable notebook: {exc}") from exc
+    """The notebook's ``bsc`` metadata, with a title (else its first heading, else its file name)."""
+    nb = read_notebook(path)
     meta = dict(nb.metadata.get("bsc", {}))
     if "title" not in meta:
         heading = next(
@@ -259,8 +156,6 @@ def plan_reports(
         A notebook that is missing or unreadable; :class:`~bsc_toolkit.report_params.ParameterError`
         (a ReportError) for an unknown name or a value of the wrong type, before anything runs.
     """
-    from bsc_toolkit.report_params import check_parameter_names, declared_parameters, notebook_parameters
-
     base = Path(notebooks_dir)
     paths = [Path(p) for p in notebooks] if notebooks else discover_notebooks(base)
     declared = {}
@@ -297,9 +192,11 @@ def plan_reports(
 
 
 def _declared_parameters(path: Path) -> set[str]:
-    """Names assigned in the notebook's ``parameters``-tagged cell (parsed with ast)."""
-    from bsc_toolkit.report_params import declared_parameters
+    """Names assigned in the notebook's ``parameters``-tagged cell (parsed with ast).
 
+    The names of :func:`bsc_toolkit.report_params.declared_parameters`, as a set; only
+    ``tests/test_notebooks.py`` uses it.
+    """
     return set(declared_parameters(path))
 
 
@@ -341,13 +238,6 @@ def check_output_dir(out_dir: str | Path) -> None:
         raise ReportError(
             f"cannot create the report folder '{out}': cannot create folders in '{existing}' ({reason})"
         ) from exc
-
-
-def _os_reason(exc: OSError, path: Path | None = None) -> str:
-    """An OSError in words: the system's reason and the file it concerns."""
-    reason = exc.strerror or str(exc)
-    where = exc.filename or path
-    return f"{reason} ('{where}')" if where else reason
 
 
 def render_report(
@@ -394,316 +284,6 @@ def render_report(
     return path
 
 
-class _Stopped(Exception):
-    """Internal: the run's kernel was stopped by a signal."""
-
-
-class _ReportRun:
-    """One run's scratch folder, its kernels and its handling of SIGINT and SIGTERM.
-
-    Used as a context manager around a run: it creates ``$TMPDIR/bsc-report-*`` (executed notebooks
-    and the kernels' connection files go there; the kernels' ``JUPYTER_RUNTIME_DIR`` too) and removes
-    it on exit. A signal is only recorded, and the running kernel killed (with its process group), so
-    no exception lands in the middle of papermill, nbclient or a file write; the run checks
-    ``signum`` between reports. Handlers are installed only in the main thread, not over a signal
-    that is ignored, and the previous ones are restored on exit.
-    """
-
-    def __init__(self) -> None:
-        self.folder = Path()
-        self.signum: int | None = None
-        self.kernel: Any = None  # the kernel manager of the notebook running now
-        self.killed = False  # the running kernel was killed on a signal
-        self._previous: dict[int, Any] = {}
-        self._log_disabled: bool | None = None
-
-    def __enter__(self) -> _ReportRun:
-        self.folder = Path(tempfile.mkdtemp(prefix="bsc-report-"))
-        if threading.current_thread() is threading.main_thread():
-            for signum in (signal.SIGINT, signal.SIGTERM):
-                previous = signal.getsignal(signum)
-                if previous is None or previous == signal.SIG_IGN:
-                    continue
-                self._previous[signum] = previous
-                signal.signal(signum, self._on_signal)
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        try:
-            self._kill_kernel()
-            self._reap()
-            shutil.rmtree(self.folder, ignore_errors=True)
-        finally:
-            for signum, previous in self._previous.items():
-                signal.signal(signum, previous)
-            if self._log_disabled is not None:
-                logging.getLogger("papermill").disabled = self._log_disabled
-
-    def _on_signal(self, signum: int, frame: object) -> None:
-        if self.signum is None:
-            self.signum = signum
-            # papermill's logger would report the kernel killed here as a death ("Kernel died while
-            # waiting for execute reply"): silence it for the rest of the run
-            papermill_log = logging.getLogger("papermill")
-            self._log_disabled = papermill_log.disabled
-            papermill_log.disabled = True
-        self._kill_kernel()
-
-    def _process(self) -> Any:
-        provisioner = getattr(self.kernel, "provisioner", None)
-        return getattr(provisioner, "process", None)
-
-    def _kill_kernel(self) -> None:
-        """Kill the running kernel and its process group (safe inside a signal handler: no waiting)."""
-        process = self._process()
-        if process is None or process.returncode is not None:
-            return
-        self.killed = True
-        try:
-            if hasattr(os, "killpg") and os.getpgid(process.pid) == process.pid:  # its own group (Jupyter's default)
-                os.killpg(process.pid, signal.SIGKILL)
-            else:
-                process.kill()
-        except OSError:
-            pass  # already gone
-
-    def _reap(self) -> None:
-        process = self._process()
-        if process is not None:
-            try:
-                process.wait(timeout=10)
-            except Exception:  # noqa: BLE001 - nothing more can be done about a kernel that will not die
-                pass
-
-    def kernel_manager_class(self) -> type:
-        """A kernel manager class whose kernels the run can find, stop and clean up after."""
-        from jupyter_client.manager import AsyncKernelManager
-
-        run = self
-
-        class RunKernelManager(AsyncKernelManager):
-            def __init__(self, **kwargs: Any) -> None:
-                super().__init__(**kwargs)
-                self.connection_file = str(run.folder / f"kernel-{uuid.uuid4().hex}.json")
-                run.kernel = self
-
-            async def start_kernel(self, **kwargs: Any) -> None:
-                env = dict(kwargs.pop("env", None) or os.environ)
-                env["JUPYTER_RUNTIME_DIR"] = str(run.folder)
-                await super().start_kernel(env=env, **kwargs)
-                if run.signum is not None:  # the signal came while the kernel was starting
-                    run._kill_kernel()
-
-        return RunKernelManager
-
-    def render(self, job: ReportJob, out: Path, hide_code: bool, kernel_name: str, timeout: int | None) -> Path | None:
-        """Execute ``job`` and write its report; None if a signal stopped it (nothing written)."""
-        from bsc_toolkit.report_params import declared_parameters, notebook_parameters
-
-        params = notebook_parameters(job.parameters, declared_parameters(job.notebook))
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ReportError(f"cannot create the report folder '{out}': {_os_reason(exc)}") from exc
-        if self.signum is not None:
-            return None
-        try:
-            nb = self._execute(job, params, out, kernel_name, timeout)
-        except _Stopped:
-            return None
-        return _write_html(job, nb, out, hide_code)
-
-    def _execute(self, job: ReportJob, params: dict[str, Any], out: Path, kernel_name: str, timeout: int | None):
-        import papermill as pm
-
-        executed = self.folder / f"{uuid.uuid4().hex[:8]}-{job.name}.ipynb"
-        self.killed = False
-        try:
-            pm.execute_notebook(
-                str(job.notebook),
-                str(executed),
-                parameters=params,
-                kernel_name=kernel_name,
-                cwd=str(job.notebook.parent),
-                progress_bar=False,
-                log_output=False,
-                execution_timeout=timeout,
-                kernel_manager_class=self.kernel_manager_class(),
-            )
-        except Exception as exc:
-            if self.killed:
-                raise _Stopped from exc
-            detail = _describe_execution_error(exc)
-            where = ""
-            if executed.exists():
-                kept = out / "_failed" / f"{job.name}.ipynb"
-                try:
-                    kept.parent.mkdir(parents=True, exist_ok=True)
-                    _atomic_copy(executed, kept)
-                    where = f"; executed notebook with the error saved to '{kept}'"
-                except OSError as copy_exc:
-                    where = f"; the executed notebook could not be saved to '{kept}': {_os_reason(copy_exc)}"
-                executed.unlink(missing_ok=True)
-            raise ReportError(f"notebook '{job.notebook}' failed: {detail}{where}") from exc
-        finally:
-            self._reap()
-            self.kernel = None
-        if self.killed:  # stopped after its last cell: a complete run is not certain, write nothing
-            raise _Stopped
-        try:
-            return nbformat.read(executed, as_version=4)
-        finally:
-            executed.unlink(missing_ok=True)
-
-
-def _write_html(job: ReportJob, nb: Any, out: Path, hide_code: bool) -> Path:
-    """Convert an executed notebook to HTML and write it atomically."""
-    from nbconvert import HTMLExporter
-
-    exporter = HTMLExporter(
-        template_name="lab", exclude_input=hide_code, exclude_input_prompt=True, exclude_output_prompt=True
-    )
-    try:
-        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": job.title}})
-    except Exception as exc:
-        raise ReportError(f"notebook '{job.notebook}' ran but could not be converted to HTML: {exc}") from exc
-    target = out / f"{job.name}.html"
-    try:
-        _atomic_write_text(target, body)
-    except OSError as exc:
-        raise ReportError(
-            f"notebook '{job.notebook}' ran but its report could not be written: {_os_reason(exc, target)}"
-        ) from exc
-    try:
-        (out / "_failed" / f"{job.name}.ipynb").unlink(missing_ok=True)
-    except OSError:
-        pass  # a stale copy of an earlier failure that cannot be removed does not make this report wrong
-    return target
-
-
-def _atomic_copy(source: Path, target: Path) -> None:
-    """Copy a file so that ``target`` is either its old version or the complete copy."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _describe_execution_error(exc: Exception) -> str:
-    ename = getattr(exc, "ename", None)
-    evalue = getattr(exc, "evalue", None)
-    cell = getattr(exc, "exec_count", None) or getattr(exc, "cell_index", None)
-    if ename:
-        text = f"{ename}: {evalue}"
-        return f"cell {cell}: {text}" if cell is not None else text
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _load_manifest(out_dir: Path) -> dict[str, dict[str, Any]]:
-    path = out_dir / "manifest.json"
-    if not path.is_file():
-        return {}
-    try:
-        return {e["name"]: e for e in json.loads(path.read_text())}
-    except (ValueError, KeyError, TypeError, OSError):
-        return {}
-
-
-def build_index(out_dir: str | Path = "reports", results: Iterable[ReportResult] = ()) -> Path:
-    """Write ``index.html`` (and ``manifest.json``) linking every report.
-
-    Entries of earlier runs whose HTML still exists are kept; results of this
-    run update their entries (a failed run keeps the previous report and
-    marks it stale).
-
-    Raises
-    ------
-    ReportError
-        If the folder, the index or the manifest cannot be written (naming the file and the cause);
-        both are written atomically, so the previous versions stay complete.
-    """
-    out = Path(out_dir)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ReportError(f"cannot write the report index: {_os_reason(exc, out)}") from exc
-    entries = _load_manifest(out)
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    for res in results:
-        job = res.job
-        entry = entries.get(job.name, {})
-        entry.update(
-            name=job.name,
-            title=job.title,
-            order=job.order,
-            notebook=job.notebook.name,
-            parameters=dict(job.parameters),
-        )
-        if res.not_applicable is not None:
-            if (out / f"{job.name}.html").is_file():
-                (out / f"{job.name}.html").unlink()
-            entry.pop("file", None)
-            entry.update(not_applicable=res.not_applicable, generated=now, error=None)
-        elif res.ok:
-            entry.pop("not_applicable", None)
-            entry.update(file=f"{job.name}.html", generated=now, seconds=round(res.seconds, 1), error=None)
-        else:
-            entry.update(error=res.error, failed=now)
-            if (out / f"{job.name}.html").is_file():
-                entry.setdefault("file", f"{job.name}.html")
-        entries[job.name] = entry
-    entries = {
-        k: e
-        for k, e in entries.items()
-        if e.get("file") and (out / e["file"]).is_file() or e.get("error") or e.get("not_applicable")
-    }
-    ordered = sorted(entries.values(), key=lambda e: (e.get("order", 100), e["name"]))
-    rows = []
-    for e in ordered:
-        title = html.escape(e["title"])
-        link = f'<a href="{html.escape(e["file"])}">{title}</a>' if e.get("file") else title
-        params = ", ".join(f"{k}={v!r}" for k, v in (e.get("parameters") or {}).items()) or "defaults"
-        status = (
-            f'<span class="na">not applicable: needs {html.escape(e["not_applicable"])}</span>'
-            if e.get("not_applicable")
-            else f'<span class="bad">failed {html.escape(e["failed"])}: {html.escape(str(e["error"]))[:300]}'
-            + (" (showing the previous report)" if e.get("file") else "")
-            + "</span>"
-            if e.get("error")
-            else '<span class="ok">ok</span>'
-        )
-        rows.append(
-            f"<tr><td>{link}</td><td>{html.escape(e.get('generated', '-'))}</td>"
-            f"<td>{html.escape(params)}</td><td>{status}</td></tr>"
-        )
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>bsc-toolkit reports</title>
-<style>
-body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 980px; color: #222; }}
-table {{ border-collapse: collapse; width: 100%; }}
-th, td {{ text-align: left; padding: .45rem .6rem; border-bottom: 1px solid #ddd; vertical-align: top; }}
-th {{ background: #f4f4f4; }} .ok {{ color: #1a7f37; }} .bad {{ color: #b42318; }} .na {{ color: #666; }}
-</style></head><body>
-<h1>Balanced Scorecard: customer perspective</h1>
-<p>Reports generated by <code>bsc report</code> from the notebooks in <code>notebooks/</code>.</p>
-<table><thead><tr><th>Report</th><th>Generated</th><th>Parameters</th><th>Status</th></tr></thead>
-<tbody>
-{os.linesep.join(rows)}
-</tbody></table></body></html>
-"""
-    index = out / "index.html"
-    try:
-        _atomic_write_text(out / "manifest.json", json.dumps(ordered, indent=2, default=str))
-        _atomic_write_text(index, page)
-    except OSError as exc:
-        raise ReportError(f"cannot write the report index: {_os_reason(exc, index)}") from exc
-    return index
-
-
 def run_reports(
     jobs: Sequence[ReportJob],
     out_dir: str | Path = "reports",
@@ -745,8 +325,6 @@ def run_reports(
         previous version. The previous signal handlers are restored.
     """
     from tqdm.auto import tqdm
-
-    from bsc_toolkit.report_params import check_scorecards
 
     check_output_dir(out_dir)
     check_scorecards(jobs)

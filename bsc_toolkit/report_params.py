@@ -29,15 +29,12 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import nbformat
 import yaml
 
-from bsc_toolkit.report import ReportError
-
-if TYPE_CHECKING:
-    from bsc_toolkit.report import ReportJob
+from bsc_toolkit.report_types import ReportError, ReportJob
 
 __all__ = [
     "CommandLineValue",
@@ -48,6 +45,7 @@ __all__ = [
     "convert_parameter",
     "declared_parameters",
     "notebook_parameters",
+    "read_notebook",
     "set_where_declared",
 ]
 
@@ -108,6 +106,20 @@ class DeclaredParameter:
         return _type_words(self.default)
 
 
+def read_notebook(path: str | Path) -> nbformat.NotebookNode:
+    """Read a notebook (as nbformat version 4).
+
+    Raises
+    ------
+    ReportError
+        Naming the file, if it cannot be read or is not a notebook.
+    """
+    try:
+        return nbformat.read(Path(path), as_version=4)
+    except Exception as exc:
+        raise ReportError(f"'{path}' is not a readable notebook: {exc}") from exc
+
+
 def declared_parameters(path: str | Path) -> dict[str, DeclaredParameter]:
     """The parameters a notebook declares in its ``parameters``-tagged cell (parsed with ast, not run).
 
@@ -128,10 +140,7 @@ def declared_parameters(path: str | Path) -> dict[str, DeclaredParameter]:
         If the notebook cannot be read or its parameters cell is not valid Python.
     """
     path = Path(path)
-    try:
-        nb = nbformat.read(path, as_version=4)
-    except Exception as exc:
-        raise ReportError(f"'{path}' is not a readable notebook: {exc}") from exc
+    nb = read_notebook(path)
     cells = [c for c in nb.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])]
     if not cells:
         return {}

@@ -27,7 +27,6 @@ from bsc_toolkit.report import (
     ReportIndexError,
     ReportJob,
     ReportResult,
-    _write_html,
     build_index,
     check_output_dir,
     plan_reports,
@@ -40,6 +39,7 @@ from bsc_toolkit.report_params import (
     convert_parameter,
     declared_parameters,
 )
+from bsc_toolkit.report_run import _write_html
 from bsc_toolkit.scorecard.spec import default_scorecard_path
 
 ROOT = Path(__file__).resolve().parents[1]

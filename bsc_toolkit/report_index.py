@@ -1,0 +1,132 @@
+"""The report index: ``index.html`` and ``manifest.json`` in the report folder (:func:`build_index`).
+
+``manifest.json`` records every report of the folder (title, order, notebook, parameters, when it was
+generated, or its error, or what it would need); each run updates the entries of its reports and keeps
+the others whose HTML still exists. ``index.html`` is a page linking them, with their status. Both are
+written atomically. :func:`build_index` is re-exported by :mod:`bsc_toolkit.report`.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from bsc_toolkit.report_run import _atomic_write_text, _os_reason
+from bsc_toolkit.report_types import ReportError, ReportResult
+
+__all__ = ["build_index"]
+
+
+def _load_manifest(out_dir: Path) -> dict[str, dict[str, Any]]:
+    """The entries of ``out_dir/manifest.json`` by report name (none if it is missing or unreadable)."""
+    path = out_dir / "manifest.json"
+    if not path.is_file():
+        return {}
+    try:
+        return {e["name"]: e for e in json.loads(path.read_text())}
+    except (ValueError, KeyError, TypeError, OSError):
+        return {}
+
+
+def build_index(out_dir: str | Path = "reports", results: Iterable[ReportResult] = ()) -> Path:
+    """Write ``index.html`` (and ``manifest.json``) linking every report.
+
+    Entries of earlier runs whose HTML still exists are kept; results of this
+    run update their entries (a failed run keeps the previous report and
+    marks it stale).
+
+    Raises
+    ------
+    ReportError
+        If the folder, the index or the manifest cannot be written (naming the file and the cause);
+        both are written atomically, so the previous versions stay complete.
+    """
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportError(f"cannot write the report index: {_os_reason(exc, out)}") from exc
+    entries = _load_manifest(out)
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    for res in results:
+        job = res.job
+        entry = entries.get(job.name, {})
+        entry.update(
+            name=job.name,
+            title=job.title,
+            order=job.order,
+            notebook=job.notebook.name,
+            parameters=dict(job.parameters),
+        )
+        if res.not_applicable is not None:
+            if (out / f"{job.name}.html").is_file():
+                (out / f"{job.name}.html").unlink()
+            entry.pop("file", None)
+            entry.update(not_applicable=res.not_applicable, generated=now, error=None)
+        elif res.ok:
+            entry.pop("not_applicable", None)
+            entry.update(file=f"{job.name}.html", generated=now, seconds=round(res.seconds, 1), error=None)
+        else:
+            entry.update(error=res.error, failed=now)
+            if (out / f"{job.name}.html").is_file():
+                entry.setdefault("file", f"{job.name}.html")
+        entries[job.name] = entry
+    entries = {
+        k: e
+        for k, e in entries.items()
+        if e.get("file") and (out / e["file"]).is_file() or e.get("error") or e.get("not_applicable")
+    }
+    ordered = sorted(entries.values(), key=lambda e: (e.get("order", 100), e["name"]))
+    page = _index_page(ordered)
+    index = out / "index.html"
+    try:
+        _atomic_write_text(out / "manifest.json", json.dumps(ordered, indent=2, default=str))
+        _atomic_write_text(index, page)
+    except OSError as exc:
+        raise ReportError(f"cannot write the report index: {_os_reason(exc, index)}") from exc
+    return index
+
+
+def _index_row(entry: dict[str, Any]) -> str:
+    """One table row of the index: the report (linked if its HTML exists), when, parameters, status."""
+    title = html.escape(entry["title"])
+    link = f'<a href="{html.escape(entry["file"])}">{title}</a>' if entry.get("file") else title
+    params = ", ".join(f"{k}={v!r}" for k, v in (entry.get("parameters") or {}).items()) or "defaults"
+    status = (
+        f'<span class="na">not applicable: needs {html.escape(entry["not_applicable"])}</span>'
+        if entry.get("not_applicable")
+        else f'<span class="bad">failed {html.escape(entry["failed"])}: {html.escape(str(entry["error"]))[:300]}'
+        + (" (showing the previous report)" if entry.get("file") else "")
+        + "</span>"
+        if entry.get("error")
+        else '<span class="ok">ok</span>'
+    )
+    return (
+        f"<tr><td>{link}</td><td>{html.escape(entry.get('generated', '-'))}</td>"
+        f"<td>{html.escape(params)}</td><td>{status}</td></tr>"
+    )
+
+
+def _index_page(entries: Sequence[dict[str, Any]]) -> str:
+    """The whole ``index.html``: a table of the manifest's entries, in order."""
+    rows = [_index_row(entry) for entry in entries]
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>bsc-toolkit reports</title>
+<style>
+body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 980px; color: #222; }}
+table {{ border-collapse: collapse; width: 100%; }}
+th, td {{ text-align: left; padding: .45rem .6rem; border-bottom: 1px solid #ddd; vertical-align: top; }}
+th {{ background: #f4f4f4; }} .ok {{ color: #1a7f37; }} .bad {{ color: #b42318; }} .na {{ color: #666; }}
+</style></head><body>
+<h1>Balanced Scorecard: customer perspective</h1>
+<p>Reports generated by <code>bsc report</code> from the notebooks in <code>notebooks/</code>.</p>
+<table><thead><tr><th>Report</th><th>Generated</th><th>Parameters</th><th>Status</th></tr></thead>
+<tbody>
+{os.linesep.join(rows)}
+</tbody></table></body></html>
+"""

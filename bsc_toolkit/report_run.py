@@ -1,0 +1,278 @@
+"""Running reports: a run's scratch folder, kernels and signal handling, and the execution of one notebook.
+
+:class:`_ReportRun` is the context of a run (of :func:`bsc_toolkit.report.render_report` or
+:func:`bsc_toolkit.report.run_reports`): it works in a scratch folder of its own
+(``$TMPDIR/bsc-report-*``: the executed notebooks and the kernels' connection files) that it removes
+however the run ends. SIGINT and SIGTERM during a run are only recorded and the running kernel is
+killed, so no exception lands in the middle of papermill, nbclient or a file write; the previous
+signal handlers are restored after the run.
+
+Every report is written atomically: the notebook runs into the scratch folder, is converted, and
+only a complete HTML file replaces the previous report (:func:`_write_html`). A notebook that fails
+leaves its previous report untouched; the executed copy with the error is kept in
+``reports/_failed/`` for debugging. The atomic-write helpers are shared with
+:mod:`bsc_toolkit.report_index`.
+
+Internal to :mod:`bsc_toolkit.report`, which holds the public API.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from bsc_toolkit.report_params import declared_parameters, notebook_parameters
+from bsc_toolkit.report_types import ReportError, ReportJob
+
+
+class _Stopped(Exception):
+    """Internal: the run's kernel was stopped by a signal."""
+
+
+class _ReportRun:
+    """One run's scratch folder, its kernels and its handling of SIGINT and SIGTERM.
+
+    Used as a context manager around a run: it creates ``$TMPDIR/bsc-report-*`` (executed notebooks
+    and the kernels' connection files go there; the kernels' ``JUPYTER_RUNTIME_DIR`` too) and removes
+    it on exit. A signal is only recorded, and the running kernel killed (with its process group), so
+    no exception lands in the middle of papermill, nbclient or a file write; the run checks
+    ``signum`` between reports. Handlers are installed only in the main thread, not over a signal
+    that is ignored, and the previous ones are restored on exit.
+    """
+
+    def __init__(self) -> None:
+        self.folder = Path()
+        self.signum: int | None = None
+        self.kernel: Any = None  # the kernel manager of the notebook running now
+        self.killed = False  # the running kernel was killed on a signal
+        self._previous: dict[int, Any] = {}
+        self._log_disabled: bool | None = None
+
+    def __enter__(self) -> _ReportRun:
+        self.folder = Path(tempfile.mkdtemp(prefix="bsc-report-"))
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                previous = signal.getsignal(signum)
+                if previous is None or previous == signal.SIG_IGN:
+                    continue
+                self._previous[signum] = previous
+                signal.signal(signum, self._on_signal)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self._kill_kernel()
+            self._reap()
+            shutil.rmtree(self.folder, ignore_errors=True)
+        finally:
+            for signum, previous in self._previous.items():
+                signal.signal(signum, previous)
+            if self._log_disabled is not None:
+                logging.getLogger("papermill").disabled = self._log_disabled
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        if self.signum is None:
+            self.signum = signum
+            # papermill's logger would report the kernel killed here as a death ("Kernel died while
+            # waiting for execute reply"): silence it for the rest of the run
+            papermill_log = logging.getLogger("papermill")
+            self._log_disabled = papermill_log.disabled
+            papermill_log.disabled = True
+        self._kill_kernel()
+
+    def _process(self) -> Any:
+        provisioner = getattr(self.kernel, "provisioner", None)
+        return getattr(provisioner, "process", None)
+
+    def _kill_kernel(self) -> None:
+        """Kill the running kernel and its process group (safe inside a signal handler: no waiting)."""
+        process = self._process()
+        if process is None or process.returncode is not None:
+            return
+        self.killed = True
+        try:
+            if hasattr(os, "killpg") and os.getpgid(process.pid) == process.pid:  # its own group (Jupyter's default)
+                os.killpg(process.pid, signal.SIGKILL)
+            else:
+                process.kill()
+        except OSError:
+            pass  # already gone
+
+    def _reap(self) -> None:
+        process = self._process()
+        if process is not None:
+            try:
+                process.wait(timeout=10)
+            except Exception:  # noqa: BLE001 - nothing more can be done about a kernel that will not die
+                pass
+
+    def kernel_manager_class(self) -> type:
+        """A kernel manager class whose kernels the run can find, stop and clean up after."""
+        from jupyter_client.manager import AsyncKernelManager
+
+        run = self
+
+        class RunKernelManager(AsyncKernelManager):
+            def __init__(self, **kwargs: Any) -> None:
+                super().__init__(**kwargs)
+                self.connection_file = str(run.folder / f"kernel-{uuid.uuid4().hex}.json")
+                run.kernel = self
+
+            async def start_kernel(self, **kwargs: Any) -> None:
+                env = dict(kwargs.pop("env", None) or os.environ)
+                env["JUPYTER_RUNTIME_DIR"] = str(run.folder)
+                await super().start_kernel(env=env, **kwargs)
+                if run.signum is not None:  # the signal came while the kernel was starting
+                    run._kill_kernel()
+
+        return RunKernelManager
+
+    def render(self, job: ReportJob, out: Path, hide_code: bool, kernel_name: str, timeout: int | None) -> Path | None:
+        """Execute ``job`` and write its report; None if a signal stopped it (nothing written)."""
+        params = notebook_parameters(job.parameters, declared_parameters(job.notebook))
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ReportError(f"cannot create the report folder '{out}': {_os_reason(exc)}") from exc
+        if self.signum is not None:
+            return None
+        try:
+            nb = self._execute(job, params, out, kernel_name, timeout)
+        except _Stopped:
+            return None
+        return _write_html(job, nb, out, hide_code)
+
+    def _execute(
+        self, job: ReportJob, params: dict[str, Any], out: Path, kernel_name: str, timeout: int | None
+    ) -> nbformat.NotebookNode:
+        """Run the notebook with papermill in the scratch folder and return it executed (the copy is removed).
+
+        Raises
+        ------
+        ReportError
+            With the failing cell; the executed copy is kept in ``out/_failed/``.
+        _Stopped
+            If a signal killed the kernel.
+        """
+        import papermill as pm
+
+        executed = self.folder / f"{uuid.uuid4().hex[:8]}-{job.name}.ipynb"
+        self.killed = False
+        try:
+            pm.execute_notebook(
+                str(job.notebook),
+                str(executed),
+                parameters=params,
+                kernel_name=kernel_name,
+                cwd=str(job.notebook.parent),
+                progress_bar=False,
+                log_output=False,
+                execution_timeout=timeout,
+                kernel_manager_class=self.kernel_manager_class(),
+            )
+        except Exception as exc:
+            if self.killed:
+                raise _Stopped from exc
+            detail = _describe_execution_error(exc)
+            where = ""
+            if executed.exists():
+                kept = out / "_failed" / f"{job.name}.ipynb"
+                try:
+                    kept.parent.mkdir(parents=True, exist_ok=True)
+                    _atomic_copy(executed, kept)
+                    where = f"; executed notebook with the error saved to '{kept}'"
+                except OSError as copy_exc:
+                    where = f"; the executed notebook could not be saved to '{kept}': {_os_reason(copy_exc)}"
+                executed.unlink(missing_ok=True)
+            raise ReportError(f"notebook '{job.notebook}' failed: {detail}{where}") from exc
+        finally:
+            self._reap()
+            self.kernel = None
+        if self.killed:  # stopped after its last cell: a complete run is not certain, write nothing
+            raise _Stopped
+        try:
+            return nbformat.read(executed, as_version=4)
+        finally:
+            executed.unlink(missing_ok=True)
+
+
+def _write_html(job: ReportJob, nb: Any, out: Path, hide_code: bool) -> Path:
+    """Convert an executed notebook to HTML and write it atomically."""
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(
+        template_name="lab", exclude_input=hide_code, exclude_input_prompt=True, exclude_output_prompt=True
+    )
+    try:
+        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": job.title}})
+    except Exception as exc:
+        raise ReportError(f"notebook '{job.notebook}' ran but could not be converted to HTML: {exc}") from exc
+    target = out / f"{job.name}.html"
+    try:
+        _atomic_write_text(target, body)
+    except OSError as exc:
+        raise ReportError(
+            f"notebook '{job.notebook}' ran but its report could not be written: {_os_reason(exc, target)}"
+        ) from exc
+    try:
+        (out / "_failed" / f"{job.name}.ipynb").unlink(missing_ok=True)
+    except OSError:
+        pass  # a stale copy of an earlier failure that cannot be removed does not make this report wrong
+    return target
+
+
+def _describe_execution_error(exc: Exception) -> str:
+    """A failed execution in words: the cell, the error's name and value."""
+    ename = getattr(exc, "ename", None)
+    evalue = getattr(exc, "evalue", None)
+    cell = getattr(exc, "exec_count", None) or getattr(exc, "cell_index", None)
+    if ename:
+        text = f"{ename}: {evalue}"
+        return f"cell {cell}: {text}" if cell is not None else text
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _os_reason(exc: OSError, path: Path | None = None) -> str:
+    """An OSError in words: the system's reason and the file it concerns."""
+    reason = exc.strerror or str(exc)
+    where = exc.filename or path
+    return f"{reason} ('{where}')" if where else reason
+
+
+def _atomic_replace(target: Path, fill: Callable[[str], object], mode: int | None = None) -> None:
+    """Write ``target`` through a temporary file beside it, so it is either its old version or complete.
+
+    ``fill`` writes the temporary file (given its path); ``mode`` sets its permissions before it
+    replaces ``target``. On any failure the temporary file is removed and the error re-raised.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        fill(tmp)
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` (UTF-8, mode 644) atomically, creating its folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_replace(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), mode=0o644)
+
+
+def _atomic_copy(source: Path, target: Path) -> None:
+    """Copy a file so that ``target`` is either its old version or the complete copy."""
+    _atomic_replace(target, lambda tmp: shutil.copyfile(source, tmp))

@@ -1,0 +1,124 @@
+"""The records and errors every report module shares: :class:`ReportJob`, :class:`ReportResult`,
+:class:`ReportError`, :class:`ReportIndexError` and :class:`ReportInterrupted`.
+
+They live apart from :mod:`bsc_toolkit.report` so that the modules it uses (:mod:`bsc_toolkit.report_params`,
+:mod:`bsc_toolkit.report_run`, :mod:`bsc_toolkit.report_index`) can import them without an import cycle.
+:mod:`bsc_toolkit.report` re-exports all of them: import them from there.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "ReportError",
+    "ReportIndexError",
+    "ReportInterrupted",
+    "ReportJob",
+    "ReportResult",
+]
+
+
+class ReportError(RuntimeError):
+    """A notebook could not be executed or rendered."""
+
+
+class ReportIndexError(ReportError):
+    """The reports ran but ``index.html`` could not be written; ``results`` holds their outcomes."""
+
+    def __init__(self, message: str, results: Sequence[ReportResult]) -> None:
+        super().__init__(message)
+        self.results = list(results)
+
+
+class ReportInterrupted(KeyboardInterrupt):
+    """A report run stopped by SIGINT or SIGTERM, after cleaning up.
+
+    By the time it is raised the running kernel is stopped, the run's scratch folder (executed
+    notebooks, kernel connection files) is removed and the index is rebuilt from the reports that
+    finished; the interrupted report keeps its previous version. A subclass of
+    :class:`KeyboardInterrupt`, so ``except Exception`` does not swallow it.
+
+    Attributes
+    ----------
+    signum : int
+        The signal received.
+    results : list of ReportResult
+        The reports that finished before the signal.
+    total : int
+        The reports the run was asked for.
+    running : str or None
+        The report that was running when the signal came.
+    index_path : Path or None
+        The rebuilt index (None if it could not be written; see ``index_error``).
+    index_error : str or None
+    """
+
+    def __init__(
+        self,
+        signum: int,
+        results: Sequence[ReportResult],
+        total: int,
+        running: str | None = None,
+        index_path: Path | None = None,
+        index_error: str | None = None,
+    ) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.results = list(results)
+        self.total = total
+        self.running = running
+        self.index_path = index_path
+        self.index_error = index_error
+
+    @property
+    def signal_name(self) -> str:
+        """``SIGINT`` or ``SIGTERM``."""
+        return signal.Signals(self.signum).name
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's code for a process ended by the signal: 130 for SIGINT, 143 for SIGTERM."""
+        return 128 + int(self.signum)
+
+    def __str__(self) -> str:
+        index = (
+            f"index rebuilt at {self.index_path}"
+            if self.index_path is not None
+            else f"index not rebuilt: {self.index_error}"
+            if self.index_error
+            else "no index written"
+        )
+        return f"interrupted ({self.signal_name}): {len(self.results)} of {self.total} reports finished; {index}"
+
+
+@dataclass(frozen=True)
+class ReportJob:
+    """One report to produce: a notebook, an output name and parameters."""
+
+    notebook: Path
+    name: str
+    title: str
+    order: float = 100.0
+    parameters: dict[str, Any] = field(default_factory=dict)
+    variant: str | None = None
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """Outcome of one :class:`ReportJob`."""
+
+    job: ReportJob
+    html_path: Path | None
+    seconds: float
+    error: str | None = None
+    not_applicable: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True unless the notebook failed (a report that does not apply to the data is not a failure)."""
+        return self.error is None
