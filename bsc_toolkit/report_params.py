@@ -10,15 +10,20 @@ default              accepted values
 ===================  ==========================================================================
 ``None``             anything (the notebook decides)
 not a literal        anything (e.g. ``path = Path("x")``: the type cannot be known without running)
-``True``/``False``   ``true``/``false`` only (``1``, ``"yes"`` are errors)
-an integer           a whole number (``3`` or ``3.0``; ``2.5`` is an error)
-a float              any finite number (``1`` becomes ``1.0``)
+``True``/``False``   ``true``/``false`` only (``1`` and the text ``"yes"`` are errors; on the command
+                     line YAML's ``yes``/``no`` are truth values)
+an integer           a whole number (``3``, ``3.0``, ``1e3``, ``010`` is 10; ``2.5`` is an error)
+a float              any finite number (``1`` becomes ``1.0``; ``1e-3`` is 0.001)
 text                 text; on the command line the value as typed (``-p segment 0123`` is ``"0123"``);
                      ``null`` gives None (a text parameter may be switched off)
 a list, tuple, dict  a value of the same kind
 ===================  ==========================================================================
 
 A name declared with defaults of different types in different notebooks is converted per notebook.
+
+Command-line values are read as YAML without YAML 1.1's surprises: ``0123`` is not the octal
+number 83 (a whole number with leading zeros is text, or 123 for a number parameter), ``1:30`` is
+not 90, ``2024-01-01`` stays text, and ``1e-3`` is a number (PyYAML reads it as text).
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ from __future__ import annotations
 import ast
 import difflib
 import math
+import numbers
+import re
+import reprlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -66,11 +74,43 @@ class CommandLineValue(str):
 
     @property
     def parsed(self) -> Any:
-        """The value read as YAML (the text itself if it is not valid YAML)."""
+        """The value read as YAML (the text itself if it is not valid YAML), without YAML 1.1's
+        octal (``0123``), base-60 (``1:30``) and date readings, and with ``1e-3`` a number."""
         try:
-            return yaml.safe_load(str(self))
+            return yaml.load(str(self), Loader=_ValueLoader)  # noqa: S506 - a SafeLoader subclass
         except yaml.YAMLError:
             return str(self)
+
+
+class _ValueLoader(yaml.SafeLoader):
+    """YAML's safe loader with the numbers of YAML 1.2 (decimal only) and no implicit dates."""
+
+
+_ValueLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if not tag.endswith((":int", ":float", ":timestamp"))]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_ValueLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"), list("-+0123456789")
+)
+_ValueLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"^(?:[-+]?(?:(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[0-9]+[eE][-+]?[0-9]+)"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
+    ),
+    list("-+0123456789."),
+)
+
+
+def _number_text(text: str) -> int | float | None:
+    """A number written as text (``0123``, ``1_000``, ``1e3``), as Python reads it; None if it is not one."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return None
 
 
 @dataclass(frozen=True)
@@ -234,6 +274,10 @@ def convert_parameter(value: Any, declared: DeclaredParameter, where: str | None
         parsed = value.parsed
         if declared.literal and isinstance(declared.default, str):
             return None if parsed is None else str(value)
+        numeric = isinstance(declared.default, (int, float)) and not isinstance(declared.default, bool)
+        if declared.literal and numeric and isinstance(parsed, str):
+            number = _number_text(parsed)  # 010 for a number parameter is 10
+            parsed = parsed if number is None else number
         value = parsed
     if not declared.literal or declared.default is None:
         return value
@@ -243,25 +287,36 @@ def convert_parameter(value: Any, declared: DeclaredParameter, where: str | None
         origin = f" ({where})" if where else ""
         raise ParameterError(
             f"parameter '{declared.name}' of {declared.notebook.name}{origin}: expected {_type_words(default)} "
-            f"(the default is {declared.source}), got {value!r} ({_value_words(value)})"
+            f"(the default is {declared.source}), got {_SHOWN.repr(value)} ({_value_words(value)})"
         )
     return converted
 
 
 _INVALID = object()
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = _SHOWN.maxlong = 60
 
 
 def _converted(value: Any, default: Any) -> Any:
     if isinstance(default, bool):
         return value if isinstance(value, bool) else _INVALID
     if isinstance(default, (int, float)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        # numbers.Real: numpy's numbers too (as Python numbers: papermill writes others as text)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             return _INVALID
+        if isinstance(value, numbers.Integral):
+            if isinstance(default, int):
+                return int(value)
+            try:
+                return float(value)
+            except OverflowError:  # a whole number beyond any float
+                return _INVALID
+        value = float(value)
         if not math.isfinite(value):
             return _INVALID
         if isinstance(default, int):
-            return int(value) if float(value).is_integer() else _INVALID
-        return float(value)
+            return int(value) if value.is_integer() else _INVALID
+        return value
     if isinstance(default, str):
         return value if value is None or isinstance(value, str) else _INVALID
     if isinstance(default, (list, tuple)):
@@ -401,9 +456,14 @@ def check_scorecards(jobs: Sequence[ReportJob]) -> None:
             path = job.notebook.parent / path
         if path in checked:
             continue
+        which = "the packaged default scorecard" if path is None else f"scorecard '{path}'"
         try:
             load_scorecard(path)
         except (ScorecardError, OSError) as exc:
-            which = "the packaged default scorecard" if path is None else f"scorecard '{path}'"
             raise ReportError(f"report '{job.name}': {which} cannot be used: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise ReportError(
+                f"report '{job.name}': {which} cannot be used: it is not UTF-8 text (byte {exc.start}: {exc.reason}); "
+                "save it as UTF-8"
+            ) from exc
         checked.add(path)

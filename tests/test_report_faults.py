@@ -15,6 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import nbformat
+import numpy as np
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -112,7 +113,17 @@ def test_declared_parameters_reads_defaults_with_ast(typed):
         ("label", CommandLineValue("2025-01-01"), "2025-01-01"),  # not a date
         ("label", CommandLineValue("null"), None),  # a text parameter may be switched off
         ("names", CommandLineValue("[x, y]"), ["x", "y"]),
+        ("n", CommandLineValue("1e3"), 1000),  # PyYAML reads 1e3 as text; Python as a number
+        ("n", CommandLineValue("010"), 10),  # decimal, not YAML 1.1's octal
+        ("n", np.int64(5), 5),  # numpy numbers become Python numbers (papermill writes others as text)
+        ("rate", CommandLineValue("1e-3"), 0.001),
+        ("rate", np.float32(0.5), 0.5),
         ("data_dir", CommandLineValue("12"), 12),  # None default: anything (YAML-parsed)
+        ("data_dir", CommandLineValue("0123"), "0123"),  # ... without YAML 1.1's octal, base 60 and dates
+        ("data_dir", CommandLineValue("1:30"), "1:30"),
+        ("data_dir", CommandLineValue("2024-01-01"), "2024-01-01"),
+        ("data_dir", CommandLineValue("2.5e-1"), 0.25),
+        ("names", CommandLineValue("[010, 2024-01-01]"), ["010", "2024-01-01"]),
         ("data_dir", {"a": 1}, {"a": 1}),
         ("path", CommandLineValue("abc"), "abc"),  # not a literal default: anything
     ],
@@ -133,6 +144,9 @@ def test_values_are_converted_to_the_type_of_the_default(typed, name, given, exp
         ("rate", CommandLineValue("abc"), "a finite number"),
         ("rate", CommandLineValue(".nan"), "a finite number"),
         ("rate", float("inf"), "a finite number"),
+        ("rate", CommandLineValue("1e400"), "a finite number"),
+        ("rate", CommandLineValue("9" * 400), "a finite number"),  # no float holds it: an error, not a crash
+        ("n", CommandLineValue("0x10"), "a whole number"),
         ("flag", 1, "true or false"),  # strict
         ("flag", CommandLineValue("0"), "true or false"),
         ("label", 5, "text"),
@@ -145,6 +159,7 @@ def test_a_value_of_the_wrong_type_names_parameter_notebook_type_and_default(typ
     message = str(err.value)
     assert f"parameter '{name}' of typed.ipynb" in message
     assert f"expected {words}" in message and f"the default is {typed[name].source}" in message
+    assert len(message) < 200  # a long value is shortened
 
 
 def test_a_name_declared_with_different_types_is_converted_per_notebook(tmp_path):
@@ -391,6 +406,13 @@ def test_scorecards_are_checked_as_the_kernel_will_read_them(tmp_path):
     missing = ReportJob(nb, "card", "Card", parameters={"scorecard_path": str(tmp_path / "none.yaml")})
     with pytest.raises(ReportError, match="scorecard file not found"):
         check_scorecards([missing])
+    latin = tmp_path / "latin.yaml"  # saved by an editor in Latin-1: a clear error, not a UnicodeDecodeError
+    latin.write_bytes(
+        default_scorecard_path().read_text().replace("Customer scorecard", "Kundenzufriedenheit ä", 1).encode("latin-1")
+    )
+    job = ReportJob(nb, "card", "Card", parameters={"scorecard_path": str(latin)})
+    with pytest.raises(ReportError, match=r"report 'card': scorecard '.*latin.yaml' cannot be used: it is not UTF-8"):
+        check_scorecards([job])
 
 
 # ------------------------------------------------------------------ signals

@@ -5,8 +5,8 @@ Two levels. **Errors** stop loading and are listed with the contract errors, eve
 ``dataset.yaml``, any date after it; with ``observation_start`` declared, surveys and orders before
 it. **Warnings** are kept on :class:`~bsc_toolkit.data.io.CustomerData` and shown first in every
 report (:func:`check_plausibility`): without a declared ``observation_end``, dates more than one
-period (the data set's frequency) after the 99.9th percentile of the activity dates (surveys and
-orders pooled; the acquisition dates when there are none), with the pattern of a placeholder
+period (the data set's frequency) after the 99.9th percentile of the activity dates (survey, order
+and acquisition dates pooled; the churn dates only without any of them), with the pattern of a placeholder
 for "no date" (many rows on one far date such as 2099-12-31) named as such; and orders with a
 positive amount dated after the customer's churn. Refunds after churn and orders before the
 acquisition are notes. Messages name the file, the file's own column name and example lines.
@@ -17,8 +17,9 @@ The checks are vectorised: well under a second at a million customers and twelve
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,15 @@ from bsc_toolkit.data.ids import customer_positions
 from bsc_toolkit.data.mapping import column_label
 from bsc_toolkit.data.schemas import DATE_COLUMNS, row_examples
 
-__all__ = ["ACTIVITY_QUANTILE", "check_plausibility", "date_outlier_warnings", "orders_outside", "window_problems"]
+__all__ = [
+    "ACTIVITY_QUANTILE",
+    "check_plausibility",
+    "date_outlier_warnings",
+    "empty_churn_warnings",
+    "orders_outside",
+    "plausible_date_limit",
+    "window_problems",
+]
 
 #: Percentile of the activity dates that, plus one period, bounds plausible dates when no
 #: observation_end is declared (numpy's ``method="lower"``: one outlier among ten is still found).
@@ -128,6 +137,87 @@ def _nanoseconds(values: pd.Series) -> np.ndarray:
     return values.to_numpy(dtype="datetime64[ns]").view(np.int64)
 
 
+class _Bound(NamedTuple):
+    """The bound of plausible dates (:func:`_late_bound`)."""
+
+    values: dict[tuple[str, str], np.ndarray]  # (table, column) -> dates as int64 ns
+    basis: str  # what the percentile is of, in words ("survey, order and acquisition dates")
+    percentile: pd.Timestamp
+    limit: pd.Timestamp  # one period after the percentile
+
+
+def _late_bound(
+    frames: Mapping[str, pd.DataFrame], description: DatasetDescription, tables: Iterable[str]
+) -> _Bound | None:
+    """The bound of :func:`date_outlier_warnings`, or None when no date of ``tables`` lies beyond it."""
+    if description.observation_end is not None:
+        return None
+    columns = [
+        (table, col)
+        for table in ("customers", "surveys", "transactions")
+        if table in tables and table in frames
+        for col in DATE_COLUMNS[table]
+        if col in frames[table].columns and len(frames[table])
+    ]
+    if not columns:
+        return None
+    values = {key: _nanoseconds(frames[key[0]][key[1]]) for key in columns}
+    # the pool: what customers did (surveys, orders) and when they came (customers keep arriving and
+    # leaving after a single survey wave); the churn dates, where placeholders for "never" live, only
+    # when there is nothing else
+    basis_keys = [key for key in columns if key[1] != "churned_at"] or columns
+    pool = [values[key] for key in basis_keys]
+    latest = max(int(v.max()) for v in values.values())
+    step = pd.DateOffset(months=_PERIOD_MONTHS[description.frequency])
+    if latest == _NAT:
+        return None
+    # fast path, one pass over the dates: when at least as many pool dates as lie at or above the
+    # percentile are within one period of the latest date, the percentile is too, and no date can be
+    # more than one period after it
+    recent = pd.Timestamp(latest) - step
+    while recent + step < pd.Timestamp(latest):  # month ends: 2025-09-30 + 3 months is 2025-12-30
+        recent += pd.Timedelta(days=1)
+    present = sum(int((v != _NAT).sum()) for v in pool)
+    needed = present - math.floor(ACTIVITY_QUANTILE * (present - 1))
+    if not present or sum(int((v >= recent.value).sum()) for v in pool) >= needed:
+        return None
+    percentile = pd.Timestamp(_percentile_lower(pool, ACTIVITY_QUANTILE))
+    try:
+        limit = percentile + step
+    except (OverflowError, pd.errors.OutOfBoundsDatetime):
+        return None
+    if latest <= limit.value:
+        return None
+    kinds = [_BASIS[col] for col in _BASIS if any(c == col for _, c in basis_keys)]
+    basis = (", ".join(kinds[:-1]) + " and " if len(kinds) > 1 else "") + kinds[-1] + " dates"
+    return _Bound(values, basis, percentile, limit)
+
+
+def plausible_date_limit(frames: Mapping[str, pd.DataFrame], description: DatasetDescription) -> pd.Timestamp | None:
+    """The bound the far dates of :func:`date_outlier_warnings` lie beyond, for a report to stop at.
+
+    A report that picks its period from the data (the KPI dashboard's headline quarter, a CLV
+    calibration window) should not pick 2099Q1 because of one order dated 2099-01-01: it can end at
+    this bound instead, and say why.
+
+    Parameters
+    ----------
+    frames : mapping
+        ``customers``, ``surveys`` and/or ``transactions``, as loaded (e.g. the tables of a
+        :class:`~bsc_toolkit.data.io.CustomerData`).
+    description : DatasetDescription
+        ``observation_end`` and ``frequency``.
+
+    Returns
+    -------
+    pandas.Timestamp or None
+        One period after the 99.9th percentile of the activity dates, when some date lies after it;
+        None when none does, or when ``observation_end`` is declared (later dates are errors then).
+    """
+    bound = _late_bound(frames, description, frames)
+    return None if bound is None else bound.limit
+
+
 def date_outlier_warnings(
     frames: dict[str, pd.DataFrame],
     description: DatasetDescription,
@@ -137,10 +227,10 @@ def date_outlier_warnings(
     """Dates far after the rest of the data, when no ``observation_end`` says where the data end.
 
     The bound is one period (the data set's frequency) after the 99.9th percentile of the activity
-    dates: survey and order dates pooled, or, without either, the customers' acquisition dates
-    (churn dates, where placeholders for "never" live, only when there is nothing else). Every date
-    column is checked against it; many rows on one far date (2099-12-31 for "never") are named as
-    a placeholder.
+    dates: survey, order and acquisition dates pooled (customers keep arriving and leaving after a
+    single survey wave); churn dates, where placeholders for "never" live, only when there is
+    nothing else (:func:`plausible_date_limit`). Every date column is checked against it; many rows
+    on one far date (2099-12-31 for "never") are named as a placeholder.
 
     Parameters
     ----------
@@ -159,47 +249,13 @@ def date_outlier_warnings(
     list of str
         One warning per column with such dates: count, example lines, the bound, what to do.
     """
-    if description.observation_end is not None:
+    bound = _late_bound(frames, description, files)
+    if bound is None:
         return []
     rows = rows or {}
-    columns = [
-        (table, col)
-        for table in ("customers", "surveys", "transactions")
-        if table in files
-        for col in DATE_COLUMNS[table]
-        if col in frames[table].columns and len(frames[table])
-    ]
-    if not columns:
-        return []
-    values = {key: _nanoseconds(frames[key[0]][key[1]]) for key in columns}
-    # the pool: what customers did (surveys, orders); else when they came (churn dates are where
-    # placeholders for "never" live); else when they left
-    activity = [key for key in columns if key[0] != "customers"]
-    basis_keys = activity or [key for key in columns if key[1] == "acquired_at"] or columns
-    pool = [values[key] for key in basis_keys]
-    latest = max(int(v.max()) for v in values.values())
-    step = pd.DateOffset(months=_PERIOD_MONTHS[description.frequency])
-    if latest == _NAT:
-        return []
-    # fast path, one pass over the dates: when at least as many pool dates as lie at or above the
-    # percentile are within one period of the latest date, the percentile is too, and no date can be
-    # more than one period after it
-    recent = pd.Timestamp(latest) - step
-    while recent + step < pd.Timestamp(latest):  # month ends: 2025-09-30 + 3 months is 2025-12-30
-        recent += pd.Timedelta(days=1)
-    present = sum(int((v != _NAT).sum()) for v in pool)
-    needed = present - math.floor(ACTIVITY_QUANTILE * (present - 1))
-    if not present or sum(int((v >= recent.value).sum()) for v in pool) >= needed:
-        return []
-    percentile = pd.Timestamp(_percentile_lower(pool, ACTIVITY_QUANTILE))
-    try:
-        limit = percentile + step
-    except (OverflowError, pd.errors.OutOfBoundsDatetime):
-        return []
-    basis = " and ".join(sorted({_BASIS[col] for _, col in basis_keys}, reverse=True)) + " dates"
-    period = _PERIOD_WORD[description.frequency]
+    limit, period = bound.limit, _PERIOD_WORD[description.frequency]
     warnings = []
-    for (table, col), ns in values.items():
+    for (table, col), ns in bound.values.items():
         late = ns > limit.value
         n_late = int(late.sum())
         if not n_late:
@@ -220,10 +276,10 @@ def date_outlier_warnings(
             )
         warnings.append(
             f"{table}: {column_label(table, col, description)}: {n_late:,} date(s) in '{source.name}' after "
-            f"{_day(limit)}, more than one {period} after the {ACTIVITY_QUANTILE * 100:g}th percentile of the {basis} "
-            f"({_day(percentile)}), e.g. {_examples(late, dates, rows.get(table), line_offset(source))}"
-            f"{placeholder}; check these dates, and declare observation_end in dataset.yaml (the last day the data "
-            "cover) to make dates after it an error"
+            f"{_day(limit)}, more than one {period} after the {ACTIVITY_QUANTILE * 100:g}th percentile of the "
+            f"{bound.basis} ({_day(bound.percentile)}), e.g. "
+            f"{_examples(late, dates, rows.get(table), line_offset(source))}{placeholder}; check these dates, and "
+            "declare observation_end in dataset.yaml (the last day the data cover) to make dates after it an error"
         )
     return warnings
 

@@ -107,18 +107,27 @@ _NAME_WORDS |= {"middlename", "maidenname", "nickname", "username", "customernam
 _PHONE_WORDS = frozenset(
     {"phone", "telephone", "tel", "cellphone", "fax", "phonenumber", "telephonenumber", "homephone", "workphone"}
 )
-_PHONE_WORDS |= {"mobilephone", "mobilenumber", "msisdn"}
+_PHONE_WORDS |= {"mobilephone", "mobilenumber", "msisdn", "contactnumber", "contactno", "contactphone"}
 _ADDRESS_WORDS = frozenset({"address", "addr", "street", "streetaddress", "addressline", "housenumber"})
 _BIRTH_WORDS = frozenset({"birth", "birthdate", "birthday", "dob", "dateofbirth"})
 _NUMBER_WORDS = frozenset({"ssn", "iban", "passport", "creditcard", "cardnumber", "ccnumber", "socialsecurity"})
 _NUMBER_WORDS |= {"nationalid", "nationalinsurance", "taxid", "bankaccount", "sortcode"}
+#: Words that make a column a count, flag or category about personal data rather than the data itself
+#: (``has_phone``, ``email_opens``, ``n_emails``, ``address_type``): first words, then last words.
+_ABOUT_FIRST = frozenset({"has", "is", "n", "num", "count"})
+_ABOUT_LAST = frozenset(
+    {"count", "counts", "flag", "verified", "type", "kind", "opens", "opened", "sent", "clicks", "bounced", "optin"}
+)
+_NETWORK_WORDS = frozenset({"ip", "ipv", "mac"})
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 
 def _words(name: object) -> list[str]:
-    """Lower-case words of a column name (``CustomerName`` -> customer, name; ``e_mail`` -> e, mail)."""
+    """Lower-case words of a column name (``CustomerName`` -> customer, name; ``e_mail`` -> e, mail;
+    ``phone2`` -> phone: a trailing number is not part of the word)."""
     spaced = _CAMEL.sub(" ", str(name))
-    return [w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w]
+    words = [re.sub(r"(?<=[a-z])[0-9]+$", "", w) for w in re.split(r"[^a-z0-9]+", spaced.lower())]
+    return [w for w in words if w]
 
 
 def personal_column_kind(name: object) -> str | None:
@@ -137,11 +146,15 @@ def personal_column_kind(name: object) -> str | None:
     -------
     str or None
         ``"a name"``, ``"an e-mail address"``, ``"a phone number"``, ``"a postal address"``,
-        ``"a birth date"`` or ``"an identity or bank number"``; None otherwise.
+        ``"a network address"`` (IP or MAC), ``"a birth date"`` or ``"an identity or bank number"``;
+        None otherwise, and for a count, flag or category about such data (``has_phone``,
+        ``email_opens``, ``n_emails``, ``address_type``).
     """
     words = _words(name)
     if not words or "_".join(words) in _TOOLKIT_COLUMNS:
         return None
+    if len(words) > 1 and (words[0] in _ABOUT_FIRST or words[-1] in _ABOUT_LAST or "".join(words[-2:]) == "optin"):
+        return None  # has_phone, email_opens, address_type: about the data, not the data
     joined = "".join(words)
     pairs = {a + b for a, b in zip(words, words[1:])} | {a + b + c for a, b, c in zip(words, words[1:], words[2:])}
     found = set(words) | pairs | {joined}
@@ -158,7 +171,7 @@ def personal_column_kind(name: object) -> str | None:
     ):
         return "a phone number"
     if found & _ADDRESS_WORDS:
-        return "a postal address"
+        return "a network address" if set(words) & _NETWORK_WORDS else "a postal address"
     if found & _BIRTH_WORDS:
         return "a birth date"
     if found & _NUMBER_WORDS:

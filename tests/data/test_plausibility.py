@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from bsc_toolkit.cli import app
 from bsc_toolkit.data.io import CustomerData, load_dataset
-from bsc_toolkit.data.plausibility import _percentile_lower
+from bsc_toolkit.data.plausibility import _percentile_lower, plausible_date_limit
 from bsc_toolkit.data.schemas import DataValidationError
 from bsc_toolkit.formatting import data_notes_markdown
 
@@ -42,8 +42,14 @@ def _set_cell(path: Path, row: int, column: str, value: str) -> int:
 # ----------------------------------------------------------------------------- warnings without observation_end
 
 
+def _tables(data: CustomerData) -> dict[str, pd.DataFrame]:
+    return {"customers": data.customers, "surveys": data.surveys, "transactions": data.transactions}
+
+
 def test_clean_simulated_data_have_no_warnings(sim_dir: Path) -> None:
-    assert load_dataset(sim_dir).warnings == ()
+    data = load_dataset(sim_dir)
+    assert data.warnings == ()
+    assert plausible_date_limit(_tables(data), data.description) is None  # no date to stop before
 
 
 def test_one_order_in_2099_is_a_warning_naming_it(sim_dir: Path) -> None:
@@ -54,11 +60,15 @@ def test_one_order_in_2099_is_a_warning_naming_it(sim_dir: Path) -> None:
     (warning,) = late
     assert warning.startswith("transactions: column 'ordered_at': 1 date(s) in 'transactions.csv' after ")
     assert f"line {line} ('2099-01-01')" in warning
-    assert "more than one quarter after the 99.9th percentile of the survey and order dates" in warning
+    assert "more than one quarter after the 99.9th percentile of the survey, order and acquisition dates" in warning
     assert "declare observation_end in dataset.yaml" in warning and "to make dates after it an error" in warning
     assert "placeholder" not in warning
     # the order is kept, as every warned-about row is
     assert (data.transactions["ordered_at"] == pd.Timestamp("2099-01-01")).sum() == 1
+    # the bound the warning names, for a report to end its window at (not in 2099Q1)
+    limit = plausible_date_limit(_tables(data), data.description)
+    assert limit is not None and f"after {limit:%Y-%m-%d}, more than one quarter" in warning
+    assert data.surveys["surveyed_at"].max() <= limit < pd.Timestamp("2099-01-01")
 
 
 def test_the_bound_is_one_period_after_the_percentile(sim_dir: Path) -> None:
@@ -95,6 +105,25 @@ def test_customers_only_placeholders_are_found_against_the_acquisition_dates(tmp
     _write(folder, "customers.csv", "\n".join(rows) + "\n")
     (warning,) = load_dataset(folder).warnings
     assert "20 date(s)" in warning and "percentile of the acquisition dates" in warning and "placeholder" in warning
+
+
+def test_customers_who_come_and_go_after_a_single_survey_wave_are_not_warned_about(tmp_path: Path) -> None:
+    """Acquisitions are activity: churns over the two years after a single survey wave are plausible."""
+    folder = tmp_path / "wave"
+    days = [*pd.date_range("2023-01-01", "2024-12-01", periods=58), *[pd.Timestamp("2024-12-31")] * 2]
+    rows = ["customer_id,acquired_at,churned_at"]
+    rows += [f"{i},{days[i]:%Y-%m-%d},{f'{days[i + 20]:%Y-%m-%d}' if i % 3 == 0 and i < 40 else ''}" for i in range(60)]
+    _write(folder, "customers.csv", "\n".join(rows) + "\n")
+    _write(folder, "surveys.csv", "customer_id,surveyed_at,csat\n" + "".join(f"{i},2023-02-15,7\n" for i in range(60)))
+    assert load_dataset(folder).warnings == ()
+    # a far date is still found against the pooled survey and acquisition dates
+    rows[5] = "4,2023-03-01,2099-12-31"
+    _write(folder, "customers.csv", "\n".join(rows) + "\n")
+    (warning,) = load_dataset(folder).warnings
+    assert warning.startswith("customers: column 'churned_at': 1 date(s) in 'customers.csv' after 2025-03-31")
+    assert (
+        "percentile of the survey and acquisition dates (2024-12-31)" in warning and "line 6 ('2099-12-31')" in warning
+    )
 
 
 def test_percentile_matches_numpy_lower_without_concatenating() -> None:
@@ -181,6 +210,7 @@ def test_a_declared_end_replaces_the_warning_and_dates_inside_it_load(tmp_path: 
     folder = _window_dir(tmp_path, "observation_end: 2025-03-31")
     data = load_dataset(folder)
     assert not [w for w in data.warnings if "percentile" in w]
+    assert plausible_date_limit(_tables(data), data.description) is None  # later dates would be errors
 
 
 # ----------------------------------------------------------------------------- orders outside a customer's time

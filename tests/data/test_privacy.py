@@ -57,6 +57,10 @@ def _write(folder: Path, name: str, text: str) -> Path:
         ("SSN", "an identity or bank number"),
         ("IBAN", "an identity or bank number"),
         ("credit_card_number", "an identity or bank number"),
+        ("phone2", "a phone number"),  # a trailing number is not part of the word
+        ("Email 1", "an e-mail address"),
+        ("contact_number", "a phone number"),
+        ("ip_address", "a network address"),  # personal too, but not a postal address
     ],
 )
 def test_personal_column_names(name: str, kind: str) -> None:
@@ -84,6 +88,13 @@ def test_personal_column_names(name: str, kind: str) -> None:
         "StockCode",
         "Country",
         "plan",
+        # counts, flags and categories about personal data are not the data (and may be kept)
+        "has_phone",
+        "email_opens",
+        "emails_sent",
+        "n_emails",
+        "newsletter_email_opt_in",
+        "address_type",
     ],
 )
 def test_ordinary_column_names_are_not_personal(name: str) -> None:
