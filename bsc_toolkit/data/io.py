@@ -11,7 +11,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
@@ -23,7 +23,7 @@ from bsc_toolkit.data.description import (
     default_description,
     load_description,
 )
-from bsc_toolkit.data.plausibility import check_plausibility
+from bsc_toolkit.data.plausibility import check_plausibility, leave_out_after, plausible_date_limit
 from bsc_toolkit.data.privacy import IdMask, mask_key
 from bsc_toolkit.data.reading import read_dataset_tables, read_raw
 from bsc_toolkit.data.schemas import DataValidationError, validate_table
@@ -72,6 +72,10 @@ class CustomerData:
         What looks wrong in the data but did not stop loading (dates far after the rest of the
         data, orders after a customer's churn; :mod:`bsc_toolkit.data.plausibility`): shown
         before the notes, in ``bsc validate`` and at the top of every report.
+    date_limit : pandas.Timestamp or None
+        When some dates lie far after the rest of the data (a warning), the bound they lie beyond
+        (:func:`~bsc_toolkit.data.plausibility.plausible_date_limit`); None otherwise.
+        :meth:`up_to_date_limit` gives the data as they stand at it.
     """
 
     customers: pd.DataFrame
@@ -82,6 +86,29 @@ class CustomerData:
     tables_present: tuple[str, ...] = TABLES
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    date_limit: pd.Timestamp | None = None
+
+    def up_to_date_limit(self) -> CustomerData:
+        """The data as they stand at :attr:`date_limit`, for reports that pick their periods from the data.
+
+        One order dated 2099-01-01 would otherwise make 2099Q1 the headline period and stretch
+        every customer's history over 300 quarters. Survey responses and orders after the limit are
+        left out, a churn date after it reads as "still a customer at the end", customers acquired
+        after it are left out; a note says what and how many. Without a limit (no far dates, or a
+        declared ``observation_end``) the data are returned as they are.
+
+        Returns
+        -------
+        CustomerData
+        """
+        if self.date_limit is None:
+            return self
+        frames, note = leave_out_after(
+            {"customers": self.customers, "surveys": self.surveys, "transactions": self.transactions}, self.date_limit
+        )
+        if note is None:
+            return self
+        return replace(self, **frames, notes=(*self.notes, note))
 
     @property
     def name(self) -> str:
@@ -286,6 +313,7 @@ def load_dataset(data_dir: str | Path | None = None, mask_ids: bool | None = Non
     mask = IdMask.of(frames["customers"]["customer_id"], key) if key is not None else None
     # checked on the ids as read (fast lookups); messages quote the pseudonyms when masked
     warnings, more_notes = check_plausibility(frames, description, files, rows, show_id=mask.show if mask else None)
+    limit = plausible_date_limit(frames, description) if warnings else None
     if mask is not None:
         frames = mask.apply(frames)
         description = description.model_copy(update={"id_type": "str"})
@@ -295,6 +323,7 @@ def load_dataset(data_dir: str | Path | None = None, mask_ids: bool | None = Non
         tables_present=tuple(t for t in TABLES if t in files),
         notes=tuple(notes + more_notes),
         warnings=tuple(warnings),
+        date_limit=limit,
         **frames,
     )
 

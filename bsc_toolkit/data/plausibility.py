@@ -35,6 +35,7 @@ __all__ = [
     "check_plausibility",
     "date_outlier_warnings",
     "empty_churn_warnings",
+    "leave_out_after",
     "orders_outside",
     "plausible_date_limit",
     "window_problems",
@@ -216,6 +217,68 @@ def plausible_date_limit(frames: Mapping[str, pd.DataFrame], description: Datase
     """
     bound = _late_bound(frames, description, frames)
     return None if bound is None else bound.limit
+
+
+def leave_out_after(
+    frames: Mapping[str, pd.DataFrame], limit: pd.Timestamp
+) -> tuple[dict[str, pd.DataFrame], str | None]:
+    """The tables as they stand at ``limit``: what is dated after it is left out, and said so.
+
+    For reports that must not be taken over by a few implausible dates (a quarter 2099Q1 holding one
+    order as the headline period; a panel of 300 quarters): survey responses and orders after
+    ``limit`` are left out, a churn date after it becomes "still a customer at the end" (as a churn
+    after the end of any observation window is: right-censored), and customers acquired after it
+    are left out with their rows.
+
+    Parameters
+    ----------
+    frames : mapping
+        ``customers``, ``surveys`` and ``transactions``.
+    limit : pandas.Timestamp
+        The last plausible moment, e.g. from :func:`plausible_date_limit`.
+
+    Returns
+    -------
+    frames : dict
+        The three tables, new objects where rows or cells changed.
+    note : str or None
+        What was left out, in words; None when nothing was dated after ``limit``.
+    """
+    out = dict(frames)
+    counts: list[str] = []
+    customers = frames["customers"]
+    if "acquired_at" in customers.columns:
+        late = (customers["acquired_at"] > limit).to_numpy()
+        if late.any():
+            gone = customers.loc[late, "customer_id"]
+            out["customers"] = customers = customers.loc[~late].reset_index(drop=True)
+            for table in ("surveys", "transactions"):
+                out[table] = out[table].loc[~out[table]["customer_id"].isin(gone)].reset_index(drop=True)
+            counts.append(f"{int(late.sum()):,} customer(s) acquired after it, with their rows")
+    for table, column, what in (
+        ("surveys", "surveyed_at", "survey response(s)"),
+        ("transactions", "ordered_at", "order(s)"),
+    ):
+        frame = out[table]
+        late = (frame[column] > limit).to_numpy()
+        if late.any():
+            out[table] = frame.loc[~late].reset_index(drop=True)
+            counts.append(f"{int(late.sum()):,} {what}")
+    if "churned_at" in customers.columns:
+        late = (customers["churned_at"] > limit).to_numpy()
+        if late.any():
+            customers = customers.copy()
+            customers.loc[late, "churned_at"] = pd.NaT
+            out["customers"] = customers
+            counts.append(f"{int(late.sum()):,} churn date(s), read as still a customer at the end")
+    if not counts:
+        return out, None
+    note = (
+        f"dates after {limit:%Y-%m-%d} (flagged in the warnings) are left out of this report: "
+        + ", ".join(counts)
+        + "; declare observation_end in dataset.yaml to set where the data end"
+    )
+    return out, note
 
 
 def date_outlier_warnings(

@@ -323,3 +323,34 @@ def test_a_churn_column_saying_nobody_left_is_a_warning(sim_dir: Path) -> None:
     customers.loc[3, "churned_at"] = "2099-03-01"
     customers.to_csv(sim_dir / "customers.csv", index=False)
     assert not any("churned_at column is empty" in w for w in load_dataset(sim_dir).warnings)  # (a far date: warned)
+
+
+def test_reports_see_the_data_as_they_stand_at_the_date_limit(sim_dir: Path) -> None:
+    _set_cell(sim_dir / "transactions.csv", 40, "ordered_at", "2099-01-01")
+    customers = pd.read_csv(sim_dir / "customers.csv", dtype=str, keep_default_na=False)
+    churned = customers.index[customers["churned_at"] != ""][:3]
+    customers.loc[churned, "churned_at"] = "2099-12-31"
+    customers.loc[customers.index[-1], ["acquired_at", "churned_at"]] = ["2099-06-01", ""]
+    customers.to_csv(sim_dir / "customers.csv", index=False)
+    data = load_dataset(sim_dir)
+    limit = data.date_limit
+    assert limit is not None and pd.Timestamp("2025-12-31") < limit < pd.Timestamp("2027-01-01")
+    trimmed = data.up_to_date_limit()
+    # the 2099 order and the customer acquired in 2099 (with their rows) are left out; churns in 2099 are open
+    assert trimmed.transactions["ordered_at"].max() <= limit and trimmed.surveys["surveyed_at"].max() <= limit
+    assert len(trimmed.customers) == len(data.customers) - 1
+    last = data.customers["customer_id"].iloc[-1]
+    assert last not in set(trimmed.transactions["customer_id"]) and last not in set(trimmed.surveys["customer_id"])
+    late_orders = int((data.transactions["customer_id"] == last).sum()) + 1
+    assert len(trimmed.transactions) == len(data.transactions) - late_orders
+    assert (trimmed.customers["churned_at"].dropna() <= limit).all()
+    assert trimmed.customers["churned_at"].notna().sum() == data.customers["churned_at"].notna().sum() - 3
+    note = trimmed.notes[-1]
+    assert note.startswith(f"dates after {limit:%Y-%m-%d} (flagged in the warnings) are left out of this report:")
+    assert "1 customer(s) acquired after it, with their rows" in note and "3 churn date(s)" in note
+    assert trimmed.warnings == data.warnings  # the warnings still say what was found
+
+
+def test_no_limit_without_far_dates(sim_dir: Path) -> None:
+    data = load_dataset(sim_dir)
+    assert data.date_limit is None and data.up_to_date_limit() is data
