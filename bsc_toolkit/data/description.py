@@ -263,9 +263,28 @@ class PrivacyOptions(_Strict):
         Replace every customer id by a pseudonym (``C-1a2b3c4d5e``, see
         :mod:`bsc_toolkit.data.privacy`) when the data set is loaded, unless the caller decides
         otherwise (``load_dataset(..., mask_ids=...)``). Default false.
+    not_personal : list of str
+        File columns that are not personal data although their names look so (``phone_plan``,
+        say): they are read like any other column, may be mapped or kept, and a customer id
+        column listed here is not checked for e-mail addresses or phone numbers. Each must name a
+        column of a table file (checked when the data set is loaded).
     """
 
     mask_customer_ids: bool = False
+    not_personal: list[str] = Field(default_factory=list)
+
+    @field_validator("not_personal", mode="before")
+    @classmethod
+    def _one_name(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value  # `not_personal: phone_plan`
+
+    @field_validator("not_personal")
+    @classmethod
+    def _column_names(cls, value: list[str]) -> list[str]:
+        names = [str(v).strip() for v in value]
+        if any(not n for n in names):
+            raise ValueError("an empty column name; list the file's column names, e.g. [phone_plan]")
+        return list(dict.fromkeys(names))
 
 
 class DatasetDescription(_Strict):
@@ -303,7 +322,8 @@ class DatasetDescription(_Strict):
         the surveys hold.
     clv : ClvOptions
     privacy : PrivacyOptions
-        ``mask_customer_ids``: show customer ids as pseudonyms only.
+        ``mask_customer_ids``: show customer ids as pseudonyms only; ``not_personal``: file columns
+        wrongly taken for personal data by their names.
     """
 
     name: str = "data set"

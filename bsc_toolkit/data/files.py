@@ -18,7 +18,7 @@ import pandas as pd
 from bsc_toolkit.data.description import ReadOptions
 from bsc_toolkit.data.schemas import DataValidationError
 
-__all__ = ["is_text", "line_offset", "read_parquet", "read_raw", "to_number"]
+__all__ = ["is_text", "line_offset", "read_columns", "read_parquet", "read_raw", "to_number"]
 
 
 def read_parquet(path: Path) -> pd.DataFrame:
@@ -98,7 +98,7 @@ def read_raw(path: Path, table: str, options: ReadOptions | None = None) -> pd.D
                 na_values=options.na_values,
                 skipinitialspace=True,
             )
-            _check_separator(frame, path, sep)
+            _check_separator(frame, path, sep, table, declared=options.sep is not None)
         elif suffix == ".parquet":
             frame = read_parquet(path)
         elif suffix in (".xlsx", ".xlsm"):
@@ -110,8 +110,8 @@ def read_raw(path: Path, table: str, options: ReadOptions | None = None) -> pd.D
     except UnicodeDecodeError as exc:
         raise DataValidationError(
             f"could not read {table} file '{path}' as {options.encoding or 'UTF-8'} text ({exc.reason} at byte "
-            f"{exc.start}): the file is probably in another encoding, e.g. latin-1 or cp1252 from Excel; declare "
-            "it in dataset.yaml: read: {encoding: latin-1}"
+            f"{exc.start}): the file is probably in another encoding, e.g. latin-1 or cp1252 from Excel; "
+            + _declare(table, "encoding", "latin-1", options.encoding is not None)
         ) from exc
     except Exception as exc:  # parser errors of many kinds: name the file
         raise DataValidationError(f"could not read {table} file '{path}': {exc}") from exc
@@ -119,8 +119,9 @@ def read_raw(path: Path, table: str, options: ReadOptions | None = None) -> pd.D
     return frame
 
 
-def _read_excel(path: Path, table: str, options: ReadOptions) -> pd.DataFrame:
-    """One sheet of a workbook, with the same missing-value texts as a CSV file (``None`` is a value)."""
+def _read_excel(path: Path, table: str, options: ReadOptions, nrows: int | None = None) -> pd.DataFrame:
+    """One sheet of a workbook (its first ``nrows``), with the same missing-value texts as a CSV file
+    (``None`` is a value)."""
     sheet = options.sheet if options.sheet is not None else 0
     with pd.ExcelFile(path) as book:
         names = list(book.sheet_names)
@@ -131,24 +132,88 @@ def _read_excel(path: Path, table: str, options: ReadOptions) -> pd.DataFrame:
                 f"could not read {table} file '{path}': it has no sheet {sheet!r}{hint}; its sheets: {names}; "
                 f"name the sheet in dataset.yaml under tables.{table}.read.sheet"
             )
-        return book.parse(sheet, keep_default_na=False, na_values=options.na_values)
+        return book.parse(sheet, keep_default_na=False, na_values=options.na_values, nrows=nrows)
 
 
-def _check_separator(frame: pd.DataFrame, path: Path, sep: str) -> None:
+def read_columns(path: Path, table: str, options: ReadOptions | None = None) -> list[str]:
+    """The column names of a table file, reading as little of it as its format allows.
+
+    Parameters
+    ----------
+    path : Path
+        A CSV (.csv, .txt, .tsv), Parquet or Excel (.xlsx, .xlsm) file.
+    table : str
+        The table it feeds, for messages.
+    options : ReadOptions, optional
+        Separator, encoding and sheet, as for :func:`read_raw`.
+
+    Returns
+    -------
+    list of str
+        The names as :func:`read_raw` gives them (without surrounding spaces or a byte-order mark).
+
+    Raises
+    ------
+    DataValidationError
+        When the file cannot be read (:func:`read_raw` then says why), or its one column looks like
+        several joined by another separator.
+    """
+    options = options or ReadOptions()
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".csv", ".txt", ".tsv"):
+            sep = options.sep or ("\t" if suffix == ".tsv" else ",")
+            frame = pd.read_csv(
+                path, dtype=str, sep=sep, encoding=options.encoding or "utf-8-sig", nrows=1, skipinitialspace=True
+            )
+            _check_separator(frame, path, sep, table, declared=options.sep is not None)
+            names = list(frame.columns)
+        elif suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            names = list(pq.read_schema(path).names)
+        elif suffix in (".xlsx", ".xlsm"):
+            names = list(_read_excel(path, table, options, nrows=0).columns)
+        else:
+            raise DataValidationError(f"'{path}': unsupported file type {suffix!r}; use .csv, .parquet or .xlsx")
+    except DataValidationError:
+        raise
+    except Exception as exc:  # read_raw names the cause when the table is read
+        raise DataValidationError(f"could not read the columns of {table} file '{path}': {exc}") from exc
+    return [str(c).strip().lstrip("\ufeff") for c in names]
+
+
+def _declare(table: str, name: str, value: str, declared: bool) -> str:
+    """Where to declare a reading option in ``dataset.yaml``, as the end of a hint.
+
+    A table's own ``read`` overrides the data set's (:meth:`ReadOptions.merged`): when a value is
+    declared already and does not fit this file, only the table's own declaration fixes it without
+    breaking the others.
+    """
+    table_form = f"tables.{table}.read.{name}: {value}"
+    if declared:
+        return (
+            f"declare this file's own in dataset.yaml: {table_form} (a table's read options override the data "
+            "set's read)"
+        )
+    return f"declare it in dataset.yaml: read: {{{name}: {value}}} for every file, or {table_form} for this one"
+
+
+def _check_separator(frame: pd.DataFrame, path: Path, sep: str, table: str, declared: bool = False) -> None:
     if frame.shape[1] != 1:
         return
     header = str(frame.columns[0])
     for candidate, name in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
         if candidate != sep and candidate in header:
             raise DataValidationError(
-                f"'{path}' has one column named {header[:80]!r}: the fields look {name}-separated; declare "
-                f"the separator in dataset.yaml: read: {{sep: {candidate!r}}}"
+                f"'{path}' has one column named {header[:80]!r}: the fields look {name}-separated; "
+                + _declare(table, "sep", repr(candidate), declared)
             )
     first = str(frame.iloc[0, 0]) if len(frame) else ""
     if sep != r"\s+" and len(header.split()) > 1 and len(first.split()) == len(header.split()):
         raise DataValidationError(
             f"'{path}' has one column named {header[:80]!r}: the fields look separated by spaces (aligned "
-            "columns); declare the separator in dataset.yaml: read: {sep: '\\s+'}"
+            "columns); " + _declare(table, "sep", r"'\s+'", declared)
         )
 
 

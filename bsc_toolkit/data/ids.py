@@ -181,7 +181,7 @@ def apply_id_type(frame: pd.DataFrame, id_type: str, row_offset: int | None = 2)
         if bad.any():
             rows = list(zip(ids.index[bad], ids[bad]))
             raise ValueError(
-                f"{int(bad.sum())} id(s) that are not whole numbers, e.g. {row_examples(rows, row_offset)}; "
+                f"{int(bad.sum()):,} id(s) that are not whole numbers, e.g. {row_examples(rows, row_offset)}; "
                 "declare id_type: str (or auto) in dataset.yaml to keep the ids as text"
             )
         return frame.assign(customer_id=values.astype("int64"))
@@ -202,9 +202,7 @@ def _stripped(values: pd.Series) -> pd.Series:
     return values.astype("string").str.strip()
 
 
-def check_references(
-    frames: dict[str, pd.DataFrame], files: dict[str, Path], id_type: str, notes: list[str] | None = None
-) -> None:
+def check_references(frames: dict[str, pd.DataFrame], files: dict[str, Path], id_type: str) -> None:
     """Every survey and order must belong to a known customer.
 
     Parameters
@@ -216,9 +214,6 @@ def check_references(
     id_type : str
         ``int`` or ``str``: with text ids, the hint says whether ids match when leading zeros or
         case are ignored.
-    notes : list of str, optional
-        Not used (kept for callers of earlier versions; orders outside a customer's time are
-        checked by :func:`bsc_toolkit.data.plausibility.orders_outside`).
 
     Raises
     ------
@@ -236,7 +231,7 @@ def check_references(
         if unknown.any():
             missing = frame.loc[unknown, "customer_id"].drop_duplicates()
             problems.append(
-                f"  - '{files[name]}': {int(unknown.sum())} row(s) with a customer_id not in '{files['customers']}' "
+                f"  - '{files[name]}': {int(unknown.sum()):,} row(s) with a customer_id not in '{files['customers']}' "
                 f"({len(missing):,} distinct id(s)), e.g. {missing.head(5).tolist()}; "
                 + _reference_hint(missing, known, id_type)
             )

@@ -20,11 +20,13 @@ from bsc_toolkit.contracts import RatingScale
 from bsc_toolkit.data.description import (
     DESCRIPTION_FILE,
     DatasetDescription,
+    DescriptionError,
     default_description,
     load_description,
 )
+from bsc_toolkit.data.files import read_columns
 from bsc_toolkit.data.plausibility import check_plausibility, leave_out_after, plausible_date_limit
-from bsc_toolkit.data.privacy import IdMask, mask_key
+from bsc_toolkit.data.privacy import IdMask, mask_key, not_personal_problems, personal_id_problem
 from bsc_toolkit.data.reading import read_dataset_tables, read_raw
 from bsc_toolkit.data.schemas import DataValidationError, validate_table
 from bsc_toolkit.data.simulate import Truth, simulate
@@ -67,7 +69,8 @@ class CustomerData:
     tables_present : tuple of str
         The tables the data set has (others are empty stand-ins).
     notes : tuple of str
-        What loading did that an analyst should know (rows left out, derived tables, time zones).
+        What loading did that an analyst should know (rows left out, derived tables, time zones,
+        table files beside a description that does not describe them).
     warnings : tuple of str
         What looks wrong in the data but did not stop loading (dates far after the rest of the
         data, orders after a customer's churn; :mod:`bsc_toolkit.data.plausibility`): shown
@@ -271,19 +274,24 @@ def load_dataset(data_dir: str | Path | None = None, mask_ids: bool | None = Non
     CustomerData
         With ``warnings`` from the plausibility checks; columns whose names look personal
         (names, e-mail addresses...) are left out of tables read without a column mapping, with a
-        note. With masked ids, ``customer_id`` is text in every table.
+        note (unless listed under ``privacy.not_personal``). With masked ids, ``customer_id`` is
+        text in every table. A note names table files (``surveys.csv``...) in the data root of a
+        description that does not describe their table: they are not read.
 
     Raises
     ------
     FileNotFoundError
         If the path does not exist or holds no table.
     DescriptionError
-        If ``dataset.yaml`` is invalid (naming the field), or ``$BSC_MASK_KEY`` is not a key
+        If ``dataset.yaml`` is invalid (naming the field), an entry of ``privacy.not_personal`` is
+        no column of any table file, or ``$BSC_MASK_KEY`` is not a key
         (:class:`~bsc_toolkit.data.privacy.MaskKeyError`) when the ids are masked.
     DataValidationError
         Listing every problem of every table at once (file, column, example lines): contract
         problems, dates outside the declared ``observation_start``/``observation_end``, personal
-        columns mapped or kept in ``dataset.yaml``.
+        columns mapped or kept in ``dataset.yaml``; or, after those, unmasked customer ids that
+        are e-mail addresses or phone numbers
+        (:func:`~bsc_toolkit.data.privacy.personal_id_problem`).
     """
     path = ensure_default_dataset() if data_dir is None else Path(data_dir)
     if not path.exists():
@@ -299,17 +307,24 @@ def load_dataset(data_dir: str | Path | None = None, mask_ids: bool | None = Non
         description = load_description(path / DESCRIPTION_FILE)
     else:
         description = default_description(path.resolve())
-    files = _table_files(path, description)
+    folder = path.parent if path.is_file() else path  # where a description without tables finds them
+    files = _table_files(folder, description)
     if not files:
-        where = description.data_root() if description.tables else path
+        where = description.data_root() if description.tables else folder
         raise FileNotFoundError(
             f"no table found in '{where}': expected customers, surveys and/or transactions files "
             f"(.csv, .parquet or .xlsx), or a {DESCRIPTION_FILE} that names them"
         )
+    if description.privacy.not_personal:
+        _check_not_personal(description, files, path if path.is_file() else path / DESCRIPTION_FILE)
     masked = description.privacy.mask_customer_ids if mask_ids is None else bool(mask_ids)
     key = mask_key() if masked else None  # a bad $BSC_MASK_KEY stops here, before any file is read
     rows: dict = {}
     frames, notes = read_dataset_tables(files, description, mask_ids=masked, rows=rows)
+    problem = personal_id_problem(frames["customers"]["customer_id"], description, files, masked)
+    if problem is not None:
+        raise DataValidationError(f"Invalid data set (customer ids):\n  - {problem}")
+    notes = _undescribed_tables(description, files) + notes
     mask = IdMask.of(frames["customers"]["customer_id"], key) if key is not None else None
     # checked on the ids as read (fast lookups); messages quote the pseudonyms when masked
     warnings, more_notes = check_plausibility(frames, description, files, rows, show_id=mask.show if mask else None)
@@ -357,6 +372,47 @@ def _table_files(path: Path, description: DatasetDescription) -> dict[str, Path]
         if found:
             files[table] = found[0]
     return files
+
+
+def _check_not_personal(description: DatasetDescription, files: dict[str, Path], source: Path) -> None:
+    """Every entry of ``privacy.not_personal`` must name a column of a table file.
+
+    Only the files' headers are read. A file whose header cannot be read is left to the reading
+    of the tables, which says why; the entries are then not checked.
+    """
+    columns: dict[str, list[str]] = {}
+    for table, file in files.items():
+        try:
+            names = read_columns(file, table, description.read_options(table))
+        except DataValidationError:
+            return
+        columns.setdefault(file.name, []).extend(names)
+    problems = not_personal_problems(description.privacy.not_personal, columns)
+    if problems:
+        raise DescriptionError(f"Invalid data set description '{source}':\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def _undescribed_tables(description: DatasetDescription, files: dict[str, Path]) -> list[str]:
+    """Notes on table files in the data root (``surveys.csv``...) whose table the description leaves out."""
+    if not description.tables:
+        return []  # a plain folder, or a description without tables: every table file there is read
+    root = description.data_root()
+    read = {file.resolve() for file in files.values()}
+    beside = description.base_dir is not None and root.resolve() == description.base_dir.resolve()
+    where = f"beside {DESCRIPTION_FILE}" if beside else f"in the data root '{root}'"
+    notes = []
+    for table in TABLES:
+        if table in description.tables:
+            continue
+        found = [file for file in _find_tables(root, table) if file.resolve() not in read]
+        if found:
+            names = " and ".join(file.name for file in found)
+            is_, it_is, it = ("is", "it is", "it") if len(found) == 1 else ("are", "they are", "them")
+            notes.append(
+                f"{names} {is_} {where} but tables.{table} is not described: {it_is} not read; add "
+                f"tables.{table} to {DESCRIPTION_FILE} to use {it}"
+            )
+    return notes
 
 
 def _find_tables(data_dir: Path, table: str) -> list[Path]:

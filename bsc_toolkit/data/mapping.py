@@ -174,7 +174,7 @@ def _maybe_numeric(values: pd.Series, options: ReadOptions) -> pd.Series:
 def _numbers_problem(raw: pd.Series, bad: pd.Series, label: str, options: ReadOptions, row_offset: int | None) -> str:
     rows = list(zip(raw.index[bad], raw[bad]))
     return (
-        f"{label}: {int(bad.sum())} value(s) that are not numbers, e.g. {row_examples(rows, row_offset)}"
+        f"{label}: {int(bad.sum()):,} value(s) that are not numbers, e.g. {row_examples(rows, row_offset)}"
         + number_hint(raw[bad], options)
     )
 
@@ -212,7 +212,7 @@ def convert_churn_and_tenure(
         if unknown.any():
             rows = list(zip(frame.index[unknown], frame.loc[unknown, "churned"]))
             problems.append(
-                f"{column_label('customers', 'churned', description)}: {int(unknown.sum())} value(s) that are not a churn "
+                f"{column_label('customers', 'churned', description)}: {int(unknown.sum()):,} value(s) that are not a churn "
                 f"flag, e.g. {row_examples(rows, row_offset)}; use 1/0, true/false or yes/no, or list the values that "
                 "mean churned under tables.customers.churn_values"
             )

@@ -7,7 +7,12 @@ birth dates and identity or bank numbers never reach one:
   personal (:func:`personal_column_kind`, :func:`drop_personal_columns`), with a note naming them;
 - a ``dataset.yaml`` that maps such a column or lists it under ``keep:`` is an error saying why
   (:func:`personal_column_problems`); a personal column mapped as the customer id is accepted
-  only when the ids are masked.
+  only when the ids are masked;
+- customer ids whose values are e-mail addresses or phone numbers are an error unless the ids are
+  masked (:func:`personal_id_kind`, :func:`personal_id_problem`): reports list customers by id;
+- a column wrongly taken for personal data by its name is listed under
+  ``privacy: {not_personal: [...]}`` in ``dataset.yaml`` (:func:`not_personal_problems` checks that
+  each entry names a column).
 
 Masking replaces every customer id by a pseudonym such as ``C-1a2b3c4d5e``: the first 10 hex
 characters of HMAC-SHA256(key, str(id)) (more when two ids of the data set would share one), in
@@ -18,18 +23,20 @@ across the reports of one run; without the key they cannot be traced back to the
 
 from __future__ import annotations
 
+import difflib
 import functools
 import hashlib
 import os
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from bsc_toolkit.data.description import ComputedColumn, DatasetDescription, DescriptionError
+from bsc_toolkit.data.description import DESCRIPTION_FILE, ComputedColumn, DatasetDescription, DescriptionError
 from bsc_toolkit.data.ids import customer_positions
 
 __all__ = [
@@ -40,8 +47,11 @@ __all__ = [
     "mask_customer_ids",
     "mask_key",
     "new_mask_key",
+    "not_personal_problems",
     "personal_column_kind",
     "personal_column_problems",
+    "personal_id_kind",
+    "personal_id_problem",
     "pseudonyms",
 ]
 
@@ -179,7 +189,9 @@ def personal_column_kind(name: object) -> str | None:
     return None
 
 
-def drop_personal_columns(frame: pd.DataFrame, table: str, source: str, notes: list[str]) -> pd.DataFrame:
+def drop_personal_columns(
+    frame: pd.DataFrame, table: str, source: str, notes: list[str], not_personal: Collection[str] = ()
+) -> pd.DataFrame:
     """A table read without a column mapping, without the columns whose names look personal.
 
     Parameters
@@ -192,13 +204,15 @@ def drop_personal_columns(frame: pd.DataFrame, table: str, source: str, notes: l
         Its file, for the note.
     notes : list of str
         Appended to: the columns left out and what they look like.
+    not_personal : collection of str
+        Columns declared not personal (``privacy.not_personal`` of the description): kept.
 
     Returns
     -------
     pandas.DataFrame
         ``frame`` without those columns (``frame`` itself when there are none).
     """
-    kinds = {col: personal_column_kind(col) for col in frame.columns}
+    kinds = {col: None if col in not_personal else personal_column_kind(col) for col in frame.columns}
     personal = {col: kind for col, kind in kinds.items() if kind is not None}
     if not personal:
         return frame
@@ -227,17 +241,23 @@ def personal_column_problems(table: str, description: DatasetDescription, masked
     Returns
     -------
     list of str
-        One line per column, naming the field of ``dataset.yaml``.
+        One line per column, naming the field of ``dataset.yaml``. Columns listed under
+        ``privacy.not_personal`` are not personal.
     """
     spec = description.tables.get(table)  # type: ignore[call-overload]
     if spec is None:
         return []
     why = "reports are mailed around, so personal data are never read"
+    declared = set(description.privacy.not_personal)
+
+    def kind_of(column: str) -> str | None:
+        return None if column in declared else personal_column_kind(column)
+
     problems = []
     for name, rule in spec.columns.items():
         sources = rule.sources if isinstance(rule, ComputedColumn) else [rule]
         for source in sources:
-            kind = personal_column_kind(source)
+            kind = kind_of(source)
             if kind is None or (name == "customer_id" and masked):
                 continue
             fix = (
@@ -249,15 +269,145 @@ def personal_column_problems(table: str, description: DatasetDescription, masked
             problems.append(f"tables.{table}.columns.{name}: {source!r} looks like {kind}; {why}: {fix}")
     id_source = spec.columns.get("customer_id", "customer_id")
     for col in spec.keep:
-        kind = personal_column_kind(col)
+        kind = kind_of(col)
         if kind is not None:
-            problems.append(f"tables.{table}.keep: {col!r} looks like {kind}; {why}: remove it from keep")
+            problems.append(
+                f"tables.{table}.keep: {col!r} looks like {kind}; {why}: remove it from keep (or, if it holds no "
+                f"personal data, list it under privacy: {{not_personal: [{col}]}})"
+            )
         elif masked and col == id_source:
             problems.append(
                 f"tables.{table}.keep: {col!r} is the customer id column; the ids are masked, and keeping the "
                 "column would show them: remove it from keep"
             )
     return problems
+
+
+def not_personal_problems(not_personal: Iterable[str], columns: Mapping[str, Iterable[object]]) -> list[str]:
+    """The entries of ``privacy.not_personal`` that name no column of any table file.
+
+    Parameters
+    ----------
+    not_personal : iterable of str
+        The declared column names.
+    columns : mapping
+        File name -> the file's column names (every table file of the data set).
+
+    Returns
+    -------
+    list of str
+        One line per entry that is no column, with the closest column name (ignoring case) when
+        there is one, else the columns whose names look personal (the ones the list is for), else
+        the first columns.
+    """
+    known = list(dict.fromkeys(str(c) for names in columns.values() for c in names))
+    lower = {c.lower(): c for c in reversed(known)}  # the first column of each lower-case name
+    personal = [c for c in known if personal_column_kind(c) is not None]
+    problems = []
+    for entry in not_personal:
+        if entry in known:
+            continue
+        close = difflib.get_close_matches(entry.lower(), list(lower), n=1, cutoff=0.6)
+        if close:
+            hint = f" (did you mean {lower[close[0]]!r}?)"
+        else:
+            shown = personal or known
+            more = f" and {len(shown) - 20:,} more" if len(shown) > 20 else ""
+            what = "the columns that look personal" if personal else "the columns"
+            hint = f"; {what}: {', '.join(map(repr, shown[:20]))}{more}"
+        problems.append(
+            f"privacy.not_personal: {entry!r} is not a column of any table file "
+            f"({', '.join(repr(name) for name in columns)}){hint}"
+        )
+    return problems
+
+
+#: At most this many customer ids are looked at to tell whether they are e-mail addresses or phone numbers.
+ID_SAMPLE_SIZE = 1000
+_EMAIL = r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+#: International numbers (+44 20 7946 0958, +1-555-010-0100) or with the area code in parentheses
+#: ((030) 1234567): never plain digits, which are ordinary ids (zero-padded ones too).
+_PHONE = r"\+\d[\d ().\-/]{5,20}\d|\(\d{2,5}\) ?\d[\d .\-/]{3,14}\d"
+
+
+def personal_id_kind(ids: pd.Series, sample_size: int = ID_SAMPLE_SIZE) -> tuple[str, int, int] | None:
+    """Whether customer ids are e-mail addresses or phone numbers (more than half of a sample).
+
+    Parameters
+    ----------
+    ids : pandas.Series
+        Customer ids, each once (the customers table's); numbers are never personal.
+    sample_size : int
+        Ids looked at: evenly spaced over ``ids``, so that sorted ids are sampled from start to
+        end (missing ones are not counted).
+
+    Returns
+    -------
+    (kind, matched, checked) or None
+        ``kind`` is ``"e-mail addresses"`` or ``"phone numbers"``; ``matched`` of the ``checked``
+        ids look so. None when at most half of them do.
+    """
+    if not (ids.dtype == object or isinstance(ids.dtype, pd.StringDtype)):
+        return None
+    if len(ids) > sample_size:
+        ids = ids.iloc[np.linspace(0, len(ids) - 1, sample_size).round().astype(int)]
+    text = ids.dropna().astype("string").str.strip()
+    if text.empty:
+        return None
+    for kind, pattern in (("e-mail addresses", _EMAIL), ("phone numbers", _PHONE)):
+        matched = int(text.str.fullmatch(pattern).fillna(False).sum())
+        if 2 * matched > len(text):
+            return kind, matched, len(text)
+    return None
+
+
+def personal_id_problem(
+    ids: pd.Series, description: DatasetDescription, files: Mapping[str, Path], masked: bool
+) -> str | None:
+    """Why unmasked customer ids cannot be read when they are e-mail addresses or phone numbers, or None.
+
+    Reports list customers by id (the top customers, say), so such ids would put personal data in
+    them.
+
+    Parameters
+    ----------
+    ids : pandas.Series
+        The customers' ids as read (:func:`personal_id_kind`).
+    description : DatasetDescription
+        Names the id column of each file; an id column listed under ``privacy.not_personal`` in
+        every file is not checked.
+    files : mapping
+        Table name -> file, for the tables the data set has.
+    masked : bool
+        Whether the ids are masked (then they are fine).
+
+    Returns
+    -------
+    str or None
+        The message: what the ids look like, where, and how to mask them.
+    """
+    if masked:
+        return None
+    columns = {table: description.source_name(table, "customer_id") or "customer_id" for table in files}
+    if columns and all(column in description.privacy.not_personal for column in columns.values()):
+        return None
+    found = personal_id_kind(ids)
+    if found is None:
+        return None
+    kind, matched, checked = found
+    where = ", ".join(f"column {columns[t]!r} of '{Path(files[t]).name}'" for t in files)
+    escape = (
+        "; if they are not phone numbers, declare so in "
+        f"{DESCRIPTION_FILE}: privacy: {{not_personal: [{', '.join(dict.fromkeys(columns.values()))}]}}"
+        if kind == "phone numbers"
+        else ""
+    )
+    return (
+        f"the customer ids look like {kind} ({matched:,} of {checked:,} ids checked; {where}): reports list "
+        "customers by id, and personal data never reach one; mask the ids, and reports show pseudonyms such as "
+        f"C-1a2b3c4d5e only: privacy: {{mask_customer_ids: true}} in {DESCRIPTION_FILE}, or `bsc report --mask-ids`, or "
+        f"load_dataset(..., mask_ids=True){escape}"
+    )
 
 
 def new_mask_key() -> str:

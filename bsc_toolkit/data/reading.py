@@ -104,7 +104,7 @@ def read_dataset_tables(
         row_offset = line_offset(path)
         frame = map_columns(raws[key], table, description, str(path), problems, row_offset)
         if frame is raws[key]:  # read as it is (no column mapping): personal columns are left out
-            frame = drop_personal_columns(frame, table, path.name, notes)
+            frame = drop_personal_columns(frame, table, path.name, notes, not_personal=description.privacy.not_personal)
         if table == "customers":
             frame = convert_churn_and_tenure(frame, description, problems, row_offset)
         elif table == "surveys":

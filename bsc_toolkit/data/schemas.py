@@ -148,7 +148,7 @@ def _examples(rows: list[tuple[object, object]], row_offset: int | None, limit: 
     shown = [
         f"{_row_label(i, row_offset)} ({v!r})" if v is not None else _row_label(i, row_offset) for i, v in rows[:limit]
     ]
-    more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
+    more = f" and {len(rows) - limit:,} more" if len(rows) > limit else ""
     return ", ".join(shown) + more
 
 
@@ -252,7 +252,7 @@ def _parse_dates(
                 f"the declared format {policy.date_format!r}" if policy.date_format else "ISO dates such as 2024-03-31"
             )
             problems.append(
-                f"column '{col}': {int(bad.sum())} unparseable date(s), e.g. {_examples(rows, row_offset)}; "
+                f"column '{col}': {int(bad.sum()):,} unparseable date(s), e.g. {_examples(rows, row_offset)}; "
                 f"use {how} (or declare read.date_format in dataset.yaml)" + _excel_serial_hint(raw[bad])
             )
         out[col] = parsed
@@ -306,7 +306,7 @@ def _parse_date_column(
         rows = list(zip(values.index[differ], values[differ]))
         example = values[differ].iloc[0]
         problem = (
-            f"column '{col}': {int(differ.sum())} date(s) read differently day-first and month-first, e.g. "
+            f"column '{col}': {int(differ.sum()):,} date(s) read differently day-first and month-first, e.g. "
             f"{_examples(rows, row_offset, limit=3)} ({example!r} is "
             f"{day_first[differ].iloc[0]:%d %B %Y} day-first, {month_first[differ].iloc[0]:%d %B %Y} month-first); "
             "declare the order in dataset.yaml: read: {dayfirst: true} (or false), or read.date_format"
@@ -523,5 +523,5 @@ def _describe_failures(
         n = len(rows) if rows else len(group)
         example = f", e.g. {_examples(rows, row_offset)}" if rows else ""
         col_label = f"column '{column}'" if column != "<table>" else "table"
-        lines.append(f"{col_label}: {n} {what}{example}{hint}")
+        lines.append(f"{col_label}: {n:,} {what}{example}{hint}")
     return lines

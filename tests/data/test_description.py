@@ -265,3 +265,65 @@ def test_guess_drafts_a_description_that_validates(tmp_path: Path, snapshot_dir:
     (raw / "dataset.yaml").write_text(text)
     data = load_dataset(raw)
     assert data.customers["churned"].sum() == 2 and data.scale("csat").label == "1-5"
+
+
+def test_table_files_the_description_leaves_out_are_named_in_a_note(tmp_path: Path) -> None:
+    folder = tmp_path / "partial"
+    folder.mkdir()
+    (folder / "customers.csv").write_text("customer_id;segment\n1;a\n2;b\n")
+    (folder / "surveys.csv").write_text("customer_id,surveyed_at,csat\n1,2024-01-05,7\n")
+    pd.DataFrame({"customer_id": [1], "ordered_at": ["2024-01-05"], "revenue_usd": [3.0]}).to_parquet(
+        folder / "transactions.parquet"
+    )
+    (folder / "transactions.csv").write_text("customer_id,ordered_at,revenue_usd\n1,2024-01-05,3\n")
+    _yaml(folder, "tables: {customers: {path: customers.csv, read: {sep: ';'}}}")
+    data = load_dataset(folder)
+    assert data.tables_present == ("customers",) and data.surveys.empty
+    assert data.notes[:2] == (
+        "surveys.csv is beside dataset.yaml but tables.surveys is not described: it is not read; add "
+        "tables.surveys to dataset.yaml to use it",
+        "transactions.csv and transactions.parquet are beside dataset.yaml but tables.transactions is not "
+        "described: they are not read; add tables.transactions to dataset.yaml to use them",
+    )
+    # a file that feeds a described table, or a root elsewhere, is said as it is
+    _yaml(folder, "tables: {customers: {path: customers.csv, read: {sep: ';'}}, surveys: surveys.csv}")
+    assert not [n for n in load_dataset(folder).notes if "surveys" in n]
+    other = tmp_path / "elsewhere"
+    _yaml(other, f"root: {folder}\ntables: {{customers: {{path: customers.csv, read: {{sep: ';'}}}}}}")
+    assert load_dataset(other).notes[0].startswith(f"surveys.csv is in the data root '{folder}' but tables.surveys")
+    # without tables: every table file there is read
+    _yaml(folder, "read: {sep: ','}\n")
+    (folder / "customers.csv").write_text("customer_id,segment\n1,a\n2,b\n")
+    (folder / "transactions.parquet").unlink()
+    data = load_dataset(folder / "dataset.yaml")  # the YAML itself: its folder is searched
+    assert data.tables_present == ("customers", "surveys", "transactions")
+    assert not [n for n in data.notes if "not described" in n]
+
+
+def test_separator_hints_fit_where_the_separator_is_declared(tmp_path: Path) -> None:
+    folder = tmp_path / "seps"
+    folder.mkdir()
+    (folder / "customers.csv").write_text("customer_id;segment\n1;a\n")
+    (folder / "surveys.csv").write_text("customer_id,surveyed_at,csat\n1,2024-01-05,7\n")
+    with pytest.raises(DataValidationError) as info:
+        load_dataset(folder)  # nothing declared: either form fits
+    assert (
+        "semicolon-separated; declare it in dataset.yaml: read: {sep: ';'} for every file, or "
+        "tables.customers.read.sep: ';' for this one"
+    ) in str(info.value)
+    _yaml(folder, "read: {sep: ','}\ntables: {customers: customers.csv, surveys: surveys.csv}")
+    with pytest.raises(DataValidationError) as info:
+        load_dataset(folder)  # a declared separator is overridden only by the table's own
+    message = str(info.value)
+    assert "declare this file's own in dataset.yaml: tables.customers.read.sep: ';'" in message
+    assert "read: {sep" not in message
+    _yaml(
+        folder, "read: {sep: ','}\ntables: {customers: {path: customers.csv, read: {sep: ';'}}, surveys: surveys.csv}"
+    )
+    assert load_dataset(folder).tables_present == ("customers", "surveys")
+    latin = tmp_path / "latin"
+    latin.mkdir()
+    (latin / "customers.csv").write_bytes("customer_id,segment\n1,Bäckerei\n".encode("latin-1"))
+    _yaml(latin, "read: {encoding: utf-8}\ntables: {customers: customers.csv}")
+    with pytest.raises(DataValidationError, match=r"declare this file's own in dataset.yaml: tables.customers.read"):
+        load_dataset(latin)

@@ -165,3 +165,29 @@ def test_loaded_tables_are_freed_as_soon_as_they_are_dropped(tmp_path, small_sim
         assert [r() for r in refs] == [None, None, None]
     finally:
         gc.enable()
+
+
+def test_counts_in_messages_have_thousands_separators(tmp_path):
+    dates = pd.Series(["03/04/2024"] * 3425 + ["2024-01-05"])
+    frame = pd.DataFrame({"customer_id": range(len(dates)), "ordered_at": dates, "revenue_usd": 1.0})
+    with pytest.raises(DataValidationError, match=r"'ordered_at': 3,425 date\(s\) read differently day-first"):
+        validate_table(frame, "transactions")
+    frame["ordered_at"] = "soon"
+    with pytest.raises(DataValidationError, match=r"3,426 unparseable date\(s\), e.g. .* and 3,421 more"):
+        validate_table(frame, "transactions")
+    frame = pd.DataFrame({"customer_id": [1] * 1200 + [2], "acquired_at": "2024-01-01"})
+    with pytest.raises(DataValidationError, match=r"column 'customer_id': 1,200 duplicate values.* and 1,195 more"):
+        validate_table(frame, "customers")
+
+
+def test_unknown_customers_are_counted_with_separators(tmp_path):
+    from bsc_toolkit.data.ids import check_references
+
+    frames = {
+        "customers": pd.DataFrame({"customer_id": [1, 2]}),
+        "surveys": pd.DataFrame({"customer_id": [1]}),
+        "transactions": pd.DataFrame({"customer_id": [3] * 1500 + [1]}),
+    }
+    files = {t: tmp_path / f"{t}.csv" for t in frames}
+    with pytest.raises(DataValidationError, match=r"1,500 row\(s\) with a customer_id not in .*\(1 distinct id\(s\)\)"):
+        check_references(frames, files, "int")

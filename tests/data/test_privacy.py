@@ -292,3 +292,160 @@ def test_kpis_are_the_same_masked_and_unmasked(small_sim, tmp_path: Path, monkey
     pd.testing.assert_frame_equal(kpis(plain), kpis(masked))
     by_segment = [kpi_summary(d.customers, d.surveys, d.transactions, by="segment") for d in (plain, masked)]
     pd.testing.assert_frame_equal(*by_segment)
+
+
+# ----------------------------------------------------------------------------- ids that are personal data
+
+
+@pytest.mark.parametrize(
+    ("ids", "kind"),
+    [
+        (["ann@example.com", "bob.smith+shop@mail.example.co.uk", "C-17"], "e-mail addresses"),
+        (["+44 20 7946 0958", "+1-555-010-0100", "+4915112345678"], "phone numbers"),
+        (["(030) 1234567", "(0221) 987 654", "x"], "phone numbers"),
+    ],
+)
+def test_ids_that_are_email_addresses_or_phone_numbers(ids: list[str], kind: str) -> None:
+    assert privacy.personal_id_kind(pd.Series(ids, dtype=object)) == (kind, 2 if "x" in ids or "C-17" in ids else 3, 3)
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        pd.Series([15634602, 15647311, 4915112345678]),  # numbers are never personal
+        pd.Series(["000123", "4915112345678", "2024-000017"], dtype=object),  # plain and padded digits, codes
+        pd.Series(["ann@example.com", "C-2", "C-3", None], dtype=object),  # half or less
+        pd.Series([], dtype=object),
+    ],
+)
+def test_ordinary_ids_are_not_taken_for_personal_data(ids: pd.Series) -> None:
+    assert privacy.personal_id_kind(ids) is None
+
+
+def test_a_sample_of_the_ids_is_checked_from_start_to_end() -> None:
+    ids = pd.Series([f"C-{i}" for i in range(40_000)] + [f"u{i}@example.org" for i in range(60_000)], dtype=object)
+    assert privacy.personal_id_kind(ids) == ("e-mail addresses", 600, 1000)  # sorted ids: both ends are seen
+    assert privacy.personal_id_kind(ids.iloc[::-1], sample_size=10) == ("e-mail addresses", 6, 10)
+
+
+def _email_ids(folder: Path) -> Path:
+    _write(folder, "customers.csv", "customer_id,segment\nann@example.com,retail\nbob@example.org,online\n")
+    _write(folder, "transactions.csv", "customer_id,ordered_at,revenue_usd\nann@example.com,2024-01-05,10\n")
+    return folder
+
+
+def test_email_ids_of_a_plain_folder_need_masking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = _email_ids(tmp_path / "emails")
+    with pytest.raises(DataValidationError) as info:
+        load_dataset(folder)
+    message = str(info.value)
+    assert "the customer ids look like e-mail addresses (2 of 2 ids checked; column 'customer_id' of " in message
+    assert "'customers.csv', column 'customer_id' of 'transactions.csv')" in message
+    for fix in ("privacy: {mask_customer_ids: true} in dataset.yaml", "bsc report --mask-ids", "mask_ids=True"):
+        assert fix in message
+    assert "example.com" not in message and "not_personal" not in message  # e-mail addresses are not waved through
+    monkeypatch.setenv(MASK_KEY_ENV_VAR, KEY)
+    masked = load_dataset(folder, mask_ids=True)
+    assert masked.customers["customer_id"].map(lambda v: bool(PSEUDONYM.match(v))).all()
+    assert "@" not in _all_text(masked)
+    _write(folder, "dataset.yaml", "privacy: {mask_customer_ids: true}\n")
+    assert load_dataset(folder).customers["customer_id"].tolist() == masked.customers["customer_id"].tolist()
+
+
+def test_phone_number_ids_in_a_mapped_column_are_an_error_unless_declared(tmp_path: Path) -> None:
+    folder = tmp_path / "phones"
+    _write(folder, "crm.csv", "Account,plan\n+44 20 7946 0958,a\n+44 20 7946 0959,b\n(030) 1234567,c\n")
+    _write(folder, "dataset.yaml", "tables:\n  customers: {path: crm.csv, columns: {customer_id: Account}}\n")
+    with pytest.raises(DataValidationError, match=r"look like phone numbers \(3 of 3 ids checked; column 'Account' "):
+        load_dataset(folder)
+    with pytest.raises(DataValidationError, match=r"not phone numbers, declare so in dataset.yaml: .*\[Account\]"):
+        load_dataset(folder)
+    _write(
+        folder,
+        "dataset.yaml",
+        "privacy: {not_personal: [Account]}\ntables:\n  customers: {path: crm.csv, columns: {customer_id: Account}}\n",
+    )
+    assert load_dataset(folder).customers["customer_id"].iloc[2] == "(030) 1234567"
+
+
+# ----------------------------------------------------------------------------- columns declared not personal
+
+
+def _telecom(folder: Path, privacy_yaml: str, table: str) -> Path:
+    _write(folder, "lines.csv", "CustomerId,phone_plan,Email,segment\n1,unlimited,a@example.com,retail\n2,basic,,b\n")
+    _write(folder, "dataset.yaml", f"{privacy_yaml}tables:\n  customers:\n{table}")
+    return folder
+
+
+def test_a_misflagged_column_can_be_declared_not_personal(tmp_path: Path) -> None:
+    assert personal_column_kind("phone_plan") == "a phone number"  # a telecom's plan is not a phone number
+    keep = "    path: lines.csv\n    columns: {customer_id: CustomerId}\n    keep: [phone_plan]\n"
+    folder = _telecom(tmp_path / "keep", "", keep)
+    with pytest.raises(DataValidationError, match=r"keep: 'phone_plan' looks like a phone number.*not_personal"):
+        load_dataset(folder)
+    _telecom(folder, "privacy: {not_personal: [phone_plan]}\n", keep)
+    assert load_dataset(folder).customers["phone_plan"].tolist() == ["unlimited", "basic"]
+    mapped = "    path: lines.csv\n    columns: {customer_id: CustomerId, segment: phone_plan}\n"
+    folder = _telecom(tmp_path / "map", "privacy: {not_personal: [phone_plan]}\n", mapped)
+    assert load_dataset(folder).customers["segment"].tolist() == ["unlimited", "basic"]
+    _telecom(folder, "privacy: {not_personal: [phone_plan]}\n", mapped.replace("phone_plan", "Email"))
+    with pytest.raises(DataValidationError, match=r"columns.segment: 'Email' looks like an e-mail address"):
+        load_dataset(folder)  # only the listed columns
+
+
+def test_drop_personal_columns_keeps_those_declared_not_personal() -> None:
+    frame = pd.DataFrame({"customer_id": [1], "phone_plan": ["basic"], "Phone": ["+44 1"]})
+    notes: list[str] = []
+    kept = privacy.drop_personal_columns(frame, "customers", "lines.csv", notes, not_personal=["phone_plan"])
+    assert list(kept.columns) == ["customer_id", "phone_plan"]
+    assert "'Phone' (a phone number)" in notes[0] and "phone_plan" not in notes[0]
+
+
+def test_a_table_without_a_mapping_keeps_columns_declared_not_personal(tmp_path: Path) -> None:
+    folder = tmp_path / "plain"
+    _write(folder, "customers.csv", "customer_id,phone_plan,Phone\n1,basic,+44 1\n")
+    _write(folder, "dataset.yaml", "privacy: {not_personal: [phone_plan]}\n")
+    assert list(load_dataset(folder).customers.columns) == ["customer_id", "phone_plan"]
+
+
+def test_an_entry_that_names_no_column_is_an_error_with_the_closest_name(tmp_path: Path) -> None:
+    keep = "    path: lines.csv\n    columns: {customer_id: CustomerId}\n    keep: [phone_plan]\n"
+    folder = _telecom(tmp_path / "typo", "privacy: {not_personal: [Phone Plan, Adress]}\n", keep)
+    with pytest.raises(DescriptionError) as info:
+        load_dataset(folder)
+    message = str(info.value)
+    assert message.startswith(f"Invalid data set description '{folder / 'dataset.yaml'}':")
+    assert (
+        "privacy.not_personal: 'Phone Plan' is not a column of any table file ('lines.csv') (did you mean " in message
+    )
+    assert "'phone_plan'?)" in message
+    assert "'Adress' is not a column of any table file ('lines.csv'); the columns that look personal: " in message
+    assert "'phone_plan', 'Email'" in message
+    with pytest.raises(DescriptionError, match=r"privacy.not_personnal: unknown field \(did you mean 'not_personal'"):
+        _telecom(tmp_path / "field", "privacy: {not_personnal: [phone_plan]}\n", keep)
+        load_dataset(tmp_path / "field")
+    _telecom(tmp_path / "one", "privacy: {not_personal: phone_plan}\n", keep)  # one name without brackets
+    assert load_dataset(tmp_path / "one").customers["phone_plan"].tolist() == ["unlimited", "basic"]
+    with pytest.raises(DescriptionError, match=r"privacy.not_personal: an empty column name"):
+        _telecom(tmp_path / "empty", "privacy: {not_personal: [' ']}\n", keep)
+        load_dataset(tmp_path / "empty")
+
+
+def test_not_personal_names_columns_of_excel_and_parquet_files(tmp_path: Path) -> None:
+    folder = tmp_path / "books"
+    folder.mkdir()
+    pd.DataFrame({"customer_id": [1, 2], "phone_plan": ["a", "b"]}).to_excel(folder / "customers.xlsx", index=False)
+    pd.DataFrame({"customer_id": [1], "ordered_at": ["2024-01-05"], "revenue": [1.0], "fax_opt": ["y"]}).to_parquet(
+        folder / "orders.parquet"
+    )
+    tables = (
+        "tables:\n  customers: {path: customers.xlsx, columns: {customer_id: customer_id}, keep: [phone_plan]}\n"
+        "  transactions: {path: orders.parquet, columns: {customer_id: customer_id, ordered_at: ordered_at, "
+        "revenue: revenue}, keep: [fax_opt]}\n"
+    )
+    _write(folder, "dataset.yaml", "privacy: {not_personal: [phone_plan, fax_opt]}\n" + tables)
+    data = load_dataset(folder)
+    assert data.customers["phone_plan"].tolist() == ["a", "b"] and data.transactions["fax_opt"].tolist() == ["y"]
+    _write(folder, "dataset.yaml", "privacy: {not_personal: [phone_plan, fax_opts]}\n" + tables)
+    with pytest.raises(DescriptionError, match=r"'fax_opts' is not a column of any table file \('customers.xlsx', "):
+        load_dataset(folder)
