@@ -280,17 +280,26 @@ def report(
             "(the same pseudonym in every report of the run: key from $BSC_MASK_KEY, else a fresh key per run).",
         ),
     ] = False,
+    cell_timeout: Annotated[
+        int,
+        typer.Option(
+            "--cell-timeout", min=1, metavar="SECONDS", help="Seconds a notebook cell may run before its report fails."
+        ),
+    ] = 600,
 ) -> None:
     """Execute notebooks with papermill and render HTML reports plus an index.
 
     Usage: bsc report [NOTEBOOK ...] [-p NAME VALUE ...]. Without notebooks,
     every notebook of the suite runs. Parameter values are parsed as YAML
     (-p delta 0.5 -p segment smb -p driver null) and go to each notebook that
-    declares them in its parameters cell, converted to the type of its default;
-    a name no selected notebook declares, a value of the wrong type, an invalid
-    scorecard, an unwritable --out or invalid data stop the run before any
-    notebook runs. Ctrl-C (or SIGTERM) stops the running notebook, keeps its
-    previous report and rebuilds the index from the reports that finished.
+    declares them in its parameters cell, converted to its annotated type or the
+    type of its default; a name no selected notebook declares, a value of the
+    wrong type or outside the notebook's parameter bounds, an invalid scorecard,
+    an unwritable --out or invalid data stop the run before any notebook runs.
+    A report with sections that could not be computed is written and listed as
+    ok*; the command then exits with status 1, as when a notebook fails.
+    Ctrl-C (or SIGTERM) stops the running notebook, keeps its previous report
+    and rebuilds the index from the reports that finished.
     """
     import signal
     import threading
@@ -305,7 +314,7 @@ def report(
     ):
         previous = signal.signal(signal.SIGTERM, terminate)
     try:
-        _report(ctx, data_dir, out_dir, notebooks_dir, hide_code, variants, mask_ids)
+        _report(ctx, data_dir, out_dir, notebooks_dir, hide_code, variants, mask_ids, cell_timeout)
     except KeyboardInterrupt as exc:  # a ReportInterrupted is handled in _report
         signum = exc.args[0] if exc.args and isinstance(exc.args[0], int) else int(signal.SIGINT)
         typer.secho(f"interrupted ({signal.Signals(signum).name}) before any report ran", fg=typer.colors.RED, err=True)
@@ -323,9 +332,9 @@ def _report(
     hide_code: bool,
     variants: bool,
     mask_ids: bool,
+    cell_timeout: int = 600,
 ) -> None:
     """The ``report`` command without its signal handling (see ``report``)."""
-    import inspect
     import os
     from dataclasses import replace
 
@@ -385,16 +394,16 @@ def _report(
         if data_path is None:
             ensure_default_dataset()
         # validate once, before any kernel starts: invalid data stop here with every problem listed
-        accepts_mask = "mask_ids" in inspect.signature(load_dataset).parameters
+        # (mask_ids None: as the data set's description says)
         try:
-            data = load_dataset(data_path, **({"mask_ids": True} if mask_ids and accepts_mask else {}))
+            data = load_dataset(data_path, mask_ids=True if mask_ids else None)
         except (DataValidationError, DescriptionError, FileNotFoundError) as exc:
             _fail(f"the data set is not valid, no report was run:\n{exc}")
-        for warning in getattr(data, "warnings", ()):
+        for warning in data.warnings:
             _warn(str(warning))
         index_error = None
         try:
-            results = run_reports(jobs, out_dir=out_dir, hide_code=hide_code, data=data)
+            results = run_reports(jobs, out_dir=out_dir, hide_code=hide_code, data=data, cell_timeout=cell_timeout)
         except ReportIndexError as exc:
             results, index_error = exc.results, str(exc)
         except ReportInterrupted as exc:
@@ -411,8 +420,17 @@ def _report(
         _fail(index_error)
     typer.echo(f"index: {(out_dir / 'index.html')}")
     failed = [r for r in results if not r.ok]
+    partial = [r for r in results if r.ok and r.section_errors]
+    problems = []
     if failed:
-        _fail(f"{len(failed)} of {len(results)} report(s) failed; previous versions were kept")
+        problems.append(f"{len(failed)} of {len(results)} report(s) failed; previous versions were kept")
+    if partial:
+        names = ", ".join(f"{r.job.name} ({len(r.section_errors)})" for r in partial)
+        problems.append(
+            f"{len(partial)} of {len(results)} report(s) written with sections that could not be computed: {names}"
+        )
+    if problems:
+        _fail("; ".join(problems))
 
 
 def _warn(message: str) -> None:
@@ -420,10 +438,16 @@ def _warn(message: str) -> None:
 
 
 def _echo_report_results(results) -> None:
-    """One line per report: ok (time, file), n/a (what it needs) or FAILED (the error, on stderr)."""
+    """One line per report: ok (time, file), ok* (written, with the sections that could not be
+    computed on stderr), n/a (what it needs) or FAILED (the error, on stderr)."""
+    from bsc_toolkit.report_index import section_errors_text
+
     for res in results:
         if res.not_applicable is not None:
             typer.echo(f"n/a     {res.job.name:<40} not applicable: needs {res.not_applicable}")
+        elif res.ok and res.section_errors:
+            typer.echo(f"ok*     {res.job.name:<40} {res.seconds:6.1f} s  {res.html_path}")
+            typer.secho(f"        {section_errors_text(res.section_errors)}", fg=typer.colors.YELLOW, err=True)
         elif res.ok:
             typer.echo(f"ok      {res.job.name:<40} {res.seconds:6.1f} s  {res.html_path}")
         else:

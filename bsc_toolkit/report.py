@@ -18,7 +18,13 @@ parameter variants come from each notebook's metadata::
             "variants": {"solutions": {"solutions": true}}}
 
 Parameters are checked before any kernel starts (:mod:`bsc_toolkit.report_params`): a name no
-selected notebook declares, or a value that does not fit the notebook's default, is an error.
+selected notebook declares, a value that does not fit the parameter's annotation or default, or one
+outside the bounds in the notebook's ``bsc.parameter_bounds`` metadata, is an error.
+
+A report whose sections could not all be computed (a section guarded by
+:class:`bsc_toolkit.capabilities.report_section` that raised: its marker says ``error``) is written,
+since its other sections are useful, and its :class:`ReportResult` lists them in ``section_errors``
+(:func:`section_errors` reads them from a page); the index shows them.
 
 Every report is written atomically: a notebook that fails leaves its previous report untouched; the
 executed copy with the error is kept in ``reports/_failed/`` for debugging. A run works in a scratch
@@ -45,7 +51,7 @@ from bsc_toolkit.report_params import (
     notebook_parameters,
     read_notebook,
 )
-from bsc_toolkit.report_run import _ReportRun
+from bsc_toolkit.report_run import _ReportRun, section_errors
 from bsc_toolkit.report_types import (
     ReportError,
     ReportIndexError,
@@ -67,6 +73,7 @@ __all__ = [
     "plan_reports",
     "render_report",
     "run_reports",
+    "section_errors",
 ]
 
 
@@ -191,15 +198,6 @@ def plan_reports(
     return sorted(jobs, key=lambda j: (j.order, j.name))
 
 
-def _declared_parameters(path: Path) -> set[str]:
-    """Names assigned in the notebook's ``parameters``-tagged cell (parsed with ast).
-
-    The names of :func:`bsc_toolkit.report_params.declared_parameters`, as a set; only
-    ``tests/test_notebooks.py`` uses it.
-    """
-    return set(declared_parameters(path))
-
-
 def check_output_dir(out_dir: str | Path) -> None:
     """Check that reports can be written to ``out_dir``, without leaving anything behind.
 
@@ -266,7 +264,8 @@ def render_report(
     Returns
     -------
     Path
-        The HTML file.
+        The HTML file. Sections of it that could not be computed are not an error here:
+        :func:`section_errors` of its text lists them (:func:`run_reports` does it for each report).
 
     Raises
     ------
@@ -277,11 +276,14 @@ def render_report(
         On SIGINT or SIGTERM: the kernel is stopped, nothing is written, the previous report is kept.
     """
     with _ReportRun() as run:
-        path = run.render(job, Path(out_dir), hide_code, kernel_name, timeout)
+        written = run.render(job, Path(out_dir), hide_code, kernel_name, timeout)
     if run.signum is not None:
-        raise ReportInterrupted(run.signum, [] if path is None else [ReportResult(job, path, 0.0)], 1)
-    assert path is not None
-    return path
+        finished = (
+            [] if written is None else [ReportResult(job, written.path, 0.0, section_errors=written.section_errors)]
+        )
+        raise ReportInterrupted(run.signum, finished, 1)
+    assert written is not None
+    return written.path
 
 
 def run_reports(
@@ -290,6 +292,7 @@ def run_reports(
     hide_code: bool = True,
     progress: bool = True,
     data: Any = None,
+    cell_timeout: int | None = 600,
 ) -> list[ReportResult]:
     """Run every job (continuing past failures), then rebuild the index.
 
@@ -307,11 +310,16 @@ def run_reports(
     data : CustomerData, optional
         The data set the jobs run on, loaded (and so validated) once: a report none of whose
         sections this data supports is not run and is listed as "not applicable: needs ...".
+    cell_timeout : int, optional
+        Seconds allowed per notebook cell (None: no limit); a cell that takes longer fails its
+        notebook.
 
     Returns
     -------
     list of ReportResult
-        One per job, in order; check ``.ok``.
+        One per job, in order; check ``.ok`` (the notebook ran and its report was written) and
+        ``.section_errors`` (sections of the written report that could not be computed; ``.complete``
+        is both).
 
     Raises
     ------
@@ -352,14 +360,14 @@ def run_reports(
                     continue
                 running = job.name
                 try:
-                    path = run.render(job, out, hide_code, "python3", 600)
+                    written = run.render(job, out, hide_code, "python3", cell_timeout)
                 except ReportError as exc:
-                    path, error = None, str(exc)
+                    results.append(ReportResult(job, None, time.perf_counter() - t0, str(exc)))
                 else:
-                    error = None
-                if path is None and error is None:  # stopped by a signal: nothing written
-                    break
-                results.append(ReportResult(job, path, time.perf_counter() - t0, error))
+                    if written is None:  # stopped by a signal: nothing written
+                        break
+                    seconds = time.perf_counter() - t0
+                    results.append(ReportResult(job, written.path, seconds, section_errors=written.section_errors))
                 running = None
         finally:
             bar.close()

@@ -1,9 +1,12 @@
 """The report index: ``index.html`` and ``manifest.json`` in the report folder (:func:`build_index`).
 
 ``manifest.json`` records every report of the folder (title, order, notebook, parameters, when it was
-generated, or its error, or what it would need); each run updates the entries of its reports and keeps
-the others whose HTML still exists. ``index.html`` is a page linking them, with their status. Both are
-written atomically. :func:`build_index` is re-exported by :mod:`bsc_toolkit.report`.
+generated and the sections of it that could not be computed, or its error, or what it would need);
+each run updates the entries of its reports and keeps the others whose HTML still exists.
+``index.html`` is a page linking them, with their status in words ("ok", "written, but 2 sections
+could not be computed: ...", "failed ...", "not applicable: needs ..."). Both are written
+atomically. A hand-edited manifest with missing fields still gives an index. :func:`build_index` is
+re-exported by :mod:`bsc_toolkit.report`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 from bsc_toolkit.report_run import _atomic_write_text, _os_reason
 from bsc_toolkit.report_types import ReportError, ReportResult
 
-__all__ = ["build_index"]
+__all__ = ["build_index", "section_errors_text"]
 
 
 def _load_manifest(out_dir: Path) -> dict[str, dict[str, Any]]:
@@ -28,9 +31,12 @@ def _load_manifest(out_dir: Path) -> dict[str, dict[str, Any]]:
     if not path.is_file():
         return {}
     try:
-        return {e["name"]: e for e in json.loads(path.read_text())}
-    except (ValueError, KeyError, TypeError, OSError):
+        entries = json.loads(path.read_text())
+    except (ValueError, OSError):
         return {}
+    if not isinstance(entries, list):
+        return {}
+    return {e["name"]: e for e in entries if isinstance(e, dict) and isinstance(e.get("name"), str)}
 
 
 def build_index(out_dir: str | Path = "reports", results: Iterable[ReportResult] = ()) -> Path:
@@ -38,7 +44,8 @@ def build_index(out_dir: str | Path = "reports", results: Iterable[ReportResult]
 
     Entries of earlier runs whose HTML still exists are kept; results of this
     run update their entries (a failed run keeps the previous report and
-    marks it stale).
+    marks it stale; a report with sections that could not be computed is
+    listed with them).
 
     Raises
     ------
@@ -67,10 +74,15 @@ def build_index(out_dir: str | Path = "reports", results: Iterable[ReportResult]
             if (out / f"{job.name}.html").is_file():
                 (out / f"{job.name}.html").unlink()
             entry.pop("file", None)
+            entry.pop("section_errors", None)
             entry.update(not_applicable=res.not_applicable, generated=now, error=None)
         elif res.ok:
             entry.pop("not_applicable", None)
             entry.update(file=f"{job.name}.html", generated=now, seconds=round(res.seconds, 1), error=None)
+            if res.section_errors:
+                entry["section_errors"] = list(res.section_errors)
+            else:
+                entry.pop("section_errors", None)
         else:
             entry.update(error=res.error, failed=now)
             if (out / f"{job.name}.html").is_file():
@@ -81,7 +93,7 @@ def build_index(out_dir: str | Path = "reports", results: Iterable[ReportResult]
         for k, e in entries.items()
         if e.get("file") and (out / e["file"]).is_file() or e.get("error") or e.get("not_applicable")
     }
-    ordered = sorted(entries.values(), key=lambda e: (e.get("order", 100), e["name"]))
+    ordered = sorted(entries.values(), key=lambda e: (_order(e), e["name"]))
     page = _index_page(ordered)
     index = out / "index.html"
     try:
@@ -92,23 +104,50 @@ def build_index(out_dir: str | Path = "reports", results: Iterable[ReportResult]
     return index
 
 
+def _order(entry: dict[str, Any]) -> float:
+    """The entry's order (100, as for a notebook without one, if a hand edit left no number)."""
+    order = entry.get("order", 100)
+    return float(order) if isinstance(order, (int, float)) and not isinstance(order, bool) else 100.0
+
+
+def _shown(value: Any, limit: int = 300) -> str:
+    """Text for the page: shortened to ``limit`` characters, then escaped (no entity cut in half)."""
+    text = str(value)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return html.escape(text)
+
+
+def section_errors_text(sections: Sequence[str]) -> str:
+    """``written, but 2 sections could not be computed: a, b`` (the words of the CLI and the index)."""
+    noun = "section" if len(sections) == 1 else "sections"
+    return f"written, but {len(sections)} {noun} could not be computed: {', '.join(sections)}"
+
+
 def _index_row(entry: dict[str, Any]) -> str:
     """One table row of the index: the report (linked if its HTML exists), when, parameters, status."""
-    title = html.escape(entry["title"])
-    link = f'<a href="{html.escape(entry["file"])}">{title}</a>' if entry.get("file") else title
-    params = ", ".join(f"{k}={v!r}" for k, v in (entry.get("parameters") or {}).items()) or "defaults"
-    status = (
-        f'<span class="na">not applicable: needs {html.escape(entry["not_applicable"])}</span>'
-        if entry.get("not_applicable")
-        else f'<span class="bad">failed {html.escape(entry["failed"])}: {html.escape(str(entry["error"]))[:300]}'
-        + (" (showing the previous report)" if entry.get("file") else "")
-        + "</span>"
-        if entry.get("error")
-        else '<span class="ok">ok</span>'
-    )
+    title = _shown(entry.get("title") or entry["name"])
+    link = f'<a href="{html.escape(str(entry["file"]))}">{title}</a>' if entry.get("file") else title
+    parameters = entry.get("parameters")
+    params = ", ".join(f"{k}={v!r}" for k, v in parameters.items()) if isinstance(parameters, dict) else ""
+    sections = entry.get("section_errors")
+    sections = [str(s) for s in sections] if isinstance(sections, list) else []
+    if entry.get("not_applicable"):
+        status = f'<span class="na">not applicable: needs {_shown(entry["not_applicable"])}</span>'
+    elif entry.get("error"):
+        when = f" {_shown(entry['failed'])}" if entry.get("failed") else ""
+        previous = ""
+        if entry.get("file"):
+            partial = f", {section_errors_text(sections)}" if sections else ""
+            previous = html.escape(f" (showing the previous report{partial})")
+        status = f'<span class="bad">failed{when}: {_shown(entry["error"])}{previous}</span>'
+    elif sections:
+        status = f'<span class="warn">{_shown(section_errors_text(sections), 600)}</span>'
+    else:
+        status = '<span class="ok">ok</span>'
     return (
-        f"<tr><td>{link}</td><td>{html.escape(entry.get('generated', '-'))}</td>"
-        f"<td>{html.escape(params)}</td><td>{status}</td></tr>"
+        f"<tr><td>{link}</td><td>{_shown(entry.get('generated', '-'))}</td>"
+        f"<td>{html.escape(params or 'defaults')}</td><td>{status}</td></tr>"
     )
 
 
@@ -122,6 +161,7 @@ body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 980px;
 table {{ border-collapse: collapse; width: 100%; }}
 th, td {{ text-align: left; padding: .45rem .6rem; border-bottom: 1px solid #ddd; vertical-align: top; }}
 th {{ background: #f4f4f4; }} .ok {{ color: #1a7f37; }} .bad {{ color: #b42318; }} .na {{ color: #666; }}
+.warn {{ color: #9a6700; }}
 </style></head><body>
 <h1>Balanced Scorecard: customer perspective</h1>
 <p>Reports generated by <code>bsc report</code> from the notebooks in <code>notebooks/</code>.</p>

@@ -3,21 +3,39 @@
 A report notebook declares its parameters in its ``parameters``-tagged cell (papermill's convention),
 each with a default, e.g. ``delta = 1.0  # points added to csat``. Before any kernel starts, the names
 given to a run are checked against the notebooks that run (a name no selected notebook declares is an
-error, with the nearest valid name), and each value is converted to the type of the notebook's default:
+error, with the nearest valid name), and each value is converted to the parameter's type: its
+annotation when it has one, else the type of its default:
 
-===================  ==========================================================================
-default              accepted values
-===================  ==========================================================================
-``None``             anything (the notebook decides)
-not a literal        anything (e.g. ``path = Path("x")``: the type cannot be known without running)
-``True``/``False``   ``true``/``false`` only (``1`` and the text ``"yes"`` are errors; on the command
-                     line YAML's ``yes``/``no`` are truth values)
-an integer           a whole number (``3``, ``3.0``, ``1e3``, ``010`` is 10; ``2.5`` is an error)
-a float              any finite number (``1`` becomes ``1.0``; ``1e-3`` is 0.001)
-text                 text; on the command line the value as typed (``-p segment 0123`` is ``"0123"``);
-                     ``null`` gives None (a text parameter may be switched off)
-a list, tuple, dict  a value of the same kind
-===================  ==========================================================================
+============================  ======================================================================
+declared as                   accepted values
+============================  ======================================================================
+``x: float | None = None``    the annotation's types: ``str``, ``int``, ``float``, ``bool`` and
+                              ``None``, alone or in a union (``X | None``, ``Optional[X]``,
+                              ``Union[X, Y]``); a ``float`` accepts whole numbers (``1`` is 1.0),
+                              ``str`` the text as typed on the command line. Any other annotation
+                              is ignored (the default decides, as below)
+``x = None``                  anything (the notebook decides)
+not a literal                 anything (e.g. ``path = Path("x")``: the type cannot be known without running)
+``True``/``False``            ``true``/``false`` only (``1`` and the text ``"yes"`` are errors; on the
+                              command line YAML's ``yes``/``no`` are truth values)
+an integer                    a whole number (``3``, ``3.0``, ``1e3``, ``010`` is 10; ``2.5`` is an error)
+a float                       any finite number (``1`` becomes ``1.0``; ``1e-3`` is 0.001)
+text                          text; on the command line the value as typed (``-p segment 0123`` is
+                              ``"0123"``); ``null`` gives None (a text parameter may be switched off)
+a list, tuple, dict           a value of the same kind
+============================  ======================================================================
+
+The shipped notebooks annotate their ``None`` defaults as ``Optional[X]``: papermill's
+``inspect_notebook`` (``papermill --help-notebook``) does not read ``X | None`` and would drop the
+parameter.
+
+A notebook may bound numeric parameters in its metadata, inclusive, ``null`` for no bound::
+
+    "bsc": {"parameter_bounds": {"n_boot": [1, null], "discount_rate_monthly": [0, 1]}}
+
+A value outside its bounds is an error naming the parameter, the notebook, the bound and the value
+(``None``, where the type allows it, is not bounded). The bounds must name declared parameters and
+hold their defaults.
 
 A name declared with defaults of different types in different notebooks is converted per notebook.
 
@@ -59,7 +77,7 @@ __all__ = [
 
 
 class ParameterError(ReportError):
-    """A parameter name no selected notebook declares, or a value of the wrong type."""
+    """A parameter name no selected notebook declares, a value of the wrong type or outside its bounds."""
 
 
 class CommandLineValue(str):
@@ -130,6 +148,15 @@ class DeclaredParameter:
     literal : bool
         True when the default is a literal (``1.0``, ``"csat"``, ``None``, ``[1, 2]``), so its type is
         known without running the notebook.
+    annotation : str or None
+        The annotation as written (``"Optional[float]"``), if any.
+    types : tuple of type, optional
+        The types the annotation allows (among ``str``, ``int``, ``float``, ``bool`` and
+        ``NoneType``); None without an annotation or with one of other types (then the default
+        decides).
+    bounds : (number or None, number or None), optional
+        Inclusive lower and upper bounds from the notebook's ``bsc.parameter_bounds`` metadata
+        (None: unbounded on that side).
     """
 
     name: str
@@ -137,10 +164,15 @@ class DeclaredParameter:
     source: str | None
     default: Any = None
     literal: bool = False
+    annotation: str | None = None
+    types: tuple[type, ...] | None = None
+    bounds: tuple[float | None, float | None] | None = None
 
     @property
     def expected(self) -> str | None:
         """What values the parameter accepts, in words (None: anything)."""
+        if self.types is not None:
+            return _types_words(self.types)
         if not self.literal or self.default is None:
             return None
         return _type_words(self.default)
@@ -171,48 +203,181 @@ def declared_parameters(path: str | Path) -> dict[str, DeclaredParameter]:
     Returns
     -------
     dict of str to DeclaredParameter
-        In the order of the cell (a name assigned twice keeps its last default); empty when the
-        notebook has no parameters cell.
+        In the order of the cell (a name assigned twice keeps its last default, and its annotation
+        unless the last assignment has its own); empty when the notebook has no parameters cell.
+        Bounds come from the notebook's ``bsc.parameter_bounds`` metadata.
 
     Raises
     ------
     ReportError
-        If the notebook cannot be read or its parameters cell is not valid Python.
+        If the notebook cannot be read, its parameters cell is not valid Python, or its
+        ``parameter_bounds`` are malformed, name a parameter the cell does not declare or exclude
+        its default.
     """
     path = Path(path)
     nb = read_notebook(path)
     cells = [c for c in nb.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])]
-    if not cells:
-        return {}
-    source = cells[0].source
+    source = cells[0].source if cells else ""
     try:
         tree = ast.parse(source)
     except SyntaxError as exc:
         raise ReportError(f"the parameters cell of '{path}' is not valid Python: {exc}") from exc
     declared: dict[str, DeclaredParameter] = {}
     for node in tree.body:
+        annotation: ast.expr | None = None
         if isinstance(node, ast.Assign):
             targets, value = node.targets, node.value
         elif isinstance(node, ast.AnnAssign):
-            targets, value = [node.target], node.value
+            targets, value, annotation = [node.target], node.value, node.annotation
         else:
             continue
         for target in targets:
             if isinstance(target, ast.Name):
-                declared.pop(target.id, None)  # keep the cell's order of the last assignment
-                declared[target.id] = _declared(target.id, path, source, value)
-    return declared
+                previous = declared.pop(target.id, None)  # keep the cell's order of the last assignment
+                parameter = _declared(target.id, path, source, value, annotation)
+                if annotation is None and previous is not None and previous.annotation is not None:
+                    parameter = replace(parameter, annotation=previous.annotation, types=previous.types)
+                declared[target.id] = parameter
+    bounds = _parameter_bounds(nb.metadata.get("bsc", {}), path, declared)
+    return {name: replace(p, bounds=bounds.get(name)) if name in bounds else p for name, p in declared.items()}
 
 
-def _declared(name: str, path: Path, source: str, value: ast.expr | None) -> DeclaredParameter:
+def _declared(
+    name: str, path: Path, source: str, value: ast.expr | None, annotation: ast.expr | None = None
+) -> DeclaredParameter:
+    typing_ = {}
+    if annotation is not None:
+        typing_ = {
+            "annotation": ast.get_source_segment(source, annotation) or ast.unparse(annotation),
+            "types": _annotation_types(annotation),
+        }
     if value is None:
-        return DeclaredParameter(name, path, None)
+        return DeclaredParameter(name, path, None, **typing_)
     text = ast.get_source_segment(source, value) or ast.unparse(value)
     try:
         default = ast.literal_eval(value)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return DeclaredParameter(name, path, text)
-    return DeclaredParameter(name, path, text, default, literal=True)
+        return DeclaredParameter(name, path, text, **typing_)
+    return DeclaredParameter(name, path, text, default, literal=True, **typing_)
+
+
+_NONE = type(None)
+#: The annotation names a parameter's type is read from; others leave the default to decide.
+_ANNOTATION_TYPES: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool, "None": _NONE}
+
+
+def _annotation_types(node: ast.expr) -> tuple[type, ...] | None:
+    """The types an annotation allows (``X``, ``X | Y``, ``Optional[X]``, ``Union[X, Y]``, quoted or not).
+
+    None when any part is not one of :data:`_ANNOTATION_TYPES`.
+    """
+    if isinstance(node, ast.Constant):
+        if node.value is None:
+            return (_NONE,)
+        if isinstance(node.value, str):  # a quoted annotation
+            try:
+                return _annotation_types(ast.parse(node.value.strip(), mode="eval").body)
+            except SyntaxError:
+                return None
+        return None
+    if isinstance(node, ast.Name):
+        kind = _ANNOTATION_TYPES.get(node.id)
+        return None if kind is None else (kind,)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        parts = [_annotation_types(node.left), _annotation_types(node.right)]
+    elif isinstance(node, ast.Subscript):
+        outer = node.value
+        name = outer.id if isinstance(outer, ast.Name) else None
+        if isinstance(outer, ast.Attribute) and isinstance(outer.value, ast.Name) and outer.value.id == "typing":
+            name = outer.attr
+        members = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        if name == "Optional" and len(members) == 1:
+            parts = [_annotation_types(members[0]), (_NONE,)]
+        elif name == "Union":
+            parts = [_annotation_types(member) for member in members]
+        else:
+            return None
+    else:
+        return None
+    if any(part is None for part in parts):
+        return None
+    return tuple(dict.fromkeys(kind for part in parts for kind in part))  # type: ignore[union-attr]
+
+
+def _parameter_bounds(
+    meta: Mapping[str, Any], path: Path, declared: Mapping[str, DeclaredParameter]
+) -> dict[str, tuple[float | None, float | None]]:
+    """The notebook's ``bsc.parameter_bounds``, checked: name -> (low, high), inclusive, None for open."""
+    raw = meta.get("parameter_bounds") if isinstance(meta, Mapping) else None
+    if raw is None:
+        return {}
+    where = f"'{path}': bsc.parameter_bounds in the notebook's metadata"
+    if not isinstance(raw, Mapping):
+        raise ReportError(f"{where} must map parameter names to [low, high], got {_SHOWN.repr(raw)}")
+    bounds: dict[str, tuple[float | None, float | None]] = {}
+    for name, pair in raw.items():
+        if name not in declared:
+            close = difflib.get_close_matches(str(name), list(declared), n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ReportError(f"{where} names '{name}', which the parameters cell does not declare{hint}")
+        if (
+            not isinstance(pair, (list, tuple))
+            or len(pair) != 2
+            or not all(_is_bound(b) for b in pair)
+            or (pair[0] is not None and pair[1] is not None and pair[0] > pair[1])
+        ):
+            raise ReportError(
+                f"{where}: the bounds of '{name}' must be [low, high] with finite numbers or null (no bound) "
+                f"and low <= high, got {_SHOWN.repr(pair)}"
+            )
+        bounds[name] = (pair[0], pair[1])
+        parameter = declared[name]
+        if parameter.literal and parameter.default is not None and _outside(parameter.default, bounds[name]):
+            raise ReportError(f"{where}: the default {name} = {parameter.source} is not {_range_words(bounds[name])}")
+    return bounds
+
+
+def _is_bound(bound: Any) -> bool:
+    if bound is None:
+        return True
+    return isinstance(bound, numbers.Real) and not isinstance(bound, bool) and math.isfinite(bound)
+
+
+def _outside(value: Any, bounds: tuple[float | None, float | None]) -> bool:
+    """True if ``value`` is not a number within ``bounds`` (inclusive)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return True
+    low, high = bounds
+    return bool((low is not None and value < low) or (high is not None and value > high))
+
+
+def _range_words(bounds: tuple[float | None, float | None]) -> str:
+    low, high = bounds
+    if low is not None and high is not None:
+        return f"between {low} and {high}"
+    if low is not None:
+        return f"at least {low}"
+    if high is not None:
+        return f"at most {high}"
+    return "a number"
+
+
+_KIND_WORDS: dict[type, str] = {
+    bool: "true or false",
+    int: "a whole number",
+    float: "a finite number",
+    str: "text",
+    _NONE: "null",
+}
+
+
+def _types_words(types: Sequence[type]) -> str:
+    """What an annotation allows, in words: ``a finite number or null``."""
+    kinds = [kind for kind in (bool, int, float, str, _NONE) if kind in types]
+    if int in kinds and float in kinds:  # a float takes whole numbers too
+        kinds.remove(int)
+    words = [_KIND_WORDS[kind] for kind in kinds]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
 
 
 def _type_words(default: Any) -> str:
@@ -248,7 +413,10 @@ def _value_words(value: Any) -> str:
 
 
 def convert_parameter(value: Any, declared: DeclaredParameter, where: str | None = None) -> Any:
-    """Convert ``value`` to the type of the parameter's declared default.
+    """Convert ``value`` to the parameter's type and check it against its bounds.
+
+    The type is the annotation's when it has one of the types :mod:`bsc_toolkit.report_params`
+    reads, else the declared default's.
 
     Parameters
     ----------
@@ -268,28 +436,72 @@ def convert_parameter(value: Any, declared: DeclaredParameter, where: str | None
     Raises
     ------
     ParameterError
-        Naming the parameter, the notebook, the expected type, the default and the value given.
+        Naming the parameter, the notebook, the expected type, the annotation and default and the
+        value given; or, for a value outside the notebook's ``parameter_bounds``, the bound.
     """
+    types = declared.types if declared.types is not None else _default_types(declared)
     if isinstance(value, CommandLineValue):
-        parsed = value.parsed
-        if declared.literal and isinstance(declared.default, str):
-            return None if parsed is None else str(value)
-        numeric = isinstance(declared.default, (int, float)) and not isinstance(declared.default, bool)
-        if declared.literal and numeric and isinstance(parsed, str):
-            number = _number_text(parsed)  # 010 for a number parameter is 10
-            parsed = parsed if number is None else number
-        value = parsed
-    if not declared.literal or declared.default is None:
-        return value
-    default = declared.default
-    converted = _converted(value, default)
+        value = _command_line_value(value, types)
+    if declared.types is not None:
+        converted = _converted_to_types(value, declared.types)
+    elif not declared.literal or declared.default is None:
+        converted = value
+    else:
+        converted = _converted(value, declared.default)
+    origin = f" ({where})" if where else ""
     if converted is _INVALID:
-        origin = f" ({where})" if where else ""
+        annotation = f"declared as {declared.annotation}, " if declared.types is not None else ""
+        default = "no default" if declared.source is None else f"the default is {declared.source}"
         raise ParameterError(
-            f"parameter '{declared.name}' of {declared.notebook.name}{origin}: expected {_type_words(default)} "
-            f"(the default is {declared.source}), got {_SHOWN.repr(value)} ({_value_words(value)})"
+            f"parameter '{declared.name}' of {declared.notebook.name}{origin}: expected {declared.expected} "
+            f"({annotation}{default}), got {_SHOWN.repr(value)} ({_value_words(value)})"
+        )
+    if declared.bounds is not None and converted is not None and _outside(converted, declared.bounds):
+        raise ParameterError(
+            f"parameter '{declared.name}' of {declared.notebook.name}{origin}: must be "
+            f"{_range_words(declared.bounds)} (bsc.parameter_bounds in the notebook's metadata), "
+            f"got {_SHOWN.repr(converted)}"
         )
     return converted
+
+
+def _default_types(declared: DeclaredParameter) -> tuple[type, ...]:
+    """The types a literal default stands for, as far as reading command-line text goes."""
+    if not declared.literal:
+        return ()
+    default = declared.default
+    if isinstance(default, bool):
+        return (bool,)
+    if isinstance(default, int):
+        return (int,)
+    if isinstance(default, float):
+        return (float,)
+    if isinstance(default, str):
+        return (str, _NONE)
+    return ()
+
+
+def _command_line_value(value: CommandLineValue, types: Sequence[type]) -> Any:
+    """Text from the command line for a parameter of ``types``: as typed for text, else read as YAML."""
+    parsed = value.parsed
+    if str in types and not any(kind in types for kind in (bool, int, float)):
+        return None if parsed is None else str(value)
+    if (int in types or float in types) and str not in types and isinstance(parsed, str):
+        number = _number_text(parsed)  # 010 for a number parameter is 10
+        return parsed if number is None else number
+    return parsed
+
+
+def _converted_to_types(value: Any, types: Sequence[type]) -> Any:
+    """``value`` as the first of an annotation's types that takes it (_INVALID if none does)."""
+    if value is None:
+        return None if _NONE in types else _INVALID
+    for kind, example in ((bool, False), (int, 0), (float, 0.0), (str, "")):
+        if kind in types:
+            converted = _converted(value, example)
+            if converted is not _INVALID:
+                return converted
+    return _INVALID
 
 
 _INVALID = object()

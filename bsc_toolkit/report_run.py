@@ -11,7 +11,8 @@ Every report is written atomically: the notebook runs into the scratch folder, i
 only a complete HTML file replaces the previous report (:func:`_write_html`). A notebook that fails
 leaves its previous report untouched; the executed copy with the error is kept in
 ``reports/_failed/`` for debugging. The atomic-write helpers are shared with
-:mod:`bsc_toolkit.report_index`.
+:mod:`bsc_toolkit.report_index`. A report written is read for sections that could not be computed
+(:func:`section_errors`), which the run reports without withholding the report.
 
 Internal to :mod:`bsc_toolkit.report`, which holds the public API.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -27,7 +29,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import nbformat
 
@@ -37,6 +39,35 @@ from bsc_toolkit.report_types import ReportError, ReportJob
 
 class _Stopped(Exception):
     """Internal: the run's kernel was stopped by a signal."""
+
+
+class _Written(NamedTuple):
+    """Internal: a report written, and the sections in it that could not be computed."""
+
+    path: Path
+    section_errors: tuple[str, ...]
+
+
+def section_errors(page: str) -> tuple[str, ...]:
+    """The sections of a report that could not be computed, in page order.
+
+    Read from the hidden markers :class:`bsc_toolkit.capabilities.report_section` leaves
+    (:func:`bsc_toolkit.capabilities.section_markers`): the sections whose status is ``error``,
+    named ``report.key`` (e.g. ``"satisfaction_retention_value.what_if"``). A page without markers
+    (a notebook that does not use ``report_section``) has none.
+
+    Parameters
+    ----------
+    page : str
+        The report's HTML.
+
+    Returns
+    -------
+    tuple of str
+    """
+    from bsc_toolkit.capabilities import section_markers
+
+    return tuple(section for section, status in section_markers(page).items() if status == "error")
 
 
 class _ReportRun:
@@ -137,7 +168,9 @@ class _ReportRun:
 
         return RunKernelManager
 
-    def render(self, job: ReportJob, out: Path, hide_code: bool, kernel_name: str, timeout: int | None) -> Path | None:
+    def render(
+        self, job: ReportJob, out: Path, hide_code: bool, kernel_name: str, timeout: int | None
+    ) -> _Written | None:
         """Execute ``job`` and write its report; None if a signal stopped it (nothing written)."""
         params = notebook_parameters(job.parameters, declared_parameters(job.notebook))
         try:
@@ -183,7 +216,7 @@ class _ReportRun:
         except Exception as exc:
             if self.killed:
                 raise _Stopped from exc
-            detail = _describe_execution_error(exc)
+            detail = _describe_execution_error(exc, timeout)
             where = ""
             if executed.exists():
                 kept = out / "_failed" / f"{job.name}.ipynb"
@@ -206,8 +239,8 @@ class _ReportRun:
             executed.unlink(missing_ok=True)
 
 
-def _write_html(job: ReportJob, nb: Any, out: Path, hide_code: bool) -> Path:
-    """Convert an executed notebook to HTML and write it atomically."""
+def _write_html(job: ReportJob, nb: Any, out: Path, hide_code: bool) -> _Written:
+    """Convert an executed notebook to HTML, write it atomically, and read its sections that failed."""
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(
@@ -228,11 +261,20 @@ def _write_html(job: ReportJob, nb: Any, out: Path, hide_code: bool) -> Path:
         (out / "_failed" / f"{job.name}.ipynb").unlink(missing_ok=True)
     except OSError:
         pass  # a stale copy of an earlier failure that cannot be removed does not make this report wrong
-    return target
+    return _Written(target, section_errors(body))
 
 
-def _describe_execution_error(exc: Exception) -> str:
-    """A failed execution in words: the cell, the error's name and value."""
+def _describe_execution_error(exc: Exception, timeout: int | None = None) -> str:
+    """A failed execution in words: the cell, the error's name and value; for a cell that timed out,
+    the timeout, how to change it and the cell's first line."""
+    # nbclient's CellTimeoutError (a TimeoutError), known by name: nbclient comes with papermill
+    if isinstance(exc, TimeoutError) and any(c.__name__ == "CellTimeoutError" for c in type(exc).__mro__):
+        # nbclient's message shows the cell between two rules of dashes: keep its first line
+        parts = re.split(r"^-{5,}$", str(exc), flags=re.M)
+        first = parts[1].strip().splitlines()[0] if len(parts) >= 3 and parts[1].strip() else None
+        cell = f" (the cell starting {first!r})" if first else ""
+        limit = f"the cell timeout of {timeout} s" if timeout is not None else "the cell timeout"
+        return f"a cell ran longer than {limit}{cell}; bsc report --cell-timeout SECONDS allows more"
     ename = getattr(exc, "ename", None)
     evalue = getattr(exc, "evalue", None)
     cell = getattr(exc, "exec_count", None) or getattr(exc, "cell_index", None)

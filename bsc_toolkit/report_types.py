@@ -110,15 +110,41 @@ class ReportJob:
 
 @dataclass(frozen=True)
 class ReportResult:
-    """Outcome of one :class:`ReportJob`."""
+    """Outcome of one :class:`ReportJob`.
+
+    Attributes
+    ----------
+    job : ReportJob
+    html_path : Path or None
+        The report written (None if the notebook failed or does not apply to the data).
+    seconds : float
+    error : str or None
+        Why the notebook failed (its previous report, if any, was kept).
+    not_applicable : str or None
+        What the data lack for the report to run at all (it was not run).
+    section_errors : tuple of str
+        Sections of a written report that could not be computed (markers of status ``error``
+        left by :class:`bsc_toolkit.capabilities.report_section`, e.g.
+        ``"satisfaction_retention_value.what_if"``), in page order. The report is written and
+        ``ok``, but not ``complete``.
+    """
 
     job: ReportJob
     html_path: Path | None
     seconds: float
     error: str | None = None
     not_applicable: str | None = None
+    section_errors: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        """True unless the notebook failed (a report that does not apply to the data is not a failure)."""
+        """True unless the notebook failed (a report that does not apply to the data is not a failure).
+
+        A report with sections that could not be computed is written, so it is ok; see ``complete``.
+        """
         return self.error is None
+
+    @property
+    def complete(self) -> bool:
+        """True if the notebook did not fail and every section of its report was computed."""
+        return self.error is None and not self.section_errors

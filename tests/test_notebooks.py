@@ -14,7 +14,8 @@ import papermill as pm
 import pytest
 
 from bsc_toolkit.data.io import ensure_default_dataset
-from bsc_toolkit.report import _declared_parameters, discover_notebooks, plan_reports
+from bsc_toolkit.report import discover_notebooks, plan_reports
+from bsc_toolkit.report_params import declared_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = discover_notebooks(ROOT / "notebooks")
@@ -38,7 +39,30 @@ def test_notebook_conventions(path):
     assert nb.metadata["kernelspec"]["name"] == "python3"
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("#")
     # papermill must parse every parameter line (it drops lines with a second '=')
-    assert set(pm.inspect_notebook(str(path))) == _declared_parameters(path)
+    assert set(pm.inspect_notebook(str(path))) == set(declared_parameters(path))
+
+
+#: Counts and rates each notebook must bound in its metadata where it declares them.
+BOUNDED = {
+    "n_boot": (1, None),
+    "horizon_periods": (1, None),
+    "n_sims": (1, None),
+    "top_n": (1, None),
+    "horizon_months": (1, None),
+    "baseline_periods": (1, None),
+    "n_trend": (1, None),
+    "discount_rate_monthly": (0, 1),
+}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_parameters_are_typed_and_counts_bounded(path):
+    """A None default says its type (else any value would reach the kernel); counts have bounds."""
+    declared = declared_parameters(path)  # also checks the bounds: declared names, defaults inside
+    untyped = [p.name for p in declared.values() if p.literal and p.default is None and p.types is None]
+    assert not untyped, f"annotate these None defaults, e.g. 'name: Optional[str] = None': {untyped}"
+    bounds = {name: p.bounds for name, p in declared.items() if p.bounds is not None}
+    assert bounds == {name: bound for name, bound in BOUNDED.items() if name in declared}
 
 
 JOBS = plan_reports(notebooks_dir=ROOT / "notebooks")
@@ -52,7 +76,7 @@ def test_notebook_runs_top_to_bottom(job, tmp_path):
     pm.execute_notebook(
         str(job.notebook),
         str(out),
-        parameters={k: v for k, v in job.parameters.items() if k in _declared_parameters(job.notebook)},
+        parameters={k: v for k, v in job.parameters.items() if k in declared_parameters(job.notebook)},
         kernel_name="python3",
         cwd=str(job.notebook.parent),
         progress_bar=False,
@@ -63,7 +87,7 @@ def test_notebook_runs_top_to_bottom(job, tmp_path):
     assert not errors
     images = sum("image/png" in o.get("data", {}) for c in executed.cells if c.cell_type == "code" for o in c.outputs)
     assert images >= 1, "each report shows at least one figure"
-    if "solutions" in _declared_parameters(job.notebook):
+    if "solutions" in declared_parameters(job.notebook):
         _assert_teaching_checks(executed, solutions=bool(job.parameters.get("solutions", False)))
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -113,6 +116,27 @@ def test_index_lists_reports_in_order_and_drops_deleted_ones(tmp_path):
     (tmp_path / "c.html").unlink()
     page = build_index(tmp_path).read_text()  # entries of earlier runs are kept while their file exists
     assert "Title a" in page and "Title b" in page and "Title c" not in page
+
+
+def test_index_survives_a_hand_edited_manifest_and_shortens_errors_without_cutting_entities(tmp_path):
+    (tmp_path / "kept.html").write_text("kept")
+    manifest = [
+        {"name": "kept", "file": "kept.html", "error": "it broke", "order": "first"},  # no failed, title, generated
+        {"name": "na", "not_applicable": "churn dates", "parameters": "x"},
+        {"title": "no name: dropped"},
+        "not an entry",
+    ]
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    page = build_index(tmp_path).read_text()
+    kept = next(line for line in page.splitlines() if 'href="kept.html"' in line)
+    assert ">kept</a>" in kept and '<span class="bad">failed: it broke (showing the previous report)</span>' in kept
+    assert "not applicable: needs churn dates" in page and "no name" not in page
+
+    job = ReportJob(tmp_path / "long.ipynb", "long", "Long")
+    error = "x" * 295 + "<b> & more after the cut"  # the cut falls inside '&lt;' if made after escaping
+    page = build_index(tmp_path, [ReportResult(job, None, 1.0, error)]).read_text()
+    shown = re.search(r'<span class="bad">failed [^:]+:[^:]+: (.*?)</span>', page).group(1)
+    assert shown == "x" * 295 + "&lt;b..." and html.unescape(shown) == error[:297] + "..."
 
 
 def test_split_report_args():

@@ -1,5 +1,6 @@
-"""`bsc report` under bad input and interruption: parameters, --mask-ids, the output folder,
-the scorecard, data warnings and SIGINT/SIGTERM (issue 13)."""
+"""`bsc report` under bad input and interruption: parameters (types, annotations, bounds), --mask-ids,
+the output folder, the scorecard, data warnings, sections that could not be computed, the cell
+timeout and SIGINT/SIGTERM (issue 13)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ from types import SimpleNamespace
 
 import nbformat
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from typer.testing import CliRunner
 
 import bsc_toolkit.data.io as data_io
 import bsc_toolkit.report as report_module
+from bsc_toolkit.capabilities import REQUIREMENTS, report_section
 from bsc_toolkit.cli import app
 from bsc_toolkit.report import (
     ReportError,
@@ -40,7 +43,7 @@ from bsc_toolkit.report_params import (
     convert_parameter,
     declared_parameters,
 )
-from bsc_toolkit.report_run import _write_html
+from bsc_toolkit.report_run import _write_html, section_errors
 from bsc_toolkit.scorecard.spec import default_scorecard_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -217,6 +220,179 @@ def test_cli_data_dir_is_a_parameter_like_any_other(tmp_path, no_kernel):
     assert "--data-dir gives the parameter data_dir" in res.output
 
 
+# ------------------------------------------------------------------ parameters: annotations
+ANNOTATED = """\
+# ruff: noqa: UP045
+from typing import Optional, Union
+
+market: Optional[float] = None  # a number, or None
+segment: str | None = None
+flag: Optional[bool] = None
+count: int | None = None
+quoted: "int | None" = None
+either: Union[int, str] = 1
+whole_or_not: int | float = 2
+required: int
+names: list[str] | None = None  # not a type the checks read: anything, as without annotation
+level = None
+level: Optional[int] = None  # annotated later: the last declaration counts
+later: Optional[float] = None
+later = 0.5  # assigned again without annotation: keeps its annotation
+"""
+
+
+@pytest.fixture
+def annotated(tmp_path: Path) -> dict:
+    return declared_parameters(_notebook(tmp_path / "annotated.ipynb", ANNOTATED))
+
+
+def test_annotations_give_the_types_of_none_defaults(annotated):
+    none = type(None)
+    assert annotated["market"].types == (float, none) and annotated["market"].annotation == "Optional[float]"
+    assert annotated["segment"].types == (str, none) and annotated["flag"].types == (bool, none)
+    assert annotated["count"].types == (int, none) and annotated["quoted"].types == (int, none)
+    assert annotated["either"].types == (int, str) and annotated["required"].types == (int,)
+    assert annotated["names"].types is None and annotated["names"].expected is None  # anything
+    assert annotated["level"].types == (int, none) and annotated["later"].types == (float, none)
+    assert annotated["market"].expected == "a finite number or null"
+    assert annotated["whole_or_not"].expected == "a finite number"
+
+
+@pytest.mark.parametrize(
+    ("name", "given", "expected"),
+    [
+        ("market", CommandLineValue("2e7"), 2e7),
+        ("market", CommandLineValue("20000000"), 20000000.0),  # a float accepts whole numbers
+        ("market", 5, 5.0),
+        ("market", CommandLineValue("null"), None),
+        ("segment", CommandLineValue("0123"), "0123"),  # text as typed
+        ("segment", CommandLineValue("1"), "1"),
+        ("segment", CommandLineValue("~"), None),
+        ("flag", CommandLineValue("true"), True),
+        ("flag", None, None),
+        ("count", CommandLineValue("010"), 10),
+        ("count", 3.0, 3),
+        ("quoted", CommandLineValue("7"), 7),
+        ("either", CommandLineValue("7"), 7),
+        ("either", CommandLineValue("seven"), "seven"),
+        ("whole_or_not", CommandLineValue("3"), 3),
+        ("whole_or_not", CommandLineValue("2.5"), 2.5),
+        ("names", CommandLineValue("abc"), "abc"),
+        ("later", CommandLineValue("1"), 1.0),
+    ],
+)
+def test_values_are_converted_to_the_annotated_type(annotated, name, given, expected):
+    value = convert_parameter(given, annotated[name])
+    assert value == expected and type(value) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("name", "given", "words", "declared"),
+    [
+        (
+            "market",
+            CommandLineValue("abc"),
+            "a finite number or null",
+            "declared as Optional[float], the default is None",
+        ),
+        ("market", CommandLineValue(".inf"), "a finite number or null", "declared as Optional[float]"),
+        ("market", True, "a finite number or null", "the default is None"),
+        ("segment", 5, "text or null", "declared as str | None"),
+        ("flag", CommandLineValue("1"), "true or false or null", "declared as Optional[bool]"),
+        ("count", CommandLineValue("2.5"), "a whole number or null", "declared as int | None"),
+        ("quoted", CommandLineValue("x"), "a whole number or null", 'declared as "int | None"'),
+        ("either", None, "a whole number or text", "declared as Union[int, str], the default is 1"),
+        ("required", CommandLineValue("x"), "a whole number", "declared as int, no default"),
+        ("level", CommandLineValue("abc"), "a whole number or null", "declared as Optional[int]"),
+    ],
+)
+def test_a_value_that_does_not_fit_the_annotation_names_it(annotated, name, given, words, declared):
+    with pytest.raises(ParameterError) as err:
+        convert_parameter(given, annotated[name])
+    message = str(err.value)
+    assert message.startswith(f"parameter '{name}' of annotated.ipynb: expected {words} (")
+    assert declared in message
+
+
+def test_cli_none_default_parameters_are_typed_in_the_shipped_notebooks(tmp_path, no_kernel):
+    args = ["report", "--notebooks-dir", str(NOTEBOOKS), "--out", str(tmp_path)]
+    res = CliRunner().invoke(app, [*args, "-p", "market_size_usd", "abc"])
+    assert res.exit_code == 1 and "no report was run" in res.output
+    assert (
+        "parameter 'market_size_usd' of customer_kpis.ipynb: expected a finite number or null "
+        "(declared as Optional[float], the default is None), got 'abc' (text)"
+    ) in res.output
+    res = CliRunner().invoke(app, [*args, "-p", "mask_ids", "maybe"])
+    assert res.exit_code == 1 and "parameter 'mask_ids' of " in res.output and "true or false or null" in res.output
+
+
+# ------------------------------------------------------------------ parameters: bounds in the notebook's metadata
+BOUNDED = "from typing import Optional\nn_boot = 100\nrate = 0.1\nlimit: Optional[int] = None"
+
+
+def _bounded(path: Path, bounds: object, meta: dict | None = None) -> Path:
+    return _notebook(path, BOUNDED, meta={"parameter_bounds": bounds, **(meta or {})})
+
+
+def test_values_outside_the_declared_bounds_are_refused_before_any_kernel(tmp_path):
+    nb = _bounded(tmp_path / "b.ipynb", {"n_boot": [1, None], "rate": [0, 1], "limit": [None, 10]})
+    declared = declared_parameters(nb)
+    assert declared["n_boot"].bounds == (1, None) and declared["rate"].bounds == (0, 1)
+    job = plan_reports([nb], tmp_path, parameters={"n_boot": CommandLineValue("1"), "rate": 1, "limit": None})[0]
+    assert job.parameters == {"n_boot": 1, "rate": 1.0, "limit": None}  # inclusive bounds; None is not bounded
+    cases = {
+        "n_boot": (
+            CommandLineValue("0"),
+            "must be at least 1 (bsc.parameter_bounds in the notebook's metadata), got 0",
+        ),
+        "rate": (
+            CommandLineValue("1.5"),
+            "must be between 0 and 1 (bsc.parameter_bounds in the notebook's metadata), got 1.5",
+        ),
+        "limit": (11, "must be at most 10 (bsc.parameter_bounds in the notebook's metadata), got 11"),
+    }
+    for name, (value, words) in cases.items():
+        with pytest.raises(ParameterError) as err:
+            plan_reports([nb], tmp_path, parameters={name: value})
+        assert str(err.value) == f"parameter '{name}' of b.ipynb: {words}"
+    _bounded(nb, {"n_boot": [1, None]}, meta={"variants": {"quick": {"n_boot": 0}}})
+    with pytest.raises(
+        ParameterError, match=r"'n_boot' of b.ipynb \(variant 'quick' in the notebook's metadata\): must be at least 1"
+    ):
+        plan_reports([nb], tmp_path)  # a variant is checked too
+
+
+@pytest.mark.parametrize(
+    ("bounds", "message"),
+    [
+        ({"n_bot": [1, None]}, "names 'n_bot', which the parameters cell does not declare; did you mean 'n_boot'?"),
+        ({"n_boot": [1]}, "the bounds of 'n_boot' must be [low, high]"),
+        ({"n_boot": [5, 1]}, "low <= high, got [5, 1]"),
+        ({"n_boot": ["1", None]}, "finite numbers or null"),
+        ({"n_boot": [True, None]}, "finite numbers or null"),
+        ({"n_boot": [1000, None]}, "the default n_boot = 100 is not at least 1000"),
+        (["n_boot"], "must map parameter names to [low, high]"),
+    ],
+)
+def test_malformed_bounds_are_an_error_naming_the_notebook(tmp_path, bounds, message):
+    nb = _bounded(tmp_path / "b.ipynb", bounds)
+    with pytest.raises(ReportError) as err:
+        declared_parameters(nb)
+    assert f"'{nb}': bsc.parameter_bounds in the notebook's metadata" in str(err.value)
+    assert message in str(err.value)
+
+
+def test_cli_counts_of_zero_stop_the_run_naming_parameter_notebook_bound_and_value(tmp_path, no_kernel):
+    args = ["report", "--notebooks-dir", str(NOTEBOOKS), "--out", str(tmp_path)]
+    res = CliRunner().invoke(app, [*args, "-p", "n_boot", "0", "-p", "horizon_periods", "0"])
+    assert res.exit_code == 1 and "no report was run" in res.output and "Traceback" not in res.output
+    assert re.search(r"parameter '(n_boot|horizon_periods)' of \w+\.ipynb: must be at least 1 .*got 0", res.output)
+    res = CliRunner().invoke(app, [*args, "-p", "discount_rate_monthly", "1.2"])
+    assert res.exit_code == 1
+    assert "parameter 'discount_rate_monthly' of customer_value.ipynb: must be between 0 and 1" in res.output
+    assert "got 1.2" in res.output
+
+
 # ------------------------------------------------------------------ --mask-ids and data warnings
 @pytest.fixture
 def recorded(monkeypatch: pytest.MonkeyPatch) -> dict:
@@ -227,9 +403,10 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> dict:
         seen["load"] = (path, mask_ids, os.environ.get("BSC_MASK_KEY"))
         return SimpleNamespace(warnings=("3 customer ids appear twice",))
 
-    def run(jobs, out_dir, hide_code, data):
+    def run(jobs, out_dir, hide_code, data, cell_timeout):
         seen["jobs"] = {j.name: j.parameters for j in jobs}
         seen["key"] = os.environ.get("BSC_MASK_KEY")
+        seen["cell_timeout"] = cell_timeout
         return [ReportResult(j, None, 0.0, not_applicable="stand-in") for j in jobs]
 
     monkeypatch.setattr(data_io, "load_dataset", load_dataset)
@@ -261,7 +438,7 @@ def test_mask_ids_goes_to_the_notebooks_that_declare_it_with_one_key_per_run(tmp
 
     first_key = recorded["key"]
     res = CliRunner().invoke(app, args)  # without the flag: no mask_ids, the description decides
-    assert res.exit_code == 0 and "mask_ids" not in recorded["jobs"]["kpis"] and recorded["load"][1] is False
+    assert res.exit_code == 0 and "mask_ids" not in recorded["jobs"]["kpis"] and recorded["load"][1] is None
     # still one key per run (a description asking for pseudonyms gets the same ones in every report)
     assert re.fullmatch(r"[0-9a-f]{64}", recorded["key"]) and recorded["key"] != first_key
     assert "BSC_MASK_KEY" not in os.environ
@@ -277,28 +454,168 @@ def test_mask_ids_goes_to_the_notebooks_that_declare_it_with_one_key_per_run(tmp
     assert "no report was run" in res.output and not recorded
 
 
-def test_mask_ids_is_not_passed_to_a_loader_without_it(tmp_path, recorded, monkeypatch):
-    def load_dataset(path=None):  # a loader from before mask_ids
-        recorded["old"] = path
-        return SimpleNamespace()
+def test_mask_ids_masks_the_data_set_loaded_before_the_kernels(tmp_path, small_data_dir, monkeypatch):
+    """The real load_dataset: --mask-ids gives pseudonyms, without it the description decides (ids as they are)."""
+    monkeypatch.delenv("BSC_MASK_KEY", raising=False)
+    seen: dict = {}
 
-    monkeypatch.setattr(data_io, "load_dataset", load_dataset)
+    def run(jobs, out_dir, hide_code, data, cell_timeout):
+        seen["ids"] = data.customers["customer_id"].astype(str).tolist()
+        return [ReportResult(j, None, 0.0, not_applicable="stand-in") for j in jobs]
+
+    monkeypatch.setattr(report_module, "run_reports", run)
     suite = _mask_suite(tmp_path / "nbs")
-    res = CliRunner().invoke(
-        app,
-        [
-            "report",
-            "--notebooks-dir",
-            str(suite),
-            "--data-dir",
-            str(tmp_path),
-            "--out",
-            str(tmp_path / "o"),
-            "--mask-ids",
-        ],
-    )
+    args = ["report", "--notebooks-dir", str(suite), "--data-dir", str(small_data_dir), "--out", str(tmp_path / "o")]
+    raw = sorted(pd.read_csv(small_data_dir / "customers.csv")["customer_id"].astype(str))
+    res = CliRunner().invoke(app, [*args, "--mask-ids"])
     assert res.exit_code == 0, res.output
-    assert recorded["old"] == str(tmp_path.resolve()) and recorded["jobs"]["kpis"]["mask_ids"] is True
+    assert len(seen["ids"]) == len(raw) and all(re.fullmatch(r"C-[0-9a-f]{10}", i) for i in seen["ids"])
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 0, res.output
+    assert sorted(seen["ids"]) == raw
+
+
+def test_cell_timeout_goes_to_the_run_and_must_be_positive(tmp_path, recorded):
+    suite = _mask_suite(tmp_path / "nbs")
+    args = ["report", "--notebooks-dir", str(suite), "--data-dir", str(tmp_path), "--out", str(tmp_path / "out")]
+    assert CliRunner().invoke(app, args).exit_code == 0 and recorded["cell_timeout"] == 600  # the default
+    res = CliRunner().invoke(app, [*args, "--cell-timeout", "45"])
+    assert res.exit_code == 0 and recorded["cell_timeout"] == 45
+    recorded.clear()
+    res = CliRunner().invoke(app, [*args, "--cell-timeout", "0"])
+    assert res.exit_code == 2 and "--cell-timeout" in res.output and not recorded  # refused by the option parser
+
+
+# ------------------------------------------------------------------ sections that could not be computed
+def test_section_errors_are_read_from_the_markers_of_a_page(capsys, monkeypatch):
+    import IPython.display
+
+    monkeypatch.setattr(IPython.display, "display", lambda obj: print(obj.data))
+    features = dict.fromkeys(REQUIREMENTS, True)  # the data have everything: nothing is read from a data set
+    with report_section(None, "customer_kpis", "overview", features) as ok:
+        assert ok
+        raise ValueError("horizon_periods must be at least 1")
+    with report_section(None, "customer_kpis", "overview", features):
+        pass  # a later cell of the same section that renders does not hide the failure
+    with report_section(None, "customer_kpis", "csat", features):
+        pass
+    with report_section(None, "customer_kpis", "profitability", features) as ok:
+        raise KeyError("revenue_usd")
+    page = capsys.readouterr().out
+    assert section_errors(page) == ("customer_kpis.overview", "customer_kpis.profitability")
+    assert section_errors("<p>a notebook without report_section</p>") == ()
+
+
+def _partial_results(suite: Path, out: Path) -> list[ReportResult]:
+    jobs = {j.name: j for j in plan_reports(notebooks_dir=suite)}
+    return [
+        ReportResult(jobs["kpis"], out / "kpis.html", 1.0, section_errors=("kpis.nps", "kpis.csat")),
+        ReportResult(jobs["value"], out / "value.html", 2.0),
+        ReportResult(jobs["lesson"], None, 0.0, not_applicable="stand-in"),
+    ]
+
+
+def test_cli_lists_reports_with_section_errors_and_exits_1(tmp_path, monkeypatch):
+    suite = _mask_suite(tmp_path / "nbs")
+    out = tmp_path / "out"
+    results = _partial_results(suite, out)
+    monkeypatch.setattr(data_io, "load_dataset", lambda path, mask_ids: SimpleNamespace(warnings=()))
+    monkeypatch.setattr(report_module, "run_reports", lambda jobs, **kwargs: results)
+    res = CliRunner().invoke(app, ["report", "--notebooks-dir", str(suite), "--out", str(out)])
+    assert res.exit_code == 1, res.output
+    assert re.search(r"^ok\*     kpis +1\.0 s", res.stdout, re.M) and re.search(r"^ok      value ", res.stdout, re.M)
+    assert "        written, but 2 sections could not be computed: kpis.nps, kpis.csat\n" in res.stderr
+    last = res.stderr.strip().splitlines()[-1]
+    assert last == (
+        "error: 1 of 3 report(s) written with sections that could not be computed: kpis (2)"
+    )  # one line a nightly job can log
+    assert "Traceback" not in res.output
+
+    failed = ReportResult(results[1].job, None, 3.0, "notebook 'value.ipynb' failed: cell 4: ValueError: boom")
+    monkeypatch.setattr(report_module, "run_reports", lambda jobs, **kwargs: [results[0], failed, results[2]])
+    res = CliRunner().invoke(app, ["report", "--notebooks-dir", str(suite), "--out", str(out)])
+    assert res.exit_code == 1
+    assert res.stderr.strip().splitlines()[-1] == (
+        "error: 1 of 3 report(s) failed; previous versions were kept; "
+        "1 of 3 report(s) written with sections that could not be computed: kpis (2)"
+    )
+
+    complete = [results[1], results[2]]
+    monkeypatch.setattr(report_module, "run_reports", lambda jobs, **kwargs: complete)
+    res = CliRunner().invoke(app, ["report", "--notebooks-dir", str(suite), "--out", str(out)])
+    assert res.exit_code == 0 and "error" not in res.output and "ok*" not in res.output
+
+
+def test_index_and_manifest_show_section_errors_in_words(tmp_path):
+    suite = _mask_suite(tmp_path / "nbs")
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("kpis", "value"):
+        (out / f"{name}.html").write_text(name)
+    results = _partial_results(suite, out)
+    assert not results[0].complete and results[0].ok and results[1].complete
+    page = build_index(out, results).read_text()
+    row = next(line for line in page.splitlines() if 'href="kpis.html"' in line)
+    assert '<span class="warn">written, but 2 sections could not be computed: kpis.nps, kpis.csat</span>' in row
+    assert '<span class="ok">ok</span>' in next(line for line in page.splitlines() if 'href="value.html"' in line)
+    manifest = {e["name"]: e for e in json.loads((out / "manifest.json").read_text())}
+    assert manifest["kpis"]["section_errors"] == ["kpis.nps", "kpis.csat"] and "section_errors" not in manifest["value"]
+
+    failed = ReportResult(results[0].job, None, 1.0, "notebook 'kpis.ipynb' failed: boom")
+    page = build_index(out, [failed]).read_text()  # the previous report stays, with its sections in words
+    row = next(line for line in page.splitlines() if 'href="kpis.html"' in line)
+    assert "(showing the previous report, written, but 2 sections could not be computed: kpis.nps, kpis.csat)" in row
+
+    page = build_index(out, [ReportResult(results[0].job, out / "kpis.html", 1.0)]).read_text()
+    assert '<span class="ok">ok</span>' in next(line for line in page.splitlines() if 'href="kpis.html"' in line)
+    manifest = {e["name"]: e for e in json.loads((out / "manifest.json").read_text())}
+    assert "section_errors" not in manifest["kpis"]  # a complete run clears them
+
+
+SECTION_ERROR = """\
+from bsc_toolkit.capabilities import REQUIREMENTS, report_section
+
+features = dict.fromkeys(REQUIREMENTS, True)
+with report_section(None, "customer_kpis", "overview", features) as ok:
+    if ok:
+        raise ValueError(f"horizon_periods must be at least 1, got {horizon_periods}")
+with report_section(None, "customer_kpis", "csat", features) as ok:
+    if ok:
+        print("the csat section rendered")
+"""
+
+
+@pytest.mark.slow
+def test_cli_writes_a_report_with_a_failed_section_and_exits_1(tmp_path):
+    nb = _notebook(tmp_path / "nbs" / "partial.ipynb", "horizon_periods = 0", SECTION_ERROR)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["report", "--notebooks-dir", str(nb.parent), "--out", str(out)])
+    assert res.exit_code == 1, res.output
+    assert re.search(r"^ok\*     partial ", res.stdout, re.M)
+    assert "written, but 1 section could not be computed: customer_kpis.overview" in res.stderr
+    assert res.stderr.strip().splitlines()[-1] == (
+        "error: 1 of 1 report(s) written with sections that could not be computed: partial (1)"
+    )
+    page = (out / "partial.html").read_text()  # written: its other sections are useful
+    assert "the csat section rendered" in page and "horizon_periods must be at least 1, got 0" in page
+    assert "written, but 1 section could not be computed: customer_kpis.overview" in (out / "index.html").read_text()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest[0]["section_errors"] == ["customer_kpis.overview"]
+
+
+@pytest.mark.slow
+def test_cell_timeout_fails_a_slow_notebook_and_keeps_its_previous_report(tmp_path):
+    nb = _notebook(tmp_path / "nbs" / "sleepy.ipynb", "seconds = 60", "import time\ntime.sleep(seconds)")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sleepy.html").write_text("<p>previous</p>")
+    t0 = time.monotonic()
+    results = run_reports(plan_reports([nb], nb.parent), out_dir=out, progress=False, cell_timeout=1)
+    assert time.monotonic() - t0 < 30  # not the 60 s of the cell
+    assert not results[0].ok, results
+    assert "a cell ran longer than the cell timeout of 1 s (the cell starting 'import time')" in results[0].error
+    assert "--cell-timeout SECONDS allows more" in results[0].error
+    assert (out / "sleepy.html").read_text() == "<p>previous</p>"
 
 
 # ------------------------------------------------------------------ output folder
