@@ -673,9 +673,4 @@ def check_scorecards(jobs: Sequence[ReportJob]) -> None:
             load_scorecard(path)
         except (ScorecardError, OSError) as exc:
             raise ReportError(f"report '{job.name}': {which} cannot be used: {exc}") from exc
-        except UnicodeDecodeError as exc:
-            raise ReportError(
-                f"report '{job.name}': {which} cannot be used: it is not UTF-8 text (byte {exc.start}: {exc.reason}); "
-                "save it as UTF-8"
-            ) from exc
         checked.add(path)

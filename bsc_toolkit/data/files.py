@@ -18,7 +18,7 @@ import pandas as pd
 from bsc_toolkit.data.description import ReadOptions
 from bsc_toolkit.data.schemas import DataValidationError
 
-__all__ = ["is_text", "line_offset", "read_columns", "read_parquet", "read_raw", "to_number"]
+__all__ = ["is_text", "line_offset", "read_parquet", "read_raw", "to_number"]
 
 
 def read_parquet(path: Path) -> pd.DataFrame:
@@ -119,8 +119,8 @@ def read_raw(path: Path, table: str, options: ReadOptions | None = None) -> pd.D
     return frame
 
 
-def _read_excel(path: Path, table: str, options: ReadOptions, nrows: int | None = None) -> pd.DataFrame:
-    """One sheet of a workbook (its first ``nrows``), with the same missing-value texts as a CSV file
+def _read_excel(path: Path, table: str, options: ReadOptions) -> pd.DataFrame:
+    """One sheet of a workbook, with the same missing-value texts as a CSV file
     (``None`` is a value)."""
     sheet = options.sheet if options.sheet is not None else 0
     with pd.ExcelFile(path) as book:
@@ -132,55 +132,7 @@ def _read_excel(path: Path, table: str, options: ReadOptions, nrows: int | None 
                 f"could not read {table} file '{path}': it has no sheet {sheet!r}{hint}; its sheets: {names}; "
                 f"name the sheet in dataset.yaml under tables.{table}.read.sheet"
             )
-        return book.parse(sheet, keep_default_na=False, na_values=options.na_values, nrows=nrows)
-
-
-def read_columns(path: Path, table: str, options: ReadOptions | None = None) -> list[str]:
-    """The column names of a table file, reading as little of it as its format allows.
-
-    Parameters
-    ----------
-    path : Path
-        A CSV (.csv, .txt, .tsv), Parquet or Excel (.xlsx, .xlsm) file.
-    table : str
-        The table it feeds, for messages.
-    options : ReadOptions, optional
-        Separator, encoding and sheet, as for :func:`read_raw`.
-
-    Returns
-    -------
-    list of str
-        The names as :func:`read_raw` gives them (without surrounding spaces or a byte-order mark).
-
-    Raises
-    ------
-    DataValidationError
-        When the file cannot be read (:func:`read_raw` then says why), or its one column looks like
-        several joined by another separator.
-    """
-    options = options or ReadOptions()
-    suffix = path.suffix.lower()
-    try:
-        if suffix in (".csv", ".txt", ".tsv"):
-            sep = options.sep or ("\t" if suffix == ".tsv" else ",")
-            frame = pd.read_csv(
-                path, dtype=str, sep=sep, encoding=options.encoding or "utf-8-sig", nrows=1, skipinitialspace=True
-            )
-            _check_separator(frame, path, sep, table, declared=options.sep is not None)
-            names = list(frame.columns)
-        elif suffix == ".parquet":
-            import pyarrow.parquet as pq
-
-            names = list(pq.read_schema(path).names)
-        elif suffix in (".xlsx", ".xlsm"):
-            names = list(_read_excel(path, table, options, nrows=0).columns)
-        else:
-            raise DataValidationError(f"'{path}': unsupported file type {suffix!r}; use .csv, .parquet or .xlsx")
-    except DataValidationError:
-        raise
-    except Exception as exc:  # read_raw names the cause when the table is read
-        raise DataValidationError(f"could not read the columns of {table} file '{path}': {exc}") from exc
-    return [str(c).strip().lstrip("\ufeff") for c in names]
+        return book.parse(sheet, keep_default_na=False, na_values=options.na_values)
 
 
 def _declare(table: str, name: str, value: str, declared: bool) -> str:

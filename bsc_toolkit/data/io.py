@@ -20,13 +20,11 @@ from bsc_toolkit.contracts import RatingScale
 from bsc_toolkit.data.description import (
     DESCRIPTION_FILE,
     DatasetDescription,
-    DescriptionError,
     default_description,
     load_description,
 )
-from bsc_toolkit.data.files import read_columns
 from bsc_toolkit.data.plausibility import check_plausibility, leave_out_after, plausible_date_limit
-from bsc_toolkit.data.privacy import IdMask, mask_key, not_personal_problems, personal_id_problem
+from bsc_toolkit.data.privacy import IdMask, mask_key, personal_id_problem
 from bsc_toolkit.data.reading import read_dataset_tables, read_raw
 from bsc_toolkit.data.schemas import DataValidationError, validate_table
 from bsc_toolkit.data.simulate import Truth, simulate
@@ -315,12 +313,16 @@ def load_dataset(data_dir: str | Path | None = None, mask_ids: bool | None = Non
             f"no table found in '{where}': expected customers, surveys and/or transactions files "
             f"(.csv, .parquet or .xlsx), or a {DESCRIPTION_FILE} that names them"
         )
-    if description.privacy.not_personal:
-        _check_not_personal(description, files, path if path.is_file() else path / DESCRIPTION_FILE)
     masked = description.privacy.mask_customer_ids if mask_ids is None else bool(mask_ids)
     key = mask_key() if masked else None  # a bad $BSC_MASK_KEY stops here, before any file is read
     rows: dict = {}
-    frames, notes = read_dataset_tables(files, description, mask_ids=masked, rows=rows)
+    frames, notes = read_dataset_tables(
+        files,
+        description,
+        mask_ids=masked,
+        rows=rows,
+        description_file=path if path.is_file() else path / DESCRIPTION_FILE,
+    )
     problem = personal_id_problem(frames["customers"]["customer_id"], description, files, masked)
     if problem is not None:
         raise DataValidationError(f"Invalid data set (customer ids):\n  - {problem}")
@@ -372,24 +374,6 @@ def _table_files(path: Path, description: DatasetDescription) -> dict[str, Path]
         if found:
             files[table] = found[0]
     return files
-
-
-def _check_not_personal(description: DatasetDescription, files: dict[str, Path], source: Path) -> None:
-    """Every entry of ``privacy.not_personal`` must name a column of a table file.
-
-    Only the files' headers are read. A file whose header cannot be read is left to the reading
-    of the tables, which says why; the entries are then not checked.
-    """
-    columns: dict[str, list[str]] = {}
-    for table, file in files.items():
-        try:
-            names = read_columns(file, table, description.read_options(table))
-        except DataValidationError:
-            return
-        columns.setdefault(file.name, []).extend(names)
-    problems = not_personal_problems(description.privacy.not_personal, columns)
-    if problems:
-        raise DescriptionError(f"Invalid data set description '{source}':\n" + "\n".join(f"  - {p}" for p in problems))
 
 
 def _undescribed_tables(description: DatasetDescription, files: dict[str, Path]) -> list[str]:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bsc_toolkit.data.description import DatasetDescription
+from bsc_toolkit.data.description import DatasetDescription, DescriptionError, ReadOptions
 from bsc_toolkit.data.files import line_offset, read_parquet, read_raw, to_number
 from bsc_toolkit.data.ids import apply_id_type, check_references, drop_missing_ids, settle_id_type
 from bsc_toolkit.data.mapping import (
@@ -37,7 +37,7 @@ from bsc_toolkit.data.mapping import (
     with_source_names,
 )
 from bsc_toolkit.data.plausibility import window_problems
-from bsc_toolkit.data.privacy import drop_personal_columns, personal_column_problems
+from bsc_toolkit.data.privacy import drop_personal_columns, not_personal_problems, personal_column_problems
 from bsc_toolkit.data.schemas import DataValidationError, validate_table
 
 __all__ = ["read_dataset_tables", "read_raw", "read_parquet", "to_number"]
@@ -55,6 +55,7 @@ def read_dataset_tables(
     *,
     mask_ids: bool = False,
     rows: dict[str, np.ndarray] | None = None,
+    description_file: str | Path | None = None,
 ) -> tuple[dict[str, pd.DataFrame], list[str]]:
     """Read, map and validate the tables of a data set.
 
@@ -70,6 +71,8 @@ def read_dataset_tables(
     rows : dict, optional
         Filled with the file row position of each row of the tables whose rows were partly left
         out (rows without an id or a rating), for messages about the loaded tables.
+    description_file : str or Path, optional
+        The ``dataset.yaml`` the description came from, for messages about it.
 
     Returns
     -------
@@ -81,6 +84,9 @@ def read_dataset_tables(
 
     Raises
     ------
+    DescriptionError
+        When an entry of ``privacy.not_personal`` names no column of the files (checked once every
+        file is read, before any is mapped).
     DataValidationError
         Every problem of every table, each once, grouped by file: contract problems, personal
         columns mapped or kept, dates outside a declared observation window
@@ -91,15 +97,27 @@ def read_dataset_tables(
     raws: dict[tuple, pd.DataFrame] = {}
     mapped: dict[str, pd.DataFrame] = {}
     pending: dict[str, list[str]] = {}  # problems found while mapping a table that is still validated
+    for table, path in files.items():  # every file first: privacy.not_personal names their columns
+        key = _raw_key(path, description.read_options(table))
+        if key not in raws:
+            try:
+                raws[key] = read_raw(path, table, description.read_options(table))
+            except DataValidationError as exc:
+                errors.append(str(exc))
+                raws[key] = None
+    if description.privacy.not_personal and not errors:
+        columns: dict[str, list[str]] = {}
+        for key, raw in raws.items():
+            columns.setdefault(Path(key[0]).name, []).extend(raw.columns)
+        problems = not_personal_problems(description.privacy.not_personal, columns)
+        if problems:
+            raise DescriptionError(
+                f"Invalid data set description '{description_file}':\n" + "\n".join(f"  - {p}" for p in problems)
+            )
     for table, path in files.items():
-        options = description.read_options(table)
-        key = (str(path), options.sep, options.encoding, options.sheet, tuple(options.na_values or ()))
-        try:
-            if key not in raws:
-                raws[key] = read_raw(path, table, options)
-        except DataValidationError as exc:
-            errors.append(str(exc))
-            continue
+        key = _raw_key(path, description.read_options(table))
+        if raws[key] is None:
+            continue  # could not be read: the error is listed
         problems = personal_column_problems(table, description, mask_ids)
         row_offset = line_offset(path)
         frame = map_columns(raws[key], table, description, str(path), problems, row_offset)
@@ -184,6 +202,11 @@ def read_dataset_tables(
             + "; there are no acquisition dates, segments or churn information"
         )
     return {t: frames[t] for t in ("customers", "surveys", "transactions")}, notes
+
+
+def _raw_key(path: Path, options: ReadOptions) -> tuple:
+    """What makes two tables' reads of a file the same read (one file may feed several tables)."""
+    return (str(path), options.sep, options.encoding, options.sheet, tuple(options.na_values or ()))
 
 
 def _empty(table: str) -> pd.DataFrame:

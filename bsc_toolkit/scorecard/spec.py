@@ -475,4 +475,8 @@ def load_scorecard(path: str | Path | None = None) -> Scorecard:
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ScorecardError(f"{file}: not valid YAML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ScorecardError(
+            f"{file}: it is not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8"
+        ) from None
     return scorecard_from_dict(data, source=str(file))

@@ -263,3 +263,10 @@ def test_measure_rating_names_the_rating_column():
     card = scorecard_from_dict(data)
     assert [m.rating for m in card.objective("sat").measures] == ["csat", "nps", "csat", "speed"]
     assert card.objective("rev").measures[0].rating is None
+
+
+def test_a_scorecard_that_is_not_utf8_is_a_scorecard_error(tmp_path):
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(default_scorecard_path().read_text().replace("Customer", "Kunden ä", 1).encode("latin-1"))
+    with pytest.raises(ScorecardError, match=r"latin.yaml: it is not UTF-8 text \(byte \d+: .*\); save it as UTF-8"):
+        load_scorecard(latin)
