@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BSC = Path(sys.executable).with_name("bsc")
 
 
-def _personal_data_set(folder: Path) -> tuple[Path, list[str], list[str]]:
-    """Simulated data with ids 'acct-<n>' and a name and e-mail column; returns the folder, ids and names."""
+def _personal_data_set(folder: Path) -> tuple[Path, list[str]]:
+    """Simulated data with ids 'acct-<n>x' and a name and e-mail column; returns the folder and the names."""
     sim = simulate(n_customers=800, seed=11)
     ids = {i: f"acct-{i:05d}x" for i in sim.customers["customer_id"]}
     for table in (sim.customers, sim.surveys, sim.transactions):
@@ -30,12 +30,12 @@ def _personal_data_set(folder: Path) -> tuple[Path, list[str], list[str]]:
     names = [f"Quenbury Zalthor {i}" for i in range(len(sim.customers))]
     sim.customers["name"] = names
     sim.customers["email"] = [f"zalthor{i}@example.org" for i in range(len(sim.customers))]
-    return sim.to_dir(folder), list(ids.values()), names
+    return sim.to_dir(folder), names
 
 
 @pytest.mark.slow
 def test_masked_reports_show_no_id_name_or_address(tmp_path: Path) -> None:
-    data_dir, ids, names = _personal_data_set(tmp_path / "data")
+    data_dir, names = _personal_data_set(tmp_path / "data")
     out = tmp_path / "reports"
     env = {k: v for k, v in os.environ.items() if k != "BSC_MASK_KEY"}
     run = subprocess.run(
@@ -63,11 +63,10 @@ def test_masked_reports_show_no_id_name_or_address(tmp_path: Path) -> None:
     assert {"customer_value.html", "customer_kpis.html", "index.html"} <= set(pages)
     everything = "\n".join(pages.values()) + run.stdout + run.stderr
     assert "acct-" not in everything, "a raw customer id reached a report"
-    assert "Quenbury" not in everything and "Zalthor" not in everything.replace("zalthor", "")
-    assert "@example.org" not in everything
+    assert not [name for name in names if name in everything], "a customer name reached a report"
+    assert "Quenbury" not in everything and "@example.org" not in everything
     # the personal columns were left out with a note, and the top customers are shown by pseudonym
     for page in ("customer_kpis.html", "customer_value.html"):
         assert "look like personal data and were left out" in pages[page]
     pseudonyms = set(re.findall(r"C-[0-9a-f]{10,}", pages["customer_value.html"]))
     assert len(pseudonyms) >= 10, "the top-customers table shows no pseudonyms"
-    assert len(ids) == 800 and len(names) == 800
