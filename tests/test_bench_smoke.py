@@ -29,3 +29,22 @@ def test_bench_link_models_runs_and_caches_the_simulation(tmp_path, capsys):
     # second run reuses the cached data set
     assert bench.main(args) == 0
     assert "(cached run)" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_bench_clv_runs_and_agrees_with_lifetimes(tmp_path, capsys):
+    pytest.importorskip("lifetimes", reason="lifetimes (the dev extra) is not installed")
+    spec = importlib.util.spec_from_file_location("bench_clv", ROOT / "benchmarks" / "bench_clv.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out_file = tmp_path / "bench_clv.json"
+    assert bench.main(["--quick", "--n-customers", "3000", "--repeats", "1", "--output", str(out_file)]) == 0
+    out = capsys.readouterr().out
+    results = json.loads(out.strip().splitlines()[-1])
+    assert results == json.loads(out_file.read_text())
+    sim = next(r for r in results if r["name"] == "simulated 3,000")
+    assert sim["n_customers"] == 3000 and sim["bsc_model"] == "BG/NBD"
+    for r in results:
+        assert r["bsc_seconds"] > 0 and r["lifetimes_seconds"] > 0 and r["lifetimes_weights_seconds"] > 0
+        assert r["max_rel_diff_params"] < 1e-4 and r["max_rel_diff_se"] < 1e-3
+        assert f"ratio {r['ratio']:.1f}x" in out

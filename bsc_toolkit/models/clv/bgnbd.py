@@ -1,13 +1,37 @@
-"""The BG/NBD model of repeat purchasing: :class:`BetaGeoFitter`.
+"""The BG/NBD model of repeat purchasing: :class:`BetaGeoFitter`, and its limiting models.
 
 Fader, Hardie & Lee (2005), "Counting your customers the easy way: an alternative to the
 Pareto/NBD model", *Marketing Science* 24(2), 275-284. Maximum likelihood as described in
-:mod:`bsc_toolkit.models.clv._fitting`.
+:mod:`bsc_toolkit.models.clv._fitting`, on the distinct ``(x, t_x, T)`` rows of the data with the
+analytic gradient and Hessian of :func:`~bsc_toolkit.models.clv._bgnbd_math.family_loglik`.
+
+Where the BG/NBD likelihood rises towards a boundary of its parameter space, the limiting model
+there is fitted and used instead (:data:`MODELS`):
+
+=================================  ====================  ==========================================
+model                              parameters            boundary of the BG/NBD
+=================================  ====================  ==========================================
+BG/NBD                             r, alpha, a, b        --
+NBD (no drop-out)                  r, alpha              b -> inf or a -> 0 (no-dropout boundary)
+BG/Poisson                         lambda, a, b          r, alpha -> inf, r / alpha fixed
+BG/NBD (common drop-out            r, alpha, p           a, b -> inf, a / (a + b) fixed
+probability)
+BG/NBD (split drop-out)            r, alpha, pi          a, b -> 0, a / (a + b) fixed
+Poisson (no drop-out)              lambda                no drop-out and one purchase rate
+Poisson (common drop-out           lambda, p             common drop-out and one purchase rate
+probability)
+Poisson (split drop-out)           lambda, pi            split drop-out and one purchase rate
+=================================  ====================  ==========================================
+
+(In the split drop-out model a share ``pi`` of the customers leaves right after their first repeat
+purchase and the others never leave: the Beta(a, b) distribution of drop-out probabilities has
+piled up at 0 and 1.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -15,13 +39,24 @@ import pandas as pd
 from scipy import special
 
 from bsc_toolkit.models._base import NotEstimableError
-from bsc_toolkit.models.clv._fitting import _BaseFitter
+from bsc_toolkit.models.clv._bgnbd_math import (
+    BetaDropout,
+    CommonDropout,
+    GammaRates,
+    NoDropout,
+    PoissonRate,
+    RFMRows,
+    SplitDropout,
+    compress_rfm,
+    family_loglik,
+)
+from bsc_toolkit.models.clv._fitting import Limit, ModelSpec, _BaseFitter, _Likelihood
 from bsc_toolkit.models.clv._inputs import _as_float_array, _rfm_arrays, _wrap_like
 
-__all__ = ["BetaGeoFitter"]
+__all__ = ["BetaGeoFitter", "MODELS"]
 
 #: A fitted BG/NBD that puts more than this share of the customers still alive has found
-#: practically no drop-out in the data (its no-drop-out limit, the NBD model).
+#: practically no drop-out in the data (close to its no-drop-out limit, the NBD model).
 NO_DROPOUT_ALIVE_SHARE = 0.99
 
 _NO_DROPOUT = (
@@ -30,25 +65,197 @@ _NO_DROPOUT = (
     "for everyone and long-horizon forecasts assume nobody leaves)"
 )
 
+# -- the model family ------------------------------------------------------------------------------
+_NONE_MEANING = "the drop-out probability tends to 0 for every customer (b -> infinity or a -> 0)"
+_NONE_CONSEQUENCE = "predictions assume nobody leaves (P(alive) = 1 for every customer)"
+_RATES_BOUNDARY = "no-heterogeneity boundary (purchase rates)"
+_RATES_MEANING = "purchase rates stop differing across customers (r, alpha -> infinity with r / alpha fixed)"
+_RATES_CONSEQUENCE = "every customer buys at the same rate while alive"
+_COMMON_BOUNDARY = "no-heterogeneity boundary (drop-out probabilities)"
+_COMMON_MEANING = "drop-out probabilities stop differing across customers (a, b -> infinity with a / (a + b) fixed)"
+_COMMON_CONSEQUENCE = "every customer has the same drop-out probability after each repeat purchase"
+_P_ZERO_MEANING = "the common drop-out probability p tends to 0"
+_SPLIT_BOUNDARY = "split drop-out boundary"
+_SPLIT_MEANING = (
+    "drop-out probabilities split between 0 and 1 (a, b -> 0 with a / (a + b) fixed): customers either never "
+    "leave or leave right after their first repeat purchase"
+)
+_SPLIT_CONSEQUENCE = "a share pi of the customers leaves right after their first repeat purchase, the others never"
+_PI_ZERO_MEANING = "the share pi of customers who leave after their first repeat purchase tends to 0"
 
-def _bgnbd_loglik(params: np.ndarray, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
-    """Per-customer BG/NBD log-likelihood (FHL 2005, eq. 6), in logs throughout."""
-    r, alpha, a, b = params
-    common = (
-        special.gammaln(r + x)
-        - special.gammaln(r)
-        + r * np.log(alpha)
-        + special.betaln(a, b + x)
-        - special.betaln(a, b)
+
+def _spec(key: str, name: str, names: tuple[str, ...], limits: tuple[Limit, ...] = ()) -> ModelSpec:
+    powers = {"alpha": 1, "lambda": -1}
+    return ModelSpec(
+        key=key,
+        name=name,
+        param_names=names,
+        transforms=tuple("logit" if n in ("p", "pi") else "log" for n in names),
+        unit_powers=tuple(powers.get(n, 0) for n in names),
+        limits=limits,
     )
-    term_alive = -(r + x) * np.log(alpha + T)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        term_dead = np.where(
-            x > 0,
-            np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) - (r + x) * np.log(alpha + t_x),
-            -np.inf,
-        )
-    return common + np.logaddexp(term_alive, term_dead)
+
+
+def _no_dropout(target: str, meaning: str, start) -> Limit:
+    return Limit("no-dropout boundary", target, meaning, _NONE_CONSEQUENCE, start)
+
+
+#: The BG/NBD and its limiting models, by key; the first is the full model.
+MODELS: dict[str, ModelSpec] = {
+    s.key: s
+    for s in (
+        _spec(
+            "bgnbd",
+            "BG/NBD",
+            ("r", "alpha", "a", "b"),
+            (
+                _no_dropout("nbd", _NONE_MEANING, lambda th: th[:2]),
+                Limit(_RATES_BOUNDARY, "bgp", _RATES_MEANING, _RATES_CONSEQUENCE, lambda th: [th[0] / th[1], *th[2:]]),
+                Limit(
+                    _COMMON_BOUNDARY,
+                    "bg_common",
+                    _COMMON_MEANING,
+                    _COMMON_CONSEQUENCE,
+                    lambda th: [th[0], th[1], th[2] / (th[2] + th[3])],
+                ),
+                Limit(
+                    _SPLIT_BOUNDARY,
+                    "bg_split",
+                    _SPLIT_MEANING,
+                    _SPLIT_CONSEQUENCE,
+                    lambda th: [th[0], th[1], th[2] / (th[2] + th[3])],
+                ),
+            ),
+        ),
+        _spec(
+            "nbd",
+            "NBD (no drop-out)",
+            ("r", "alpha"),
+            (Limit(_RATES_BOUNDARY, "poisson", _RATES_MEANING, _RATES_CONSEQUENCE, lambda th: [th[0] / th[1]]),),
+        ),
+        _spec(
+            "bgp",
+            "BG/Poisson",
+            ("lambda", "a", "b"),
+            (
+                _no_dropout("poisson", _NONE_MEANING, lambda th: th[:1]),
+                Limit(
+                    _COMMON_BOUNDARY,
+                    "poisson_common",
+                    _COMMON_MEANING,
+                    _COMMON_CONSEQUENCE,
+                    lambda th: [th[0], th[1] / (th[1] + th[2])],
+                ),
+                Limit(
+                    _SPLIT_BOUNDARY,
+                    "poisson_split",
+                    _SPLIT_MEANING,
+                    _SPLIT_CONSEQUENCE,
+                    lambda th: [th[0], th[1] / (th[1] + th[2])],
+                ),
+            ),
+        ),
+        _spec(
+            "bg_common",
+            "BG/NBD (common drop-out probability)",
+            ("r", "alpha", "p"),
+            (
+                _no_dropout("nbd", _P_ZERO_MEANING, lambda th: th[:2]),
+                Limit(
+                    _RATES_BOUNDARY,
+                    "poisson_common",
+                    _RATES_MEANING,
+                    _RATES_CONSEQUENCE,
+                    lambda th: [th[0] / th[1], th[2]],
+                ),
+            ),
+        ),
+        _spec(
+            "bg_split",
+            "BG/NBD (split drop-out)",
+            ("r", "alpha", "pi"),
+            (
+                _no_dropout("nbd", _PI_ZERO_MEANING, lambda th: th[:2]),
+                Limit(
+                    _RATES_BOUNDARY,
+                    "poisson_split",
+                    _RATES_MEANING,
+                    _RATES_CONSEQUENCE,
+                    lambda th: [th[0] / th[1], th[2]],
+                ),
+            ),
+        ),
+        _spec("poisson", "Poisson (no drop-out)", ("lambda",)),
+        _spec(
+            "poisson_common",
+            "Poisson (common drop-out probability)",
+            ("lambda", "p"),
+            (_no_dropout("poisson", _P_ZERO_MEANING, lambda th: th[:1]),),
+        ),
+        _spec(
+            "poisson_split",
+            "Poisson (split drop-out)",
+            ("lambda", "pi"),
+            (_no_dropout("poisson", _PI_ZERO_MEANING, lambda th: th[:1]),),
+        ),
+    )
+}
+
+_PARTS = {
+    "bgnbd": (GammaRates, BetaDropout),
+    "nbd": (GammaRates, NoDropout),
+    "bgp": (PoissonRate, BetaDropout),
+    "bg_common": (GammaRates, CommonDropout),
+    "poisson": (PoissonRate, NoDropout),
+    "poisson_common": (PoissonRate, CommonDropout),
+    "bg_split": (GammaRates, SplitDropout),
+    "poisson_split": (PoissonRate, SplitDropout),
+}
+
+
+class _BGLikelihood(_Likelihood):
+    """Compressed RFM rows at the natural time scale and rescaled so that the longest age is 10."""
+
+    specs = MODELS
+
+    def __init__(self, rows: RFMRows) -> None:
+        self.rows = rows
+        self.n = rows.n
+        self.scale = 10.0 / max(float(rows.T_values.max()), 1e-12)
+        self.search_rows = rows.rescaled(self.scale)
+
+    def loglik(self, spec: ModelSpec, theta: np.ndarray, order: int, natural: bool):
+        purchase, dropout = _PARTS[spec.key]
+        return family_loglik(purchase, dropout, theta, self.rows if natural else self.search_rows, order)
+
+    def starts(self, spec: ModelSpec) -> list[np.ndarray]:
+        """Method-of-moments purchase rates (NBD on x / T), a short grid over the drop-out part."""
+        rows = self.search_rows
+        T0 = rows.T_values[rows.zero_iT]
+        TT = np.concatenate([T0, rows.T_values[rows.iT]])
+        xx = np.concatenate([np.zeros(T0.size), rows.x])
+        ww = np.concatenate([rows.zero_w, rows.w])
+        keep = TT > 0
+        TT, xx, ww = TT[keep], xx[keep], ww[keep]
+        rate = xx / TT
+        m = max(float(np.average(rate, weights=ww)), 1e-6)
+        between = float(np.average((rate - m) ** 2, weights=ww) - m * np.average(1.0 / TT, weights=ww))
+        r = float(np.clip(m * m / between, 0.05, 50.0)) if between > 0 else 50.0
+        gamma, lam = [r, r / m], [m]
+        purchase = gamma if _PARTS[spec.key][0] is GammaRates else lam
+        dropout = {
+            "bgnbd": [(1.0, 3.0), (0.5, 1.0), (0.5, 5.0), (2.0, 10.0), (1.0, 1.0)],
+            "bgp": [(1.0, 3.0), (0.5, 1.0), (0.5, 5.0), (2.0, 10.0)],
+            "bg_common": [(0.2,), (0.05,), (0.5,)],
+            "poisson_common": [(0.2,), (0.05,), (0.5,)],
+            "bg_split": [(0.2,), (0.05,), (0.5,)],
+            "poisson_split": [(0.2,), (0.05,), (0.5,)],
+        }.get(spec.key, [()])
+        starts = [np.array([*purchase, *d], dtype=float) for d in dropout]
+        if len(starts) > 1:
+            f = [self.loglik(spec, s, 0, False)[0] for s in starts]
+            starts = [starts[i] for i in np.argsort([-v if np.isfinite(v) else np.inf for v in f])]
+        return starts
 
 
 class BetaGeoFitter(_BaseFitter):
@@ -58,6 +265,17 @@ class BetaGeoFitter(_BaseFitter):
     ``lambda ~ Gamma(r, alpha)`` (shape ``r``, rate ``alpha``); after every repeat
     purchase they become inactive for good with probability ``p ~ Beta(a, b)``.
 
+    When the likelihood rises towards a boundary of the parameter space, the limiting model there
+    is fitted and used (see :data:`MODELS`): e.g. on data without any sign of customers leaving,
+    ``b`` runs to infinity and the fitter uses the NBD model without drop-out (``model_ ==
+    "NBD (no drop-out)"``, ``fit_status_.boundary == "no-dropout boundary"``). ``params_``,
+    ``summary`` and the covariance then hold *that model's* parameters: ``r, alpha`` (NBD),
+    ``lambda, a, b`` (BG/Poisson: one purchase rate for everyone), ``r, alpha, p`` (one drop-out
+    probability ``p`` for everyone), ``r, alpha, pi`` (a share ``pi`` leaves right after the first
+    repeat purchase, the others never), ``lambda``, ``lambda, p`` or ``lambda, pi`` (one purchase
+    rate as well), and every prediction
+    is that model's (finite; ``conditional_probability_alive`` is 1 without drop-out).
+
     Parameters
     ----------
     alpha : float, default 0.05
@@ -66,21 +284,28 @@ class BetaGeoFitter(_BaseFitter):
 
     Attributes
     ----------
+    model_ : str
+        The model used: ``"BG/NBD"`` or a limiting model's name (``fit_status_.model``).
+    fit_status_ : FitStatus
+        Model used, convergence, boundary, a message in words and whether the predictions are usable.
     params_, standard_errors_ : Series
-        Estimates of ``r, alpha, a, b`` and their delta-method standard errors.
+        Estimates of the model's parameters (``r, alpha, a, b`` for the BG/NBD) and their
+        delta-method standard errors.
     confidence_intervals_ : DataFrame
-        ``ci_lower``, ``ci_upper``: Wald intervals on the log scale.
+        ``ci_lower``, ``ci_upper``: Wald intervals on the log scale (logit scale for ``p``).
     cov_params_ : DataFrame
         Covariance matrix of the estimates (``variance_matrix_`` is a deprecated alias).
     log_likelihood_ : float
     n_customers_ : int
     converged_ : bool
-        Whether the best search reported convergence.
+        Whether the search for the model used reached a maximum.
+    search_path_ : list of ModelFit
+        Every model fitted on the way (the BG/NBD first, where its search ended, then the limits used).
     diagnostics_ : list of Diagnostic
-        ``"not_converged"``; ``"boundary"`` when a parameter ran away to a limit of the model
-        (e.g. ``b`` to infinity or ``a`` to zero: no drop-out), the Hessian is not positive
-        definite or a standard error is not finite, or the fit puts more than 99% of the
-        customers still alive (the data show practically no drop-out).
+        ``"limit_model"`` when a limiting model was used (why, in words); ``"not_converged"``;
+        ``"boundary"`` when parameters ran away towards a boundary without a limiting model, the
+        Hessian is not positive definite or a standard error is not finite (predictions withheld);
+        ``"near_boundary"`` when a BG/NBD fit puts more than 99% of the customers still alive.
 
     Examples
     --------
@@ -88,7 +313,7 @@ class BetaGeoFitter(_BaseFitter):
     >>> bgf.summary                                   # doctest: +SKIP
     """
 
-    _param_names = ("r", "alpha", "a", "b")
+    _specs = MODELS
     _label = "BG/NBD"
     _limits = {
         "r": (
@@ -101,11 +326,14 @@ class BetaGeoFitter(_BaseFitter):
             "Gamma(r, alpha) distribution of purchase rates)",
             "purchase rates are extremely dispersed across customers",
         ),
+        "lambda": ("customers buy extremely often", "customers practically never buy again"),
         "a": ("the drop-out probability is close to 1 after every repeat purchase", _NO_DROPOUT),
         "b": (
             _NO_DROPOUT,
             "drop-out probabilities pile up at 1: most customers leave after their first repeat purchase",
         ),
+        "p": ("every customer leaves after their first repeat purchase", _NO_DROPOUT),
+        "pi": ("every customer leaves after their first repeat purchase", _NO_DROPOUT),
     }
 
     def fit(
@@ -116,28 +344,26 @@ class BetaGeoFitter(_BaseFitter):
         T_col: str = "T",
         initial_params: Sequence[float] | None = None,
     ) -> BetaGeoFitter:
-        """Fit on an RFM summary (one row per customer); returns ``self``."""
+        """Fit on an RFM summary (one row per customer); returns ``self``.
+
+        ``initial_params`` (``r, alpha, a, b`` in the data's time unit) is tried first; by default
+        the search starts from method-of-moments values.
+        """
         self._start_fit()
         x, t_x, T = _rfm_arrays(summary, frequency_col, recency_col, T_col)
         if x.size == 0:
             raise NotEstimableError("no customer has a purchase: the BG/NBD model has nothing to fit")
         if not (x > 0).any():
             raise NotEstimableError("no customer has a repeat purchase; the BG/NBD model is not identified")
-        # collapse identical (x, t_x, T) rows: same likelihood, much faster
-        keys = pd.DataFrame({"x": x, "t_x": t_x, "T": T})
-        grouped = keys.groupby(["x", "t_x", "T"], sort=False).size().reset_index(name="w")
-        gx, gt, gT, w = (grouped[c].to_numpy(dtype=float) for c in ("x", "t_x", "T", "w"))
-
-        def neg_ll(eta: np.ndarray, s: float) -> float:  # time rescaled by s: alpha -> alpha * s
-            return -np.dot(w, _bgnbd_loglik(np.exp(eta), gx, gt * s, gT * s))
-
-        starts = [np.log([1.0, 1.0, 1.0, 1.0]), np.log([0.5, 1.0, 0.5, 2.0]), np.log([0.2, 0.3, 1.0, 5.0])]
-        # search with time rescaled so that alpha is O(1)
-        self._fit_ml(neg_ll, starts, initial_params, scaled=1, scale=10.0 / max(gT.max(), 1e-12))
+        if not (T > 0).any():
+            raise NotEstimableError("every customer has age T = 0: the BG/NBD model has no time to fit")
+        rows = compress_rfm(x, t_x, T)
+        self._fit_family(_BGLikelihood(rows), initial_params)
         self.n_customers_ = int(x.size)
         self._max_frequency = int(x.max())
         self._max_T = float(T.max())
-        self._diagnose_no_dropout(gx, gt, gT, w)
+        if self._spec.key == "bgnbd" and self.fit_status_.usable:
+            self._diagnose_no_dropout(rows)
         return self
 
     def _runaway_meanings(self, runaway: dict[str, bool]) -> list[tuple[list[str], bool, str]]:
@@ -160,68 +386,127 @@ class BetaGeoFitter(_BaseFitter):
             )
         return [*rest, (["a", "b"], runaway["a"], meaning)]
 
-    def _diagnose_no_dropout(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, w: np.ndarray) -> None:
-        """Say so when the fit sees practically no drop-out (unless a or b already ran away)."""
-        if {"a", "b"} & set(self.__dict__.get("_runaway", {})) or not np.isfinite(self.params_.to_numpy()).all():
-            return
+    def _diagnose_no_dropout(self, rows: RFMRows) -> None:
+        """Say so when a BG/NBD fit puts more than 99% of the customers alive (close to the NBD limit)."""
+        x = np.concatenate([np.zeros(rows.zero_w.size), rows.x])
+        t_x = np.concatenate([np.zeros(rows.zero_w.size), rows.t_values[rows.it]])
+        T = np.concatenate([rows.T_values[rows.zero_iT], rows.T_values[rows.iT]])
+        w = np.concatenate([rows.zero_w, rows.w])
         alive = float(np.dot(w, self.conditional_probability_alive(x, t_x, T)) / w.sum())
         if alive > NO_DROPOUT_ALIVE_SHARE:
-            self._diagnose(
-                "boundary",
+            text = (
                 f"BG/NBD: the fit puts {alive:.1%} of the customers still alive at the end of the data: "
-                "the data show practically no drop-out, so the drop-out parameters a and b are hardly "
-                "determined and the model is close to its no-drop-out limit (the NBD model). P(alive) "
-                "and long-horizon forecasts rest on that.",
+                "the data show little drop-out, so the drop-out parameters a and b are poorly determined and "
+                "the model is close to its no-drop-out limit (the NBD model), although the BG/NBD still fits "
+                "better. P(alive) and long-horizon forecasts rest on that."
             )
+            self._diagnose("near_boundary", text)
+            status = self.__dict__.get("fit_status_")
+            if status is not None:
+                self.fit_status_ = replace(status, message=f"{status.message} {text.split(': ', 1)[1]}")
 
     # -- predictions ---------------------------------------------------------
 
-    def _p(self) -> tuple[float, float, float, float]:
+    def _parts(self) -> tuple[str, str, dict[str, float]]:
+        """(purchase kind, drop-out kind, parameters) of the model used."""
         self._check_fitted()
-        return tuple(float(v) for v in self.params_[list(self._param_names)])  # type: ignore[return-value]
+        purchase, dropout = _PARTS[self._spec.key]
+        params = {k: float(v) for k, v in self.params_.items()}
+        return purchase.__name__, dropout.__name__, params
+
+    def _p(self) -> tuple[float, ...]:
+        """The parameters of the model used, in order."""
+        self._check_fitted()
+        return tuple(float(v) for v in self.params_)
 
     def expected_number_of_purchases_up_to_time(self, t: Any) -> Any:
-        """E[X(t)]: expected repeat purchases in (0, t] of a new customer (FHL eq. 9)."""
-        r, alpha, a, b = self._p()
+        """E[X(t)]: expected repeat purchases in (0, t] of a new customer (FHL eq. 9 for the BG/NBD)."""
         tt = _as_float_array(t, "t")
         if (tt < 0).any():
             raise ValueError("t must be non-negative")
-        z = tt / (alpha + tt)
-        hyp = special.hyp2f1(r, b, a + b - 1, z)
-        res = (a + b - 1) / (a - 1) * (1 - np.exp(r * np.log(alpha / (alpha + tt))) * hyp)
+        zero = np.zeros_like(tt)
+        res = self._expected_while_alive(tt, zero, zero)
         return _wrap_like(res, t)
 
-    def conditional_probability_alive(self, frequency: Any, recency: Any, T: Any) -> Any:
-        """P(alive at T | x, t_x, T) (Fader, Hardie & Lee 2008 note 021).
+    def _expected_while_alive(self, t: np.ndarray, x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """Expected purchases in (T, T + t] of a customer alive at T with x repeat purchases."""
+        purchase, dropout, p = self._parts()
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if dropout == "SplitDropout":
+                # alive with x >= 1: never leaves; x = 0: a share pi leaves after one more purchase
+                if purchase == "GammaRates":
+                    r, alpha = p["r"], p["alpha"]
+                    never = (r + x) * t / (alpha + T)
+                    once = -np.expm1(-r * np.log1p(t / (alpha + T)))
+                else:
+                    never = p["lambda"] * t + 0.0 * x
+                    once = -np.expm1(-p["lambda"] * t) + 0.0 * x
+                return np.where(x == 0, p["pi"] * once + (1.0 - p["pi"]) * never, never)
+            if purchase == "GammaRates":
+                r, alpha = p["r"], p["alpha"]
+                if dropout == "NoDropout":
+                    return (r + x) * t / (alpha + T)
+                if dropout == "CommonDropout":
+                    q = p["p"]
+                    return -np.expm1(-(r + x) * np.log1p(q * t / (alpha + T))) / q
+                a, b = p["a"], p["b"]
+                z = t / (alpha + T + t)
+                c = a + b + x - 1
+                hyp = special.hyp2f1(r + x, b + x, c, z)
+                log_hyp = np.log(hyp)
+                # Euler's transformation where the series overflows (as lifetimes does)
+                alt = np.log(special.hyp2f1(c - r - x, c - b - x, c, z)) + (c - r - x - b - x) * np.log1p(-z)
+                log_hyp = np.where(np.isfinite(log_hyp), log_hyp, alt)
+                first = c / (a - 1)
+                second = -np.expm1(log_hyp + (r + x) * (np.log(alpha + T) - np.log(alpha + T + t)))
+                return first * second
+            lam = p["lambda"]
+            if dropout == "NoDropout":
+                return lam * t + 0.0 * x
+            if dropout == "CommonDropout":
+                return -np.expm1(-p["p"] * lam * t) / p["p"] + 0.0 * x
+            a, b = p["a"], p["b"]
+            c = a + b + x - 1
+            # e^{-z} 1F1(b + x; c; z) = 1F1(a - 1; c; -z) (Kummer), z = lambda t
+            return c / (a - 1) * (1.0 - special.hyp1f1(a - 1, c, -lam * t))
 
-        Equals 1 for customers without repeat purchases (the model lets customers
-        drop out only after a repeat purchase).
+    def _log_odds_dead(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """log P(dropped out after the last purchase) / P(alive), for x > 0 (-inf without drop-out)."""
+        purchase, dropout, p = self._parts()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if purchase == "GammaRates":
+                timing = (p["r"] + x) * (np.log(p["alpha"] + T) - np.log(p["alpha"] + t_x))
+            else:
+                timing = p["lambda"] * (T - t_x)
+            if dropout == "NoDropout":
+                return np.full(np.broadcast(x, t_x, T).shape, -np.inf)
+            if dropout == "CommonDropout":
+                return special.logit(p["p"]) + timing
+            if dropout == "SplitDropout":
+                return np.where(x == 1, special.logit(p["pi"]) + timing, -np.inf)
+            return np.log(p["a"]) - np.log(p["b"] + np.maximum(x, 1) - 1) + timing
+
+    def conditional_probability_alive(self, frequency: Any, recency: Any, T: Any) -> Any:
+        """P(alive at T | x, t_x, T) (Fader, Hardie & Lee 2008 note 021 for the BG/NBD).
+
+        Equals 1 for customers without repeat purchases (the model lets customers drop out only
+        after a repeat purchase), and for everyone in a model without drop-out.
         """
-        r, alpha, a, b = self._p()
         x = _as_float_array(frequency, "frequency")
         t_x = _as_float_array(recency, "recency")
         TT = _as_float_array(T, "T")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            log_odds_dead = (
-                np.log(a) - np.log(b + np.maximum(x, 1) - 1) + (r + x) * (np.log(alpha + TT) - np.log(alpha + t_x))
-            )
-        res = np.where(x > 0, special.expit(-log_odds_dead), 1.0)
+        res = np.where(x > 0, special.expit(-self._log_odds_dead(x, t_x, TT)), 1.0)
         return _wrap_like(res, frequency, recency, T)
 
     def conditional_expected_number_of_purchases_up_to_time(self, t: Any, frequency: Any, recency: Any, T: Any) -> Any:
-        """E[Y(t) | x, t_x, T]: expected purchases in (T, T + t] (FHL eq. 10)."""
-        r, alpha, a, b = self._p()
+        """E[Y(t) | x, t_x, T]: expected purchases in (T, T + t] (FHL eq. 10 for the BG/NBD)."""
         tt = _as_float_array(t, "t")
         x = _as_float_array(frequency, "frequency")
         TT = _as_float_array(T, "T")
         if (np.asarray(tt) < 0).any():
             raise ValueError("t must be non-negative")
-        z = tt / (alpha + TT + tt)
-        hyp = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
-        first = (a + b + x - 1) / (a - 1)
-        second = 1 - np.exp((r + x) * np.log((alpha + TT) / (alpha + TT + tt))) * hyp
         p_alive = np.asarray(self.conditional_probability_alive(x, recency, TT), dtype=float)
-        res = first * second * p_alive
+        res = self._expected_while_alive(tt, x, TT) * p_alive
         return _wrap_like(res, frequency, recency, T, t)
 
     # alias used by customer_lifetime_value and for lifetimes familiarity

@@ -3,10 +3,12 @@
 :func:`customer_lifetime_value` is the discounted CLV combining a BG/NBD and a Gamma-Gamma fit
 with the formula used by ``lifetimes``; :func:`clv_at_risk` the CLV held by low-satisfaction
 customers, with customer-bootstrap intervals. :func:`clv_plausibility` decides whether the CLV
-figures may be reported at all: a fit at a boundary of the model (e.g. no drop-out, ``b`` running
-to infinity) or that did not converge, forecasts that are not finite, or CLVs far beyond any
+figures may be reported at all: a fit that ran away towards a boundary of the model without a
+limiting model, or that did not converge, forecasts that are not finite, or CLVs far beyond any
 spend ever observed (:func:`largest_yearly_spend`) make them nonsense, and a report must then
-say so instead of printing them.
+say so instead of printing them. A fit that used the limiting model at a boundary (e.g. the NBD
+without drop-out where the BG/NBD's ``b`` runs to infinity; diagnostic ``"limit_model"``) is
+usable: its forecasts are that model's, and the check carries the statement for the report.
 
 Amounts are in the currency of the transactions (the ``_usd`` column suffix is historic).
 """
@@ -40,6 +42,8 @@ __all__ = [
 IMPLAUSIBLE_CLV_FACTOR = 10.0
 #: Diagnostic codes of a fit that make its forecasts unusable.
 _UNUSABLE_CODES = ("boundary", "not_converged")
+#: Diagnostic codes said beside usable figures (a limiting model was used; close to a boundary).
+_NOTE_CODES = ("limit_model", "near_boundary")
 
 #: Number of ``freq`` periods in a month, as used by ``lifetimes`` for CLV.
 PERIODS_PER_MONTH: dict[str, float] = {"W": 4.345, "M": 1.0, "D": 30.0, "h": 30.0 * 24.0}
@@ -61,7 +65,8 @@ def customer_lifetime_value(
 
     Same formula as ``lifetimes``: ``sum_{i=1..time_months} E[purchases in month i]
     * E[average value] / (1 + d)^i``, with the expected purchases from the BG/NBD
-    conditional expectation and the expected value from the Gamma-Gamma model.
+    conditional expectation and the expected value from the Gamma-Gamma model (or from the
+    limiting models the fitters used at a boundary: ``bgf.model_``, ``ggf.model_``).
     A month is ``PERIODS_PER_MONTH[freq]`` periods (4.345 weeks, 30 days, 720 hours).
 
     Returns
@@ -231,7 +236,13 @@ class ClvPlausibility:
     max_yearly_spend : float
         The yardstick (:func:`largest_yearly_spend`).
     at_boundary : bool
-        True when a fit is at a boundary of its model or did not converge.
+        True when a fit is at a boundary of its model without a limiting model, or did not converge.
+    notes : tuple of Diagnostic
+        Diagnostics to show beside figures that are reported: ``"limit_model"`` (a limiting model
+        was used, and why) and ``"near_boundary"``.
+    models : tuple of str
+        The models the forecasts come from (``model_`` of each fit checked), e.g.
+        ``("NBD (no drop-out)", "Gamma-Gamma")``.
     """
 
     plausible: bool
@@ -241,6 +252,8 @@ class ClvPlausibility:
     limit: float = float("nan")
     max_yearly_spend: float = float("nan")
     at_boundary: bool = False
+    notes: tuple[Diagnostic, ...] = field(default_factory=tuple)
+    models: tuple[str, ...] = ()
 
 
 def _finite_share(values: Any) -> tuple[int, int]:
@@ -265,9 +278,12 @@ def clv_plausibility(
 
     The forecasts are not plausible when
 
-    * a fit has a ``"boundary"`` or ``"not_converged"`` diagnostic (e.g. the BG/NBD drop-out
-      parameter ``b`` ran away to infinity: the data show no drop-out, and the model's
-      forecasts at that limit are numerically meaningless);
+    * a fit has a ``"boundary"`` or ``"not_converged"`` diagnostic, or its ``fit_status_`` says it
+      is not usable (parameters ran away towards a boundary of the model without a limiting
+      model, or the search did not converge: forecasts there are numerically meaningless). A fit
+      that used a limiting model (diagnostic ``"limit_model"``, e.g. the NBD without drop-out
+      where the BG/NBD's ``b`` runs to infinity) is usable: its diagnostic is returned in
+      ``notes`` for the report to show beside the figures;
     * any expected number of purchases or any CLV is not finite (or is negative);
     * an expected number of purchases exceeds ``max_purchases`` (e.g. the number of weeks in
       the horizon, at weekly resolution where a customer buys at most once a week);
@@ -307,12 +323,22 @@ def clv_plausibility(
         raise ValueError(f"horizon_months must be positive, got {horizon_months}")
     reasons: list[str] = []
     unusable: list[Diagnostic] = []
+    notes: list[Diagnostic] = []
+    models: list[str] = []
+    status_only: list[str] = []
     for model in (bgf, ggf):
         if model is None:
             continue
         model._check_fitted()
-        unusable += [d for d in model.diagnostics_ if d.code in _UNUSABLE_CODES]
+        found = [d for d in model.diagnostics_ if d.code in _UNUSABLE_CODES]
+        unusable += found
+        notes += [d for d in model.diagnostics_ if d.code in _NOTE_CODES]
+        status = getattr(model, "fit_status_", None)
+        models.append(str(getattr(model, "model_", type(model).__name__)))
+        if status is not None and not status.usable and not found:
+            status_only.append(f"The {status.model} fit is not usable: {status.message}")
     at_boundary = bool(unusable)
+    reasons += status_only
     if at_boundary:
         names = sorted({d.message.split(":", 1)[0] for d in unusable if ":" in d.message})
         codes = {d.code for d in unusable}
@@ -365,11 +391,13 @@ def clv_plausibility(
         limit=limit,
         max_yearly_spend=yardstick,
         at_boundary=at_boundary,
+        notes=tuple(notes),
+        models=tuple(models),
     )
 
 
 def _no_dropout(bgf: BetaGeoFitter) -> bool:
-    """Whether the BG/NBD fit sits at its no-drop-out limit (b large, or a/(a+b) tiny)."""
+    """Whether a BG/NBD fit (not a limiting model) sits at its no-drop-out limit (b large, or a/(a+b) tiny)."""
     try:
         a, b = float(bgf.params_["a"]), float(bgf.params_["b"])
     except (KeyError, AttributeError):

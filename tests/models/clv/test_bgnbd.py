@@ -105,3 +105,15 @@ def test_t_zero_allowed_and_negative_t_rejected():
     assert bgf.conditional_probability_alive(ok["frequency"], ok["recency"], ok["T"]).iloc[0] == 1.0
     with pytest.raises(ValueError, match="negative 'T'"):
         BetaGeoFitter().fit(ok.assign(T=[-1.0, 9.0, 4.0]))
+
+
+def test_duplicated_customers_give_the_same_estimates_and_smaller_standard_errors():
+    """The fit runs on distinct (x, t_x, T) rows with counts: k copies of every customer are k-fold information."""
+    T = np.round(np.random.default_rng(3).uniform(20.0, 40.0, size=1500) * 7) / 7
+    sim = simulate_bgnbd(1500, T=T, seed=9, **TRUE_BG)[["frequency", "recency", "T"]]
+    once = BetaGeoFitter().fit(sim)
+    thrice = BetaGeoFitter().fit(pd.concat([sim, sim, sim], ignore_index=True))
+    np.testing.assert_allclose(thrice.params_, once.params_, rtol=1e-7)
+    np.testing.assert_allclose(thrice.standard_errors_, once.standard_errors_ / np.sqrt(3), rtol=1e-6)
+    assert thrice.log_likelihood_ == pytest.approx(3 * once.log_likelihood_, rel=1e-12)
+    assert thrice.n_customers_ == 4500 and once.model_ == thrice.model_ == "BG/NBD"

@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
+import pandas as pd
 import pytest
 
 from bsc_toolkit.models.clv import BetaGeoFitter, GammaGammaFitter, rfm_summary
 from tests.models.clv.conftest import cdnow_dir
+
+
+@functools.cache
+def _master_summary(path: str) -> pd.DataFrame:
+    from bsc_toolkit.data.datasets import CDNOW_CALIBRATION_END, CDNOW_OBSERVATION_END, load_cdnow
+
+    tx = load_cdnow(path, kind="master")
+    return rfm_summary(
+        tx, freq="D", freq_multiplier=7, calibration_end=CDNOW_CALIBRATION_END, observation_end=CDNOW_OBSERVATION_END
+    )
+
+
+def master_summary() -> pd.DataFrame:
+    """The CDNOW master cohort's calibration summary (23,570 customers, days / 7); skips when absent."""
+    from bsc_toolkit.data.datasets import CDNOW_FILES, find_cdnow
+
+    d = find_cdnow()
+    if d is None or not (d / CDNOW_FILES["master"]).is_file():
+        pytest.skip("CDNOW_master.txt not found (see find_cdnow); set BSC_CDNOW_DIR")
+    return _master_summary(str(d)).copy()
 
 
 def test_cdnow_bgnbd_matches_published(cdnow_summary):
@@ -52,3 +75,20 @@ def test_cdnow_raw_transactions_reproduce_summary(cdnow_summary):
     # under-forecast the CDNOW holdout somewhat; this is a sanity check, not a reference)
     pred = bgf.conditional_expected_number_of_purchases_up_to_time(39.0, s["frequency"], s["recency"], s["T"])
     assert 0.8 < pred.sum() / s["frequency_holdout"].sum() < 1.2
+
+
+def test_cdnow_master_bgnbd_and_gamma_gamma():
+    """The master cohort: the estimates lifetimes 0.11.3 gives (checked to 1e-4 in test_lifetimes_agreement)."""
+    s = master_summary()
+    assert len(s) == 23_570
+    bgf = BetaGeoFitter().fit(s)
+    expected = {"r": 0.251624, "alpha": 4.788943, "a": 0.723434, "b": 2.161088}
+    for k, v in expected.items():
+        assert bgf.params_[k] == pytest.approx(v, rel=1e-5), (k, bgf.params_[k])
+    assert bgf.model_ == "BG/NBD" and bgf.fit_status_.usable and bgf.diagnostics_ == []
+    rep = s[s["monetary_value"] > 0]  # one repeat buyer has a zero mean spend
+    ggf = GammaGammaFitter().fit(rep)
+    for k, v in {"p": 6.275359, "q": 3.624450, "gamma": 14.983687}.items():
+        assert ggf.params_[k] == pytest.approx(v, rel=1e-5), (k, ggf.params_[k])
+    with pytest.raises(ValueError, match="non-positive 'monetary_value'"):
+        GammaGammaFitter().fit(s)

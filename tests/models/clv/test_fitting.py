@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -130,54 +132,110 @@ def test_no_diagnostics_on_the_large_simulation(sim_fit):
     assert bgf.diagnostics_ == []
 
 
-def test_no_dropout_data_give_a_boundary_diagnostic():
-    """Almost nobody drops out (p ~ Beta(0.05, 5000)): the fit runs to the no-drop-out limit."""
+def test_no_dropout_data_use_the_nbd_limit():
+    """Almost nobody drops out (p ~ Beta(0.05, 5000)): b runs away, the NBD without drop-out is used."""
     T = np.random.default_rng(1).uniform(20.0, 40.0, size=2000)
     sim = simulate_bgnbd(2000, T=T, seed=3, r=0.5, alpha=2.0, a=0.05, b=5000.0)
     assert sim["alive"].all()
     bgf = BetaGeoFitter().fit(sim)
-    # what the fit does: b runs away (1.5e13) and the Hessian is singular; r and alpha are fine
-    assert bgf.params_["b"] > 1e6
+    # the BG/NBD search ran away towards b -> infinity; the NBD reaches the same log-likelihood
+    first, last = bgf.search_path_
+    assert first.model == "BG/NBD" and first.ran_away and first.params["b"] > 1e6
+    assert last.model == "NBD (no drop-out)" and last.converged
+    assert last.log_likelihood >= first.log_likelihood - fitting.LIMIT_TOLERANCE
+    assert bgf.model_ == "NBD (no drop-out)" == bgf.fit_status_.model
+    assert list(bgf.params_.index) == ["r", "alpha"] and list(bgf.summary.index) == ["r", "alpha"]
     assert bgf.params_["r"] == pytest.approx(0.5, rel=0.1)
+    assert bgf.standard_errors_.notna().all() and (bgf.standard_errors_ > 0).all()
+    assert bgf.log_likelihood_ == pytest.approx(last.log_likelihood, abs=1e-6)
+    status = bgf.fit_status_
+    assert status.boundary == "no-dropout boundary" and status.usable and status.converged and bgf.converged
+    assert "nobody leaves" in status.message and "b -> infinity" in status.message
+    assert [d.code for d in bgf.diagnostics_] == ["limit_model"]
+    assert bgf.diagnostics_[0].severity == "warning" and bgf.diagnostics_[0].message == status.message
+    md = diagnostics_markdown(bgf)  # escaped for Markdown
+    assert md.startswith("- **Warning:** The BG\\/NBD likelihood rises towards") and md.count("\n- ") == 0
+
+
+def test_a_boundary_without_a_limiting_model_is_withheld(monkeypatch):
+    """Without limiting models the run-away search is reported as such, and not usable."""
+    from dataclasses import replace
+
+    import bsc_toolkit.models.clv.bgnbd as bgnbd
+
+    bare = {k: replace(v, limits=()) for k, v in bgnbd.MODELS.items()}
+    monkeypatch.setattr(BetaGeoFitter, "_specs", bare)
+    T = np.random.default_rng(1).uniform(20.0, 40.0, size=2000)
+    sim = simulate_bgnbd(2000, T=T, seed=3, r=0.5, alpha=2.0, a=0.05, b=5000.0)
+    bgf = BetaGeoFitter().fit(sim)
+    assert bgf.model_ == "BG/NBD" and bgf.params_["b"] > 1e6
+    status = bgf.fit_status_
+    assert not status.usable and not status.converged and not bgf.converged
+    assert status.boundary.endswith("(no limiting model)") and "b -> infinity" in status.boundary
     codes = [d.code for d in bgf.diagnostics_]
     assert codes and set(codes) == {"boundary"}
     text = " ".join(d.message for d in bgf.diagnostics_)
-    assert "b = 1.5" in text and "no-drop-out limit" in text and "not usable" in text
-    assert bgf.converged  # converged to the limit: boundary, not non-convergence
-    md = diagnostics_markdown(bgf)
-    assert md.startswith("- **Warning:** BG") and md.count("\n- ") == len(codes) - 1
+    assert "ran away towards infinity" in text and "no-drop-out limit" in text and "not usable" in text
 
 
-def test_both_drop_out_parameters_to_zero_are_one_diagnostic():
-    T = np.random.default_rng(1).uniform(20.0, 40.0, size=2000)
-    sim = simulate_bgnbd(2000, T=T, seed=4, r=0.5, alpha=2.0, a=0.05, b=5000.0)
-    bgf = BetaGeoFitter().fit(sim)
-    boundary = [d.message for d in bgf.diagnostics_ if d.code == "boundary"]
-    assert bgf.params_["a"] < 1e-6 and bgf.params_["b"] < 1e-6
-    assert len(boundary) == 1 and "split between 0 and 1" in boundary[0]
+def test_both_drop_out_parameters_to_zero_are_one_limit():
+    """a and b running to 0 together mean one limit: drop-out probabilities split between 0 and 1."""
+    bgf = BetaGeoFitter.from_params(r=0.5, alpha=2.0, a=1e-8, b=3e-8)
+    groups = bgf._runaway_meanings({"r": True, "a": False, "b": False})
+    ab = [g for g in groups if g[0] == ["a", "b"]]
+    assert len(groups) == 2 and len(ab) == 1 and "split between 0 and 1" in ab[0][2] and "25.0%" in ab[0][2]
 
 
 def test_high_survival_without_runaway_is_reported(small_bg):
-    """The P(alive) check alone: an NBD-like fit (99%+ alive) without a run-away parameter."""
+    """The P(alive) check alone: an NBD-like fit (99%+ alive) that is still a BG/NBD fit."""
+    from bsc_toolkit.models.clv._bgnbd_math import compress_rfm
+
     bgf = BetaGeoFitter.from_params(r=0.25, alpha=4.0, a=0.01, b=3.0)
     x, t_x, T = (small_bg[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
-    bgf._diagnose_no_dropout(x, t_x, T, np.ones(x.size))
-    assert [d.code for d in bgf.diagnostics_] == ["boundary"]
-    assert "practically no drop-out" in bgf.diagnostics_[0].message
+    bgf._diagnose_no_dropout(compress_rfm(x, t_x, T))
+    assert [d.code for d in bgf.diagnostics_] == ["near_boundary"]
+    assert "little drop-out" in bgf.diagnostics_[0].message
+    assert bgf.fit_status_.usable  # close to the boundary is not at it: the figures stay
 
 
 def test_not_converged_is_reported(small_gg, monkeypatch):
-    real = fitting._maximise
+    real = fitting._search_model
 
-    def never_converges(neg_ll, starts):
-        res = real(neg_ll, starts)
-        return fitting._FitResult(res.log_params, res.neg_ll, False)
+    def never_converges(problem, spec, starts):
+        res = real(problem, spec, starts)
+        return fitting._Search(res.eta, res.f, False, False, res.n_iter)
 
-    monkeypatch.setattr(fitting, "_maximise", never_converges)
+    monkeypatch.setattr(fitting, "_search_model", never_converges)
     ggf = GammaGammaFitter().fit(small_gg)
     assert not ggf.converged and not ggf.converged_
+    assert ggf.model_ == "Gamma-Gamma"  # the limiting models fit much worse: not used
     assert [d.code for d in ggf.diagnostics_] == ["not_converged"]
-    assert "did not report convergence" in ggf.diagnostics_[0].message
+    assert "did not converge" in ggf.diagnostics_[0].message
+    status = ggf.fit_status_
+    assert not status.usable and not status.converged and status.boundary is None
+    assert "did not converge" in status.message
+
+
+def test_fit_status_of_a_sound_fit_and_from_params(small_bg_fit):
+    status = small_bg_fit.fit_status_
+    assert status == fitting.FitStatus("BG/NBD", True, None, status.message, True)
+    assert "interior maximum" in status.message and small_bg_fit.model_ == "BG/NBD"
+    given = BetaGeoFitter.from_params(**TRUE_BG).fit_status_
+    assert given.usable and given.converged and given.boundary is None and "from_params" in given.message
+    # a limiting model's parameters make that model
+    nbd = BetaGeoFitter.from_params(r=0.5, alpha=2.0)
+    assert nbd.model_ == "NBD (no drop-out)" and nbd.fit_status_.model == "NBD (no drop-out)"
+    with pytest.raises(ValueError, match="expected parameters"):
+        BetaGeoFitter.from_params(r=0.5, b=2.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        status.usable = False  # type: ignore[misc]
+
+
+def test_initial_params_are_checked_and_used(small_bg, small_bg_fit):
+    again = BetaGeoFitter().fit(small_bg, initial_params=small_bg_fit.params_.to_numpy())
+    np.testing.assert_allclose(again.params_, small_bg_fit.params_, rtol=1e-6)
+    with pytest.raises(ValueError, match="initial_params must be 4 positive numbers"):
+        BetaGeoFitter().fit(small_bg, initial_params=[1.0, -1.0, 1.0, 1.0])
 
 
 def test_gamma_gamma_assumption_diagnostic():

@@ -122,21 +122,56 @@ def test_clv_plausibility_passes_a_sound_fit():
     assert clv_plausibility(bgf, clv=clv, max_yearly_spend=yardstick, horizon_months=24).plausible
 
 
-@pytest.mark.slow  # the search runs b to infinity: ~2-4 s
-def test_clv_plausibility_withholds_a_fit_at_the_no_dropout_boundary():
+def _no_dropout_sim() -> pd.DataFrame:
     """The data of the boundary test in test_fitting: nobody drops out, b runs to infinity."""
     T = np.random.default_rng(1).uniform(20.0, 40.0, size=2000)
-    sim = simulate_bgnbd(2000, T=T, seed=3, r=0.5, alpha=2.0, a=0.05, b=5000.0)
+    return simulate_bgnbd(2000, T=T, seed=3, r=0.5, alpha=2.0, a=0.05, b=5000.0)
+
+
+def test_clv_plausibility_accepts_the_limiting_model_at_the_no_dropout_boundary():
+    sim = _no_dropout_sim()
     bgf = BetaGeoFitter().fit(sim)
+    assert bgf.model_ == "NBD (no drop-out)"
     ggf = GammaGammaFitter.from_params(**TRUE_GG)
     rfm = _rfm(sim)
+    clv = customer_lifetime_value(bgf, ggf, rfm, time_months=12)
+    assert np.isfinite(clv).all() and (clv >= 0).all()
+    # the NBD forecast: (r + x) / (alpha + T) purchases per week, everyone alive
+    r, alpha = bgf.params_["r"], bgf.params_["alpha"]
+    weekly = (r + rfm["frequency"]) / (alpha + rfm["T"])
+    undiscounted = customer_lifetime_value(bgf, ggf, rfm, time_months=12, discount_rate_monthly=0.0)
+    value = ggf.conditional_expected_average_profit(rfm["frequency"], rfm["monetary_value"])
+    np.testing.assert_allclose(undiscounted, weekly * 12 * 4.345 * value, rtol=1e-9)
+    check = clv_plausibility(bgf, ggf, clv=clv, max_yearly_spend=5000.0)
+    assert check.plausible and not check.at_boundary and check.reasons == ()
+    assert [d.code for d in check.notes] == ["limit_model"] and check.notes[0] in bgf.diagnostics_
+    assert check.models == ("NBD (no drop-out)", "Gamma-Gamma")
+
+
+def test_clv_plausibility_withholds_a_run_away_fit_without_a_limiting_model(monkeypatch):
+    from dataclasses import replace
+
+    import bsc_toolkit.models.clv.bgnbd as bgnbd
+
+    monkeypatch.setattr(BetaGeoFitter, "_specs", {k: replace(v, limits=()) for k, v in bgnbd.MODELS.items()})
+    sim = _no_dropout_sim()
+    bgf = BetaGeoFitter().fit(sim)
+    ggf = GammaGammaFitter.from_params(**TRUE_GG)
     with np.errstate(all="ignore"):
-        clv = customer_lifetime_value(bgf, ggf, rfm, time_months=12)
+        clv = customer_lifetime_value(bgf, ggf, _rfm(sim), time_months=12)
     check = clv_plausibility(bgf, ggf, clv=clv, max_yearly_spend=5000.0)
     assert not check.plausible and check.at_boundary
     assert "at a boundary of the model (no drop-out: b -> infinity" in check.reasons[0]
     assert {d.code for d in check.diagnostics} == {"boundary"}
     assert all(d in bgf.diagnostics_ for d in check.diagnostics)
+
+
+def test_clv_plausibility_withholds_a_spend_model_with_infinite_mean():
+    bgf = BetaGeoFitter.from_params(**TRUE_BG)
+    ggf = GammaGammaFitter.from_params(p=6.0, q=0.8, gamma=15.0)
+    assert not ggf.fit_status_.usable and "infinite" in ggf.fit_status_.message
+    check = clv_plausibility(bgf, ggf)
+    assert not check.plausible and [d.code for d in check.diagnostics] == ["boundary"]
 
 
 def test_clv_plausibility_catches_forecasts_that_are_not_finite_or_impossible():
