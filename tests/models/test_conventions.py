@@ -22,6 +22,7 @@ import pytest
 
 import bsc_toolkit.models as models_pkg
 from bsc_toolkit.models._base import SUMMARY_COLUMNS, Diagnostic, FittedModel, NotFittedError
+from bsc_toolkit.models.clv import simulate_bgnbd_covariates, simulate_sbg
 
 
 def _public_model_classes() -> dict[str, type]:
@@ -77,6 +78,17 @@ RECIPES: dict[str, tuple[dict[str, Any], Callable[[Any, dict[str, Any]], Any]]] 
     "ServiceProfitChain": ({}, lambda m, d: m.fit(d["chain_table"], n_boot=30, seed=0)),
     "BetaGeoFitter": ({}, lambda m, d: m.fit(d["rfm"])),
     "GammaGammaFitter": ({}, lambda m, d: m.fit(d["rfm"])),
+    "BetaGeoCovariatesFitter": (
+        {},
+        lambda m, d: m.fit(
+            simulate_bgnbd_covariates(3000, 0.5, 4.0, 0.8, 2.5, {"csat": 0.3}, {"csat": -0.4}, T=30.0, seed=0),
+            covariates=["csat"],
+        ),
+    ),
+    "ShiftedBetaGeoFitter": (
+        {},
+        lambda m, d: m.fit(simulate_sbg(2000, 0.7, 1.3, n_periods=np.arange(2000) % 12 + 1, seed=0)),
+    ),
 }
 
 _BAD_INTERVAL_NAME = re.compile(r"(^|_)(lower|upper|low|high)$")
