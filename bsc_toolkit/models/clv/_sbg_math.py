@@ -4,6 +4,9 @@
 * the weighted log-likelihoods with analytic gradients, on compressed rows ``(t, d, w, Z)``: the
   sBG in ``(log alpha, log beta, gamma...)`` and its geometric limit in ``(logit theta, gamma...)``;
 * the maximiser (BFGS through a smooth box transform) and the Hessian from the gradient;
+* the goodness-of-fit check: the life table (at risk and churners per period), the churners the
+  model expects per period, pooling of sparse periods, the binomial deviance and the
+  Cochran-Armitage trend test;
 * per-customer survival maths: survival, retention, expected residual lifetime (within a horizon
   or not), DERL by the continued fraction of the incomplete beta function, and the cubic
   interpolation in ``log alpha_i`` that evaluates DERL and horizon sums for many parameter draws.
@@ -418,3 +421,88 @@ def _interpolated_lifetimes(
     derl_nodes = _derl_sbg(a_nodes, bn_nodes, d).reshape(B, n_u.size, _GRID)
     hor_nodes = _horizon_sum(a_nodes, bn_nodes, horizon).reshape(B, n_u.size, _GRID)
     return [(_grid_interp(la, lo, h, hor_nodes, n_idx), _grid_interp(la, lo, h, derl_nodes, n_idx)) for la in logs]
+
+
+# -- goodness of fit: the fitted model against the life table --------------------------------------
+
+
+def _life_table(t: np.ndarray, d: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(at_risk, churned)`` for periods ``1 .. max t``: customers active in the period, leaving at its end.
+
+    A customer with tenure ``t`` is at risk in periods ``1 .. t`` (she renewed at the end of each
+    earlier one); she churned in period ``t`` if ``d`` is 1, else she is censored after it.
+    """
+    K = int(t.max())
+    ti = t.astype(np.int64)
+    total = np.bincount(ti, weights=w, minlength=K + 1)
+    churned = np.bincount(ti, weights=w * d, minlength=K + 1)
+    at_risk = total[::-1].cumsum()[::-1]
+    return at_risk[1:], churned[1:]
+
+
+def _expected_churn(x: np.ndarray, limit: bool, t: np.ndarray, w: np.ndarray, Zc: np.ndarray) -> np.ndarray:
+    """Expected churners per period ``1 .. max t`` under the model, given who was at risk.
+
+    Period ``s``: the sum over the customers at risk in it (tenure ``>= s``) of their churn
+    probability in ``s`` given that they reached it, ``alpha_i / (alpha_i + beta + s - 1)``
+    (``theta_i`` at the geometric limit).
+    """
+    P = _churn_params(x, limit, Zc)
+    order = np.argsort(-t, kind="stable")
+    ts, ws, a = t[order], w[order], np.broadcast_to(P.a, t.shape)[order]
+    K = int(t.max())
+    periods = np.arange(1, K + 1, dtype=float)
+    n_at = np.searchsorted(-ts, -periods, side="right")  # rows with tenure >= s form a prefix
+    out = np.empty(K)
+    for k, (s, m) in enumerate(zip(periods, n_at)):
+        h = a[:m] if limit else a[:m] / (a[:m] + P.b + s - 1)
+        out[k] = float((ws[:m] * h).sum())
+    return out
+
+
+def _pool_periods(expected: np.ndarray, at_risk: np.ndarray, minimum: float = 5.0) -> np.ndarray:
+    """Group labels of adjacent periods, pooled so each group expects ``>= minimum`` churners and renewals.
+
+    Periods are taken in order; a group is closed once both expected counts reach ``minimum``; a
+    last group that does not is merged into the one before it (the sparse tail).
+    """
+    groups = np.empty(expected.size, dtype=np.int64)
+    g, e_churn, e_renew = 0, 0.0, 0.0
+    for k in range(expected.size):
+        groups[k] = g
+        e_churn += expected[k]
+        e_renew += at_risk[k] - expected[k]
+        if e_churn >= minimum and e_renew >= minimum:
+            g, e_churn, e_renew = g + 1, 0.0, 0.0
+    if groups[-1] == g and g > 0:  # an unfinished last group: merge it into the previous one
+        groups[groups == g] = g - 1
+    return groups
+
+
+def _binomial_deviance(observed: np.ndarray, expected: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """``2 [O log(O / E) + (n - O) log((n - O) / (n - E))]`` per cell (``0 log 0 = 0``)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dev = 2 * (
+            special.xlogy(observed, observed)
+            - special.xlogy(observed, expected)
+            + special.xlogy(n - observed, n - observed)
+            - special.xlogy(n - observed, n - expected)
+        )
+    return np.maximum(dev, 0.0)
+
+
+def _trend_test(at_risk: np.ndarray, churned: np.ndarray) -> tuple[float, float]:
+    """Cochran-Armitage test of a trend in the churn share per period with the period: ``(z, p)``.
+
+    ``z > 0``: churn rises (retention falls) with tenure; ``p`` is one-sided, for a rise. NaN when
+    there is a single period or no variation.
+    """
+    periods = np.arange(1, at_risk.size + 1, dtype=float)
+    N = at_risk.sum()
+    p_bar = churned.sum() / N
+    t_bar = (at_risk * periods).sum() / N
+    var = p_bar * (1 - p_bar) * (at_risk * (periods - t_bar) ** 2).sum()
+    if not var > 0:
+        return np.nan, np.nan
+    z = float((churned * (periods - t_bar)).sum() / np.sqrt(var))
+    return z, float(special.ndtr(-z))

@@ -16,15 +16,19 @@ given ``theta``. Across customers::
 Estimation is maximum likelihood in ``(log alpha, log beta, gamma)`` with the analytic gradient,
 BFGS, a Hessian from central differences of the gradient, delta-method standard errors and Wald
 intervals (on the log scale for ``alpha`` and ``beta``). Identical rows are compressed into
-weights, so a fit on a million customers takes a fraction of a second. The class states the
-covariate parameterisation, the no-heterogeneity limit, the timing conventions and the relation to
-the hazard models. The numerics are in :mod:`~bsc_toolkit.models.clv._sbg_math`;
+weights, so a fit on a million customers takes a fraction of a second. Every fit is checked
+against the observed retention per period (a likelihood-ratio test against the life table,
+``lack_of_fit_``): the sBG cannot represent a retention rate that falls with tenure, and the check
+says so instead of reporting such a fit as if it held. The class states the covariate
+parameterisation, the no-heterogeneity limit, the goodness-of-fit check, the timing conventions and
+the relation to the hazard models. The numerics are in :mod:`~bsc_toolkit.models.clv._sbg_math`;
 :func:`~bsc_toolkit.models.clv.sbg_whatif.sbg_what_if` turns a change of a covariate (satisfaction
 +1 point) into retention, residual lifetime and money, with intervals.
 """
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -36,19 +40,24 @@ from bsc_toolkit.models._base import FittedModel, NotEstimableError, z_critical
 from bsc_toolkit.models.clv._fitting import FitStatus
 from bsc_toolkit.models.clv._inputs import _rows_preview
 from bsc_toolkit.models.clv._sbg_math import (
+    _binomial_deviance,
     _Churn,
     _churn_params,
     _derl,
+    _expected_churn,
     _expected_residual,
     _fd_hessian,
     _geo_hessian,
     _geo_loglik_grad,
+    _life_table,
     _log_rising,
     _maximise,
+    _pool_periods,
     _retention,
     _sbg_loglik_grad,
     _survival,
     _tdot,
+    _trend_test,
 )
 
 __all__ = ["ShiftedBetaGeoFitter"]
@@ -70,6 +79,16 @@ MODEL_GEOMETRIC = "geometric (no heterogeneity)"
 BOUNDARY_NO_HETEROGENEITY = "no-heterogeneity boundary"
 BOUNDARY_POLARISED = "polarised boundary (alpha, beta -> 0)"
 BOUNDARY_OTHER = "boundary of the parameter space"
+
+#: The goodness-of-fit check warns (diagnostic ``"lack_of_fit"``) below this p-value.
+LACK_OF_FIT_LEVEL = 0.01
+#: Periods are pooled until each group expects at least this many churners and renewals.
+LACK_OF_FIT_MIN_EXPECTED = 5.0
+#: What a significant rise of churn with tenure means for the model, in words.
+RETENTION_FALLS = (
+    "retention falls with tenure (churn rises: e.g. contracts ending, ageing products); neither the sBG nor its "
+    "geometric limit can represent that, so residual lifetimes and DERL are overstated for long-tenure customers"
+)
 
 # -- input checks ----------------------------------------------------------------------------------
 
@@ -176,6 +195,11 @@ def _fmt_count(x: float) -> str:
     return f"{int(round(x)):,}" if abs(x - round(x)) < 1e-9 else f"{x:,.1f}"
 
 
+def _fmt_p(p: float) -> str:
+    """``"p = 0.031"``, or ``"p < 1e-16"`` below what double precision resolves."""
+    return "p < 1e-16" if p < 1e-16 else f"p = {p:.2g}"
+
+
 def _check_discount(discount_rate: float) -> float:
     try:
         d = float(discount_rate)
@@ -187,8 +211,15 @@ def _check_discount(discount_rate: float) -> float:
 
 
 def _whole(value: Any, name: str, minimum: int, unit: str = "") -> int:
-    """``value`` as an int, or an error if it is not a whole number >= ``minimum``."""
-    if int(value) != value or value < minimum:
+    """``value`` as an int, or an error naming ``name`` if it is not a whole number >= ``minimum``.
+
+    Strings, None, booleans, NaN and infinities are errors too (never a bare ``int()`` failure).
+    """
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+    if ok:
+        v = float(value)
+        ok = bool(np.isfinite(v) and v == np.floor(v) and v >= minimum)
+    if not ok:
         raise ValueError(f"{name} must be a whole number{unit} >= {minimum}, got {value!r}")
     return int(value)
 
@@ -209,7 +240,9 @@ class ShiftedBetaGeoFitter(FittedModel):
     the Beta, is shared: the spread of churn probabilities around each customer's mean follows).
     When the likelihood rises towards ``alpha, beta -> infinity`` together (no heterogeneity: every
     customer has the same churn probability), the limiting geometric model, a logit in the
-    covariates, is fitted instead and ``fit_status_`` says so.
+    covariates, is fitted instead and ``fit_status_`` says so. Either model is then tested against
+    the observed retention per period (``lack_of_fit_``, ``retention_check_``; see Notes): data whose
+    retention falls with tenure fit neither, and the fit says so in words.
 
     Parameters
     ----------
@@ -248,17 +281,48 @@ class ShiftedBetaGeoFitter(FittedModel):
     heterogeneity_p_value_ : float
         Likelihood-ratio test of "every customer has the same churn probability" (the geometric
         model, a boundary: p-values from half a chi-squared(1)); 1 when the limit was fitted.
+    lack_of_fit_ : Series or None
+        Goodness-of-fit check of the fitted model (sBG or geometric limit) against the life table,
+        the saturated model with its own churn probability for every period (see Notes):
+        ``statistic`` (G), ``df``, ``p_value`` (NaN when ``df < 1``: too few customers to check),
+        ``n_periods``, ``n_groups`` (after pooling sparse periods), ``trend_z`` and
+        ``trend_p_value`` (Cochran-Armitage test of a rise of churn with tenure, one-sided). None
+        after :meth:`from_params`.
+    retention_check_ : DataFrame or None
+        Per period ``1 .. max tenure``: ``at_risk``, ``churned``, ``expected_churned`` (under the
+        fitted model, given who was at risk), ``observed_retention``, ``fitted_retention``,
+        ``observed_survival``, ``fitted_survival`` (their products) and ``group`` (the pooled group
+        of the check).
     diagnostics_ : list of Diagnostic
         ``"limit_model"`` (the geometric limit was fitted), ``"not_converged"``, ``"boundary"``,
         ``"dropped_rows"`` (customers without a covariate value), ``"infinite_expected_lifetime"``,
         ``"weak_heterogeneity"`` (the test above is not significant at ``alpha``), ``"assumption"``
-        (:meth:`fit_survivors` on counts that are not whole numbers).
+        (:meth:`fit_survivors` on counts that are not whole numbers), ``"lack_of_fit"`` (warning:
+        the goodness-of-fit check fails at p < 0.01; in words which way the data depart) and
+        ``"lack_of_fit_not_tested"`` (info: too few customers per period for the check).
 
     Notes
     -----
     Period conventions (``tenure`` = whole periods completed): a customer who churned with tenure
     ``t`` left at the end of period ``t`` (``P(T = t)``); an active customer with tenure ``t`` is
     still a customer after ``t`` periods (``T > t``), i.e. she renewed for period ``t + 1``.
+
+    **Goodness of fit.** The sBG can only represent a retention rate that rises with tenure (or,
+    at its geometric limit, stays constant). Every fit is therefore checked against the life table:
+    in period ``t``, ``R_t`` customers are at risk (tenure ``>= t``) and ``c_t`` leave at its end;
+    the saturated model gives each period its own churn probability ``c_t / R_t``, the fitted model
+    expects ``E_t`` churners (the sum of the at-risk customers' churn probabilities in ``t`` given
+    that they reached it). The statistic ``G = 2 sum_t [c_t log(c_t / E_t) + (R_t - c_t)
+    log((R_t - c_t) / (R_t - E_t))]`` is, without covariates and without pooling, exactly the
+    likelihood-ratio statistic of the fitted model against the saturated one (the likelihood of
+    both factorises into the periods, right-censoring included). Adjacent periods are pooled until
+    each group expects at least 5 churners and 5 renewals (a sparse tail joins the group before
+    it); ``df = groups - 2`` for the sBG, ``groups - 1`` for the geometric limit. With covariates the
+    same statistic compares the per-period totals with the model's (as the Hosmer-Lemeshow test
+    groups a logistic regression; the covariate coefficients are not subtracted from ``df``), an
+    approximate test of the tenure shape. At p < 0.01 the ``"lack_of_fit"`` diagnostic says which
+    way the data depart, and ``fit_status_.message`` says it too (``usable`` is unchanged: the
+    figures are still those of the fitted model, with that caveat).
 
     **Relation to the retention report's hazard models.** The retention report fits a
     discrete-time cloglog hazard per customer-period with satisfaction
@@ -377,7 +441,17 @@ class ShiftedBetaGeoFitter(FittedModel):
         ``t`` and ``s[-1]`` customers still active after the last period (same estimates).
         """
         self._start_fit()
-        s = np.asarray(survivors, dtype=float).ravel()
+        try:
+            s = np.asarray(survivors, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"survivors must be numbers (customers still active after 0, 1, 2... periods), got {survivors!r}"
+            ) from None
+        if s.ndim != 1:
+            raise ValueError(
+                f"survivors must be one-dimensional, one count per period (e.g. [1000, 631, 468]), got an array of "
+                f"shape {s.shape}; pass a list or a Series (one cohort at a time)"
+            )
         if s.size < 2:
             raise ValueError("survivors needs the cohort size and at least one later count, e.g. [1000, 631, 468]")
         if not np.isfinite(s).all():
@@ -490,11 +564,16 @@ class ShiftedBetaGeoFitter(FittedModel):
         if limit:
             self._store(x_geo, True, ll_geo, names, lambda x: _geo_hessian(x, t, d, w, Zc))
             self.converged_ = geo_conv
-            self._status_limit(geo_conv)
         else:
             self._store(x_sbg, False, ll_sbg, names, lambda x: _fd_hessian(lambda y: fun_grad(y)[1], x))
             self.converged_ = conv_sbg
-            self._status_sbg(conv_sbg, msg_sbg, bounds)
+        lack = self._check_fit(t, d, w, Zc)
+        if limit:
+            self._status_limit(geo_conv, lack)
+        else:
+            self._status_sbg(conv_sbg, msg_sbg, bounds, lack)
+        if lack is not None:
+            self._diagnose("lack_of_fit", lack[1], "warning")
         self.model_ = self.fit_status_.model
 
     def _check_identified(
@@ -571,6 +650,98 @@ class ShiftedBetaGeoFitter(FittedModel):
         x, conv, _ = _maximise(fun_grad, x0, [(None, None)] * x0.size, float(w.sum()))
         return x, conv
 
+    # -- goodness of fit --------------------------------------------------------------------------
+    def _check_fit(self, t: np.ndarray, d: np.ndarray, w: np.ndarray, Zc: np.ndarray) -> tuple[str, str] | None:
+        """Test the fitted model against the life table; store ``lack_of_fit_`` and ``retention_check_``.
+
+        Returns ``(test and reason, diagnostic message)`` when the model fails the check at
+        :data:`LACK_OF_FIT_LEVEL`, else None: the first is ``"<test, statistic, df, p>): <which way
+        the data depart, in words>."`` for the end of a parenthesis in ``fit_status_.message``.
+        """
+        at_risk, churned = _life_table(t, d, w)
+        with np.errstate(all="ignore"):
+            expected = _expected_churn(self._x_, self._limit_, t, w, Zc)
+        K = at_risk.size
+        groups = _pool_periods(expected, at_risk, LACK_OF_FIT_MIN_EXPECTED)
+        n_groups = int(groups.max()) + 1
+        obs_g, exp_g, n_g = (np.bincount(groups, weights=v) for v in (churned, expected, at_risk))
+        statistic = float(_binomial_deviance(obs_g, exp_g, n_g).sum())
+        n_shape = 1 if self._limit_ else 2
+        df = n_groups - n_shape
+        p_value = float(stats.chi2.sf(statistic, df)) if df >= 1 else np.nan
+        trend_z, trend_p = _trend_test(at_risk, churned)
+        self.lack_of_fit_ = pd.Series(
+            {
+                "statistic": statistic,
+                "df": float(df),
+                "p_value": p_value,
+                "n_periods": float(K),
+                "n_groups": float(n_groups),
+                "trend_z": trend_z,
+                "trend_p_value": trend_p,
+            },
+            name="lack_of_fit",
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            obs_ret = 1 - churned / at_risk
+            fit_ret = 1 - expected / at_risk
+        self.retention_check_ = pd.DataFrame(
+            {
+                "at_risk": at_risk,
+                "churned": churned,
+                "expected_churned": expected,
+                "observed_retention": obs_ret,
+                "fitted_retention": fit_ret,
+                "observed_survival": np.cumprod(obs_ret),
+                "fitted_survival": np.cumprod(fit_ret),
+                "group": groups,
+            },
+            index=pd.RangeIndex(1, K + 1, name="period"),
+        )
+        if df < 1:
+            self._diagnose(
+                "lack_of_fit_not_tested",
+                f"sBG: too few customers per period to check the fit against the observed retention per period: "
+                f"after pooling adjacent periods so that each group expects at least {LACK_OF_FIT_MIN_EXPECTED:g} "
+                f"churners and {LACK_OF_FIT_MIN_EXPECTED:g} renewals, {n_groups} group(s) remain for {n_shape} "
+                "parameter(s) of the retention curve.",
+                "info",
+            )
+            return None
+        if not p_value < LACK_OF_FIT_LEVEL:
+            return None
+        if trend_z > 0 and trend_p < LACK_OF_FIT_LEVEL:
+            reason = RETENTION_FALLS
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                resid = (obs_g - exp_g) / np.sqrt(exp_g * (1 - exp_g / n_g))
+            worst = int(np.nanargmax(np.abs(resid))) if np.isfinite(resid).any() else 0
+            span = np.flatnonzero(groups == worst) + 1
+            where = f"period {span[0]}" if span.size == 1 else f"periods {span[0]}-{span[-1]}"
+            reason = (
+                "the observed retention per period does not follow the shape the model allows (a retention rate "
+                f"that rises with tenure, or stays constant); the largest departure is in {where}: observed "
+                f"{1 - obs_g[worst] / n_g[worst]:.3f}, fitted {1 - exp_g[worst] / n_g[worst]:.3f}"
+            )
+        pooled = f", {K} periods pooled into {n_groups} groups" if n_groups < K else ""
+        test = (
+            "likelihood-ratio test against the life table, one churn probability per period"
+            f"{pooled}: G = {statistic:,.1f}, df = {df}, {_fmt_p(p_value)}"
+        )
+        trend = ""
+        if np.isfinite(trend_z):
+            trend = f"; trend test of churn against tenure (Cochran-Armitage): z = {trend_z:.1f}, " + (
+                f"churn rises, one-sided {_fmt_p(trend_p)}" if trend_z > 0 else "churn falls"
+            )
+        what = "its geometric limit (one constant churn probability)" if self._limit_ else "the fitted sBG"
+        message = (
+            f"sBG: {what} fails the goodness-of-fit check against the observed retention per period ({test}). "
+            f"Observed retention goes from {obs_ret[0]:.3f} in period 1 to {obs_ret[-1]:.3f} in period {K}, fitted "
+            f"from {fit_ret[0]:.3f} to {fit_ret[-1]:.3f}; still customers after {K} periods: "
+            f"{np.prod(obs_ret):.1%} observed, {np.prod(fit_ret):.1%} fitted{trend}. In words: {reason}."
+        )
+        return f"{test}): {reason}.", message
+
     # -- storing the fit --------------------------------------------------------------------------
     def _store(
         self, x: np.ndarray, limit: bool, ll: float, names: list[str], hessian: Callable[[np.ndarray], np.ndarray]
@@ -622,20 +793,30 @@ class ShiftedBetaGeoFitter(FittedModel):
         self._p_values_ = pd.Series(p_value, index=index, name="p_value")
 
     # -- status in words --------------------------------------------------------------------------
-    def _status_limit(self, converged: bool) -> None:
+    def _status_limit(self, converged: bool, lack: tuple[str, str] | None = None) -> None:
         th = float(self.params_["churn_probability"])
-        who = (
-            f"customers with the same covariate values appear to have the same churn probability ({th:.3g} per "
-            "period at the covariate means)"
-            if self.covariates_
-            else f"every customer appears to have the same churn probability, {th:.3g} per period"
-        )
         one = "one churn probability per covariate pattern" if self.covariates_ else "one churn probability"
-        message = (
-            f"The likelihood rises towards alpha, beta -> infinity together (the no-heterogeneity boundary): {who}. "
-            f"The limiting geometric model was fitted instead ({one}, a constant retention rate): predictions "
-            "assume retention does not change with tenure."
-        )
+        at = " at the covariate means" if self.covariates_ else ""
+        if lack is None:
+            who = (
+                f"customers with the same covariate values appear to have the same churn probability ({th:.3g} per "
+                "period at the covariate means)"
+                if self.covariates_
+                else f"every customer appears to have the same churn probability, {th:.3g} per period"
+            )
+            message = (
+                f"The likelihood rises towards alpha, beta -> infinity together (the no-heterogeneity boundary): "
+                f"{who}. The limiting geometric model was fitted instead ({one}, a constant retention rate): "
+                "predictions assume retention does not change with tenure."
+            )
+        else:
+            message = (
+                "The sBG likelihood rises towards alpha, beta -> infinity together (the no-heterogeneity boundary), "
+                f"so its limiting geometric model was fitted ({one}, {th:.3g} per period{at}: a constant retention "
+                "rate). The constant-churn model also fails the goodness-of-fit check against the observed "
+                f"retention per period ({lack[0]} Its figures assume a constant retention rate that the data "
+                "contradict."
+            )
         self._diagnose("limit_model", "sBG: " + message, "warning")
         if not converged:
             self._diagnose(
@@ -652,7 +833,9 @@ class ShiftedBetaGeoFitter(FittedModel):
             usable=bool(usable),
         )
 
-    def _status_sbg(self, converged: bool, solver_message: str, bounds: list) -> None:
+    def _status_sbg(
+        self, converged: bool, solver_message: str, bounds: list, lack: tuple[str, str] | None = None
+    ) -> None:
         a, b = float(self.params_["alpha"]), float(self.params_["beta"])
         boundary: str | None = None
         words: list[str] = []
@@ -714,6 +897,11 @@ class ShiftedBetaGeoFitter(FittedModel):
             )
             if self.covariates_:
                 message += " alpha is that of a customer at the covariate means."
+        if lack is not None:
+            message += (
+                " The fitted model fails the goodness-of-fit check against the observed retention per period "
+                f"({lack[0]}"
+            )
         self.fit_status_ = FitStatus(
             model=MODEL_SBG, converged=converged, boundary=boundary, message=message, usable=bool(usable)
         )
@@ -794,6 +982,8 @@ class ShiftedBetaGeoFitter(FittedModel):
         self._set_tables(names)
         self.log_likelihood_ = np.nan
         self.heterogeneity_p_value_ = np.nan
+        self.lack_of_fit_ = None
+        self.retention_check_ = None
         self.n_customers_ = 0
         self.converged_ = True
         self.survivors_ = None
@@ -849,7 +1039,10 @@ class ShiftedBetaGeoFitter(FittedModel):
         self, values: Any, name: str, covariates: pd.DataFrame | None, minimum: int
     ) -> tuple[_Churn, np.ndarray, Any]:
         P, cov_index = self._customer_params(covariates)
-        arr = np.asarray(values, dtype=float)
+        try:
+            arr = np.asarray(values, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be whole periods >= {minimum}; got {values!r}") from None
         if np.isnan(arr).any():
             raise ValueError(
                 f"{name} has missing values at positions {np.flatnonzero(np.isnan(arr.ravel()))[:5].tolist()}"
@@ -1078,9 +1271,7 @@ class ShiftedBetaGeoFitter(FittedModel):
             raise ValueError("retention_curve needs a model fitted to data (not from_params)")
         t, d, w, _ = self._rows_
         last = int(t.max())
-        n = last if n_periods is None else int(n_periods)
-        if n < 1:
-            raise ValueError("n_periods must be >= 1")
+        n = last if n_periods is None else _whole(n_periods, "n_periods", 1)
         periods = np.arange(1, n + 1)
         total = np.bincount(t.astype(int), weights=w, minlength=max(n, last) + 2)
         churn = np.bincount(t.astype(int), weights=w * d, minlength=max(n, last) + 2)

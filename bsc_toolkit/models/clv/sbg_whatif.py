@@ -22,6 +22,7 @@ from bsc_toolkit.models.clv._sbg_math import (
     _interpolated_lifetimes,
 )
 from bsc_toolkit.models.clv.sbg import (
+    LACK_OF_FIT_LEVEL,
     ShiftedBetaGeoFitter,
     _check_columns,
     _check_discount,
@@ -92,6 +93,56 @@ def _whatif_measures(
     return out
 
 
+def _revenue(revenue_per_period: float | pd.Series, data: pd.DataFrame, active: np.ndarray) -> np.ndarray:
+    """Revenue per period for each row of ``data`` (NaN: no data), checked.
+
+    A Series must be indexed by ``data``'s customers (its index) and reach at least one of the
+    ``active`` ones; a number applies to everyone; an array needs one value per row of ``data``.
+    """
+    if isinstance(revenue_per_period, pd.Series):
+        rev = revenue_per_period
+        if not rev.index.is_unique:
+            dup = rev.index[rev.index.duplicated()].unique()
+            raise ValueError(
+                f"revenue_per_period has {len(dup)} customer(s) listed twice in its index (e.g. "
+                f"{', '.join(repr(v) for v in dup[:3])}): give one revenue per customer"
+            )
+        n_active = int(active.sum())
+        matched = int(data.index[active].isin(rev.index).sum())
+        if matched == 0:
+            examples = ", ".join(repr(v) for v in rev.index[:3])
+            wanted = ", ".join(repr(v) for v in data.index[active][:3])
+            raise ValueError(
+                f"revenue_per_period does not match the data: 0 of the {n_active:,} active customers (with "
+                f"covariate values) appear in its index ({len(rev):,} revenue row(s), e.g. {examples}; active "
+                f"customers e.g. {wanted}). Index it by the same customer ids as data (data.index)."
+            )
+        values = pd.to_numeric(rev, errors="coerce")
+        bad = values.isna() & rev.notna()
+        if bad.any():
+            raise ValueError(
+                f"revenue_per_period must be numeric; {int(bad.sum())} value(s) are not (e.g. "
+                f"{', '.join(repr(v) for v in rev[bad].unique()[:3])})"
+            )
+        revenue = values.reindex(data.index).to_numpy(dtype=float, na_value=np.nan)
+    else:
+        try:
+            arr = np.asarray(revenue_per_period, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"revenue_per_period must be a number or a Series indexed by customer, got {revenue_per_period!r}"
+            ) from None
+        if arr.ndim > 1 or (arr.ndim == 1 and arr.size != len(data)):
+            raise ValueError(
+                f"revenue_per_period must be one number, a Series indexed by customer, or one value per row of data "
+                f"({len(data)}); got an array of shape {arr.shape}"
+            )
+        revenue = np.broadcast_to(arr, (len(data),)).copy()
+    if (revenue[~np.isnan(revenue)] < 0).any():
+        raise ValueError("revenue_per_period must be non-negative")
+    return revenue
+
+
 def sbg_what_if(
     fitter: ShiftedBetaGeoFitter,
     data: pd.DataFrame,
@@ -126,8 +177,10 @@ def sbg_what_if(
     delta : float
         Change added to it (e.g. ``1.0``: one satisfaction point).
     revenue_per_period : float or Series, optional
-        Payment per period: one number, or a Series aligned on ``data``'s index (customers without a
-        value are left out of the CLV row and counted). Adds the ``clv_total`` row.
+        Payment per period: one number, or a Series indexed like ``data`` (by customer; customers
+        without a value are left out of the CLV row and counted in ``n_without_revenue``). Adds the
+        ``clv_total`` row, NaN (no data, never 0) when no active customer has a revenue. A Series
+        that reaches none of the active customers is an error (misaligned index).
     discount_rate : float
         Per period, > 0, for ``derl`` and ``clv_total`` (undiscounted residual lifetimes are infinite
         when ``alpha <= 1``).
@@ -158,15 +211,21 @@ def sbg_what_if(
     * ``clv_total`` (with revenue): total expected residual value, in the money unit of the revenue.
 
     ``attrs["settings"]`` holds the settings and counts (``n_active``, ``n_dropped``, ``n_clipped``,
-    ``n_without_revenue``; ``intervals`` is False, and the interval columns NaN, when the fitter's
-    covariance is not finite, e.g. after ``from_params``).
+    ``n_without_revenue``, ``n_with_revenue``; ``intervals`` is False, and the interval columns NaN,
+    when the fitter's covariance is not finite, e.g. after ``from_params``;
+    ``lack_of_fit_p_value``: the fitter's goodness-of-fit check, below 0.01 when its retention
+    curve contradicts the data, see ``fitter.diagnostics_``). ``attrs["notes"]`` (list of str) says
+    in words what a reader of the figures must know: customers without revenue left out of
+    ``clv_total`` (or none with revenue: the row is NaN), a fit that fails its goodness-of-fit check.
 
     Raises
     ------
     ValueError
-        ``covariate`` is not among the fitter's covariates; bad settings, columns or revenue.
+        ``covariate`` is not among the fitter's covariates; bad settings (``horizon``,
+        ``n_draws``... named), columns or revenue (a Series matching none of the active customers).
     NotEstimableError
-        No active customer, or none with values of the covariates.
+        The fit is not usable (``fitter.fit_status_.usable`` False: at a boundary or not
+        converged); no active customer, or none with values of the covariates.
 
     Notes
     -----
@@ -181,6 +240,8 @@ def sbg_what_if(
     """
     alpha = check_alpha(alpha)
     fitter._check_fitted()
+    if not fitter.fit_status_.usable:
+        raise NotEstimableError(f"the {fitter.model_} cannot carry a what-if: {fitter.fit_status_.message}")
     if covariate not in fitter.covariates_:
         raise ValueError(
             f"the fitter has no covariate {covariate!r} (its covariates: {fitter.covariates_}); fit it with "
@@ -215,12 +276,7 @@ def sbg_what_if(
     rev_known = None
     revenue = None
     if revenue_per_period is not None:
-        if isinstance(revenue_per_period, pd.Series):
-            revenue = revenue_per_period.reindex(data.index).to_numpy(dtype=float, na_value=np.nan)
-        else:
-            revenue = np.broadcast_to(np.asarray(revenue_per_period, dtype=float), (len(data),)).copy()
-        if (revenue[~np.isnan(revenue)] < 0).any():
-            raise ValueError("revenue_per_period must be non-negative")
+        revenue = _revenue(revenue_per_period, data, complete)
         rev_known = ~np.isnan(revenue)
     j = names.index(covariate)
     Zs = Z.copy()
@@ -275,13 +331,37 @@ def sbg_what_if(
         },
         index=pd.Index(index, name="measure"),
     )
+    lack_of_fit = getattr(fitter, "lack_of_fit_", None)
+    n_with_revenue = None if revenue is None else int((complete & rev_known).sum())
+    notes: list[str] = []
+    n_active = int(cnt.sum())
+    if n_with_revenue == 0:  # no active customer has revenue: no data, not a value of 0
+        out.loc["clv_total", :] = np.nan
+        notes.append(
+            f"None of the {n_active:,} active customers has a revenue per period: clv_total is not available (no "
+            "data, not 0)."
+        )
+    elif n_with_revenue is not None and n_with_revenue < n_active:
+        notes.append(
+            f"clv_total covers the {n_with_revenue:,} of the {n_active:,} active customers with a revenue per period; "
+            f"{n_active - n_with_revenue:,} have none (no data: left out of the total, not counted as 0)."
+        )
+    lof_p = np.nan if lack_of_fit is None else float(lack_of_fit["p_value"])
+    if lof_p < LACK_OF_FIT_LEVEL:
+        notes.append(
+            f"The {fitter.model_} fails its goodness-of-fit check against the observed retention per period "
+            f"(p = {lof_p:.2g}; see the fit's lack_of_fit diagnostic): these figures rest on a retention curve the "
+            "data contradict."
+        )
+    out.attrs["notes"] = notes
     out.attrs["settings"] = {
         "covariate": covariate,
         "delta": delta,
-        "n_active": int(cnt.sum()),
+        "n_active": n_active,
         "n_dropped": int(n_dropped),
         "n_clipped": n_clipped,
         "n_without_revenue": None if revenue is None else int((complete & ~rev_known).sum()),
+        "n_with_revenue": n_with_revenue,
         "horizon": horizon,
         "discount_rate": d_rate,
         "n_draws": n_draws,
@@ -289,5 +369,6 @@ def sbg_what_if(
         "alpha": alpha,
         "model": fitter.model_,
         "intervals": bool(np.isfinite(cov).all()),
+        "lack_of_fit_p_value": lof_p,
     }
     return out

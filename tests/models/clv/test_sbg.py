@@ -7,16 +7,14 @@ residual lifetimes against brute-force sums, the boundaries and the input errors
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import optimize, special
+from scipy import optimize, special, stats
 
 from bsc_toolkit.models._base import Diagnostic, NotEstimableError, NotFittedError
 from bsc_toolkit.models.clv._sbg_math import _digamma_diff, _log_rising
-from bsc_toolkit.models.clv.sbg import ShiftedBetaGeoFitter
+from bsc_toolkit.models.clv.sbg import LACK_OF_FIT_LEVEL, RETENTION_FALLS, ShiftedBetaGeoFitter
 from bsc_toolkit.models.clv.simulate_contractual import simulate_sbg
 
 #: Fader & Hardie (2007), survivors of 1000 customers after 0..7 years, and their estimates.
@@ -154,16 +152,17 @@ def test_individual_fit_recovers_the_simulated_truth():
     assert sbg.fit_status_.usable and sbg.n_customers_ == n
 
 
-def test_a_million_customers_fit_in_well_under_a_second():
+def test_a_million_customers_recover_the_truth_and_pass_the_fit_check():
+    # identical rows are compressed: the fit is fast (timings belong in benchmarks, not here)
     rng = np.random.default_rng(0)
     n = 1_000_000
     sim = simulate_sbg(n, alpha=0.7, beta=1.2, n_periods=rng.integers(1, 37, n), seed=1)
-    start = time.perf_counter()
     sbg = ShiftedBetaGeoFitter().fit(sim)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 1.0, elapsed  # about 0.02 s on the development machine
     assert sbg.n_customers_ == n and sbg.fit_status_.usable
     assert abs(sbg.params_["alpha"] - 0.7) < 4 * sbg.standard_errors_["alpha"]
+    assert abs(sbg.params_["beta"] - 1.2) < 4 * sbg.standard_errors_["beta"]
+    assert sbg.lack_of_fit_["p_value"] > LACK_OF_FIT_LEVEL
+    assert not any(d.code == "lack_of_fit" for d in sbg.diagnostics_)
 
 
 # -- predictions -------------------------------------------------------------------------------
@@ -324,6 +323,128 @@ def test_one_period_of_data_is_not_estimable():
         ShiftedBetaGeoFitter().fit_survivors([1000, 600])
 
 
+# -- goodness of fit ------------------------------------------------------------------------------
+
+
+def rising_churn(n: int, seed: int, max_periods: int = 15) -> pd.DataFrame:
+    """Identical customers whose churn probability rises with tenure: theta_t = 0.03 + 0.02 t.
+
+    A discrete Weibull-like lifetime (contracts ending, ageing products): retention falls from
+    0.95 in period 1 to 0.67 in period 15, which no sBG (retention rising or constant) can follow.
+    Staggered entry: customer i is observed for 1..max_periods periods.
+    """
+    rng = np.random.default_rng(seed)
+    observed = rng.integers(1, max_periods + 1, n)
+    theta = 0.03 + 0.02 * np.arange(1, max_periods + 1)
+    leaves = rng.random((n, max_periods)) < theta
+    lifetime = np.where(leaves.any(axis=1), leaves.argmax(axis=1) + 1, max_periods + 1)
+    churned = lifetime <= observed
+    return pd.DataFrame({"tenure": np.where(churned, lifetime, observed), "churned": churned})
+
+
+def life_table(data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """At risk (tenure >= t) and churned (left at the end of t) per period, by counting customers."""
+    periods = np.arange(1, int(data["tenure"].max()) + 1)
+    at_risk = np.array([(data["tenure"] >= t).sum() for t in periods], dtype=float)
+    churned = np.array([((data["tenure"] == t) & data["churned"]).sum() for t in periods], dtype=float)
+    return at_risk, churned
+
+
+def saturated_loglik(at_risk: np.ndarray, churned: np.ndarray) -> float:
+    """Life table: each period its own churn probability c_t / R_t (right-censoring as in the sBG)."""
+    h = churned / at_risk
+    return float(np.sum(special.xlogy(churned, h) + special.xlogy(at_risk - churned, 1 - h)))
+
+
+def test_rising_churn_fails_the_fit_check_and_says_retention_falls():
+    data = rising_churn(5000, seed=0)
+    sbg = ShiftedBetaGeoFitter().fit(data)
+    check = sbg.lack_of_fit_
+    assert check["p_value"] < 1e-10 and check["df"] == check["n_groups"] - (1 if sbg._limit_ else 2)
+    assert check["trend_z"] > 0 and check["trend_p_value"] < 1e-10
+    warning = [d for d in sbg.diagnostics_ if d.code == "lack_of_fit"]
+    assert len(warning) == 1 and warning[0].severity == "warning"
+    assert RETENTION_FALLS in warning[0].message and "overstated for long-tenure customers" in warning[0].message
+    status = sbg.fit_status_
+    assert status.usable and RETENTION_FALLS in status.message
+    # here the sBG runs to its no-heterogeneity limit: the status must not present that as "everyone has the
+    # same churn probability" without saying the constant-churn model fails too
+    assert sbg.model_ == "geometric (no heterogeneity)"
+    assert "also fails the goodness-of-fit check" in status.message
+    assert "every customer appears to have the same churn probability" not in status.message
+    assert all("every customer appears" not in d.message for d in sbg.diagnostics_)
+    # the table behind it: observed retention near the truth 1 - theta_t, falling; fitted constant
+    table = sbg.retention_check_
+    at_risk, churned = life_table(data)
+    np.testing.assert_allclose(table["at_risk"], at_risk)
+    np.testing.assert_allclose(table["churned"], churned)
+    truth = 1 - (0.03 + 0.02 * table.index.to_numpy())
+    assert np.all(np.abs(table["observed_retention"] - truth)[:8] < 0.02)
+    assert np.ptp(table["fitted_retention"]) < 1e-12
+    assert table["observed_survival"].iloc[-1] < table["fitted_survival"].iloc[-1] - 0.1
+
+
+def test_the_models_own_truth_passes_the_fit_check_and_the_statistic_is_the_likelihood_ratio():
+    rng = np.random.default_rng(3)
+    n = 20_000
+    sim = simulate_sbg(n, alpha=0.7, beta=1.3, n_periods=rng.integers(1, 13, n), seed=4)
+    sbg = ShiftedBetaGeoFitter().fit(sim)
+    check = sbg.lack_of_fit_
+    assert check["p_value"] > LACK_OF_FIT_LEVEL
+    assert not any(d.code.startswith("lack_of_fit") for d in sbg.diagnostics_)
+    assert RETENTION_FALLS not in sbg.fit_status_.message
+    # no pooling needed here: G is the likelihood-ratio statistic against the life table, df = periods - 2
+    assert check["n_groups"] == check["n_periods"] == 12 and check["df"] == 10
+    at_risk, churned = life_table(sim)
+    lr = 2 * (saturated_loglik(at_risk, churned) - sbg.log_likelihood_)
+    assert check["statistic"] == pytest.approx(lr, rel=1e-8)
+    assert check["p_value"] == pytest.approx(stats.chi2.sf(lr, 10), rel=1e-6)
+    a, b = sbg.params_
+    np.testing.assert_allclose(sbg.retention_check_["fitted_retention"], sbg.retention_rate(np.arange(1, 13)))
+    assert sbg.retention_rate(1) == pytest.approx(b / (a + b))
+
+
+def test_cohort_data_are_checked_too():
+    fh = ShiftedBetaGeoFitter().fit_survivors(REGULAR)  # FH (2007): the sBG fits this cohort well
+    s = np.asarray(REGULAR, dtype=float)
+    lr = 2 * (saturated_loglik(s[:-1], s[:-1] - s[1:]) - fh.log_likelihood_)
+    assert fh.lack_of_fit_["statistic"] == pytest.approx(lr, rel=1e-8) and fh.lack_of_fit_["df"] == 5
+    assert fh.lack_of_fit_["p_value"] > 0.5 and not any(d.code == "lack_of_fit" for d in fh.diagnostics_)
+    theta = 0.03 + 0.02 * np.arange(1, 13)  # rising churn, as a cohort's expected survivors
+    survivors = np.round(1000 * np.concatenate([[1.0], np.cumprod(1 - theta)]))
+    rising = ShiftedBetaGeoFitter().fit_survivors(survivors)
+    assert rising.lack_of_fit_["p_value"] < 1e-10
+    assert any(d.code == "lack_of_fit" and RETENTION_FALLS in d.message for d in rising.diagnostics_)
+
+
+def test_a_departure_that_is_not_a_fall_in_retention_is_described_as_such():
+    # half the cohort leaves after period 1, then a flat 5% per period: a step the smooth sBG cannot follow
+    theta = np.array([0.5] + [0.05] * 11)
+    survivors = np.round(2000 * np.concatenate([[1.0], np.cumprod(1 - theta)]))
+    sbg = ShiftedBetaGeoFitter().fit_survivors(survivors)
+    assert sbg.lack_of_fit_["p_value"] < 1e-10 and sbg.lack_of_fit_["trend_z"] < 0
+    (warning,) = [d for d in sbg.diagnostics_ if d.code == "lack_of_fit"]
+    assert RETENTION_FALLS not in warning.message
+    assert "does not follow the shape the model allows" in warning.message and "period 2" in warning.message
+    assert sbg.fit_status_.usable and "fails the goodness-of-fit check" in sbg.fit_status_.message
+
+
+def test_sparse_periods_are_pooled_and_too_few_customers_are_not_tested():
+    rng = np.random.default_rng(5)
+    n = 600
+    sim = simulate_sbg(n, alpha=0.7, beta=1.3, n_periods=rng.integers(1, 40, n), seed=6)
+    sbg = ShiftedBetaGeoFitter().fit(sim)
+    table, check = sbg.retention_check_, sbg.lack_of_fit_
+    assert check["n_groups"] < check["n_periods"] == len(table)
+    by_group = table.groupby("group")[["expected_churned", "at_risk"]].sum()
+    assert (by_group["expected_churned"] >= 5).all()
+    assert (by_group["at_risk"] - by_group["expected_churned"] >= 5).all()
+    assert np.all(np.diff(table["group"]) >= 0) and check["df"] == check["n_groups"] - 2
+    tiny = ShiftedBetaGeoFitter().fit(_customers())
+    assert np.isnan(tiny.lack_of_fit_["p_value"])
+    assert any(d.code == "lack_of_fit_not_tested" and d.severity == "info" for d in tiny.diagnostics_)
+
+
 # -- input errors ----------------------------------------------------------------------------------
 
 
@@ -368,6 +489,10 @@ def test_churn_flags_as_ones_and_zeros_and_weights_are_accepted():
         ([0, 0], "cohort size"),
         ([1000, 600, 700], "must not increase"),
         ([10, np.nan], "missing"),
+        (np.array([[1000, 600], [500, 300]]), r"one-dimensional.*shape \(2, 2\)"),
+        (pd.DataFrame({"a": [1000, 600], "b": [900, 400]}), r"one-dimensional.*shape \(2, 2\)"),
+        (1000, r"one-dimensional.*shape \(\)"),
+        (["1000", "many"], "must be numbers"),
     ],
 )
 def test_bad_survivors(survivors, pattern):
@@ -397,6 +522,25 @@ def test_follows_the_fitted_model_conventions():
     with pytest.raises(ValueError):
         sbg.fit(pd.DataFrame({"customer_id": [1, 2]}))
     assert not sbg.is_fitted and sbg.diagnostics_ == []
+
+
+@pytest.mark.parametrize(
+    "call, pattern",
+    [
+        (lambda m: m.expected_residual_lifetime(3, horizon="x"), "horizon must be a whole number"),
+        (lambda m: m.expected_residual_lifetime(3, horizon=np.nan), "horizon must be a whole number"),
+        (lambda m: m.expected_residual_lifetime(3, horizon=2.5), "horizon must be a whole number"),
+        (lambda m: m.expected_survivors(np.nan), "n_periods must be a whole number"),
+        (lambda m: m.expected_survivors("x"), "n_periods must be a whole number"),
+        (lambda m: m.expected_survivors(None, cohort_size=10), "n_periods must be a whole number"),
+        (lambda m: m.retention_curve(np.nan), "n_periods must be a whole number"),
+        (lambda m: m.retention_curve(0), "n_periods must be a whole number"),
+        (lambda m: m.survival_function("x"), "t must be whole periods"),
+    ],
+)
+def test_bad_settings_name_the_argument(regular, call, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        call(regular)
 
 
 def test_from_params_predicts_without_data():

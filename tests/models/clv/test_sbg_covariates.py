@@ -10,7 +10,7 @@ from scipy.optimize import approx_fprime
 
 from bsc_toolkit.models._base import NotEstimableError
 from bsc_toolkit.models.clv import _sbg_math, sbg_whatif
-from bsc_toolkit.models.clv.sbg import ShiftedBetaGeoFitter
+from bsc_toolkit.models.clv.sbg import LACK_OF_FIT_LEVEL, RETENTION_FALLS, ShiftedBetaGeoFitter
 from bsc_toolkit.models.clv.sbg_whatif import sbg_what_if
 from bsc_toolkit.models.clv.simulate_contractual import simulate_sbg
 
@@ -81,6 +81,39 @@ def test_analytic_gradients_match_numerical_ones(fitted):
         [approx_fprime(x, lambda y, i=i: _sbg_math._geo_loglik_grad(y, *args)[1][i], 1e-6) for i in range(2)]
     )
     np.testing.assert_allclose(hessian, numeric_h, rtol=1e-4)
+
+
+def test_the_fit_check_passes_on_the_models_own_truth_and_fails_when_churn_rises_with_tenure(fitted):
+    sbg = fitted[1]
+    assert (
+        sbg.lack_of_fit_["p_value"] > LACK_OF_FIT_LEVEL and sbg.lack_of_fit_["df"] == sbg.lack_of_fit_["n_groups"] - 2
+    )
+    assert not any(d.code == "lack_of_fit" for d in sbg.diagnostics_)
+    # the model's expected churners per period are the at-risk customers' churn probabilities given survival
+    t, d, w, Zc = sbg._rows_
+    a, b, g = (float(v) for v in sbg.params_)
+    a_i = a * np.exp(g * Zc[:, 0])
+    expected_3 = float((w * (t >= 3) * a_i / (a_i + b + 2)).sum())
+    assert sbg.retention_check_.loc[3, "expected_churned"] == pytest.approx(expected_3, rel=1e-10)
+    # churn rising with tenure (theta_t = (0.03 + 0.02 t) exp(-0.3 csat)), satisfaction lowering it
+    rng = np.random.default_rng(8)
+    n, periods = 8000, 15
+    csat = rng.normal(size=n)
+    observed = rng.integers(1, periods + 1, n)
+    theta = (0.03 + 0.02 * np.arange(1, periods + 1))[None, :] * np.exp(-0.3 * csat)[:, None]
+    leaves = rng.random((n, periods)) < theta
+    lifetime = np.where(leaves.any(axis=1), leaves.argmax(axis=1) + 1, periods + 1)
+    churned = lifetime <= observed
+    data = pd.DataFrame({"tenure": np.where(churned, lifetime, observed), "churned": churned, "csat": csat})
+    rising = ShiftedBetaGeoFitter().fit(data, covariates=["csat"])
+    assert rising.lack_of_fit_["p_value"] < 1e-10 and rising.fit_status_.usable
+    assert any(d.code == "lack_of_fit" and RETENTION_FALLS in d.message for d in rising.diagnostics_)
+    assert RETENTION_FALLS in rising.fit_status_.message
+    assert rising.params_["churn:csat"] < 0  # the covariate effect is still found
+    # a what-if on that fit carries the caveat
+    what_if = sbg_what_if(rising, data, "csat", 1.0, n_draws=20)
+    assert what_if.attrs["settings"]["lack_of_fit_p_value"] < 1e-10
+    assert any("fails its goodness-of-fit check" in note for note in what_if.attrs["notes"])
 
 
 def test_customers_without_a_covariate_value_are_left_out_and_counted():
@@ -243,6 +276,53 @@ def test_what_if_errors(on_scale):
         sbg_what_if(sbg, sim.drop(columns="csat"), "csat", 1.0)
     with pytest.raises(NotEstimableError, match="no active customer"):
         sbg_what_if(sbg, sim.assign(churned=True), "csat", 1.0)
+    with pytest.raises(ValueError, match="horizon must be a whole number"):
+        sbg_what_if(sbg, sim, "csat", 1.0, horizon="x")
+    with pytest.raises(ValueError, match="n_draws must be a whole number"):
+        sbg_what_if(sbg, sim, "csat", 1.0, n_draws=np.nan)
+    with pytest.raises(ValueError, match="horizon must be a whole number"):
+        sbg_what_if(sbg, sim, "csat", 1.0, horizon=None)
+
+
+def test_what_if_revenue_that_matches_no_active_customer_is_an_error_or_no_data(on_scale):
+    sim, sbg = on_scale
+    active = sim.index[~sim["churned"]]
+    shifted = pd.Series(50.0, index=sim.index.astype(str) + "-x")  # another key: matches nobody
+    with pytest.raises(ValueError, match=rf"0 of the {len(active):,} active customers"):
+        sbg_what_if(sbg, sim, "csat", 1.0, revenue_per_period=shifted, n_draws=50)
+    twice = pd.Series(50.0, index=list(sim.index[:2]) * 2)
+    with pytest.raises(ValueError, match="listed twice"):
+        sbg_what_if(sbg, sim, "csat", 1.0, revenue_per_period=twice, n_draws=50)
+    with pytest.raises(ValueError, match=r"one value per row of data.*shape \(3,\)"):
+        sbg_what_if(sbg, sim, "csat", 1.0, revenue_per_period=np.array([1.0, 2.0, 3.0]), n_draws=50)
+    # revenue known for former customers only (or missing for all): the CLV row is NaN, never 0
+    former = pd.Series(50.0, index=sim.index).where(sim["churned"])
+    for revenue in (former, np.nan):
+        result = sbg_what_if(sbg, sim, "csat", 1.0, revenue_per_period=revenue, n_draws=50)
+        assert result.loc["clv_total"].isna().all()
+        assert result.loc["derl"].notna().all()
+        settings = result.attrs["settings"]
+        assert settings["n_with_revenue"] == 0 and settings["n_without_revenue"] == settings["n_active"] == len(active)
+        assert any("not available (no data, not 0)" in note for note in result.attrs["notes"])
+    # revenue for some active customers: the row sums theirs, and says how many had none
+    part = pd.Series(50.0, index=active[:100])
+    result = sbg_what_if(sbg, sim, "csat", 1.0, revenue_per_period=part, n_draws=50)
+    clv = sbg.customer_lifetime_value(part, 0.1, sim.loc[part.index, "tenure"], covariates=sim.loc[part.index])
+    assert result.loc["clv_total", "baseline"] == pytest.approx(clv.sum(), rel=1e-10)
+    assert result.attrs["settings"]["n_without_revenue"] == len(active) - 100
+    assert any(f"covers the 100 of the {len(active):,} active customers" in note for note in result.attrs["notes"])
+    assert not any("goodness-of-fit" in note for note in result.attrs["notes"])  # this fit passes its check
+
+
+def test_what_if_needs_a_usable_fit():
+    rng = np.random.default_rng(0)
+    polarised = pd.DataFrame(
+        {"tenure": [1] * 300 + [5] * 700, "churned": [True] * 300 + [False] * 700, "csat": rng.normal(size=1000)}
+    )
+    sbg = ShiftedBetaGeoFitter().fit(polarised, covariates=["csat"])
+    assert not sbg.fit_status_.usable
+    with pytest.raises(NotEstimableError, match="cannot carry a what-if: The sBG fit sits at a boundary"):
+        sbg_what_if(sbg, polarised, "csat", 1.0, n_draws=50)
 
 
 # -- the simulator ---------------------------------------------------------------------------------
