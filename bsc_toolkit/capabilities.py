@@ -86,6 +86,13 @@ REQUIREMENTS: dict[str, Requirement] = {
         "dated surveys or transactions over two or more periods (not a one-day snapshot)",
         "add surveyed_at / ordered_at dates covering several periods",
     ),
+    "clv_history": Requirement(
+        "a purchase history (transactions) for the non-contractual BG/NBD, or subscribers' churn with tenure "
+        "(churn and acquisition dates, or a churn flag with tenure) for the contractual sBG; clv.contractual in "
+        "dataset.yaml, when set, says which one",
+        "add a transactions file under tables.transactions, or map churned_at and acquired_at (or churned and "
+        "tenure) under tables.customers",
+    ),
 }
 
 
@@ -127,7 +134,8 @@ SECTIONS: tuple[Section, ...] = (
         "Satisfaction -> retention -> revenue",
         ("csat", "churn_dates", "transactions", "dated"),
     ),
-    Section("customer_value", "clv", "CLV models and values", ("transactions",)),
+    Section("customer_value", "clv", "CLV models and values", ("clv_history",)),
+    Section("customer_value", "clv_covariates", "Satisfaction inside the CLV model", ("clv_history", "csat")),
     Section("customer_value", "at_risk", "Revenue at risk from low satisfaction", ("transactions", "csat")),
     Section("scorecard", "scorecard", "Scorecard"),
     Section("scorecard", "strategy_map", "Strategy map"),
@@ -158,6 +166,13 @@ def data_features(data: CustomerData) -> dict[str, bool]:
     dated = (
         not data.is_snapshot and bool(bounds) and min(bounds).to_period(data.freq) != max(bounds).to_period(data.freq)
     )
+    # CLV: purchases (BG/NBD) or subscribers (sBG); the description's clv.contractual, when set, picks one
+    purchases = len(transactions) > 0
+    subscribers = (churn_dates and _has_values(customers, "acquired_at")) or (
+        flag and _has_values(customers, "tenure_months")
+    )
+    contractual = data.description.clv.contractual
+    clv_history = purchases if contractual is False else subscribers if contractual else (purchases or subscribers)
     return {
         "csat": _has_values(surveys, "csat"),
         "nps": _has_values(surveys, "nps"),
@@ -168,6 +183,7 @@ def data_features(data: CustomerData) -> dict[str, bool]:
         "churn_dates": churn_dates and dated,
         "acquisition": _has_values(customers, "acquired_at"),
         "dated": dated,
+        "clv_history": clv_history,
     }
 
 

@@ -259,6 +259,52 @@ def short_window(f: dict[str, pd.DataFrame], out: Path) -> Path:
     )
 
 
+def _monthly_bills(f: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One bill per customer and month while the customer is subscribed (a telecom's billing rows).
+
+    The plan price depends on the segment; the bill is dated on the day of the month the customer
+    joined (capped at 28), from the month after joining until churn or the end of the data.
+    """
+    c = f["customers"]
+    end = pd.to_datetime(f["transactions"]["ordered_at"]).max()
+    acquired = pd.to_datetime(c["acquired_at"])
+    stop = pd.to_datetime(c["churned_at"]).fillna(end).clip(upper=end)
+    n_bills = ((stop.dt.year - acquired.dt.year) * 12 + stop.dt.month - acquired.dt.month).clip(lower=0)
+    cust = np.repeat(np.arange(len(c)), n_bills.to_numpy())
+    k = np.arange(cust.size) - np.repeat(np.cumsum(n_bills.to_numpy()) - n_bills.to_numpy(), n_bills.to_numpy()) + 1
+    first = acquired.to_numpy()[cust].astype("datetime64[M]")
+    day = np.minimum(acquired.dt.day.to_numpy()[cust], 28) - 1
+    dates = (first + k.astype("timedelta64[M]")).astype("datetime64[D]") + day.astype("timedelta64[D]")
+    price = c["segment"].map({"consumer": 29.0, "smb": 79.0, "enterprise": 249.0}).fillna(49.0).to_numpy()[cust]
+    bills = pd.DataFrame(
+        {
+            "customer_id": c["customer_id"].to_numpy()[cust],
+            "ordered_at": pd.to_datetime(dates).strftime("%Y-%m-%d"),
+            "revenue_usd": price,
+            "cost_usd": (price * 0.55).round(2),
+        }
+    )
+    return bills[pd.to_datetime(dates) <= stop.to_numpy()[cust]].reset_index(drop=True)  # no bill after churn
+
+
+def monthly_billing(f: dict[str, pd.DataFrame], out: Path) -> Path:
+    """A subscription business: a bill per customer and month while subscribed, churn dates observed.
+
+    Contractual customers (churn is observed), so the CLV report uses the contractual model.
+    """
+    return _write(out, {**f, "transactions": _monthly_bills(f)})
+
+
+def monthly_billing_as_purchases(f: dict[str, pd.DataFrame], out: Path) -> Path:
+    """The monthly bills of :func:`monthly_billing` declared non-contractual (``clv.contractual: false``).
+
+    Forces the purchase models (BG/NBD) onto billing rows: every customer "buys" once a month, the
+    shape on which a BG/NBD fit used to run to a limit of the model and print astronomical CLVs.
+    """
+    description = {"name": "Monthly bills declared as purchases", "clv": {"contractual": False}}
+    return _write(out, {**f, "transactions": _monthly_bills(f)}, description)
+
+
 def _within(frame: pd.DataFrame, col: str, periods: list[pd.Period]) -> pd.DataFrame:
     """The rows of ``frame`` whose date ``col`` falls in one of ``periods``."""
     return frame[pd.to_datetime(frame[col]).dt.to_period(periods[0].freqstr).isin(periods)]
@@ -275,6 +321,7 @@ VARIANTS: dict[str, Callable[[dict[str, pd.DataFrame], Path], Path]] = {
     "scale_0_10": scale_0_10,
     "string_ids": string_ids,
     "other_drivers": other_drivers,
+    "monthly_billing": monthly_billing,
 }
 
 #: Hostile but valid data (``bsc validate`` accepts them): the reports must handle them too.
@@ -283,6 +330,7 @@ HOSTILE_VARIANTS: dict[str, Callable[[dict[str, pd.DataFrame], Path], Path]] = {
     "header_only": header_only,
     "single_period": single_period,
     "short_window": short_window,
+    "monthly_billing_as_purchases": monthly_billing_as_purchases,
 }
 
 ALL_VARIANTS = {**VARIANTS, **HOSTILE_VARIANTS}

@@ -38,6 +38,7 @@ EXPECTED_MISSING = {
     "scale_0_10": set(),
     "string_ids": set(),
     "other_drivers": set(),
+    "monthly_billing": set(),
 }
 
 
@@ -67,7 +68,9 @@ def test_capability_table_and_applicability(shapes: dict[str, Path]) -> None:
     assert table.loc[("satisfaction_retention_value", "survival"), "supported"]
     assert not table.loc[("satisfaction_retention_value", "cox"), "supported"]
     assert "churn dates" in table.loc[("satisfaction_retention_value", "cox"), "needs"]
-    assert report_applicability(snap, "customer_value") == [REQUIREMENTS["transactions"].label]
+    assert report_applicability(snap, "customer_value") == []  # churn flag + tenure: subscribers (sBG)
+    assert table.loc[("customer_value", "clv"), "supported"]
+    assert not table.loc[("customer_value", "at_risk"), "supported"]
     assert report_applicability(snap, "service_profit_chain") == []  # drivers from one survey wave
     no_surveys = load_dataset(shapes["no_surveys"])
     assert report_applicability(no_surveys, "satisfaction_retention_value") == [REQUIREMENTS["csat"].label]
@@ -120,8 +123,10 @@ def test_cli_validate_prints_the_capability_table(shapes: dict[str, Path]) -> No
     assert res.exit_code == 0, res.output
     assert "transactions: none" in res.output and "valid" in res.output
     assert "satisfaction_retention_value / Churn model" in res.output
-    line = next(line for line in res.output.splitlines() if line.startswith("customer_value / CLV"))
+    line = next(line for line in res.output.splitlines() if line.startswith("customer_value / Revenue at risk"))
     assert " no " in line and "transactions table" in line
+    line = next(line for line in res.output.splitlines() if line.startswith("customer_value / CLV"))
+    assert " yes " in line
     res = CliRunner().invoke(app, ["validate", "/nonexistent/folder"])
     assert res.exit_code == 1 and "no such path: '/nonexistent/folder'" in res.output
 

@@ -73,7 +73,11 @@ def test_bank_churn_case_study(tmp_path: Path) -> None:
     assert (churned, n) == (2038, 10000)
     csat = raw["Satisfaction Score"]
     pages, manifest = _run(folder, tmp_path)
-    assert "transactions table" in manifest["customer_value"]["not_applicable"]  # no transactions
+    value = _text(pages["customer_value"])  # subscribers: churn flag + tenure in years -> the sBG
+    assert "Model: sBG" in value and "a churn flag and each customer's tenure" in value
+    stayed_0 = int(((raw["Tenure"] == 0) & (raw["Exited"] == 0)).sum())  # no renewal observed: left out
+    assert f"{n - stayed_0:,} subscribers" in value and f"{churned:,} left at the end of a completed year" in value
+    assert "no evidence of an effect" in value  # csat does not move churn here (as the retention report finds)
     kpis = _text(pages["customer_kpis"])
     assert f"{churned / n:.1%}" in kpis and f"{churned:,}" in kpis  # 20.4%, 2,038 of 10,000
     assert f"{csat.mean():.2f}" in kpis  # CSAT mean on its own 1-5 scale, not rescaled
@@ -101,5 +105,6 @@ def test_online_retail_case_study(tmp_path: Path) -> None:
     table = capability_table(load_dataset(folder)).set_index(["report", "section"])
     assert table.loc[("customer_value", "clv"), "supported"]
     value = _text(pages["customer_value"])
-    # at weekly resolution the likelihood runs to the no-dropout boundary: CLV withheld, said in words
-    assert "CLV withheld" in value and ("b -&gt; infinity" in value or "b -> infinity" in value)
+    # at weekly resolution the likelihood runs to the no-dropout boundary: the limiting NBD model is fitted, said
+    assert "Model: BG/NBD" in value and "NBD (no drop-out)" in value and "no-dropout boundary" in value
+    assert "Total 12-month CLV" in value and "CLV withheld" not in value

@@ -163,6 +163,12 @@ HOSTILE_SAYS: dict[str, tuple[str, ...]] = {
     # the chain's two-period baseline is shortened to leave a follow-up, in words
     "short_window/service_profit_chain": ("the baseline is shortened to 1 period",),
     "short_window/scorecard": ("the baseline is shortened to 1 period",),
+    # monthly bills declared as purchases: the BG/NBD runs to a boundary; the limiting model is fitted and said
+    "monthly_billing_as_purchases/customer_value": (
+        "no-heterogeneity boundary",
+        r"The limiting [^.]+ model was fitted instead",
+        r"Total 12-month CLV [\d,]+ USD",
+    ),
 }
 
 
@@ -171,7 +177,7 @@ HOSTILE_SAYS: dict[str, tuple[str, ...]] = {
 HOSTILE_NEVER_SAYS: dict[str, tuple[str, ...]] = {
     f"refunds_loss_late_orders/{report}": (r"209\dQ\d", r"2098-")
     for report in ("customer_kpis", "scorecard", "customer_value", "satisfaction_retention_value")
-}
+} | {"monthly_billing_as_purchases/customer_value": ("CLV withheld",)}
 
 
 def hostile_problems(pages: dict[str, str]) -> list[str]:
@@ -204,6 +210,7 @@ HOSTILE_MISSING = {
     "header_only": {"csat", "nps", "drivers", "transactions", "churn_timing", "churn_dates", "dated"},
     "single_period": {"churn_timing", "churn_dates", "dated"},
     "short_window": set(),
+    "monthly_billing_as_purchases": set(),
 }
 
 
@@ -230,6 +237,10 @@ def test_hostile_variants_are_valid_and_as_hostile_as_they_claim(hostile: dict[s
     elif name == "single_period":
         assert data.surveys["surveyed_at"].dt.to_period("Q").nunique() == 1
         assert data.transactions["ordered_at"].dt.to_period("Q").nunique() == 1
+    elif name == "monthly_billing_as_purchases":
+        assert data.description.clv.contractual is False
+        bills = data.transactions.groupby("customer_id")["ordered_at"].agg(["size", "nunique"])
+        assert (bills["size"] == bills["nunique"]).all() and data.transactions["revenue_usd"].nunique() <= 4
     else:
         assert len(data.customers) == 300 and data.surveys["surveyed_at"].dt.to_period("Q").nunique() == 1
         assert data.transactions["ordered_at"].dt.to_period("Q").nunique() == 2

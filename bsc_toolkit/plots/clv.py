@@ -1,4 +1,4 @@
-"""Figures for customer lifetime value (BG/NBD + Gamma-Gamma).
+"""Figures for customer lifetime value (BG/NBD + Gamma-Gamma; the sBG of subscribers).
 
 Every function takes data (or a fitted model) and an optional ``ax`` and returns the
 ``matplotlib.axes.Axes`` it drew on, in the seaborn style.
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, NullFormatter, PercentFormatter
 
 if TYPE_CHECKING:  # pragma: no cover
     from bsc_toolkit.models.clv.bgnbd import BetaGeoFitter
@@ -24,6 +24,8 @@ __all__ = [
     "plot_probability_alive_matrix",
     "plot_frequency_recency_matrix",
     "plot_calibration_holdout",
+    "plot_retention_curve",
+    "plot_holdout_survival",
 ]
 
 
@@ -89,10 +91,18 @@ def plot_clv_distribution(
         if v > 0 or not log_scale:
             ax.axvline(v, color="k", linestyle=style, linewidth=1, label=f"{stat} {_money_label(round(v), currency)}")
     ax.xaxis.set_major_formatter(_money_formatter(currency))
+    if log_scale:
+        ax.xaxis.set_minor_formatter(NullFormatter())  # no "2 x 10^3" minor labels beside the amounts
     ax.set_xlabel(f"{_amount_name(column)} ({currency})")
     ax.set_ylabel("customers")
     ax.set_title("Distribution of customer lifetime value")
-    ax.legend(loc="upper right", fontsize="small")
+    # keep the groups' legend (seaborn's) beside the mean and median lines
+    groups = ax.get_legend()
+    handles, labels = ax.get_legend_handles_labels()
+    if groups is not None:
+        handles = [*groups.legend_handles, *handles]
+        labels = [*(t.get_text() for t in groups.get_texts()), *labels]
+    ax.legend(handles, labels, loc="upper right", fontsize="small")
     return ax
 
 
@@ -236,4 +246,74 @@ def plot_calibration_holdout(
     ax.set_ylabel("mean purchases in holdout period")
     ax.set_title("Calibration vs holdout: actual and BG/NBD-predicted purchases")
     ax.legend(title=None)
+    return ax
+
+
+def plot_retention_curve(
+    curve: pd.DataFrame,
+    what: str = "survival",
+    period: str = "period",
+    ax: Axes | None = None,
+) -> Axes:
+    """Observed and fitted retention by tenure (the sBG's ``retention_curve()`` table).
+
+    Parameters
+    ----------
+    curve : DataFrame
+        Indexed by tenure (0, 1, 2, ...) with ``observed_survival`` and ``fitted_survival`` (share
+        still a customer after t periods) and ``observed_retention`` and ``fitted_retention`` (share
+        renewing at the end of period t), e.g. ``ShiftedBetaGeoFitter.retention_curve()``.
+    what : {"survival", "retention"}
+        Which pair to draw.
+    period : str
+        The contract period in words, for the axis ("quarter").
+    """
+    if what not in ("survival", "retention"):
+        raise ValueError(f"what must be 'survival' or 'retention', not {what!r}")
+    ax = _ax(ax)
+    shown = curve if what == "survival" else curve.iloc[1:]
+    t = shown.index.to_numpy(dtype=float)
+    ax.plot(t, shown[f"observed_{what}"].to_numpy(dtype=float), "-o", markersize=4, label="observed")
+    ax.plot(t, shown[f"fitted_{what}"].to_numpy(dtype=float), "--", label="fitted")
+    values = shown[[f"observed_{what}", f"fitted_{what}"]].to_numpy(dtype=float)
+    low = float(np.nanmin(values, initial=1.0))
+    ax.set_ylim(0 if what == "survival" else max(0.0, low - 0.05), 1.005)
+    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+    ax.set_xlabel(f"tenure ({period}s)")
+    if what == "survival":
+        ax.set_ylabel("share still a customer")
+        ax.set_title("Survival by tenure: observed and fitted")
+    else:
+        ax.set_ylabel(f"share renewing at the end of the {period}")
+        ax.set_title("Retention rate by tenure: observed and fitted")
+    ax.legend(loc="lower left", fontsize="small")
+    return ax
+
+
+def plot_holdout_survival(holdout: pd.DataFrame, period: str = "period", ax: Axes | None = None) -> Axes:
+    """Forecast vs actual renewals after the calibration end (the subscriber holdout check).
+
+    Parameters
+    ----------
+    holdout : DataFrame
+        Indexed by k = 1, 2, ... periods after the calibration end, with ``actual_share`` and
+        ``expected_share`` (e.g. :func:`bsc_toolkit.report_clv.holdout_survival`).
+    period : str
+        The contract period in words.
+    """
+    ax = _ax(ax)
+    k = np.concatenate([[0], holdout.index.to_numpy(dtype=float)])
+    for col, label, style in (
+        ("actual_share", "actual", "-o"),
+        ("expected_share", "forecast (calibration fit)", "--s"),
+    ):
+        ax.plot(k, np.concatenate([[1.0], holdout[col].to_numpy(dtype=float)]), style, label=label, markersize=4)
+    low = float(np.nanmin(holdout[["actual_share", "expected_share"]].to_numpy(dtype=float), initial=1.0))
+    ax.set_ylim(max(0.0, low - 0.05), 1.005)
+    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+    ax.set_xticks(k)
+    ax.set_xlabel(f"{period}s after the calibration end")
+    ax.set_ylabel("share of the customers active then still renewing")
+    ax.set_title("Holdout: forecast vs actual retention")
+    ax.legend(loc="lower left", fontsize="small")
     return ax
