@@ -263,7 +263,8 @@ def _monthly_bills(f: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """One bill per customer and month while the customer is subscribed (a telecom's billing rows).
 
     The plan price depends on the segment; the bill is dated on the day of the month the customer
-    joined (capped at 28), from the month after joining until churn or the end of the data.
+    joined (capped at 28), from the month after joining until churn or the end of the data, within the
+    window of the original transactions (an extract of the billing system's last years).
     """
     c = f["customers"]
     end = pd.to_datetime(f["transactions"]["ordered_at"]).max()
@@ -284,7 +285,9 @@ def _monthly_bills(f: dict[str, pd.DataFrame]) -> pd.DataFrame:
             "cost_usd": (price * 0.55).round(2),
         }
     )
-    return bills[pd.to_datetime(dates) <= stop.to_numpy()[cust]].reset_index(drop=True)  # no bill after churn
+    start = pd.to_datetime(f["transactions"]["ordered_at"]).min()  # the extract covers the original window
+    when = pd.to_datetime(dates)
+    return bills[(when <= stop.to_numpy()[cust]) & (when >= start)].reset_index(drop=True)  # no bill after churn
 
 
 def monthly_billing(f: dict[str, pd.DataFrame], out: Path) -> Path:

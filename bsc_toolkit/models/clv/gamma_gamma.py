@@ -30,6 +30,7 @@ from scipy import special
 from bsc_toolkit.models._base import NotEstimableError
 from bsc_toolkit.models.clv._fitting import Limit, ModelSpec, _BaseFitter, _Likelihood
 from bsc_toolkit.models.clv._inputs import _as_float_array, _check_columns, _rows_preview, _wrap_like
+from bsc_toolkit.models.clv._sbg_math import _log_rising_digamma
 
 __all__ = ["GammaGammaFitter", "MODELS"]
 
@@ -96,15 +97,16 @@ class _GGLikelihood(_Likelihood):
         px = p * xv
         l1 = np.log1p(g / xm)
         l2 = np.log1p(xm / g)
-        ll = float(W @ (special.gammaln(px + q) - special.gammaln(px)) - self.n * special.gammaln(q))
+        rising, psi_diff = _log_rising_digamma(px, q)  # without cancellation when p x is large (p -> infinity)
+        ll = float(W @ rising - self.n * special.gammaln(q))
         ll -= float(p * (x @ l1) + q * l2.sum() + lm.sum())
         if order == 0:
             return ll, None, None
-        psi_pq, psi_p = special.digamma(px + q), special.digamma(px)
+        psi_pq = special.digamma(px + q)
         inv = 1.0 / (xm + g)
         grad = np.array(
             [
-                W @ (xv * (psi_pq - psi_p)) - x @ l1,
+                W @ (xv * psi_diff) - x @ l1,
                 W @ psi_pq - self.n * special.digamma(q) - l2.sum(),
                 -p * (x @ inv) + q * (xm @ inv) / g,
             ]
