@@ -167,7 +167,7 @@ HOSTILE_SAYS: dict[str, tuple[str, ...]] = {
     "monthly_billing_as_purchases/customer_value": (
         "no-heterogeneity boundary",
         r"The limiting [^.]+ model was fitted instead",
-        r"Total 12-month CLV [\d,]+ USD",
+        r"Total 12-month CLV\s+[\d,]+\s+USD",
     ),
 }
 
