@@ -202,17 +202,27 @@ class _ReportRun:
         executed = self.folder / f"{uuid.uuid4().hex[:8]}-{job.name}.ipynb"
         self.killed = False
         try:
-            pm.execute_notebook(
-                str(job.notebook),
-                str(executed),
-                parameters=params,
-                kernel_name=kernel_name,
-                cwd=str(job.notebook.parent),
-                progress_bar=False,
-                log_output=False,
-                execution_timeout=timeout,
-                kernel_manager_class=self.kernel_manager_class(),
-            )
+            for attempt in range(1 + KERNEL_START_RETRIES):
+                try:
+                    pm.execute_notebook(
+                        str(job.notebook),
+                        str(executed),
+                        parameters=params,
+                        kernel_name=kernel_name,
+                        cwd=str(job.notebook.parent),
+                        progress_bar=False,
+                        log_output=False,
+                        execution_timeout=timeout,
+                        kernel_manager_class=self.kernel_manager_class(),
+                    )
+                    break
+                except Exception as exc:
+                    # a kernel that died before answering its first request ran no cell: start a new one
+                    if self.killed or attempt == KERNEL_START_RETRIES or not _kernel_did_not_start(exc):
+                        raise
+                    self._reap()
+                    self.kernel = None
+                    executed.unlink(missing_ok=True)
         except Exception as exc:
             if self.killed:
                 raise _Stopped from exc
@@ -262,6 +272,16 @@ def _write_html(job: ReportJob, nb: Any, out: Path, hide_code: bool) -> _Written
     except OSError:
         pass  # a stale copy of an earlier failure that cannot be removed does not make this report wrong
     return _Written(target, section_errors(body))
+
+
+#: How many times a kernel that died before answering its first request is replaced (it ran no cell:
+#: a busy machine or a slow start, not the notebook).
+KERNEL_START_RETRIES = 2
+
+
+def _kernel_did_not_start(exc: BaseException) -> bool:
+    """Whether ``exc`` says the kernel died before replying to its first (``kernel_info``) request."""
+    return "died before replying to kernel_info" in str(exc)
 
 
 def _describe_execution_error(exc: Exception, timeout: int | None = None) -> str:

@@ -829,3 +829,42 @@ def test_unwritable_report_and_index_fail_alone_and_kernels_share_the_mask_key(t
     keys = {re.search(r"key ([0-9a-f]{64}) mask_ids True", (out / f"{n}.html").read_text()).group(1) for n in "bc"}
     assert len(keys) == 1  # one pseudonym key for every kernel of the run
     assert "BSC_MASK_KEY" not in os.environ
+
+
+# -- a kernel that dies before it starts -------------------------------------------------------------
+def _flaky_kernel_start(monkeypatch, failures: int) -> list[int]:
+    """Make papermill's first ``failures`` runs die as a kernel that never answered kernel_info."""
+    import papermill
+
+    real = papermill.execute_notebook
+    calls: list[int] = []
+
+    def execute(*args, **kwargs):
+        calls.append(1)
+        if len(calls) <= failures:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(papermill, "execute_notebook", execute)
+    return calls
+
+
+@pytest.mark.slow
+def test_a_kernel_that_died_before_starting_is_replaced(tmp_path, monkeypatch):
+    nb = _notebook(tmp_path / "nb" / "tiny.ipynb", "x = 1", "print('value', x * 2)")
+    job = plan_reports([nb], notebooks_dir=nb.parent)[0]
+    calls = _flaky_kernel_start(monkeypatch, failures=2)
+    results = run_reports([job], out_dir=tmp_path / "out", progress=False)
+    assert results[0].ok, results[0].error
+    assert len(calls) == 3 and "value 2" in (tmp_path / "out" / "tiny.html").read_text()
+
+
+def test_a_kernel_that_never_starts_fails_the_report_with_the_cause(tmp_path, monkeypatch):
+    from bsc_toolkit.report_run import KERNEL_START_RETRIES
+
+    nb = _notebook(tmp_path / "nb" / "tiny.ipynb", "x = 1")
+    job = plan_reports([nb], notebooks_dir=nb.parent)[0]
+    calls = _flaky_kernel_start(monkeypatch, failures=99)
+    results = run_reports([job], out_dir=tmp_path / "out", progress=False)
+    assert not results[0].ok and "Kernel died before replying to kernel_info" in results[0].error
+    assert len(calls) == 1 + KERNEL_START_RETRIES  # retried, then the cause is reported
