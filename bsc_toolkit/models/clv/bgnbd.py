@@ -30,6 +30,7 @@ piled up at 0 and 1.)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -258,6 +259,294 @@ class _BGLikelihood(_Likelihood):
         return starts
 
 
+# -- expectations of a customer alive now ----------------------------------------------------------
+#
+# A customer alive at T with x repeat purchases has the posterior purchase rate lambda ~ Gamma(R, beta),
+# R = r + x, beta = alpha + T, and drop-out probability p ~ Beta(a, B), B = b + x (a new customer:
+# x = T = 0). Buying at rate lambda and leaving with probability p after each purchase, they make on
+# average (1 - exp(-lambda p t)) / p purchases in the next t periods and are still alive at the end
+# with probability exp(-lambda p t). Averaged over lambda, with s = t / beta and c = a + B - 1:
+#
+#     E = E_p[(1 - (1 + p s)^-R) / p] = c / (a - 1) (1 - 2F1(R, a - 1; c; -s))     (FHL 2005 eq. 9, 10)
+#     S = E_p[(1 + p s)^-R]           = 2F1(R, a; a + B; -s)
+#
+# Averaged over p first, they are the BG/Poisson's f(lambda t) and g(lambda t), averaged over Gamma(R, beta):
+#
+#     f(y) = E_p[(1 - exp(-y p)) / p] = c / (a - 1) (1 - 1F1(a - 1; c; -y)),    g(y) = 1F1(a; a + B; -y).
+#
+# scipy's hyp2f1 fails on these for large R (NaN from r ~ 1e5 on, inaccurate before) and in corners of
+# (a, B, s), so they are evaluated by
+#
+# * the power series in s where its terms at least halve (alternating: free of the cancellation in
+#   1 - 2F1 at small s);
+# * for R >= _EXPANSION_SHAPE, the expansion around the BG/Poisson at the mean rate m = R / beta in
+#   the central moments mu_k of Gamma(R, beta): sum_k f^(k)(m) mu_k / k!, where
+#   m^k f^(k)(m) = -E_p[(y p)^k exp(-y p) / p] = -(-y)^k (a)_{k-1} / (a + B)_{k-1} 1F1(a - 1 + k; c + k; -y),
+#   y = m t (likewise for g). As (y p)^k exp(-y p) <= (k / e)^k and mu_k / m^k = O(R^(-k/2)), the
+#   terms beyond the tenth change E by less than 1e-10 of itself, and S by less than 1e-10, from R = 1000 on;
+# * otherwise scipy's hyp2f1 after Pfaff's transformations (z = s / (1 + s) in (0, 1)), accepted where
+#   finite, within the bounds 0 <= E <= R s, 0 <= S <= 1, and not lost to the cancellation in 1 - 2F1;
+#   elsewhere the trapezoidal rule over log(lambda) on the average of f or g over Gamma(R, beta).
+#
+# E has a removable 0/0 at a = 1: within _A_NEAR_ONE of it, it is interpolated linearly in a.
+
+#: From this shape ``r + x`` of a customer's Gamma distribution of purchase rates on, their
+#: expectations are evaluated by the expansion around the BG/Poisson model at their mean rate.
+_EXPANSION_SHAPE = 1e3
+#: Terms of that expansion (central moments of the Gamma distribution up to this order).
+_EXPANSION_ORDER = 10
+#: Within this distance of a = 1 the expected purchases (a removable 0/0) are interpolated linearly in a.
+_A_NEAR_ONE = 1e-4
+#: Terms of the power series (each at most half the one before).
+_SERIES_TERMS = 60
+#: A value of E from hyp2f1 is refused where 1 - 2F1 cancels by more than this factor (c / |a - 1| / E).
+_MAX_CANCELLATION = 1e5
+#: Grid points times elements per block of the quadrature.
+_QUADRATURE_BLOCK = 2_000_000
+
+
+def _interpolate_near_one(fun, a, *args) -> np.ndarray:
+    """``fun(a, *args)`` elementwise, linearly interpolated in ``a`` across ``|a - 1| < _A_NEAR_ONE``.
+
+    The BG/NBD expectations have a removable 0/0 at ``a = 1``; near it they lose precision.
+    """
+    a, *args = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (a, *args)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.asarray(fun(a, *args), dtype=float)
+        near = np.abs(a - 1.0) < _A_NEAR_ONE
+        if near.any():
+            lo, hi = 1.0 - _A_NEAR_ONE, 1.0 + _A_NEAR_ONE
+            sub = [v[near] for v in args]
+            f_lo = fun(np.full(int(near.sum()), lo), *sub)
+            f_hi = fun(np.full(int(near.sum()), hi), *sub)
+            out[near] = f_lo + (a[near] - lo) / (hi - lo) * (f_hi - f_lo)
+    return out
+
+
+def _hyp1f1_neg(A, C, y) -> np.ndarray:
+    """``1F1(A; C; -y)`` for ``y >= 0`` and ``C > A``, by scipy.
+
+    Where scipy returns no finite value (in narrow bands of ``y``, e.g. near 1418, or near ``y = C``
+    for large ``C``), by Kummer's transformation ``exp(-y) 1F1(C - A; C; y)``, a series of positive
+    terms summed in logs (up to ``y + 15 sqrt(y) + 100`` terms).
+    """
+    A, C, y = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (A, C, y)))
+    shape = A.shape
+    out = np.array(special.hyp1f1(A, C, -y), dtype=float).reshape(-1)
+    A, C, y = A.ravel(), C.ravel(), y.ravel()
+    for i in np.flatnonzero(~np.isfinite(out)):
+        a_, c_, y_ = A[i], C[i], y[i]
+        n_terms = int(np.ceil(y_ + 15.0 * np.sqrt(y_) + 100.0))
+        if c_ - a_ <= 0 or n_terms > 10_000_000:
+            continue
+        n = np.arange(n_terms - 1, dtype=float)
+        log_terms = np.concatenate([[0.0], np.cumsum(np.log(c_ - a_ + n) - np.log(c_ + n) + np.log(y_) - np.log1p(n))])
+        top = log_terms.max()
+        out[i] = np.exp(top - y_ + np.log(np.exp(log_terms - top).sum()))
+    return out.reshape(shape)
+
+
+def _bgp_expected(y, a, B) -> np.ndarray:
+    """``f(y) = E[(1 - exp(-y p)) / p]`` for ``p ~ Beta(a, B)``: the BG/Poisson's purchases in time ``y / lambda``.
+
+    The power series where its terms at least halve (no cancellation), ``c / (a - 1) (1 - 1F1(a - 1; c; -y))``
+    elsewhere; where ``c = a + B - 1 <= 0``, ``f = B / (a + B) f_(B + 1) + 1 - g`` (from ``1 / p = (1 - p) / p + 1``).
+    """
+    y, a, B = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (y, a, B)))
+    out = np.empty(y.shape)
+    c = a + B - 1.0
+    n_terms = _SERIES_TERMS
+    # ratio of terms m + 1 and m: y (a + m - 1) / ((c + m) (m + 1)), (a + m - 1) / (c + m) increasing to 1
+    small = (y * (a + n_terms) / (c + n_terms + 1) <= 1.0) & (y <= n_terms / 2)
+    if small.any():
+        ys, As, Cs = y[small], a[small], c[small]
+        term, total = ys.copy(), ys.copy()
+        for m in range(1, n_terms):  # term_m = (a)_m / (c + 1)_m (-1)^m y^(m + 1) / (m + 1)!
+            term = term * (-ys) * (As + m - 1.0) / ((Cs + m) * (m + 1.0))
+            total += term
+            if not (np.abs(term) > 1e-17 * np.abs(total)).any():  # the rest is smaller still
+                break
+        out[small] = total
+    big = ~small & (c > 0)
+    if big.any():
+        ratio = c[big] / (a[big] - 1.0)
+        out[big] = ratio - ratio * _hyp1f1_neg(a[big] - 1.0, c[big], y[big])
+    low = ~small & (c <= 0)
+    if low.any():
+        yl, al, bl = y[low], a[low], B[low]
+        out[low] = bl / (al + bl) * _bgp_expected(yl, al, bl + 1.0) + 1.0 - _hyp1f1_neg(al, al + bl, yl)
+    return out
+
+
+def _gamma_relative_moments(R: np.ndarray, order: int) -> list[np.ndarray]:
+    """``E[(lambda / m - 1)^k]``, k = 0..order, for ``lambda ~ Gamma(R, beta)`` with mean ``m``.
+
+    From the cumulants ``(k - 1)! R^(1 - k)`` of ``lambda / m`` by the moment-cumulant recursion.
+    """
+    kappa = [0.0, 0.0] + [math.factorial(j - 1) * R ** (1.0 - j) for j in range(2, order + 1)]
+    mu = [np.ones_like(R), np.zeros_like(R)]
+    for n in range(2, order + 1):
+        mu.append(sum(math.comb(n - 1, j - 1) * kappa[j] * mu[n - j] for j in range(2, n + 1)))
+    return mu
+
+
+def _series_converges(s, R, a, B) -> np.ndarray:
+    """Where every term of the power series in ``s`` (of E or S) is at most half the one before."""
+    n = _SERIES_TERMS
+    # ratio of terms n + 1 and n: s (R + n) / (n + 1) times (a + n - 1) / (a + B - 1 + n) for E,
+    # (a + n) / (a + B + n) for S; the first factor lies between max(R, 1) and 1, the second increases
+    # to 1 and is at most (a + N) / (a + B + N) up to term N
+    head = s * np.maximum(R, 1.0) * (a + n) / (a + B + n) <= 0.5
+    tail = s * np.maximum(1.0, (R + n) / (n + 1.0)) <= 0.5
+    return head & tail
+
+
+def _series(kind: str, s, R, a, B) -> np.ndarray:
+    """``E`` (kind ``"expected"``) or ``S`` by the power series in ``s`` (where it converges fast)."""
+    if kind == "expected":  # term_n = (R)_n (a)_{n-1} / ((a + B)_{n-1} n!) (-1)^(n + 1) s^n, n >= 1
+        term, first, bottom = R * s, 1, a + B - 1.0
+    else:  # term_n = (R)_n (a)_n / ((a + B)_n n!) (-s)^n, n >= 0
+        term, first, bottom = np.ones_like(s), 0, a + B
+    total = term.copy()
+    for n in range(first, first + _SERIES_TERMS):
+        term = term * (-s) * (R + n) * (a + n - first) / ((bottom + n) * (n + 1.0))
+        total += term
+        if not (np.abs(term) > 1e-17 * np.abs(total)).any():  # the rest is smaller still
+            break
+    return total
+
+
+def _expansion(kind: str, s, R, a, B) -> np.ndarray:
+    """``E`` or ``S`` by the expansion around the BG/Poisson at the mean rate (for large ``R``)."""
+    y = R * s
+    mu = _gamma_relative_moments(R, _EXPANSION_ORDER)
+    expected = kind == "expected"
+    total = _bgp_expected(y, a, B) if expected else _hyp1f1_neg(a, a + B, y)
+    coef = np.ones_like(y)  # (a)_{k-1} / (a + B)_{k-1} for E, (a)_k / (a + B)_k for S
+    for k in range(1, _EXPANSION_ORDER + 1):
+        j = k - 1 if expected else k
+        if j >= 1:
+            coef = coef * (a + j - 1.0) / (a + B + j - 1.0)
+        if k >= 2:  # mu_1 = 0
+            deriv = (-y) ** k * coef * _hyp1f1_neg(a + j, a + B + j, y)
+            total = total + (-deriv if expected else deriv) * mu[k] / math.factorial(k)
+    return total
+
+
+def _gamma_quadrature(kind: str, s, R, a, B) -> np.ndarray:
+    """``E`` or ``S`` as the Gamma(R) average of the BG/Poisson's ``f`` or ``g``, trapezoidal in ``log lambda``.
+
+    With ``u = lambda beta ~ Gamma(R, 1)`` and ``w = log u``, the integrand
+    ``exp(R w - e^w) / Gamma(R) f(s e^w)`` is analytic in the strip ``|Im w| < pi / 2`` and vanishes
+    fast on both sides (``S = 1 - E[1 - g]``, so that both integrands vanish like ``u^(R + 1)`` at 0):
+    the rule converges geometrically. The grid (step at most 0.1 and a quarter of the standard
+    deviation of ``w``) runs from 40 e-folds below both the peak and ``-log s`` to where ``u`` exceeds
+    ``R`` by 60 or 12 standard deviations.
+    """
+    sd = np.minimum(1.0, 1.0 / np.sqrt(R))
+    step = np.minimum(0.1, 0.25 * sd)
+    peak = np.log(R)
+    lo = np.minimum(peak, -np.log(s)) - 40.0 / (R + 1.0) - 12.0 * sd
+    hi = peak + np.maximum(12.0 * sd, np.log1p(60.0 / R))
+    n = int(np.ceil(np.max((hi - lo) / step))) + 1
+    weights = np.ones(n)
+    weights[[0, -1]] = 0.5
+    out = np.empty(s.shape)
+    per_block = max(1, _QUADRATURE_BLOCK // n)
+    for start in range(0, s.size, per_block):
+        i = slice(start, start + per_block)
+        h = ((hi[i] - lo[i]) / (n - 1))[:, None]
+        w = lo[i][:, None] + h * np.arange(n)
+        dens = np.exp(R[i][:, None] * w - np.exp(w) - special.gammaln(R[i])[:, None])
+        y = s[i][:, None] * np.exp(w)
+        A, BB = a[i][:, None], B[i][:, None]
+        vals = _bgp_expected(y, A, BB) if kind == "expected" else 1.0 - _hyp1f1_neg(A, A + BB, y)
+        out[i] = (dens * vals * h) @ weights
+    return out if kind == "expected" else 1.0 - out
+
+
+def _hypergeometric(kind: str, s, R, a, B) -> np.ndarray:
+    """``E`` or ``S`` by scipy's hyp2f1 after Pfaff's transformations; NaN where not trustworthy.
+
+    ``2F1(R, a + j; C; -s) = (1 + s)^-(a + j) 2F1(a + j, C - R; C; z) = (1 + s)^-R 2F1(R, C - a - j; C; z)``
+    with ``z = s / (1 + s)``, ``j = -1, C = c`` for E and ``j = 0, C = a + B`` for S: the first where
+    finite and within bounds (and, for E, where ``1 - 2F1`` loses less than a factor
+    ``_MAX_CANCELLATION``), else the second (a factor ten stricter), else NaN.
+    """
+    z = s / (1.0 + s)
+    j = -1.0 if kind == "expected" else 0.0
+    C = a + B + j
+    log_1s = np.log1p(s)
+    out = np.full(s.shape, np.nan)
+    for variant, limit in ((0, _MAX_CANCELLATION), (1, _MAX_CANCELLATION / 10)):
+        i = np.flatnonzero(np.isnan(out))
+        if not i.size:
+            break
+        si, Ri, ai, Ci = s[i], R[i], a[i], C[i]
+        if variant == 0:
+            log_g = np.log(special.hyp2f1(ai + j, Ci - Ri, Ci, z[i])) - (ai + j) * log_1s[i]
+        else:
+            log_g = np.log(special.hyp2f1(Ri, Ci - ai - j, Ci, z[i])) - Ri * log_1s[i]
+        if kind == "survival":
+            val = np.exp(log_g)
+            ok = (val >= 0) & (val <= 1)
+        else:
+            ratio = Ci / (ai - 1.0)
+            val = -ratio * np.expm1(log_g)
+            ok = (Ci > 0) & (val >= 0) & (val <= Ri * si * (1.0 + 1e-12)) & (np.abs(ratio) <= limit * val)
+        out[i[ok]] = val[ok]
+    return out
+
+
+def _alive_quantity(kind: str, t, R, beta, a, B) -> np.ndarray:
+    """``E`` (kind ``"expected"``) or ``S`` (``"survival"``), broadcast, each element by the method above that fits it."""
+    t, R, beta, a, B = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (t, R, beta, a, B)))
+    shape = t.shape
+    t, R, beta, a, B = (v.ravel() for v in (t, R, beta, a, B))
+    out = np.full(t.shape, np.nan)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+        s = t / beta
+        series = _series_converges(s, R, a, B)
+        large = ~series & (R >= _EXPANSION_SHAPE)
+        small = ~series & ~large
+        for mask, method in ((series, _series), (large, _expansion), (small, _hypergeometric)):
+            if mask.any():
+                out[mask] = method(kind, s[mask], R[mask], a[mask], B[mask])
+        failed = small & ~np.isfinite(out)
+        if failed.any():
+            out[failed] = _gamma_quadrature(kind, s[failed], R[failed], a[failed], B[failed])
+    return out.reshape(shape)
+
+
+def _alive_expected_purchases(t, R, beta, a, B) -> np.ndarray:
+    """Expected purchases in the next ``t`` periods of a customer alive now (FHL 2005 eq. 9 and 10).
+
+    Parameters
+    ----------
+    t : float or array
+        Horizon (non-negative).
+    R, beta : float or array
+        Shape and rate of the customer's Gamma distribution of purchase rates (``r + x``, ``alpha + T``).
+    a, B : float or array
+        Parameters of their Beta distribution of drop-out probabilities (``a``, ``b + x``).
+
+    Returns
+    -------
+    ndarray
+        Broadcast over the arguments; finite for positive parameters and finite ``t``.
+    """
+
+    def fun(a_, t_, R_, beta_, B_):
+        return _alive_quantity("expected", t_, R_, beta_, a_, B_)
+
+    return _interpolate_near_one(fun, a, t, R, beta, B)
+
+
+def _alive_survival(t, R, beta, a, B) -> np.ndarray:
+    """P(still alive in ``t`` periods) of a customer alive now; arguments as :func:`_alive_expected_purchases`."""
+    return _alive_quantity("survival", t, R, beta, a, B)
+
+
 class BetaGeoFitter(_BaseFitter):
     """BG/NBD model (Fader, Hardie & Lee 2005) fitted by maximum likelihood.
 
@@ -352,7 +641,7 @@ class BetaGeoFitter(_BaseFitter):
         self._start_fit()
         x, t_x, T = _rfm_arrays(summary, frequency_col, recency_col, T_col)
         if x.size == 0:
-            raise NotEstimableError("no customer has a purchase: the BG/NBD model has nothing to fit")
+            raise NotEstimableError("BG/NBD: no customers in the summary (it has no rows): nothing to fit")
         if not (x > 0).any():
             raise NotEstimableError("no customer has a repeat purchase; the BG/NBD model is not identified")
         if not (T > 0).any():
@@ -449,33 +738,22 @@ class BetaGeoFitter(_BaseFitter):
                 if dropout == "CommonDropout":
                     q = p["p"]
                     return -np.expm1(-(r + x) * np.log1p(q * t / (alpha + T))) / q
-                a, b = p["a"], p["b"]
-                z = t / (alpha + T + t)
-                c = a + b + x - 1
-                hyp = special.hyp2f1(r + x, b + x, c, z)
-                log_hyp = np.log(hyp)
-                # Euler's transformation where the series overflows (as lifetimes does)
-                alt = np.log(special.hyp2f1(c - r - x, c - b - x, c, z)) + (c - r - x - b - x) * np.log1p(-z)
-                log_hyp = np.where(np.isfinite(log_hyp), log_hyp, alt)
-                first = c / (a - 1)
-                second = -np.expm1(log_hyp + (r + x) * (np.log(alpha + T) - np.log(alpha + T + t)))
-                return first * second
+                return _alive_expected_purchases(t, r + x, alpha + T, p["a"], p["b"] + x)
             lam = p["lambda"]
             if dropout == "NoDropout":
                 return lam * t + 0.0 * x
             if dropout == "CommonDropout":
                 return -np.expm1(-p["p"] * lam * t) / p["p"] + 0.0 * x
-            a, b = p["a"], p["b"]
-            c = a + b + x - 1
-            # e^{-z} 1F1(b + x; c; z) = 1F1(a - 1; c; -z) (Kummer), z = lambda t
-            return c / (a - 1) * (1.0 - special.hyp1f1(a - 1, c, -lam * t))
+            # the BG/Poisson's f(lambda t) (see "expectations of a customer alive now")
+            return _interpolate_near_one(lambda a_, y_, B_: _bgp_expected(y_, a_, B_), p["a"], lam * t, p["b"] + x)
 
     def _log_odds_dead(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
         """log P(dropped out after the last purchase) / P(alive), for x > 0 (-inf without drop-out)."""
         purchase, dropout, p = self._parts()
         with np.errstate(divide="ignore", invalid="ignore"):
             if purchase == "GammaRates":
-                timing = (p["r"] + x) * (np.log(p["alpha"] + T) - np.log(p["alpha"] + t_x))
+                # log1p: exact also where alpha dwarfs T (r and alpha in the millions, near the BG/Poisson)
+                timing = (p["r"] + x) * np.log1p((T - t_x) / (p["alpha"] + t_x))
             else:
                 timing = p["lambda"] * (T - t_x)
             if dropout == "NoDropout":

@@ -52,7 +52,7 @@ from bsc_toolkit.models._base import FittedModel, NotEstimableError, wald_table,
 from bsc_toolkit.models.clv._bgnbd_math import bgnbd_loglik_grad
 from bsc_toolkit.models.clv._fitting import FitStatus
 from bsc_toolkit.models.clv._inputs import _rfm_arrays, _rows_preview
-from bsc_toolkit.models.clv.bgnbd import BetaGeoFitter
+from bsc_toolkit.models.clv.bgnbd import BetaGeoFitter, _alive_expected_purchases, _alive_survival
 
 __all__ = ["BetaGeoCovariatesFitter", "MODEL_NAME"]
 
@@ -64,8 +64,6 @@ _BASE = ("r", "alpha", "a", "b")
 _RUNAWAY_HIGH, _RUNAWAY_LOW, _RUNAWAY_COEF = 1e6, 1e-6, 20.0
 #: A fit putting more than this share of the customers still alive sees practically no drop-out.
 _NO_DROPOUT_ALIVE_SHARE = 0.99
-#: Within this distance of a = 1 the BG/NBD expectations (a removable 0/0) are interpolated.
-_A_NEAR_ONE = 1e-4
 
 
 # -- per-customer BG/NBD formulas (parameters broadcast) -------------------------------------------
@@ -74,48 +72,24 @@ _A_NEAR_ONE = 1e-4
 def _p_alive(r, alpha, a, b, x, t_x, T) -> np.ndarray:
     """P(alive at T | x, t_x, T) (Fader, Hardie & Lee 2008, note 021); 1 without repeat purchases."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        log_odds_dead = (
-            np.log(a) - np.log(b + np.maximum(x, 1) - 1) + (r + x) * (np.log(alpha + T) - np.log(alpha + t_x))
-        )
+        # log1p: exact also where alpha dwarfs T (r and alpha in the millions)
+        log_odds_dead = np.log(a) - np.log(b + np.maximum(x, 1) - 1) + (r + x) * np.log1p((T - t_x) / (alpha + t_x))
     return np.where(x > 0, special.expit(-log_odds_dead), 1.0)
 
 
-def _interpolate_near_one(fun, a, *args) -> np.ndarray:
-    """``fun(a, *args)`` elementwise, linearly interpolated in ``a`` across ``|a - 1| < _A_NEAR_ONE``.
-
-    The BG/NBD expectations have a removable 0/0 at ``a = 1``; near it they lose precision.
-    """
-    a, *args = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (a, *args)))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.asarray(fun(a, *args), dtype=float)
-        near = np.abs(a - 1.0) < _A_NEAR_ONE
-        if near.any():
-            lo, hi = 1.0 - _A_NEAR_ONE, 1.0 + _A_NEAR_ONE
-            sub = [v[near] for v in args]
-            f_lo = fun(np.full(int(near.sum()), lo), *sub)
-            f_hi = fun(np.full(int(near.sum()), hi), *sub)
-            out[near] = f_lo + (a[near] - lo) / (hi - lo) * (f_hi - f_lo)
-    return out
-
-
 def _expected_if_alive(t, r, alpha, a, b, x, T) -> np.ndarray:
-    """E[Y(t) | alive at T, x, T]: expected purchases in (T, T + t] of a customer alive at T (FHL eq. 10)."""
+    """E[Y(t) | alive at T, x, T]: expected purchases in (T, T + t] of a customer alive at T (FHL eq. 10).
 
-    def fun(a_, r_, alpha_, b_, x_, T_):
-        hyp = special.hyp2f1(r_ + x_, b_ + x_, a_ + b_ + x_ - 1, t / (alpha_ + T_ + t))
-        return (a_ + b_ + x_ - 1) / (a_ - 1) * (1 - np.exp((r_ + x_) * np.log1p(-t / (alpha_ + T_ + t))) * hyp)
-
-    return _interpolate_near_one(fun, a, r, alpha, b, x, T)
+    The plain BG/NBD's evaluation (:mod:`~bsc_toolkit.models.clv.bgnbd`): finite and accurate for
+    any positive parameters, including a purchase-rate shape ``r`` in the millions.
+    """
+    x = np.asarray(x, dtype=float)
+    return _alive_expected_purchases(t, r + x, alpha + np.asarray(T, dtype=float), a, b + x)
 
 
 def _expected_new(t, r, alpha, a, b) -> np.ndarray:
     """E[X(t)]: expected repeat purchases in (0, t] of a new customer (FHL eq. 9)."""
-
-    def fun(a_, r_, alpha_, b_):
-        hyp = special.hyp2f1(r_, b_, a_ + b_ - 1, t / (alpha_ + t))
-        return (a_ + b_ - 1) / (a_ - 1) * (1 - np.exp(r_ * np.log1p(-t / (alpha_ + t))) * hyp)
-
-    return _interpolate_near_one(fun, a, r, alpha, b)
+    return _alive_expected_purchases(t, r, alpha, a, b)
 
 
 def _survival_if_alive(t, r, alpha, a, b, x, T) -> np.ndarray:
@@ -123,9 +97,11 @@ def _survival_if_alive(t, r, alpha, a, b, x, T) -> np.ndarray:
 
     Given alive at T, the posterior is ``lambda ~ Gamma(r + x, alpha + T)``, ``p ~ Beta(a, b + x)``;
     a customer survives the Poisson(lambda t) purchases of (T, T + t] with probability
-    ``exp(-lambda p t)``; its expectation is Euler's integral of the hypergeometric function.
+    ``exp(-lambda p t)``; its expectation is Euler's integral of the hypergeometric function
+    (evaluated as the plain BG/NBD's).
     """
-    return special.hyp2f1(r + x, a, a + b + x, -t / (alpha + T))
+    x = np.asarray(x, dtype=float)
+    return _alive_survival(t, r + x, alpha + np.asarray(T, dtype=float), a, b + x)
 
 
 # -- input handling ------------------------------------------------------------------------------
@@ -415,10 +391,10 @@ class BetaGeoCovariatesFitter(FittedModel):
         ValueError
             An unknown or non-numeric covariate column, or no covariate at all.
         NotEstimableError
-            A covariate without variation (or covariates that are linear combinations of each
-            other) among the customers used, no repeat purchase, or a plain BG/NBD at a boundary of
-            its parameter space (its limiting model was used: the covariate effects are not
-            identified there).
+            No customers in the summary, none with a value of every covariate, a covariate without
+            variation (or covariates that are linear combinations of each other) among the customers
+            used, no repeat purchase, or a plain BG/NBD at a boundary of its parameter space (its
+            limiting model was used: the covariate effects are not identified there).
         """
         self._start_fit()
         base = _as_names(covariates, "covariates")
@@ -433,6 +409,8 @@ class BetaGeoCovariatesFitter(FittedModel):
             )
         union = list(dict.fromkeys([*purchase, *dropout]))
         x, t_x, T = _rfm_arrays(summary, frequency_col, recency_col, T_col)
+        if x.size == 0:
+            raise NotEstimableError(f"{MODEL_NAME}: no customers in the summary (it has no rows): nothing to fit")
         Z = _covariate_matrix(summary, union)
         keep = ~np.isnan(Z).any(axis=1)
         n_dropped = int((~keep).sum())
@@ -446,9 +424,11 @@ class BetaGeoCovariatesFitter(FittedModel):
                 f"{int(keep.sum()):,} customers with data.",
                 "info",
             )
+        if not keep.any():
+            raise NotEstimableError(
+                f"{MODEL_NAME}: none of the {x.size:,} customers in the summary has a value of every covariate {union}"
+            )
         x, t_x, T, Z = x[keep], t_x[keep], T[keep], Z[keep]
-        if x.size == 0:
-            raise NotEstimableError(f"{MODEL_NAME}: no customer has a value of every covariate {union}")
         if not (x > 0).any():
             raise NotEstimableError(f"{MODEL_NAME}: no customer has a repeat purchase; the model is not identified")
         means = Z.mean(axis=0)

@@ -18,6 +18,8 @@ from bsc_toolkit.models.clv.bgnbd_covariates import (
 from bsc_toolkit.models.clv.simulate import simulate_bgnbd_covariates
 from tests.models.clv import TRUE_BG
 
+#: An interior fit next to the BG/Poisson limit: purchase rates Gamma(1e5, 1e5 / 0.3), where scipy's hyp2f1 fails.
+LARGE_R = dict(r=1e5, alpha=1e5 / 0.3, a=0.8, b=2.4)
 TRUE_PURCHASE = {"csat": 0.3, "vip": 0.5}
 TRUE_DROPOUT = {"csat": -0.5, "vip": 0.4}
 
@@ -91,23 +93,21 @@ def test_compression_keeps_the_likelihood():
 # -- agreement with the plain BG/NBD -------------------------------------------------------------
 
 
-def test_zero_coefficients_predict_as_the_plain_model():
-    sim = simulate_bgnbd(300, T=np.linspace(20, 40, 300), seed=3, **TRUE_BG)
+@pytest.mark.parametrize("params", [TRUE_BG, LARGE_R], ids=["true", "r = 1e5"])
+def test_zero_coefficients_predict_as_the_plain_model(params):
+    sim = simulate_bgnbd(300, T=np.linspace(20, 40, 300), seed=3, **params)
     sim["csat"] = np.random.default_rng(0).standard_normal(300)
-    cov = BetaGeoCovariatesFitter.from_params(**TRUE_BG, gamma_purchase={"csat": 0.0}, gamma_dropout={"csat": 0.0})
-    plain = BetaGeoFitter.from_params(**TRUE_BG)
+    cov = BetaGeoCovariatesFitter.from_params(**params, gamma_purchase={"csat": 0.0}, gamma_dropout={"csat": 0.0})
+    plain = BetaGeoFitter.from_params(**params)
     x, t_x, T = sim["frequency"], sim["recency"], sim["T"]
     np.testing.assert_allclose(cov.conditional_probability_alive(sim), plain.conditional_probability_alive(x, t_x, T))
+    expected = cov.conditional_expected_number_of_purchases_up_to_time(10.0, sim)
+    new = cov.expected_number_of_purchases_up_to_time(25.0, sim)
+    assert np.isfinite(expected).all() and np.isfinite(new).all()
     np.testing.assert_allclose(
-        cov.conditional_expected_number_of_purchases_up_to_time(10.0, sim),
-        plain.conditional_expected_number_of_purchases_up_to_time(10.0, x, t_x, T),
-        rtol=1e-10,
+        expected, plain.conditional_expected_number_of_purchases_up_to_time(10.0, x, t_x, T), rtol=1e-10
     )
-    np.testing.assert_allclose(
-        cov.expected_number_of_purchases_up_to_time(25.0, sim),
-        plain.expected_number_of_purchases_up_to_time(25.0),
-        rtol=1e-10,
-    )
+    np.testing.assert_allclose(new, plain.expected_number_of_purchases_up_to_time(25.0), rtol=1e-10)
 
 
 def test_uninformative_covariate_gives_the_plain_fit():
@@ -241,6 +241,20 @@ def test_missing_covariates_are_dropped_and_counted(sim_small):
     assert p_alive.iloc[:50].isna().all() and p_alive.iloc[50:].notna().all()
 
 
+def test_empty_summary_is_not_estimable(sim_small):
+    empty = sim_small.iloc[:0]
+    with pytest.raises(NotEstimableError, match="no customers in the summary"):
+        BetaGeoCovariatesFitter().fit(empty, ["csat", "vip"])
+    with pytest.raises(NotEstimableError, match="no customers in the summary"):  # as the plain model
+        BetaGeoFitter().fit(empty)
+    # rows, but none with every covariate
+    data = sim_small.iloc[:3].assign(csat=np.nan)
+    with pytest.raises(
+        NotEstimableError, match=r"none of the 3 customers in the summary has a value of every covariate"
+    ):
+        BetaGeoCovariatesFitter().fit(data, ["csat", "vip"])
+
+
 def test_unknown_covariate_is_named(sim_small):
     with pytest.raises(ValueError, match=r"no covariate column 'cstat' \(did you mean 'csat'\?\)"):
         BetaGeoCovariatesFitter().fit(sim_small, ["cstat"])
@@ -360,6 +374,61 @@ def test_params_argument_evaluates_other_parameters(fit_small, sim_small):
     assert (after[high] > before[high]).all() and (after[~high] < before[~high]).all()
     with pytest.raises(ValueError, match="8 values"):
         fit.conditional_probability_alive(sim_small, params=[1.0, 2.0])
+
+
+def _first_principles(individual: pd.DataFrame, t: float, x: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """Expected purchases in (T, T + t] and P(alive at T + t) of customers alive at T, by quadrature.
+
+    Alive at T, a customer's rate is Gamma(r + x, alpha_i + T) and their drop-out probability p is
+    Beta(a_i, b + x); averaged over the rate, the purchases are (1 - (1 + p s)^-(r + x)) / p and the
+    survival (1 + p s)^-(r + x), s = t / (alpha_i + T); both are integrated over p.
+    """
+    from scipy import integrate, special
+
+    def over_p(fun, a: float, b_x: float) -> float:
+        log_beta = special.betaln(a, b_x)
+
+        def integrand(p: float) -> float:  # fun(p) times the Beta(a, b_x) density
+            return fun(p) * np.exp((a - 1) * np.log(p) + (b_x - 1) * np.log1p(-p) - log_beta)
+
+        return integrate.quad(integrand, 0, 1, epsabs=1e-14, epsrel=1e-12, limit=200)[0]
+
+    out = []
+    for (r, alpha, a, b), xi, Ti in zip(individual[["r", "alpha", "a", "b"]].to_numpy(), x, T):
+        R, s = r + xi, t / (alpha + Ti)
+        purchases = over_p(lambda p, R=R, s=s: -np.expm1(-R * np.log1p(p * s)) / p, a, b + xi)
+        survival = over_p(lambda p, R=R, s=s: np.exp(-R * np.log1p(p * s)), a, b + xi)
+        out.append((purchases, survival))
+    return np.array(out).T
+
+
+@pytest.mark.parametrize(
+    "params",
+    [LARGE_R, dict(r=1e8, alpha=1e8 / 0.3, a=0.8, b=2.4), dict(r=100.0, alpha=20.0, a=0.5, b=2000.0)],
+    ids=["r = 1e5", "r = 1e8", "large b"],
+)
+def test_predictions_where_hyp2f1_fails_are_the_first_principles_ones(params):
+    # the review's case (r = 1e5: NaN), and P(alive at a horizon) with b = 2000 (NaN before)
+    summary = pd.DataFrame(
+        {
+            "frequency": [0.0, 1.0, 1.0, 2.0, 5.0, 12.0],
+            "recency": [0.0, 3.0, 25.0, 10.0, 20.0, 29.0],
+            "T": 30.0,
+            "csat": np.linspace(-1.0, 1.0, 6),
+        }
+    )
+    model = BetaGeoCovariatesFitter.from_params(**params, gamma_purchase={"csat": 0.3}, gamma_dropout={"csat": -0.5})
+    individual = model.individual_parameters(summary)
+    x, T = summary["frequency"].to_numpy(), summary["T"].to_numpy()
+    alive = model.conditional_probability_alive(summary)
+    for t in (1.0, 300.0):
+        purchases, survival = _first_principles(individual, t, x, T)
+        np.testing.assert_allclose(model.predict(t, summary), alive * purchases, rtol=1e-9)
+        np.testing.assert_allclose(
+            model.conditional_probability_alive_at_horizon(t, summary), alive * survival, rtol=1e-9
+        )
+        new, _ = _first_principles(individual, t, 0.0 * x, 0.0 * T)
+        np.testing.assert_allclose(model.expected_number_of_purchases_up_to_time(t, summary), new, rtol=1e-9)
 
 
 def test_expectation_is_smooth_through_a_equal_one():

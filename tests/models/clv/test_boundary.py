@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import optimize
+from scipy import optimize, special
 
 from bsc_toolkit.models.clv import (
     BetaGeoFitter,
@@ -244,6 +244,83 @@ def test_the_nbd_limit_matches_monte_carlo():
         g = sim["frequency"] == x
         actual = sim.loc[g, "frequency_holdout"]
         assert abs(actual.mean() - pred[g].mean()) < 4 * actual.std() / np.sqrt(g.sum())
+
+
+# -- BG/NBD: predictions next to the BG/Poisson limit and where scipy's hyp2f1 fails ---------------
+
+
+def _near_bgp(r: float) -> dict:
+    """An interior BG/NBD with purchase rates Gamma(r, r / 0.3): mean 0.3, coefficient of variation 1 / sqrt(r)."""
+    return dict(r=r, alpha=r / 0.3, a=0.8, b=2.4)
+
+
+def _fhl_eq10(params: dict, t: float, x: np.ndarray, T: np.ndarray) -> np.ndarray:
+    """FHL 2005 eq. 10 (expected purchases of a customer alive at T) with scipy's hyp2f1, as printed."""
+    r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
+    z = t / (alpha + T + t)
+    c = a + b + x - 1
+    return c / (a - 1) * (1 - (1 - z) ** (r + x) * special.hyp2f1(r + x, b + x, c, z))
+
+
+@pytest.mark.parametrize("r, rtol", [(1e3, 1e-8), (1e4, 2e-7)])
+def test_large_r_agrees_with_hyp2f1_where_that_works(r, rtol):
+    """From r + x = 1000 on the expectation is the expansion around the BG/Poisson; where scipy's hyp2f1
+    still works it gives the same within hyp2f1's own error, which grows with r (1e-9 at r = 1e3, 7e-8
+    at 1e4): the first-principles quadrature agrees with the toolkit to 1e-11."""
+    params = _near_bgp(r)
+    bgf = BetaGeoFitter.from_params(**params)
+    alive = np.asarray(bgf.conditional_probability_alive(X, T_X, AGE))
+    for t in (1.0, 13.0, 52.0):
+        got = bgf.conditional_expected_number_of_purchases_up_to_time(t, X, T_X, AGE)
+        np.testing.assert_allclose(got, _fhl_eq10(params, t, X, AGE) * alive, rtol=rtol)
+        expected = np.array([_alive_expectation(params, t, x, T) for x, T in zip(X, AGE)]) * alive
+        np.testing.assert_allclose(got, expected, rtol=1e-11)
+
+
+def test_large_r_predictions_are_finite_exact_and_tend_to_the_bg_poisson():
+    """The review's case: r = 1e5 (scipy's hyp2f1 NaN) gave NaN predictions. They are finite, the
+    first-principles ones, and approach the BG/Poisson's (lambda = r / alpha) like 1 / r: within
+    c / r with c = 24..32 here, so within 1e-8 from r ~ 3e9."""
+    assert np.isfinite(BetaGeoFitter.from_params(**_near_bgp(1e5)).predict(20, [1], [10], [39])).all()
+    bgp = BetaGeoFitter.from_params(**{"lambda": 0.3}, a=0.8, b=2.4)
+    gap = {}
+    for r in (1e5, 1e8, 1e10):
+        params = _near_bgp(r)
+        bgf = BetaGeoFitter.from_params(**params)
+        alive = np.asarray(bgf.conditional_probability_alive(X, T_X, AGE))
+        gap[r, "alive"] = np.abs(alive / bgp.conditional_probability_alive(X, T_X, AGE) - 1).max()
+        for t in (1.0, 52.0):
+            got = bgf.conditional_expected_number_of_purchases_up_to_time(t, X, T_X, AGE)
+            assert np.isfinite(got).all()
+            expected = np.array([_alive_expectation(params, t, x, T) for x, T in zip(X, AGE)]) * alive
+            np.testing.assert_allclose(got, expected, rtol=1e-11)
+            new = bgf.expected_number_of_purchases_up_to_time(t)
+            assert new == pytest.approx(_alive_expectation(params, t, 0.0, 0.0), rel=1e-11)
+            gap[r, t] = np.abs(got / bgp.predict(t, X, T_X, AGE) - 1).max()
+    for what in ("alive", 1.0, 52.0):
+        assert 10 / 1e5 < gap[1e5, what] < 50 / 1e5, gap
+        assert gap[1e5, what] / gap[1e8, what] == pytest.approx(1e3, rel=0.01), gap  # O(1 / r)
+        assert gap[1e10, what] < 1e-8, gap
+
+
+HYP2F1_CORNERS = [  # NaN before: scipy's hyp2f1 fails here (at least for new customers)
+    (dict(r=0.3, alpha=0.01, a=0.3, b=3.0), 100.0),  # a horizon 1e4 times alpha
+    (dict(r=0.3, alpha=1.0, a=0.3, b=1000.0), 10.0),  # drop-out probabilities near 0
+    (dict(r=0.25, alpha=4.0, a=1.0, b=2.5), 52.0),  # a = 1: the formula's removable 0/0
+]
+
+
+@pytest.mark.parametrize("params, t", HYP2F1_CORNERS, ids=["long horizon", "large b", "a = 1"])
+def test_predictions_where_hyp2f1_fails_are_the_first_principles_ones(params, t):
+    bgf = BetaGeoFitter.from_params(**params)
+    alive = np.asarray(bgf.conditional_probability_alive(X, T_X, AGE))
+    expected = np.array([_alive_expectation(params, t, x, T) for x, T in zip(X, AGE)]) * alive
+    np.testing.assert_allclose(
+        bgf.conditional_expected_number_of_purchases_up_to_time(t, X, T_X, AGE), expected, rtol=1e-8
+    )
+    assert bgf.expected_number_of_purchases_up_to_time(t) == pytest.approx(
+        _alive_expectation(params, t, 0.0, 0.0), rel=1e-8
+    )
 
 
 def test_cdnow_sample_does_not_trigger_the_boundary(cdnow_summary):
