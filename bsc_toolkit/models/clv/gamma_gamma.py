@@ -30,7 +30,7 @@ from scipy import special
 from bsc_toolkit.models._base import NotEstimableError
 from bsc_toolkit.models.clv._fitting import Limit, ModelSpec, _BaseFitter, _Likelihood
 from bsc_toolkit.models.clv._inputs import _as_float_array, _check_columns, _rows_preview, _wrap_like
-from bsc_toolkit.models.clv._sbg_math import _log_rising_digamma
+from bsc_toolkit.models.clv._special import _log_rising_digamma
 
 __all__ = ["GammaGammaFitter", "MODELS"]
 

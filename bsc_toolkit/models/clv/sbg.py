@@ -50,7 +50,6 @@ from bsc_toolkit.models.clv._sbg_math import (
     _geo_hessian,
     _geo_loglik_grad,
     _life_table,
-    _log_rising,
     _maximise,
     _pool_periods,
     _retention,
@@ -59,6 +58,7 @@ from bsc_toolkit.models.clv._sbg_math import (
     _tdot,
     _trend_test,
 )
+from bsc_toolkit.models.clv._special import _log_rising
 
 __all__ = ["ShiftedBetaGeoFitter"]
 

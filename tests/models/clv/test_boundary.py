@@ -403,3 +403,23 @@ def test_infinite_mean_spend_stays_an_error():
     with pytest.raises(ValueError, match="infinite"):
         ggf.conditional_expected_average_profit(2.0, 10.0)
     assert ggf.population_mean_spend() == float("inf")
+
+
+def test_gamma_gamma_on_fixed_prices_fits_the_spend_constant_limit():
+    # every customer pays one plan price on every purchase: spend does not vary within customers, so the
+    # Gamma-Gamma likelihood rises towards p -> infinity; the limit is the inverse-gamma model of mean spend
+    from scipy import optimize, stats
+
+    rng = np.random.default_rng(7)  # a draw on which the former log-likelihood (cancelling gammaln) missed the limit
+    n = 2000
+    x = rng.integers(1, 48, n).astype(float)
+    m = rng.choice([29.0, 79.0, 249.0], n, p=[0.6, 0.3, 0.1])
+    ggf = GammaGammaFitter().fit(pd.DataFrame({"frequency": x, "monetary_value": m}))
+    assert ggf.fit_status_.model == "Inverse-gamma spend (constant within customers)" and ggf.fit_status_.usable
+
+    def neg(e):
+        return -stats.invgamma.logpdf(m, np.exp(e[0]), scale=np.exp(e[1])).sum()
+
+    ref = optimize.minimize(neg, [0.5, 4.0], method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-10})
+    assert ggf.log_likelihood_ == pytest.approx(-ref.fun, abs=1e-6)
+    np.testing.assert_allclose(ggf.params_.to_numpy(), np.exp(ref.x), rtol=1e-4)

@@ -13,7 +13,7 @@ import pytest
 from scipy import optimize, special, stats
 
 from bsc_toolkit.models._base import Diagnostic, NotEstimableError, NotFittedError
-from bsc_toolkit.models.clv._sbg_math import _digamma_diff, _log_rising
+from bsc_toolkit.models.clv._special import _digamma_diff, _log_rising
 from bsc_toolkit.models.clv.sbg import LACK_OF_FIT_LEVEL, RETENTION_FALLS, ShiftedBetaGeoFitter
 from bsc_toolkit.models.clv.simulate_contractual import simulate_sbg
 
