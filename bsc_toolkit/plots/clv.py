@@ -244,7 +244,7 @@ def plot_calibration_holdout(
     ax.set_xticklabels([f"{g}+" if g == max_frequency else str(g) for g in ticks])
     ax.set_xlabel("purchases in calibration period (repeat purchase periods)")
     ax.set_ylabel("mean purchases in holdout period")
-    ax.set_title("Calibration vs holdout: actual and BG/NBD-predicted purchases")
+    ax.set_title(f"Calibration vs holdout: actual and {getattr(model, 'model_', 'BG/NBD')}-predicted purchases")
     ax.legend(title=None)
     return ax
 

@@ -78,3 +78,20 @@ def test_plots_label_amounts_with_the_data_currency():
     plot_clv_distribution(value, ax=ax3, currency="CHF", log_scale=False)
     assert ax3.xaxis.get_major_formatter()(-2500.0) == "-2,500 CHF"
     plt.close(fig)
+
+
+def test_calibration_holdout_title_names_the_model_used():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bsc_toolkit.models.clv import BetaGeoFitter, simulate_bgnbd
+    from bsc_toolkit.plots.clv import plot_calibration_holdout
+
+    # no drop-out in the truth: the fit uses the limiting NBD model, and the title says so
+    sim = simulate_bgnbd(3000, r=0.5, alpha=2.0, a=0.05, b=5000.0, T=40.0, seed=5, holdout=20.0)
+    bgf = BetaGeoFitter().fit(sim)
+    ax = plot_calibration_holdout(bgf, sim)
+    assert bgf.model_ != "BG/NBD" and bgf.model_ in ax.get_title()
+    plt.close(ax.figure)
