@@ -71,6 +71,9 @@ TABLE_CSS = (
     ".bsc-table td.nodata{color:#666;font-style:italic}"
     ".bsc-table-more{font-size:0.85em;color:#444;margin:-0.6em 0 1em 0}"
     ".bsc-table-wrap{max-width:100%;overflow-x:auto}"
+    # more specific than JupyterLab's `:not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon td` (right-aligns all cells)
+    ".bsc-table-wrap table.bsc-table td,.bsc-table-wrap table.bsc-table th{text-align:left}"
+    ".bsc-table-wrap table.bsc-table td.num,.bsc-table-wrap table.bsc-table th.num{text-align:right}"
 )
 
 # readable labels of known package columns
