@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-stamp
 # Exact versions with hashes, resolved for every Python >= 3.10 (one file, environment markers where versions differ).
 LOCK := requirements.lock
 
-.PHONY: setup reports test test-fast lint format lock bench clean
+.PHONY: setup chromium reports test test-fast lint format lock bench clean
 
 # Re-installs in place when pyproject.toml or the lock file changes (packages dropped from the lock stay
 # until `rm -rf .venv`). `pip check` fails if pyproject.toml declares a dependency that the lock does
@@ -25,12 +25,32 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/python -m pip check || { echo "pyproject.toml and $(LOCK) disagree: run 'make lock'" >&2; exit 1; }
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) chromium
+
+# Headless Chromium for the browser checks (tests/test_browser.py) and `bsc report --pdf`. When none is found
+# (as bsc_toolkit.browser.find_chromium looks: $BSC_CHROMIUM, chromium, chromium-browser, google-chrome), Debian's
+# `chromium` is installed with apt-get, as root or through passwordless sudo. When that cannot be done, one line
+# says why and the browser tests are skipped: setup does not fail. Silent when Chromium is already there.
+CHROMIUM_SKIP := the browser tests will be skipped (or set BSC_CHROMIUM to a Chromium/Chrome executable)
+chromium:
+	@if [ -n "$$BSC_CHROMIUM" ] && command -v "$$BSC_CHROMIUM" >/dev/null 2>&1; then exit 0; fi; \
+	for name in chromium chromium-browser google-chrome; do command -v $$name >/dev/null 2>&1 && exit 0; done; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "setup: no Chromium and no apt-get to install it (not Debian/Ubuntu): $(CHROMIUM_SKIP)"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then as_root=; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then as_root="sudo -n"; \
+	else echo "setup: no Chromium, and installing it needs root (apt-get install chromium): $(CHROMIUM_SKIP)"; exit 0; fi; \
+	echo "setup: installing Chromium (apt-get install chromium) for the browser checks"; \
+	log=$$(mktemp); \
+	if $$as_root apt-get update -qq >"$$log" 2>&1 && \
+		$$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >>"$$log" 2>&1; \
+	then rm -f "$$log"; \
+	else echo "setup: could not install Chromium ($$(grep -v '^ *$$' "$$log" | tail -n 1)): $(CHROMIUM_SKIP)"; rm -f "$$log"; fi
 
 reports: $(STAMP)
 	$(BIN)/bsc report
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)
@@ -56,4 +76,4 @@ bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do $(BIN)/python $$script --quick || exit 1; done
 
 clean:
-	rm -rf reports/*.html reports/manifest.json reports/_failed data/default
+	rm -rf reports/*.html reports/*.pdf reports/manifest.json reports/_failed reports/_screenshots reports/.cache data/default

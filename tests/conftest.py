@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from bsc_toolkit.data.simulate import SimulatedData, simulate
+from tests.reports_fixture import built_reports  # noqa: F401  (the default suite built once per session)
 
 ROOT = Path(__file__).resolve().parents[1]
 
