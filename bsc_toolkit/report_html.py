@@ -285,25 +285,12 @@ def _math_markdown_classes() -> tuple[type, type, type]:
     from mistune.renderers.html import HTMLRenderer
     from nbconvert.filters.markdown_mistune import IPythonRenderer, MathBlockParser, MathInlineParser
 
-    # nbconvert matches \\( \\[ (two backslashes); Jupyter writes \( \[ (one): accept both
-    latex_inline = r"(?s:(?<!\\)\\{1,2}\((?P<math_inline_latex>.*?)(?<!\\)\\{1,2}\))"
-    latex_block = r"(?s:(?<!\\)\\{1,2}\[(?P<math_block_latex>.*?)(?<!\\)\\{1,2}\])"
-
+    # \\( and \\[ (two backslashes in the source, as nbconvert and JupyterLab read them) are math; one
+    # backslash is Markdown's escape of a parenthesis (escape_markdown writes "\\(" for user text), never math
     class _MathBlockParser(MathBlockParser):  # type: ignore[misc, valid-type]
-        SPECIFICATION = {
-            **MathBlockParser.SPECIFICATION,
-            "multiline_math": MathBlockParser.MULTILINE_MATH.replace(r"\\\\\[", r"\\{1,2}\[").replace(
-                r"\\\\\]", r"\\{1,2}\]"
-            ),
-        }
+        pass
 
     class _MathInlineParser(MathInlineParser):  # type: ignore[misc, valid-type]
-        SPECIFICATION = {
-            **MathInlineParser.SPECIFICATION,
-            "inline_math_latex": latex_inline,
-            "block_math_latex": latex_block,
-        }
-
         def parse_inline_math_tex(self, m: re.Match[str], state: Any) -> int | None:
             body = m.group("math_inline_tex")
             after = state.src[m.end() : m.end() + 1]

@@ -245,7 +245,9 @@ def test_dollar_rule(body: str, is_tex: bool) -> None:
         ("It costs $5 and $10.", "It costs $5 and $10.", 0),
         ("From $5 to $7 or $x_1$.", "From $5 to $7 or ", 1),
         ("Price $ 5 $ each", "Price $ 5 $ each", 0),
-        ("Also \\(x^2\\) and \\[a = b\\]", "Also ", 2),
+        ("Also \\\\(x^2\\\\) and \\\\[a = b\\\\]", "Also ", 2),
+        # one backslash is Markdown's escape of a parenthesis (escape_markdown's output), never math
+        ("Online Retail \\(UCI\\), row\\(s\\) and \\[x\\_1\\]", "Online Retail (UCI), row(s) and [x_1]", 0),
         ("\\begin{equation}E = mc^2\\end{equation}", "", 1),
     ],
 )
