@@ -625,7 +625,8 @@ def kpi_figures(data: Any, freq: str | None = None, period: str | pd.Period | No
         Period frequency (default: the data set's declared one).
     period : str or Period, optional
         Period to headline (default: the latest period with data, as in
-        :func:`bsc_toolkit.report_kpis.headline_table`).
+        :func:`bsc_toolkit.report_kpis.headline_table`, unless the data end well inside it: then the
+        latest complete period, with a note; a given period is used as it is, with a note when partial).
 
     Returns
     -------
@@ -652,6 +653,14 @@ def kpi_figures(data: Any, freq: str | None = None, period: str | pd.Period | No
             raise ValueError(f"period {chosen} is not in the KPI table (periods: {span})")
     else:
         chosen = with_data["period"].iloc[-1] if len(with_data) else None
+    skipped_partial = None
+    if period is None and chosen is not None and snapshot is None and len(with_data) > 1:
+        # the latest period is only partly covered by the data: its churn and revenue are not like for
+        # like with a full period, so the headline is the latest complete period (and says so)
+        partial = _partial_period_note(data, chosen)
+        if partial:
+            skipped_partial = (chosen, partial)
+            chosen = with_data.loc[with_data["period"] < chosen, "period"].max()
     earlier = with_data.loc[with_data["period"] < chosen, "period"] if chosen is not None else with_data["period"][:0]
     prev = earlier.max() if len(earlier) and snapshot is None else None
     prev_label = str(prev) if prev is not None else None
@@ -659,6 +668,11 @@ def kpi_figures(data: Any, freq: str | None = None, period: str | pd.Period | No
     if chosen is None:
         notes.append("no period has a KPI value in this data set")
     else:
+        if skipped_partial is not None:
+            notes.append(
+                f"{skipped_partial[0]} is left out of the headline ({skipped_partial[1]}): "
+                f"the figures are for {chosen}, the latest complete period"
+            )
         partial = _partial_period_note(data, chosen)
         if partial:
             notes.append(partial)

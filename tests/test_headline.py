@@ -250,3 +250,25 @@ def test_headline_show_outside_ipython(capsys: pytest.CaptureFixture[str]) -> No
     hl.refresh()
     out = capsys.readouterr().out
     assert "NPS" in out
+
+
+def test_a_partial_latest_period_is_not_the_headline(small_sim, tmp_path):
+    """Data that end 3 weeks into a quarter: the headline is the quarter before, and says why."""
+    from bsc_toolkit.data.io import load_dataset
+
+    folder = small_sim.to_dir(tmp_path / "d")
+    full = kpi_figures(load_dataset(folder))
+    last = full.period
+    cut = last.start_time + pd.Timedelta(days=20)
+    for name, col in (("surveys", "surveyed_at"), ("transactions", "ordered_at")):
+        path = folder / f"{name}.csv"
+        frame = pd.read_csv(path, parse_dates=[col])
+        frame[frame[col] < cut].to_csv(path, index=False)
+    cut_data = load_dataset(folder)
+    kpis = kpi_figures(cut_data)
+    assert kpis.period == last - 1
+    assert any(f"{last} is left out of the headline" in n for n in kpis.notes)
+    # a period asked for is used as it is, with the partial note
+    asked = kpi_figures(cut_data, period=str(last))
+    assert asked.period == last
+    assert any("before the end of" in n for n in asked.notes)
