@@ -600,6 +600,22 @@ def _partial_period_note(data: Any, period: pd.Period) -> str | None:
     return None
 
 
+def _covered_share(data: Any, period: pd.Period) -> float:
+    """The share of ``period`` before the last dated survey or order (1.0 when nothing is dated)."""
+    import pandas as pd
+
+    dates = [
+        frame[col]
+        for frame, col in ((data.surveys, "surveyed_at"), (data.transactions, "ordered_at"))
+        if col in frame.columns and len(frame)
+    ]
+    last = pd.to_datetime(pd.concat(dates)).max() if dates else pd.NaT
+    if pd.isna(last):
+        return 1.0
+    span = (period.end_time - period.start_time).total_seconds()
+    return float(min(max((last - period.start_time).total_seconds() / span, 0.0), 1.0))
+
+
 def kpi_figures(data: Any, freq: str | None = None, period: str | pd.Period | None = None) -> KpiHeadline:
     """The standard KPI headline figures of the latest (or given) period against the previous period with data.
 
@@ -625,7 +641,7 @@ def kpi_figures(data: Any, freq: str | None = None, period: str | pd.Period | No
         Period frequency (default: the data set's declared one).
     period : str or Period, optional
         Period to headline (default: the latest period with data, as in
-        :func:`bsc_toolkit.report_kpis.headline_table`, unless the data end well inside it: then the
+        :func:`bsc_toolkit.report_kpis.headline_table`, unless the data end in its first half: then the
         latest complete period, with a note; a given period is used as it is, with a note when partial).
 
     Returns
@@ -655,10 +671,10 @@ def kpi_figures(data: Any, freq: str | None = None, period: str | pd.Period | No
         chosen = with_data["period"].iloc[-1] if len(with_data) else None
     skipped_partial = None
     if period is None and chosen is not None and snapshot is None and len(with_data) > 1:
-        # the latest period is only partly covered by the data: its churn and revenue are not like for
+        # the data end in the first half of the latest period: its churn and revenue are not like for
         # like with a full period, so the headline is the latest complete period (and says so)
         partial = _partial_period_note(data, chosen)
-        if partial:
+        if partial and _covered_share(data, chosen) < 0.5:
             skipped_partial = (chosen, partial)
             chosen = with_data.loc[with_data["period"] < chosen, "period"].max()
     earlier = with_data.loc[with_data["period"] < chosen, "period"] if chosen is not None else with_data["period"][:0]
