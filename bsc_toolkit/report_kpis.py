@@ -16,7 +16,11 @@ they need beyond the metrics and the scorecard lives here, as pure functions:
 - strategy-map link estimates only where the data support them, with a sentence on why not
   (:func:`link_estimates`), and what the estimated links do and do not show
   (:func:`link_evidence_markdown`); why scorecard measures have no data
-  (:func:`no_data_markdown`).
+  (:func:`no_data_markdown`);
+- the headline boxes: the standard KPI figures with the periods they compare
+  (:func:`fill_kpi_headline`), and the scorecard's status counts, the measure furthest from its
+  target and a sentence (:func:`scorecard_figures`, :func:`worst_measure`, :func:`scorecard_sentence`,
+  :func:`previous_evaluation`).
 
 Every user-supplied string (column names, labels, objective names) is escaped for Markdown.
 """
@@ -24,7 +28,7 @@ Every user-supplied string (column names, labels, objective names) is escaped fo
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -32,7 +36,11 @@ import pandas as pd
 from bsc_toolkit.capabilities import REQUIREMENTS
 from bsc_toolkit.contracts import RatingScale
 from bsc_toolkit.formatting import escape_markdown, markdown_code, money_label, money_names
+from bsc_toolkit.headline import HeadlineFigure
 from bsc_toolkit.models._base import IMPRECISE_SE_RATIO
+
+if TYPE_CHECKING:
+    from bsc_toolkit.headline import Headline, KpiHeadline
 
 __all__ = [
     "CHAIN_LINK_NEEDS",
@@ -40,7 +48,9 @@ __all__ = [
     "LINK_NEEDS",
     "LinkEstimates",
     "driver_means",
+    "fill_kpi_headline",
     "headline_table",
+    "kpi_headline_subtitle",
     "kpi_label",
     "link_estimates",
     "link_evidence_markdown",
@@ -48,11 +58,15 @@ __all__ = [
     "partial_periods_markdown",
     "periods_with_data",
     "plot_by_group",
+    "previous_evaluation",
     "profitability_by_segment",
     "profitability_markdown",
     "refunds_markdown",
+    "scorecard_figures",
+    "scorecard_sentence",
     "segment_breakdown",
     "top_box_label",
+    "worst_measure",
 ]
 
 #: What the link models behind the strategy-map estimates need (keys of ``capabilities.REQUIREMENTS``).
@@ -191,6 +205,7 @@ def headline_table(
     currency: str,
     ratings: Mapping[str, RatingScale] | None = None,
     driver_labels: Mapping[str, str] | None = None,
+    raw: bool = False,
 ) -> tuple[pd.DataFrame, pd.Period | None]:
     """The KPIs of one period against the period before, as text, with "no data" and why.
 
@@ -204,6 +219,10 @@ def headline_table(
         A single period (snapshot data) is fine: there is then no previous period.
     currency, ratings, driver_labels
         As in :func:`kpi_label`.
+    raw : bool
+        Also return the numbers behind the text: columns ``kpi`` (the KPI column's name),
+        ``current_value``, ``previous_value``, ``change_value`` (NaN where missing), for the
+        report's CSV/JSON output.
 
     Returns
     -------
@@ -244,9 +263,16 @@ def headline_table(
                 "previous": _format(r.previous, r.kpi) if np.isfinite(r.previous) else "–",
                 "change": _format(r.change, r.kpi, change=True) if np.isfinite(r.change) else "–",
                 "note": note,
+                "kpi": r.kpi,
+                "current_value": r.current if np.isfinite(r.current) else np.nan,
+                "previous_value": r.previous if np.isfinite(r.previous) else np.nan,
+                "change_value": r.change if np.isfinite(r.change) else np.nan,
             }
         )
-    return pd.DataFrame(rows, columns=["KPI", "current", "previous", "change", "note"]), chosen
+    columns = ["KPI", "current", "previous", "change", "note"]
+    if raw:
+        columns += ["kpi", "current_value", "previous_value", "change_value"]
+    return pd.DataFrame(rows, columns=columns), chosen
 
 
 def partial_periods_markdown(
@@ -838,3 +864,247 @@ def no_data_markdown(evaluation: pd.DataFrame, kpis: pd.DataFrame) -> str:
         f"- {', '.join(escape_markdown(m) for m in measures)}: {escape_markdown(reason)}"
         for reason, measures in reasons.items()
     )
+
+
+# ------------------------------------------------------------------ headline boxes
+def kpi_headline_subtitle(
+    period: pd.Period | None, previous: pd.Period | None, snapshot: pd.Timestamp | None = None
+) -> str:
+    """What a KPI headline compares, in words: ``"2025Q4 against 2025Q3, the previous period with data"``."""
+    if period is None:
+        return "no period has a KPI value in this data set"
+    if snapshot is not None:
+        return f"snapshot of {snapshot:%Y-%m-%d} ({period}): one period, no change to show"
+    if previous is None:
+        return f"{period}: the only period with data, no change to show"
+    return f"{period} against {previous}, the previous period with data"
+
+
+def fill_kpi_headline(hl: Headline, kh: KpiHeadline, *, snapshot: pd.Timestamp | None = None) -> Headline:
+    """Put the standard KPI figures (:func:`bsc_toolkit.headline.kpi_figures`) in a headline box.
+
+    Sets the subtitle to the periods compared (:func:`kpi_headline_subtitle`), adds the figures (a
+    figure the data cannot give stays "no data" with its reason) and, as caveats, the headline's
+    notes that no figure already carries.
+
+    Parameters
+    ----------
+    hl : Headline
+        The report's headline box (shown at the top; call ``hl.refresh()`` afterwards).
+    kh : KpiHeadline
+        Output of :func:`bsc_toolkit.headline.kpi_figures`.
+    snapshot : Timestamp, optional
+        The snapshot date of snapshot data (one period, no change).
+
+    Returns
+    -------
+    Headline
+        ``hl``.
+    """
+    hl.subtitle = kpi_headline_subtitle(kh.period, kh.previous_period, snapshot)
+    hl.add(*kh.figures)
+    carried = " ".join(f.note or "" for f in kh.figures)
+    for note in kh.notes:
+        if note not in carried and note not in hl.caveats:
+            hl.caveat(note)
+    return hl
+
+
+def previous_evaluation(
+    spec: Any,
+    kpis: pd.DataFrame,
+    period: pd.Period | str | None,
+    *,
+    ratings: Mapping[str, RatingScale] | None = None,
+) -> pd.DataFrame | None:
+    """The scorecard evaluated on the period with data before ``period`` (None when there is none).
+
+    Parameters
+    ----------
+    spec : Scorecard
+        The scorecard.
+    kpis : pandas.DataFrame
+        The KPI table evaluated (one row per period).
+    period : Period or str
+        The evaluated period (``evaluation["period"]``).
+    ratings : mapping, optional
+        The data's rating scales (as for :func:`bsc_toolkit.scorecard.evaluate_scorecard`).
+    """
+    from bsc_toolkit.scorecard import evaluate_scorecard
+
+    if period is None or period == "" or kpis.empty or "period" not in kpis.columns:
+        return None
+    with_data = periods_with_data(kpis)
+    if with_data.empty:
+        return None
+    values = with_data["period"]
+    current = pd.Period(period, values.dtype.freq) if isinstance(values.dtype, pd.PeriodDtype) else period
+    earlier = values[values < current]
+    if earlier.empty:
+        return None
+    return evaluate_scorecard(spec, with_data, period=earlier.max(), n_trend=1, ratings=ratings)
+
+
+def _shortfalls(evaluation: pd.DataFrame) -> pd.Series:
+    """Shortfall against target as a share of |target| (positive: on the bad side), scored measures only."""
+    scored = evaluation.loc[evaluation["status"].isin(["green", "amber", "red"])]
+    pct = pd.to_numeric(scored.get("variance_pct"), errors="coerce").astype(float)
+    shortfall = pct.where(scored["direction"] == "lower", -pct)
+    return shortfall[np.isfinite(shortfall)]
+
+
+def _worst(evaluation: pd.DataFrame) -> tuple[pd.Series, float, str] | None:
+    """(row, shortfall, "actual against a target of target unit") of the worst measure (see :func:`worst_measure`)."""
+    shortfall = _shortfalls(evaluation)
+    if shortfall.empty:
+        return None
+    severity = evaluation.loc[shortfall.index, "status"].map({"red": 2, "amber": 1, "green": 0})
+    i = pd.DataFrame({"severity": severity, "shortfall": shortfall}).sort_values(["severity", "shortfall"]).index[-1]
+    row = evaluation.loc[i]
+    fmt = str(row.get("format") or ".3g")
+    unit = str(row.get("unit") or "")
+    text = f"{format(float(row['actual']), fmt)} against a target of {format(float(row['target']), fmt)}"
+    return row, float(shortfall.loc[i]), text + (f" {unit}" if unit else "")
+
+
+def worst_measure(evaluation: pd.DataFrame, previous: pd.DataFrame | None = None) -> HeadlineFigure | None:
+    """The measure furthest from its target, as a headline figure (None when no measure is scored).
+
+    The worst status comes first (off target, then at risk), and within it the largest distance:
+    the shortfall as a share of the target (``variance / |target|``, on the bad side: below the
+    target when higher is better). Measures without data or with a zero target are not ranked. When
+    every scored measure meets its target, the one with the smallest margin is given instead,
+    labelled so.
+
+    Parameters
+    ----------
+    evaluation : pandas.DataFrame
+        Output of :func:`bsc_toolkit.scorecard.evaluate_scorecard`.
+    previous : pandas.DataFrame, optional
+        The scorecard evaluated on the previous period with data (:func:`previous_evaluation`): the
+        same measure's shortfall there is the figure's previous value.
+
+    Returns
+    -------
+    HeadlineFigure or None
+        ``kind="percent"``: the shortfall as a share of the target (key ``worst_measure_shortfall``)
+        or, when every scored measure meets its target, the smallest margin over it (key
+        ``smallest_margin``); the note gives the actual, the target and the status in words.
+    """
+    from bsc_toolkit.scorecard.evaluate import status_label
+
+    found = _worst(evaluation)
+    if found is None:
+        return None
+    row, gap, text = found
+    status = status_label(str(row["status"]), symbol=False)
+    missed = gap > 0
+    if missed:
+        label = f"Furthest from target: {row['measure']}"
+        side = "below" if row["direction"] == "higher" else "above"
+        note = f"{text}: {gap:.1%} {side} it ({status}); shortfall as a share of the target"
+    else:
+        label = f"Smallest margin over target: {row['measure']}"
+        note = f"{text} ({status}); every scored measure meets its target; margin as a share of the target"
+    before = None
+    if previous is not None and "measure_id" in previous and "measure_id" in row:
+        earlier = _shortfalls(previous)
+        same = previous.loc[earlier.index, "measure_id"] == row["measure_id"]
+        before = float(earlier[same].iloc[0]) if same.any() else None
+    sign = 1.0 if missed else -1.0  # a shortfall, or a margin over the target
+    return HeadlineFigure(
+        label,
+        sign * gap,
+        "percent",
+        previous=sign * before if before is not None else None,
+        previous_label=str(previous["period"].iloc[0]) if before is not None else None,
+        better="down" if missed else "up",
+        note=note,
+        key="worst_measure_shortfall" if missed else "smallest_margin",
+    )
+
+
+def scorecard_figures(
+    evaluation: pd.DataFrame,
+    previous: pd.DataFrame | None = None,
+    kpi: Sequence[HeadlineFigure] = (),
+    *,
+    max_figures: int = 6,
+) -> list[HeadlineFigure]:
+    """The scorecard's headline figures: status counts, the worst measure, then KPI figures.
+
+    Parameters
+    ----------
+    evaluation : pandas.DataFrame
+        Output of :func:`bsc_toolkit.scorecard.evaluate_scorecard`.
+    previous : pandas.DataFrame, optional
+        The same scorecard evaluated on the previous period with data (:func:`previous_evaluation`):
+        its counts are the figures' previous values.
+    kpi : sequence of HeadlineFigure
+        Candidate KPI figures (e.g. :func:`bsc_toolkit.headline.kpi_figures`); those with a value
+        fill the remaining places, in order.
+    max_figures : int
+        At most this many figures (the four counts and the worst measure come first).
+
+    Returns
+    -------
+    list of HeadlineFigure
+        ``measures on target (of N)``, ``at risk``, ``off target``, ``no data`` (counts), the measure
+        furthest from its target (:func:`worst_measure`, when any measure is scored), then KPI
+        figures.
+    """
+    from bsc_toolkit.scorecard.evaluate import STATUS_ORDER, STATUS_WORDS, status_counts
+
+    counts = status_counts(evaluation).iloc[0]
+    before = status_counts(previous).iloc[0] if previous is not None and len(previous) else None
+    before_label = str(previous["period"].iloc[0]) if before is not None else None
+    total = int(counts["measures"])
+    better = {"green": "up", "amber": "down", "red": "down", "no data": None}
+    figures = []
+    for code in STATUS_ORDER:
+        word = STATUS_WORDS[code]
+        n = int(counts[word])
+        what = "with no data" if code == "no data" else word
+        note = None
+        if code == "no data" and n:
+            note = "their KPI has no value here, or the target is on another scale: the notes under the table say why"
+        figures.append(
+            HeadlineFigure(
+                f"measures {what} (of {total})",
+                float(n),
+                "count",
+                previous=float(before[word]) if before is not None else None,
+                previous_label=before_label,
+                better=better[code],  # type: ignore[arg-type]
+                note=note,
+                key=f"measures_{word.replace(' ', '_')}",
+            )
+        )
+    worst = worst_measure(evaluation, previous)
+    if worst is not None:
+        figures.append(worst)
+    room = max(0, max_figures - len(figures))
+    figures += [f for f in kpi if f.value is not None][:room]
+    return figures
+
+
+def scorecard_sentence(evaluation: pd.DataFrame) -> str:
+    """The scorecard in one plain sentence: the status counts and the measure furthest from target."""
+    from bsc_toolkit.scorecard.evaluate import status_counts
+
+    counts = status_counts(evaluation).iloc[0]
+    total = int(counts["measures"])
+    if total == 0:
+        return "The scorecard has no measures."
+    text = (
+        f"Of {total} measures: {counts['on target']} on target, {counts['at risk']} at risk, "
+        f"{counts['off target']} off target, {counts['no data']} without data."
+    )
+    found = _worst(evaluation)
+    if found is None:
+        return text + " No measure can be scored against its target on these data."
+    row, gap, what = found
+    if gap > 0:
+        worst = "Furthest from its target" if row["status"] == "red" else "Worst"
+        return text + f" {worst}: {row['measure']}, {what}."
+    return text + f" Every scored measure meets its target; the smallest margin: {row['measure']}, {what}."

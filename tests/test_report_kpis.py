@@ -17,7 +17,8 @@ from bsc_toolkit import metrics
 from bsc_toolkit import report_kpis as rk
 from bsc_toolkit.capabilities import REQUIREMENTS
 from bsc_toolkit.contracts import RatingScale
-from bsc_toolkit.scorecard import default_scorecard_path, load_scorecard
+from bsc_toolkit.headline import Headline, HeadlineFigure, KpiHeadline
+from bsc_toolkit.scorecard import default_scorecard_path, evaluate_scorecard, load_scorecard, scorecard_from_dict
 
 ONE_TO_FIVE = RatingScale(1, 5, 2)
 
@@ -275,3 +276,145 @@ def test_plot_by_group_draws_intervals_or_says_no_data():
     empty = rk.plot_by_group(frame.assign(share=np.nan), "segment", "share", ylabel="share")
     assert any("no data" in t.get_text() for t in empty.texts)
     plt.close("all")
+
+
+# ------------------------------------------------------------------ headline boxes
+def test_headline_table_carries_the_raw_numbers():
+    kpis = pd.DataFrame(
+        {
+            "period": pd.period_range("2024Q1", periods=2, freq="Q"),
+            "churn_rate": [0.10, 0.08],
+            "revenue_usd": [1000.0, np.nan],
+        }
+    )
+    table, _ = rk.headline_table(kpis, currency="USD", raw=True)
+    row = table.set_index("kpi").loc["churn_rate"]
+    assert (row["current_value"], row["previous_value"]) == (0.08, 0.10)
+    assert row["change_value"] == pytest.approx(-0.02) and row["change"] == "-2.0 pp"
+    assert np.isnan(table.set_index("kpi").loc["revenue_usd", "current_value"])  # missing stays missing, not 0
+    assert list(rk.headline_table(kpis, currency="USD")[0].columns) == ["KPI", "current", "previous", "change", "note"]
+
+
+def test_kpi_headline_subtitle_names_what_is_compared():
+    q4, q3 = pd.Period("2025Q4", "Q"), pd.Period("2025Q3", "Q")
+    assert rk.kpi_headline_subtitle(q4, q3) == "2025Q4 against 2025Q3, the previous period with data"
+    assert "only period" in rk.kpi_headline_subtitle(q4, None)
+    assert rk.kpi_headline_subtitle(q4, None, pd.Timestamp("2025-12-31")).startswith("snapshot of 2025-12-31")
+    assert "no period" in rk.kpi_headline_subtitle(None, None)
+
+
+def test_fill_kpi_headline_adds_the_figures_and_the_notes_no_figure_carries():
+    q4, q3 = pd.Period("2025Q4", "Q"), pd.Period("2025Q3", "Q")
+    partial = "the data end on 2025-11-02, before the end of 2025Q4: totals cover part of the period"
+    figures = [
+        HeadlineFigure("NPS", 12.0, "points", previous=10.0, key="nps"),
+        HeadlineFigure("revenue per customer", None, "money", note="no transactions in this data set"),
+        HeadlineFigure("churn rate", 0.05, "percent", note=partial),
+    ]
+    hl = rk.fill_kpi_headline(Headline("KPIs"), KpiHeadline(figures, q4, q3, [partial, "another caveat"]))
+    assert hl.figures == figures and hl.subtitle.startswith("2025Q4 against 2025Q3")
+    assert hl.caveats == ["another caveat"]  # the partial period is already beside the churn figure
+
+
+@pytest.mark.slow
+def test_the_kpi_headline_matches_the_metrics(small_data_dir):
+    from bsc_toolkit.data.io import load_dataset
+    from bsc_toolkit.headline import kpi_figures
+
+    data = load_dataset(small_data_dir)
+    hl = rk.fill_kpi_headline(Headline("KPIs"), kpi_figures(data, freq="Q"))
+    shown = {f.key: f for f in hl.figures}
+    nps = metrics.nps(data.surveys, freq="Q").set_index("period")
+    latest, before = nps.index[-1], nps.index[-2]
+    assert shown["nps"].value == pytest.approx(nps.loc[latest, "nps"])
+    assert shown["nps"].previous == pytest.approx(nps.loc[before, "nps"])
+    csat = metrics.csat_summary(data.surveys, freq="Q", scale=data.scale("csat")).set_index("period")
+    assert shown["csat_mean"].value == pytest.approx(csat.loc[latest, "csat_mean"])
+    assert shown["csat_top_box"].value == pytest.approx(csat.loc[latest, "csat_top_box"])
+    assert hl.subtitle == f"{latest} against {before}, the previous period with data"
+
+
+_CARD = scorecard_from_dict(
+    {
+        "perspectives": [
+            {
+                "perspective": "customer",
+                "objectives": [
+                    {
+                        "id": "sat",
+                        "name": "Satisfied customers",
+                        "measures": [
+                            # absolute thresholds: 0.2 short is at risk, beyond 0.5 off target
+                            {"name": "CSAT", "kpi": "csat_mean", "target": 8.0, "format": ".2f",
+                             "thresholds": {"amber": 0.0, "red": 0.5, "relative": False}},
+                            {"name": "Churn", "kpi": "churn_rate", "target": 0.05, "direction": "lower",
+                             "format": ".1%", "thresholds": {"amber": 0.0, "red": 0.5, "relative": True}},
+                            {"name": "Revenue", "kpi": "revenue_usd", "target": 1000.0, "format": ",.0f",
+                             "unit": "EUR per quarter", "thresholds": {"amber": 0.0, "red": 0.1, "relative": True}},
+                            {"name": "Staff trained", "column": "staff_trained", "target": 0.9},
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
+)  # fmt: skip
+
+_KPIS = pd.DataFrame(
+    {
+        "period": pd.period_range("2024Q1", periods=4, freq="Q"),
+        "csat_mean": [8.1, 7.9, np.nan, 7.8],  # 2024Q4: 2.5% short, at risk
+        "churn_rate": [0.05, 0.06, np.nan, 0.09],  # 80% above the target: off target
+        "revenue_usd": [1200.0, 700.0, np.nan, 800.0],  # 20% short: off target, but less far than churn
+    }
+)
+
+
+def test_previous_evaluation_is_the_previous_period_with_data():
+    current = evaluate_scorecard(_CARD, _KPIS)
+    previous = rk.previous_evaluation(_CARD, _KPIS, current["period"].iloc[0])
+    assert set(previous["period"]) == {"2024Q2"}  # 2024Q3 has no data at all
+    assert list(previous["status"]) == ["amber", "amber", "red", "no data"]
+    assert rk.previous_evaluation(_CARD, _KPIS, "2024Q1") is None
+    assert rk.previous_evaluation(_CARD, _KPIS.iloc[0:0], None) is None
+
+
+def test_scorecard_figures_count_the_statuses_and_name_the_worst_measure():
+    current = evaluate_scorecard(_CARD, _KPIS)
+    previous = rk.previous_evaluation(_CARD, _KPIS, current["period"].iloc[0])
+    kpi = [HeadlineFigure("NPS", None, "points"), HeadlineFigure("CSAT mean", 7.8, "score"), HeadlineFigure("x", 1.0)]
+    figures = rk.scorecard_figures(current, previous, kpi)
+    counts = {f.key: (f.value, f.previous) for f in figures[:4]}
+    assert counts == {
+        "measures_on_target": (0, 0),
+        "measures_at_risk": (1, 2),
+        "measures_off_target": (2, 1),
+        "measures_no_data": (1, 1),
+    }
+    assert figures[0].label == "measures on target (of 4)" and figures[0].previous_label == "2024Q2"
+    worst = figures[4]
+    assert worst.label == "Furthest from target: Churn" and worst.value == pytest.approx(0.8)
+    assert worst.previous == pytest.approx(0.2)  # the same measure in 2024Q2: 6.0% against 5.0%
+    assert "9.0% against a target of 5.0%" in worst.note and "off target" in worst.note
+    assert [f.label for f in figures[5:]] == ["CSAT mean"]  # the KPI figures with a value, up to six in all
+    assert len(rk.scorecard_figures(current, None, kpi, max_figures=5)) == 5
+
+
+def test_worst_measure_ranks_the_status_before_the_distance():
+    ev = evaluate_scorecard(_CARD, _KPIS.assign(churn_rate=0.051))  # churn 2% above: at risk only
+    assert rk.worst_measure(ev).label == "Furthest from target: Revenue"  # off target beats a larger at-risk gap
+    met = evaluate_scorecard(_CARD, _KPIS.assign(csat_mean=9.0, churn_rate=0.01, revenue_usd=1010.0))
+    best = rk.worst_measure(met)
+    assert best.label == "Smallest margin over target: Revenue" and best.value == pytest.approx(0.01)
+    assert best.better == "up" and "every scored measure meets its target" in best.note
+    assert rk.worst_measure(evaluate_scorecard(_CARD, _KPIS.iloc[0:0])) is None  # nothing scored
+
+
+def test_scorecard_sentence():
+    text = rk.scorecard_sentence(evaluate_scorecard(_CARD, _KPIS))
+    assert text == (
+        "Of 4 measures: 0 on target, 1 at risk, 2 off target, 1 without data. "
+        "Furthest from its target: Churn, 9.0% against a target of 5.0%."
+    )
+    empty = rk.scorecard_sentence(evaluate_scorecard(_CARD, _KPIS.iloc[0:0]))
+    assert empty.endswith("No measure can be scored against its target on these data.")

@@ -21,11 +21,18 @@ from bsc_toolkit.scorecard.spec import PERSPECTIVE_TITLES, Measure, Scorecard
 
 __all__ = [
     "STATUS_COLOURS",
+    "STATUS_ORDER",
+    "STATUS_SYMBOLS",
+    "STATUS_WORDS",
+    "attention_table",
     "basis_mismatch",
     "rag_status",
     "evaluate_scorecard",
     "render_scorecard_html",
     "scale_mismatch",
+    "status_counts",
+    "status_label",
+    "status_table",
 ]
 
 #: Background / text colours of the status cells and sparkline end points.
@@ -36,7 +43,20 @@ STATUS_COLOURS: dict[str, tuple[str, str]] = {
     "no data": ("#eeeeee", "#616161"),
 }
 
+#: What each status means, in words: a status is never shown by colour alone.
+STATUS_WORDS: dict[str, str] = {"green": "on target", "amber": "at risk", "red": "off target", "no data": "no data"}
+#: A symbol beside the word (readable in black and white and by colour-blind readers).
+STATUS_SYMBOLS: dict[str, str] = {"green": "\u2713", "amber": "\u26a0", "red": "\u2717", "no data": "\u2013"}
+#: Statuses from best to "no data" (the order of counts and legends).
+STATUS_ORDER: tuple[str, ...] = ("green", "amber", "red", "no data")
+
 _EPS = 1e-9
+
+
+def status_label(status: str, symbol: bool = True) -> str:
+    """The status in words, e.g. ``"\u2717 off target"`` for ``"red"`` (unknown statuses pass through)."""
+    word = STATUS_WORDS.get(status, str(status))
+    return f"{STATUS_SYMBOLS[status]} {word}" if symbol and status in STATUS_SYMBOLS else word
 
 
 def rag_status(
@@ -292,6 +312,132 @@ def evaluate_scorecard(
     return pd.DataFrame(rows)
 
 
+def status_counts(evaluation: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
+    """How many measures are on target, at risk, off target and without data.
+
+    Parameters
+    ----------
+    evaluation : pandas.DataFrame
+        Output of :func:`evaluate_scorecard`.
+    by : str, optional
+        Column to count within (e.g. ``"perspective_title"``); None gives one row, "all measures".
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``by`` (in scorecard order), columns ``on target, at risk, off target, no data,
+        measures`` (counts; every status column present, 0 where none).
+    """
+    words = [STATUS_WORDS[s] for s in STATUS_ORDER]
+    frame = evaluation.assign(_all="all measures")
+    key = by or "_all"
+    counts = (
+        frame.assign(_word=frame["status"].map(STATUS_WORDS).fillna("no data"))
+        .groupby(key, sort=False)["_word"]
+        .value_counts()
+        .unstack(fill_value=0)
+        .reindex(columns=words, fill_value=0)
+        .astype(int)
+    )
+    counts["measures"] = counts.sum(axis=1)
+    counts.index.name = by or ""
+    counts.columns.name = None
+    return counts
+
+
+def status_table(evaluation: pd.DataFrame) -> pd.DataFrame:
+    """The evaluated scorecard as a plain table (the report's ``scorecard_status`` output).
+
+    The status is a word (``on target``, ``at risk``, ``off target``, ``no data``), never a colour;
+    the RAG code stays beside it in ``status_code``. Numbers are the raw values.
+
+    Parameters
+    ----------
+    evaluation : pandas.DataFrame
+        Output of :func:`evaluate_scorecard`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``period, perspective, objective, measure, unit, direction, actual, target, variance,
+        variance_pct, status, status_code, previous, change, improving, owner, initiatives, note``
+        (initiatives joined with "; "), one row per measure.
+    """
+    out = evaluation.copy()
+    out["perspective"] = out.get("perspective_title", out["perspective"])
+    out["status_code"] = out["status"]
+    out["status"] = out["status"].map(STATUS_WORDS).fillna(out["status"])
+    if "initiatives" in out:
+        out["initiatives"] = out["initiatives"].map(lambda v: "; ".join(v) if isinstance(v, (list, tuple)) else v)
+    columns = [
+        "period",
+        "perspective",
+        "objective",
+        "measure",
+        "unit",
+        "direction",
+        "actual",
+        "target",
+        "variance",
+        "variance_pct",
+        "status",
+        "status_code",
+        "previous",
+        "change",
+        "improving",
+        "owner",
+        "initiatives",
+        "note",
+    ]
+    return out[[c for c in columns if c in out.columns]].reset_index(drop=True)
+
+
+def attention_table(evaluation: pd.DataFrame, statuses: Sequence[str] = ("red", "amber")) -> pd.DataFrame:
+    """The measures that need attention, worst first, with values written in each measure's format.
+
+    Parameters
+    ----------
+    evaluation : pandas.DataFrame
+        Output of :func:`evaluate_scorecard`.
+    statuses : sequence of str
+        The statuses to list (default off target and at risk).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``objective, measure, actual, target, variance, status`` (a word), ``change, improving``
+        (only when a previous period has data), ``owner, initiatives``: text, one row per measure
+        (values of different measures have different units, so each is formatted by its own
+        ``format``; "–" where missing).
+    """
+    rank = {s: i for i, s in enumerate(statuses)}
+    rows = evaluation.loc[evaluation["status"].isin(statuses)].copy()
+    rows = rows.assign(_rank=rows["status"].map(rank)).sort_values("_rank", kind="stable")
+    with_change = "previous" in evaluation and evaluation["previous"].notna().any()
+    out = []
+    for r in rows.to_dict("records"):
+        fmt = str(r.get("format") or ".3g")
+        unit = str(r.get("unit") or "")
+        row = {
+            "objective": str(r["objective"]),
+            "measure": str(r["measure"]) + (f" ({unit})" if unit else ""),
+            "actual": html.unescape(_fmt(r["actual"], fmt)),
+            "target": html.unescape(_fmt(r["target"], fmt)),
+            "variance": html.unescape(_fmt_signed(r.get("variance", math.nan), fmt)),
+            "status": status_label(str(r["status"])),
+        }
+        if with_change:
+            improving = r.get("improving")
+            row["change"] = html.unescape(_fmt_signed(r.get("change", math.nan), fmt))
+            row["improving"] = "–" if not isinstance(improving, (bool, np.bool_)) else ("yes" if improving else "no")
+        row["owner"] = str(r.get("owner") or "")
+        row["initiatives"] = "; ".join(r.get("initiatives") or [])
+        out.append(row)
+    columns = ["objective", "measure", "actual", "target", "variance", "status"]
+    columns += ["change", "improving"] if with_change else []
+    return pd.DataFrame(out, columns=[*columns, "owner", "initiatives"])
+
+
 # ------------------------------------------------------------------ rendering
 def _fmt(value: float, spec: str) -> str:
     if value is None or not np.isfinite(value):
@@ -389,7 +535,7 @@ def sparkline_svg(
 
 
 def render_scorecard_html(evaluation: pd.DataFrame, title: str | None = None) -> str:
-    """Render an evaluated scorecard as a colour-coded HTML table.
+    """Render an evaluated scorecard as an HTML table; the status is a word (and a symbol) on its colour.
 
     Parameters
     ----------
@@ -469,11 +615,15 @@ def render_scorecard_html(evaluation: pd.DataFrame, title: str | None = None) ->
             f'<td style="{num}">{_fmt(r["actual"], fmt)}</td>'
             f'<td style="{num}">{_fmt(r["target"], fmt)}</td>'
             f'<td style="{num}">{var_text}</td>'
-            f'<td style="{cell};background:{bg};color:{fg};font-weight:bold;text-align:center"{status_title}>'
-            f"{html.escape(status)}</td>"
+            f'<td style="{cell};background:{bg};color:{fg};font-weight:bold;text-align:center;white-space:nowrap"'
+            f"{status_title}>{html.escape(status_label(status))}</td>"
             f'<td style="{cell}">{spark}</td>'
             f'<td style="{cell}">{html.escape(str(r.get("owner") or ""))}</td>'
             "</tr>"
         )
-    out.append("</tbody></table>")
+    legend = ", ".join(f"{STATUS_SYMBOLS[k]} {STATUS_WORDS[k]} ({k})" for k in STATUS_ORDER if k != "no data")
+    out.append(
+        f'</tbody><tfoot><tr><td colspan="8" style="padding:4px 8px;color:#616161;font-size:11px">Status: {legend}; '
+        f"{STATUS_SYMBOLS['no data']} no data: the KPI has no value here (the note says why).</td></tr></tfoot></table>"
+    )
     return "\n".join(out)

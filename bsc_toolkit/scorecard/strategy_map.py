@@ -18,8 +18,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch, Rectangle
 
+from bsc_toolkit.scorecard.evaluate import STATUS_ORDER, status_label
 from bsc_toolkit.scorecard.links import LINK_COLUMNS
 from bsc_toolkit.scorecard.spec import PERSPECTIVE_TITLES, PERSPECTIVES, Scorecard
 
@@ -35,6 +36,8 @@ _BAND_COLOURS = {
     "learning_growth": "#f3e5f5",
 }
 _STATUS_EDGE = {"green": "#2e7d32", "amber": "#ef6c00", "red": "#c62828", "no data": "#9e9e9e"}
+# darker shades for the status words inside the boxes (readable on white)
+_STATUS_TEXT = {"green": "#1b5e20", "amber": "#bf360c", "red": "#b71c1c", "no data": "#616161"}
 
 
 def estimate_link_strengths(data: Any, **kwargs: Any) -> pd.DataFrame | None:
@@ -189,7 +192,8 @@ def plot_strategy_map(
         interval includes 0 are dashed. Unmatched links are thin and unlabelled.
     status : pandas.DataFrame, optional
         Output of :func:`bsc_toolkit.scorecard.evaluate_scorecard`; each box's
-        edge is coloured by the worst status of its measures.
+        edge is coloured by the worst status of its measures, and the status is written in
+        words in the box (``"\u2717 off target"``) and in a legend: never shown by colour alone.
     ax : matplotlib Axes, optional
         Axes to draw on; a new figure is created if omitted.
     wrap : int
@@ -253,7 +257,29 @@ def plot_strategy_map(
         )
         ax.add_patch(box)
         boxes[o.id] = box
-        ax.text(x, y, textwrap.fill(o.name, wrap), ha="center", va="center", fontsize=8.5, zorder=4)
+        state = worst.get(o.id)
+        ax.text(
+            x,
+            y + (0.07 if state else 0.0),
+            textwrap.fill(o.name, wrap),
+            ha="center",
+            va="center",
+            fontsize=8.5,
+            zorder=4,
+        )
+        if state:  # the status in words, never by the edge colour alone
+            ax.text(
+                x,
+                y - box_h / 2 + 0.025,
+                status_label(state),
+                ha="center",
+                va="bottom",
+                fontsize=7.5,
+                fontweight="bold",
+                color=_STATUS_TEXT.get(state, "#37474f"),
+                zorder=4,
+                gid=f"status:{o.id}",
+            )
 
     ax.set_xlim(x0, 1.0)
     ax.set_ylim(0, height)
@@ -323,6 +349,22 @@ def plot_strategy_map(
 
     ax.set_axis_off()
     ax.set_title(spec.name + ": strategy map", loc="left", fontsize=13)
+    if worst:
+        handles = [
+            Patch(facecolor="white", edgecolor=_STATUS_EDGE[k], lw=2, label=status_label(k))
+            for k in STATUS_ORDER
+            if k in set(worst.values())
+        ]
+        ax.legend(
+            handles=handles,
+            title="objective status (its worst measure)",
+            title_fontsize=8,
+            fontsize=8,
+            ncol=len(handles),
+            loc="lower right",
+            bbox_to_anchor=(1.0, 1.0),
+            frameon=False,
+        )
     if links["estimate"].notna().any():
         ax.text(
             1.0,

@@ -11,7 +11,17 @@ import pytest
 
 from bsc_toolkit.contracts import RatingScale
 from bsc_toolkit.metrics import kpi_summary
-from bsc_toolkit.scorecard.evaluate import STATUS_COLOURS, evaluate_scorecard, rag_status, render_scorecard_html
+from bsc_toolkit.scorecard.evaluate import (
+    STATUS_COLOURS,
+    STATUS_WORDS,
+    attention_table,
+    evaluate_scorecard,
+    rag_status,
+    render_scorecard_html,
+    status_counts,
+    status_label,
+    status_table,
+)
 from bsc_toolkit.scorecard.spec import load_scorecard, scorecard_from_dict
 
 
@@ -317,3 +327,55 @@ def test_snapshot_churn_shares_are_not_compared_with_per_period_targets():
     dated = kpis.copy()
     dated.attrs = {**kpis.attrs, "churn_basis": "per period"}
     assert evaluate_scorecard(spec, dated).set_index("source").loc["churn_rate", "status"] != "no data"
+
+
+# ---------------------------------------------------------------- status in words, never by colour alone
+def test_status_words_and_symbols():
+    assert status_label("green") == "\u2713 on target" and status_label("red", symbol=False) == "off target"
+    assert status_label("amber") == "\u26a0 at risk" and status_label("no data") == "\u2013 no data"
+    assert status_label("odd") == "odd"  # an unknown status passes through
+
+
+def test_html_writes_each_status_as_a_word_on_its_colour():
+    ev = evaluate_scorecard(SPEC, KPIS)  # CSAT amber, churn red, staff no data
+    out = render_scorecard_html(ev)
+    for code in ("amber", "red", "no data"):
+        bg, fg = STATUS_COLOURS[code]
+        cell = re.search(rf"background:{bg};color:{fg}[^>]*>([^<]*)</td>", out)
+        assert cell and cell.group(1) == status_label(code)  # the word sits in the coloured cell
+    assert "\u2717 off target (red)" in out and "\u26a0 at risk (amber)" in out  # the legend names the colours
+
+
+def test_status_counts_and_the_status_table():
+    ev = evaluate_scorecard(SPEC, KPIS)
+    counts = status_counts(ev)
+    assert counts.loc["all measures"].to_dict() == {
+        "on target": 0,
+        "at risk": 1,
+        "off target": 1,
+        "no data": 1,
+        "measures": 3,
+    }
+    assert list(status_counts(ev, "perspective_title").index) == ["Customer"]
+    table = status_table(ev)
+    assert list(table["status"]) == ["at risk", "off target", "no data"]
+    assert list(table["status_code"]) == ["amber", "red", "no data"]
+    assert table.loc[1, "initiatives"] == "Save desk" and table.loc[1, "actual"] == pytest.approx(0.071)
+    assert "trend" not in table and set(STATUS_WORDS.values()) >= set(table["status"])
+
+
+def test_attention_table_lists_the_worst_first_in_each_measures_format():
+    ev = evaluate_scorecard(SPEC, KPIS)
+    att = attention_table(ev)
+    assert list(att["measure"]) == ["Churn", "CSAT"]  # off target before at risk
+    churn = att.iloc[0]
+    assert (churn["actual"], churn["target"], churn["variance"], churn["status"]) == (
+        "7.1%",
+        "5.0%",
+        "+2.1%",
+        "\u2717 off target",
+    )
+    assert (churn["change"], churn["improving"]) == ("+2.1%", "no")  # 5.0% -> 7.1%: the wrong way
+    assert att.iloc[1]["actual"] == "7.40" and att.iloc[1]["owner"] == "CX lead"
+    one = evaluate_scorecard(SPEC, KPIS.iloc[[0]])
+    assert "change" not in attention_table(one)  # one period: no change to show

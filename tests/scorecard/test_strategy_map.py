@@ -124,6 +124,17 @@ def test_status_colours_box_edges_and_given_axes():
     assert out is ax
     box = next(p for p in ax.patches if p.get_gid() == "objective:customer_loyalty")
     assert np.allclose(box.get_edgecolor()[:3], matplotlib.colors.to_rgb(sm._STATUS_EDGE["red"]))
+    # never by colour alone: the status is written in the box and the legend names it
+    words = {t.get_gid(): t.get_text() for t in ax.texts if (t.get_gid() or "").startswith("status:")}
+    assert words == {"status:customer_loyalty": "\u2717 off target"}
+    legend = ax.get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["\u2717 off target"]
+    assert "status" in legend.get_title().get_text()
+
+
+def test_no_status_no_status_words():
+    ax = sm.plot_strategy_map(load_scorecard())
+    assert ax.get_legend() is None and not any((t.get_gid() or "").startswith("status:") for t in ax.texts)
 
 
 def test_estimated_strengths_label_the_default_scorecard(small_sim):
