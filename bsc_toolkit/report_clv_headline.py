@@ -1,0 +1,889 @@
+"""The customer-value report's headline and key tables (the words and numbers live in :mod:`report_clv`).
+
+The notebook ``customer_value.ipynb`` opens with a headline box (:class:`~bsc_toolkit.headline.Headline`)
+and fills it in as its sections compute the figures. This module builds those figures, as pure
+functions of what the sections computed:
+
+* :func:`model_subtitle` -- the model used, in words (sBG for subscribers; BG/NBD and Gamma-Gamma
+  for buyers), with the limiting model when a fit ran to a boundary of its model;
+* :func:`pending_figures` -- the report's own figures before its sections run: "no data" with why,
+  replaced (:func:`set_figures`) by :func:`subscriber_figures` / :func:`buyer_figures` (the value of
+  the active customers, the retention at the next renewal or the expected purchases) and
+  :func:`what_if_figure` (the value of +1 csat point with its interval);
+* :func:`fit_note` -- a fit's status in words (limit model, boundary, not converged, lack of fit),
+  the ``note`` of the figures it concerns; :func:`what_if_sentence` -- the headline's sentence;
+* key tables: :func:`estimates_frame` (parameters with intervals), :func:`segment_frame` (value per
+  segment), :func:`measures_frame` (what-if and at-risk measures, each in its unit);
+* :func:`sbg_what_if_compute` / :func:`clv_what_if_compute` -- the callables behind the interactive
+  what-if (:func:`bsc_toolkit.widgets.what_if_controls`), calling the same ``sbg_what_if`` /
+  ``clv_what_if`` as the static section.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bsc_toolkit.headline import Headline, HeadlineFigure
+
+__all__ = [
+    "KEYS",
+    "buyer_figures",
+    "clv_what_if_compute",
+    "estimates_frame",
+    "estimates_table",
+    "fit_note",
+    "headline_kpis",
+    "kpi_context",
+    "measures_frame",
+    "model_subtitle",
+    "pending_figures",
+    "reference_frame",
+    "sbg_what_if_compute",
+    "segment_choices",
+    "segment_frame",
+    "set_figures",
+    "subscriber_figures",
+    "what_if_figure",
+    "what_if_sentence",
+    "what_if_table",
+    "what_if_units",
+]
+
+#: Keys of the report's own headline figures (CSV/JSON names).
+KEYS: dict[str, str] = {
+    "value": "clv_value",
+    "retention": "clv_retention_next_period",
+    "purchases": "clv_expected_purchases",
+    "csat_point": "clv_value_of_csat_point",
+}
+
+_WITHHELD = "not computed: the customer-value section stopped before it (see below)"
+
+
+# -- words -------------------------------------------------------------------------------------------
+def model_subtitle(choice: Any, *fitters: Any) -> str:
+    """The model used, in words, for the headline's subtitle.
+
+    Parameters
+    ----------
+    choice : ClvChoice
+        :func:`bsc_toolkit.report_clv.clv_model_choice`.
+    *fitters
+        The fitted models of the full history, when there are any: a fit that ran to a limit of its
+        model is named by the model actually used ("geometric (no heterogeneity)").
+
+    Returns
+    -------
+    str
+        E.g. ``"Subscribers (contractual): sBG model of contract renewals, quarters"``.
+    """
+    used = [_model_of(f) for f in fitters if f is not None]
+    if choice.contractual:
+        base = f"Subscribers (contractual): sBG model of contract renewals, {choice.period_name}s"
+        default = ("sBG",)
+    else:
+        base = "Buyers (non-contractual): BG/NBD model of repeat purchases with Gamma-Gamma spend per purchase"
+        default = ("BG/NBD", "Gamma-Gamma")
+    limits = [m for m in used if m not in default]
+    if limits:
+        base += " (fitted as the limiting " + " and ".join(limits) + " model)"
+    return base
+
+
+def _model_of(fitter: Any) -> str:
+    from bsc_toolkit.report_clv import fit_model_name
+
+    return fit_model_name(fitter)
+
+
+def fit_note(*fitters: Any, lack_of_fit: bool | None = None) -> str | None:
+    """The fits' status in words for the ``note`` of the figures built on them; None when all is well.
+
+    Parameters
+    ----------
+    *fitters
+        Fitted CLV models (``fit_status_``; older fitters: ``converged_``/``diagnostics_``). None is skipped.
+    lack_of_fit : bool, optional
+        Whether the (first) model fails its goodness-of-fit check; default: read from its diagnostics.
+
+    Returns
+    -------
+    str or None
+        E.g. "geometric (no heterogeneity): at the no-heterogeneity boundary, a limit of the sBG
+        (retention constant over tenure)."; "BG/NBD did not converge: figures withheld."
+    """
+    from bsc_toolkit.report_clv import _status_of, has_lack_of_fit
+
+    parts = []
+    for fitter in fitters:
+        if fitter is None:
+            continue
+        s = _status_of(fitter)
+        if not s.converged:
+            parts.append(f"{s.model} did not converge: its figures are withheld")
+        elif not s.usable:
+            where = f" at the {s.boundary}" if s.boundary else ""
+            parts.append(f"{s.model} ran to a boundary{where} without a limiting model: its figures are withheld")
+        elif s.boundary:
+            parts.append(f"limit model: {s.model}, at the {s.boundary}")
+    first = next((f for f in fitters if f is not None), None)
+    if lack_of_fit is None:
+        lack_of_fit = first is not None and has_lack_of_fit(first)
+    if lack_of_fit:
+        parts.append("lack of fit: the model does not fit the retention by tenure of these data")
+    return "; ".join(parts) + "." if parts else None
+
+
+def _join(*notes: str | None) -> str | None:
+    kept = [n.strip() for n in notes if n and n.strip()]
+    return " ".join(n if n.endswith(".") else n + "." for n in kept) or None
+
+
+# -- the figures -------------------------------------------------------------------------------------
+def pending_figures(
+    choice: Any,
+    currency: str,
+    *,
+    horizon_months: int | None = None,
+    delta: float = 1.0,
+    csat: bool = True,
+    reason: str = _WITHHELD,
+) -> list[HeadlineFigure]:
+    """The report's own figures before its sections run: each "no data", with ``reason`` as its note.
+
+    The sections replace them (:func:`set_figures`) as they compute them; a figure a section could
+    not compute stays "no data" and says why.
+
+    Parameters
+    ----------
+    choice : ClvChoice
+    currency : str
+    horizon_months : int, optional
+        The buyers' CLV horizon (named in the labels).
+    delta : float
+        The what-if's csat change.
+    csat : bool
+        Whether the csat what-if figure is expected (False: it says why not from the start).
+    reason : str
+        The note of the figures not computed yet.
+    """
+    figures = [_value_figure(None, choice.contractual, currency, note=reason, horizon_months=horizon_months)]
+    if choice.contractual:
+        figures.append(_retention_figure(None, note=reason))
+    else:
+        figures.append(_purchases_figure(None, horizon_months, note=reason))
+    csat_note = reason if csat else (getattr(choice, "covariate_reason", "") or "no csat covariate in the model")
+    figures.append(what_if_figure(None, currency, delta, withheld=csat_note))
+    return figures
+
+
+def _value_figure(
+    total: float | None,
+    contractual: bool,
+    currency: str,
+    *,
+    note: str | None,
+    horizon_months: int | None,
+) -> HeadlineFigure:
+    if contractual:
+        label = "residual value of the active subscribers"
+    else:
+        label = f"{horizon_months}-month CLV of all customers" if horizon_months else "CLV of all customers"
+    return HeadlineFigure(label, total, kind="money", unit=currency, better="up", note=note, key=KEYS["value"])
+
+
+def _retention_figure(value: float | None, *, note: str | None) -> HeadlineFigure:
+    return HeadlineFigure(
+        "expected retention at the next renewal", value, kind="percent", better="up", note=note, key=KEYS["retention"]
+    )
+
+
+def _purchases_figure(value: float | None, horizon_months: int | None, *, note: str | None) -> HeadlineFigure:
+    label = f"expected purchases in the next {horizon_months} months" if horizon_months else "expected purchases"
+    return HeadlineFigure(label, value, kind="count", better="up", note=note, key=KEYS["purchases"])
+
+
+def subscriber_figures(
+    value: pd.DataFrame | None,
+    fitter: Any,
+    choice: Any,
+    currency: str,
+    *,
+    withheld: str | None = None,
+) -> list[HeadlineFigure]:
+    """The subscribers' headline figures: total residual value of the active ones, retention at the next renewal.
+
+    Parameters
+    ----------
+    value : DataFrame or None
+        :func:`~bsc_toolkit.report_clv.subscriber_value` of the active subscribers (``tenure``,
+        ``derl``, ``clv_usd`` when a value in money exists); None when the values were withheld.
+    fitter : ShiftedBetaGeoFitter or None
+        The sBG fitted on the full history (its fit status and lack of fit go into the notes).
+    choice : ClvChoice
+    currency : str
+    withheld : str, optional
+        Why the values were withheld (the note of both figures when ``value`` is None).
+
+    Returns
+    -------
+    list of HeadlineFigure
+        The residual value (money; "no data" without revenue or a balance margin, with why) and the
+        mean probability that an active subscriber renews at their next renewal (percent), both
+        from the fitted model: point estimates.
+    """
+    status = fit_note(fitter) if fitter is not None else None
+    if value is None or fitter is None:
+        why = withheld or "not computed: the sBG fit is not usable (see its fit status)"
+        return [
+            _value_figure(None, True, currency, note=_join(why, status), horizon_months=None),
+            _retention_figure(None, note=_join(why, status)),
+        ]
+    if "clv_usd" in value.columns and value["clv_usd"].notna().any():
+        known = value["clv_usd"].dropna()
+        total: float | None = float(known.sum())
+        missing = len(value) - len(known)
+        money_note = (
+            f"{missing:,} of {len(value):,} active subscribers have no revenue data: left out (no data, not 0)"
+            if missing
+            else None
+        )
+    else:
+        total = None
+        if "balance_derl" in value.columns:
+            money_note = "no data: a balance is not money earned; set balance_margin to value it"
+        else:
+            money_note = "no data: no revenue (transactions) or balance to value the subscribers by"
+    retention = fitter.retention_rate(value["tenure"].to_numpy(dtype=float) + 1)
+    mean_retention = float(np.mean(retention)) if len(value) else None
+    return [
+        _value_figure(total, True, currency, note=_join(money_note, status), horizon_months=None),
+        _retention_figure(mean_retention, note=status),
+    ]
+
+
+def buyer_figures(
+    value: pd.DataFrame | None,
+    fitters: Sequence[Any],
+    currency: str,
+    horizon_months: int,
+    *,
+    withheld: str | None = None,
+) -> list[HeadlineFigure]:
+    """The buyers' headline figures: total CLV over the horizon and the expected purchases in it.
+
+    Parameters
+    ----------
+    value : DataFrame or None
+        One row per customer with ``clv_usd`` and ``expected_purchases`` (the report's CLV table);
+        None when the CLV was withheld.
+    fitters : sequence
+        The BG/NBD and Gamma-Gamma fits (their status goes into the notes).
+    currency : str
+    horizon_months : int
+    withheld : str, optional
+        Why the CLV was withheld (the note of both figures when ``value`` is None).
+    """
+    status = fit_note(*fitters)
+    if value is None:
+        why = withheld or "CLV withheld: the purchase model's forecasts are not usable (see below)"
+        return [
+            _value_figure(None, False, currency, note=_join(why, status), horizon_months=horizon_months),
+            _purchases_figure(None, horizon_months, note=_join(why, status)),
+        ]
+    clv = value["clv_usd"].dropna()
+    purchases = value["expected_purchases"].dropna()
+    week_note = "purchase weeks: several purchases in one week count once"
+    return [
+        _value_figure(
+            float(clv.sum()) if len(clv) else None, False, currency, note=status, horizon_months=horizon_months
+        ),
+        _purchases_figure(
+            float(purchases.sum()) if len(purchases) else None, horizon_months, note=_join(week_note, status)
+        ),
+    ]
+
+
+def what_if_figure(
+    table: pd.DataFrame | None,
+    currency: str,
+    delta: float = 1.0,
+    *,
+    fitter: Any = None,
+    withheld: str | None = None,
+    covariate: str = "csat",
+) -> HeadlineFigure:
+    """The value of +``delta`` csat point(s), in money with its interval, from the what-if table.
+
+    Parameters
+    ----------
+    table : DataFrame or None
+        ``sbg_what_if`` (row ``clv_total``) or ``clv_what_if`` (row ``clv``): ``change``,
+        ``change_ci_lower``, ``change_ci_upper``. None: not computed (``withheld`` says why).
+    currency : str
+    delta : float
+        The what-if's csat change.
+    fitter : optional
+        The model with the covariate (its status goes into the note).
+    withheld : str, optional
+        Why there is no what-if.
+    covariate : str
+
+    Returns
+    -------
+    HeadlineFigure
+        The change in value (money) with its interval; "no data" with why when the what-if has no
+        money row; the note says it is an association, and "no evidence of an effect" where the
+        interval includes 0.
+    """
+    label = f"value of {delta:+g} {covariate} point{'s' if abs(delta) != 1 else ''}"
+    status = fit_note(fitter) if fitter is not None else None
+    if table is None:
+        return HeadlineFigure(
+            label,
+            None,
+            kind="money",
+            unit=currency,
+            better="up",
+            note=_join(withheld or "not computed", status),
+            key=KEYS["csat_point"],
+        )
+    row = next((r for r in ("clv_total", "clv") if r in table.index), None)
+    if row is None or not np.isfinite(float(table.loc[row, "change"])):
+        return HeadlineFigure(
+            label,
+            None,
+            kind="money",
+            unit=currency,
+            better="up",
+            note=_join(f"no data: no revenue to value the change by{_retention_words(table)}", status),
+            key=KEYS["csat_point"],
+        )
+    change = float(table.loc[row, "change"])
+    lo, hi = float(table.loc[row, "change_ci_lower"]), float(table.loc[row, "change_ci_upper"])
+    ci = (lo, hi) if np.isfinite([lo, hi]).all() else None
+    words = "an association, not proof of cause"
+    if ci is None:
+        words = "no interval could be computed; " + words
+    elif lo <= 0 <= hi:
+        words = "no evidence of an effect: the interval includes 0; " + words
+    horizon = "the remaining lifetime" if row == "clv_total" else "the CLV horizon"
+    return HeadlineFigure(
+        label,
+        change,
+        kind="money",
+        ci=ci,
+        unit=currency,
+        better="up",
+        note=_join(f"total over {horizon}; {words}", status),
+        key=KEYS["csat_point"],
+    )
+
+
+def _retention_words(table: pd.DataFrame) -> str:
+    """ "; retention at the next renewal +1.3 pp [+0.8, +1.8]" (or "no evidence of an effect") from a what-if table."""
+    row = next((r for r in ("retention_rate_next_period", "mean_p_alive_horizon") if r in table.index), None)
+    if row is None:
+        return ""
+    change, lo, hi = (float(table.loc[row, c]) for c in ("change", "change_ci_lower", "change_ci_upper"))
+    if not np.isfinite([change, lo, hi]).all():
+        return ""
+    what = "retention at the next renewal" if row == "retention_rate_next_period" else "P(alive) at the horizon"
+    text = f"; {what} {100 * change:+.1f} pp [{100 * lo:+.1f}, {100 * hi:+.1f}]"
+    return text + (" (no evidence of an effect)" if lo <= 0 <= hi else "")
+
+
+def what_if_sentence(figure: HeadlineFigure, what: str) -> str | None:
+    """The headline sentence from the csat what-if figure; None when it has no value.
+
+    ``what`` names the value ("residual value", "12-month CLV").
+    """
+    if figure.value is None:
+        return None
+    unit = f" {figure.unit}" if figure.unit else ""
+    size = max(abs(x) for x in (figure.value, *(figure.ci or ())))
+    amount = f"{_short(figure.value, size)}{unit}"
+    if figure.ci is None:
+        return (
+            f"Each csat point goes with {amount} of {what} (no interval); this is an association, not proof of cause."
+        )
+    lo, hi = figure.ci
+    if lo <= 0 <= hi:
+        return (
+            f"No evidence that a csat point changes {what}: the 95% interval [{_short(lo, size)}, {_short(hi, size)}]{unit} "
+            "includes 0."
+        )
+    return (
+        f"Each csat point is worth {amount} [{_short(lo, size)}, {_short(hi, size)}] of {what}; "
+        "this is an association, not proof of cause."
+    )
+
+
+def _short(v: float, size: float | None = None) -> str:
+    """1,234,567 -> "1.2M", 12,345 -> "12k", 123.4 -> "123"; ``size`` (default ``|v|``) picks the scale."""
+    a = abs(v) if size is None else size
+    if a >= 1e9:
+        return f"{v / 1e9:.1f}B"
+    if a >= 1e6:
+        return f"{v / 1e6:.1f}M"
+    if a >= 1e4:
+        return f"{v / 1e3:.0f}k"
+    if a >= 100:
+        return f"{v:,.0f}"
+    return f"{v:.2f}"
+
+
+def set_figures(headline: Headline, *figures: HeadlineFigure) -> Headline:
+    """Put ``figures`` into ``headline``: each replaces the figure with the same key, else is added at the end."""
+    for fig in figures:
+        keys = [f.key for f in headline.figures]
+        if fig.key is not None and fig.key in keys:
+            headline.figures[keys.index(fig.key)] = fig
+        else:
+            headline.figures.append(fig)
+    return headline
+
+
+def kpi_context(figures: Sequence[HeadlineFigure], contractual: bool, limit: int = 2) -> list[HeadlineFigure]:
+    """The KPI figures that give the model's figures context: the csat mean, then churn or revenue per customer.
+
+    Figures without a value are left out (they are context, not the report's own figures).
+
+    Parameters
+    ----------
+    figures : sequence of HeadlineFigure
+        ``headline.kpi_figures(...).figures``.
+    contractual : bool
+        Subscribers: the churn rate; buyers: the revenue per customer.
+    limit : int
+        At most this many.
+    """
+
+    def text(f: HeadlineFigure) -> str:
+        return f"{f.key or ''} {f.label}".lower()
+
+    wanted = ("csat", "churn" if contractual else "revenue")
+    picked = []
+    for word in wanted:
+        fig = next((f for f in figures if word in text(f) and f not in picked and f.value is not None), None)
+        if fig is not None:
+            picked.append(fig)
+    return picked[:limit]
+
+
+# -- key tables ------------------------------------------------------------------------------------
+def estimates_frame(summaries: Mapping[str, pd.DataFrame] | pd.DataFrame) -> pd.DataFrame:
+    """Parameters with standard errors and intervals, for ``tables.table`` (key ``clv_estimates``).
+
+    Parameters
+    ----------
+    summaries : DataFrame or mapping
+        A fitter's ``summary`` (``coef, se, ci_lower, ci_upper[, p_value, exp_coef]``, index the
+        parameter), or model name -> summary.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``model`` (with a mapping), ``parameter``, ``estimate``, ``se``, ``estimate_ci_lower``,
+        ``estimate_ci_upper`` and ``p_value`` where a parameter has one (NaN: none, e.g. positive by
+        definition); positional index.
+    """
+    if isinstance(summaries, pd.DataFrame):
+        summaries = {"": summaries}
+    frames = []
+    for model, summary in summaries.items():
+        s = summary.reset_index()
+        out = pd.DataFrame(
+            {
+                "model": model,
+                "parameter": s.iloc[:, 0].astype(str),
+                "estimate": s["coef"].astype(float),
+                "se": s["se"].astype(float),
+                "estimate_ci_lower": s["ci_lower"].astype(float),
+                "estimate_ci_upper": s["ci_upper"].astype(float),
+            }
+        )
+        if "p_value" in s.columns and s["p_value"].notna().any():
+            out["p_value"] = s["p_value"].astype(float)
+        frames.append(out)
+    result = pd.concat(frames, ignore_index=True)
+    if set(result["model"]) == {""}:
+        result = result.drop(columns="model")
+    return result
+
+
+def estimates_table(
+    summaries: Mapping[str, pd.DataFrame] | pd.DataFrame, *, key: str | None = None, caption: str | None = None
+) -> Any:
+    """:func:`estimates_frame` as a formatted table: "estimate [CI]", SE, and p-values where a parameter has one.
+
+    The positive parameters (``alpha``, ``r``...) are not tested (testing "= 0" is meaningless): their
+    p-value reads "not tested", not "no data". The raw numbers are the keyed data.
+    """
+    from bsc_toolkit.tables import table
+
+    frame = estimates_frame(summaries)
+    hide: tuple[str, ...] = ()
+    labels = {"estimate": "estimate", "se": "SE"}
+    if "p_value" in frame.columns:
+        frame["p_value_shown"] = [
+            "not tested" if not np.isfinite(p) else ("<0.001" if p < 0.001 else f"{p:.3f}") for p in frame["p_value"]
+        ]
+        hide = ("p_value",)
+        labels["p_value_shown"] = "p-value"
+    return table(frame, key=key, caption=caption, hide=hide, labels=labels, kinds={"p_value_shown": "text"})
+
+
+def segment_frame(value: pd.DataFrame, by: str, column: str = "clv_usd") -> pd.DataFrame:
+    """Value per segment (key ``clv_segments``): customers, with a value, total, mean, share of the total.
+
+    Customers without a value (no data) are counted but left out of the sums; customers without a
+    segment form the group "no data".
+    """
+    groups = value[by].astype(object).where(value[by].notna(), "no data")
+    v = value[column].astype(float)
+    out = pd.DataFrame(
+        {
+            "customers": groups.groupby(groups).size(),
+            "with_value": v.notna().groupby(groups).sum().astype(int),
+            "total_value": v.groupby(groups).sum(min_count=1),
+            "mean_value": v.groupby(groups).mean(),
+        }
+    )
+    total = float(v.sum())
+    out["share_of_value"] = out["total_value"] / total if total > 0 else np.nan
+    out.index.name = by
+    return out.sort_values("total_value", ascending=False).reset_index()
+
+
+def reference_frame(frame: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
+    """A reference check (``published``, ``this_package``, ``se``, ``rel_diff``) with text columns to show.
+
+    Parameters on different scales share the columns, so each value is written with ``digits``
+    significant digits (``published_shown``, ``this_package_shown``, ``se_shown``) and the relative
+    difference in scientific notation (``rel_diff_shown``); pass the raw columns as ``hide=``.
+    """
+    out = frame.copy()
+    for col in ("published", "this_package", "se"):
+        if col in out.columns:
+            out[f"{col}_shown"] = [f"{v:,.{digits}g}" if np.isfinite(v) else "no data" for v in out[col].astype(float)]
+    if "rel_diff" in out.columns:
+        out["rel_diff_shown"] = [f"{v:+.1e}" if np.isfinite(v) else "no data" for v in out["rel_diff"].astype(float)]
+    return out
+
+
+def _fmt(v: float, unit: str, currency: str, signed: bool = False, size: float | None = None) -> str:
+    """``v`` in its unit; ``size`` (the largest number of its row) sets the decimals of money and counts."""
+    if not np.isfinite(v):
+        return "no data"
+    sign = "+" if signed else ""
+    big = abs(v) if size is None else size
+    if unit == "pp":
+        return f"{100 * v:{sign}.1f} pp" if signed else f"{100 * v:.1f}%"
+    if unit == "share":
+        return f"{100 * v:{sign}.1f}%"
+    places = 0 if big >= 100 else 2
+    if unit == "money":
+        return f"{v:{sign},.{places}f} {currency}".strip()
+    if unit:
+        return f"{v:{sign},.{places}f} {unit}"
+    return f"{v:{sign},.3g}"
+
+
+def _bound(v: float, unit: str, signed: bool, size: float) -> str:
+    """An interval bound: the number in its row's digits; the unit is said once, by the value."""
+    text = _fmt(v, unit, "", signed, size)
+    for suffix in (" pp", "%", f" {unit}"):
+        if unit and text.endswith(suffix):
+            return text[: -len(suffix)]
+    return text
+
+
+def measures_frame(
+    frame: pd.DataFrame,
+    labels: Mapping[str, str],
+    units: Mapping[str, str],
+    currency: str,
+    *,
+    columns: Sequence[str] = ("baseline", "scenario", "change"),
+) -> pd.DataFrame:
+    """Measures with different units as one readable table, the raw numbers kept beside.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        One row per measure (index its name), with ``columns`` and, for each of them that has one,
+        an interval ``<col>_ci_lower``/``<col>_ci_upper`` (``ci_lower``/``ci_upper`` for ``estimate``).
+    labels : mapping
+        Measure -> its words.
+    units : mapping
+        Measure -> ``"pp"`` (a probability: levels in %, changes in pp), ``"share"``, ``"money"``,
+        another unit word ("quarters", "purchases"), or ``""``.
+    currency : str
+    columns : sequence of str
+        The numeric columns to write as text (``change`` is signed).
+
+    Returns
+    -------
+    DataFrame
+        ``measure_id`` (the index), ``measure`` (words), the raw numeric columns, and ``<col>_shown`` text columns
+        ("+1.3 pp [+0.8, +1.8]"); pass ``measure_id`` and the raw ones as ``hide=`` to ``tables.table``.
+    """
+    out = frame.copy()
+    out.index = pd.RangeIndex(len(out))
+    out.insert(0, "measure_id", [str(i) for i in frame.index])
+    out.insert(1, "measure", [labels.get(str(i), str(i).replace("_", " ")) for i in frame.index])
+    for col in columns:
+        lo_col, hi_col = (f"{col}_ci_lower", f"{col}_ci_upper")
+        if col == "estimate" and lo_col not in frame.columns:
+            lo_col, hi_col = "ci_lower", "ci_upper"
+        shown = []
+        for name, row in frame.iterrows():
+            unit = units.get(str(name), "")
+            signed = col == "change"
+            has_ci = lo_col in frame.columns and hi_col in frame.columns
+            lo, hi = (float(row[lo_col]), float(row[hi_col])) if has_ci else (np.nan, np.nan)
+            finite = [abs(x) for x in (float(row[col]), lo, hi) if np.isfinite(x)]
+            size = max(finite) if finite else 0.0
+            text = _fmt(float(row[col]), unit, currency, signed, size)
+            if has_ci:
+                if np.isfinite([lo, hi]).all():
+                    text += f" [{_bound(lo, unit, signed, size)}, {_bound(hi, unit, signed, size)}]"
+                elif np.isfinite(float(row[col])):
+                    text += " [no interval]"
+            shown.append(text)
+        out[f"{col}_shown"] = shown
+    return out.reset_index(drop=True)
+
+
+def what_if_units(index: Sequence[str], period_name: str | None = None) -> dict[str, str]:
+    """Unit of each what-if measure, for :func:`measures_frame`."""
+    from bsc_toolkit.report_clv import _row_unit
+
+    units = {}
+    for name in index:
+        unit = _row_unit(str(name))
+        if unit == "periods":
+            unit = f"{period_name}s" if period_name else "periods"
+        units[str(name)] = unit
+    return units
+
+
+# -- the interactive what-if ------------------------------------------------------------------------
+def what_if_table(
+    table: pd.DataFrame,
+    currency: str,
+    *,
+    labels: Mapping[str, str] | None = None,
+    period_name: str | None = None,
+    key: str | None = None,
+    caption: str | None = None,
+) -> Any:
+    """The what-if measures as a formatted table: each in its unit, the change with its 95% interval.
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``sbg_what_if`` / ``clv_what_if`` (``baseline, scenario, change, change_ci_lower, change_ci_upper``).
+    currency : str
+    labels : mapping, optional
+        Measure -> words, over :data:`bsc_toolkit.report_clv.MEASURE_LABELS`.
+    period_name : str, optional
+        The contract period ("quarter") of lifetimes.
+    key, caption : str, optional
+        As in :func:`bsc_toolkit.tables.table` (the raw numbers are the keyed data).
+
+    Returns
+    -------
+    Table
+    """
+    from bsc_toolkit.report_clv import MEASURE_LABELS
+    from bsc_toolkit.tables import table as make_table
+
+    raw = ["measure_id"] + [
+        c for c in ("baseline", "scenario", "change", "change_ci_lower", "change_ci_upper") if c in table.columns
+    ]
+    frame = measures_frame(
+        table, {**MEASURE_LABELS, **(labels or {})}, what_if_units(table.index, period_name), currency
+    )
+    shown = ("measure", "baseline_shown", "scenario_shown", "change_shown")
+    return make_table(
+        frame,
+        hide=raw,
+        key=key,
+        caption=caption,
+        labels={"baseline_shown": "baseline", "scenario_shown": "scenario", "change_shown": "change [95% CI]"},
+        kinds=dict.fromkeys(shown, "text"),
+    )
+
+
+def segment_choices(customers: pd.DataFrame, column: str = "segment") -> tuple[pd.Series | None, list[str] | None]:
+    """Segment by customer id and the segment names, for the interactive what-if; (None, None) without segments."""
+    if column not in customers.columns or "customer_id" not in customers.columns:
+        return None, None
+    seg = customers.set_index("customer_id")[column]
+    names = sorted({str(v) for v in seg.dropna()})
+    if len(names) < 2:
+        return None, None
+    return seg.astype(object).where(seg.notna(), None).map(lambda v: None if v is None else str(v)), names
+
+
+def headline_kpis(data: Any, contractual: bool) -> tuple[list[HeadlineFigure], list[str]]:
+    """The KPI figures of :func:`kpi_context` from :func:`bsc_toolkit.headline.kpi_figures`, and its notes.
+
+    A data set the KPI figures cannot be computed on gives no figures and a note saying why (the
+    report's own figures do not depend on them).
+    """
+    from bsc_toolkit.headline import kpi_figures
+
+    try:
+        kpi = kpi_figures(data)
+    except (ValueError, KeyError, TypeError) as exc:
+        return [], [f"The period KPI figures could not be computed on these data: {exc}"]
+    notes = list(kpi.notes)
+    if kpi.period is not None:
+        notes = [f"KPI figures for {kpi.period}" + (f" against {kpi.previous_period}" if kpi.previous_period else "")]
+        notes += list(kpi.notes)
+    return kpi_context(kpi.figures, contractual), notes
+
+
+def _points(delta: float, covariate: str) -> str:
+    """ "+1 csat point", "-0.5 csat points"."""
+    return f"{float(delta):+g} {covariate} point{'' if abs(float(delta)) == 1 else 's'}"
+
+
+def _segment_rows(frame: pd.DataFrame, segments: pd.Series | None, segment: str | None) -> pd.DataFrame:
+    if segment in (None, "", "all") or segments is None:
+        return frame
+    keep = segments.reindex(frame.index).astype(object) == segment
+    return frame[keep.to_numpy()]
+
+
+def sbg_what_if_compute(
+    fitter: Any,
+    subscribers: pd.DataFrame,
+    *,
+    covariate: str = "csat",
+    revenue: pd.Series | None,
+    discount_rate: float,
+    scale: tuple[float, float] | None,
+    currency: str,
+    period_name: str,
+    months_per_period: int,
+    segments: pd.Series | None = None,
+    horizon_months: int = 12,
+    n_draws: int = 500,
+    seed: int = 0,
+) -> Callable[..., Any]:
+    """A ``compute(delta=, driver=, segment=, horizon=)`` for the interactive subscribers' what-if.
+
+    It calls :func:`~bsc_toolkit.models.clv.sbg_what_if` as the static section does, on the
+    subscribers of ``segment`` (None or "all": everyone), with ``horizon`` in months (turned into
+    whole contract periods), and returns the what-if in words (Markdown) and as a table, as the
+    static section shows it.
+
+    Parameters
+    ----------
+    fitter : ShiftedBetaGeoFitter
+        Fitted with ``covariate``.
+    subscribers : DataFrame
+        :func:`~bsc_toolkit.report_clv.subscriber_table` (``active`` marks who is still a customer).
+    revenue : Series or None
+        Revenue per period by customer (None: no money row).
+    segments : Series, optional
+        Segment by customer, for ``segment``.
+    n_draws : int
+        Parameter draws of the intervals (fewer than the report's, for speed).
+    """
+    from bsc_toolkit.models.clv import sbg_what_if
+    from bsc_toolkit.report_clv import MEASURE_LABELS, what_if_markdown
+
+    def compute(delta: float = 1.0, driver: str | None = None, segment: str | None = None, horizon: Any = None) -> Any:
+        months = int(horizon) if horizon else horizon_months
+        periods = max(1, round(months / months_per_period))
+        rows = _segment_rows(subscribers, segments, segment)
+        table = sbg_what_if(
+            fitter,
+            rows.assign(left=~rows["active"]),
+            driver or covariate,
+            float(delta),
+            revenue_per_period=revenue,
+            discount_rate=discount_rate,
+            churned_col="left",
+            n_draws=n_draws,
+            seed=seed,
+            horizon=periods,
+            scale=scale,
+        ).drop(index="churn_probability_next_period", errors="ignore")
+        labels = {
+            **MEASURE_LABELS,
+            "expected_periods_within_horizon": f"expected {period_name}s as a customer in the next {periods}",
+        }
+        who = "all active subscribers" if segment in (None, "", "all") else f"active subscribers in {segment}"
+        words = what_if_markdown(
+            table,
+            driver or covariate,
+            float(delta),
+            currency,
+            horizon="the remaining lifetime",
+            periods=f"{period_name}s",
+            labels=labels,
+        )
+        return words, what_if_table(
+            table,
+            currency,
+            labels=labels,
+            period_name=period_name,
+            caption=f"{_points(delta, driver or covariate)}, {who}",
+        )
+
+    return compute
+
+
+def clv_what_if_compute(
+    fitter: Any,
+    summary: pd.DataFrame,
+    *,
+    covariate: str = "csat",
+    spend_model: Any,
+    discount_rate_monthly: float,
+    freq: str,
+    bounds: tuple[float, float] | None,
+    currency: str,
+    segments: pd.Series | None = None,
+    horizon_months: int = 12,
+) -> Callable[..., Any]:
+    """A ``compute(delta=, driver=, segment=, horizon=)`` for the interactive buyers' what-if.
+
+    It calls :func:`~bsc_toolkit.models.clv.clv_what_if` (delta-method intervals) as the static
+    section does, on the customers of ``segment``, over ``horizon`` months, and returns the what-if
+    in words (Markdown) and as a table, as the static section shows it.
+    """
+    from bsc_toolkit.models.clv import clv_what_if
+    from bsc_toolkit.report_clv import what_if_markdown
+
+    def compute(delta: float = 1.0, driver: str | None = None, segment: str | None = None, horizon: Any = None) -> Any:
+        months = int(horizon) if horizon else horizon_months
+        rows = _segment_rows(summary, segments, segment)
+        table = clv_what_if(
+            fitter,
+            rows,
+            driver or covariate,
+            float(delta),
+            spend_model=spend_model,
+            time_months=months,
+            discount_rate_monthly=discount_rate_monthly,
+            freq=freq,
+            interval="delta",
+            bounds=bounds,
+        ).drop(columns="change_pct", errors="ignore")
+        who = "all customers" if segment in (None, "", "all") else f"customers in {segment}"
+        words = what_if_markdown(table, driver or covariate, float(delta), currency, horizon=f"{months} months")
+        caption = f"{_points(delta, driver or covariate)}, {who}, {months} months"
+        return words, what_if_table(table, currency, caption=caption)
+
+    return compute
