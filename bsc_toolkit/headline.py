@@ -193,9 +193,14 @@ def _decimals(fig: HeadlineFigure) -> int:
         return 1
     if fig.kind == "score":
         return 2
+    ci = fig.ci
+    if ci is not None and all(isinstance(v, (int, float)) and math.isfinite(v) for v in ci) and ci[1] > ci[0]:
+        # digits that show two significant digits of the standard error (the interval's half-width / 1.96)
+        se = (ci[1] - ci[0]) / (2 * 1.959963984540054)
+        return int(min(max(1 - math.floor(math.log10(se)), 0), 2 if fig.kind == "money" else 6))
     if fig.kind == "money":
         ref = abs(fig.value) if fig.value is not None else 0.0
-        return 0 if ref >= 1000 else 2
+        return 0 if ref >= 100 else 2
     ref = abs(fig.value) if fig.value else 1.0
     return int(min(max(2 - math.floor(math.log10(ref)), 0), 6)) if ref < 1000 else 0
 

@@ -550,6 +550,11 @@ def table(
                 if kind in ("percent", "count"):
                     se = None if kind == "count" else se
             fixed = col_decimals.get(c) if se is None else None
+            if fixed is not None and kind == "number":
+                # the column's decimals, but never fewer than two significant digits of this row's value
+                # (a 0.446 below a 1,200 must not show as "0")
+                own = [v for v in (value, lo, hi) if isinstance(v, (numbers.Real, np.number)) and not _missing(v)]
+                fixed = max([fixed, *(_sig_decimals(float(v), 2) for v in own if abs(float(v)) < 1000)])
             text = format_value(value, kind, se=se, decimals=fixed)
             if c in pairs and text != NO_DATA and not (_missing(lo) or _missing(hi)):
                 text += f" [{format_value(lo, kind, se=se, decimals=fixed)}, {format_value(hi, kind, se=se, decimals=fixed)}]"
