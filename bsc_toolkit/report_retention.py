@@ -16,12 +16,20 @@ not carry:
 * :func:`large_se_markdown` -- standard errors over 100 times their coefficient, in words;
 * :func:`what_if_plan`, :func:`what_if_table`, :func:`what_if_markdown` --
   amounts labelled with the data's currency, and which what-if figures may be shown (money only
-  when the links it is built on are supported by the data, margin only with cost data).
+  when the links it is built on are supported by the data, margin only with cost data);
+  :func:`what_if_compute` / :func:`what_if_widget` -- the same what-if behind JupyterLab controls;
+* :func:`start_headline`, :func:`churn_effect_figures`, :func:`what_if_figure`,
+  :func:`set_figures`, :func:`retention_sentence` -- the headline the report opens with: CSAT and
+  churn, the churn ratio of +1 CSAT point and its money value, each with its interval and caveat
+  ("association, not proof of cause", separation, non-convergence, imprecision), "no data" with
+  the reason where the data or a section cannot give a figure;
+* :func:`estimates_frame` -- the estimates of several models in one tidy table (model, term, ...).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +39,7 @@ from scipy import stats
 
 from bsc_toolkit.contracts import RatingScale
 from bsc_toolkit.formatting import escape_markdown, money_label
+from bsc_toolkit.headline import Headline, HeadlineFigure
 from bsc_toolkit.models._base import IMPRECISE_SE_RATIO
 
 if TYPE_CHECKING:
@@ -38,11 +47,26 @@ if TYPE_CHECKING:
     from bsc_toolkit.models.whatif import WhatIfResult
 
 __all__ = [
+    "ASSOCIATION",
+    "CHURN_EFFECT_KEY",
     "FIRTH_LABEL",
+    "NO_CSAT",
+    "RATIO_COLUMNS",
+    "VALUE_KEY",
     "LinkEvidence",
     "SpendModels",
     "check_driver",
     "churn_controls",
+    "churn_effect_figures",
+    "estimates_frame",
+    "kpi_headline_figures",
+    "money_words",
+    "retention_sentence",
+    "section_gap",
+    "set_churn_effect",
+    "set_figures",
+    "set_what_if",
+    "start_headline",
     "estimate_label",
     "estimate_labels_markdown",
     "has_cost_data",
@@ -59,15 +83,34 @@ __all__ = [
     "spend_markdown",
     "spend_models",
     "time_axis_label",
+    "what_if_compute",
+    "what_if_figure",
     "what_if_markdown",
     "what_if_plan",
     "what_if_table",
+    "what_if_widget",
 ]
 
 #: Label of Firth-penalised estimates fitted because the plain maximum-likelihood fit separated.
 FIRTH_LABEL = "Firth-penalised (bias-reduced) estimates because of separation"
 
 _WHAT_IF_METRICS = ("retained_customers", "revenue_usd", "margin_usd")
+
+#: Columns of a churn model's summary shown in the report's estimates tables (``exp_coef``: the
+#: hazard ratio under cloglog and Cox, the odds ratio under logit).
+RATIO_COLUMNS = ["coef", "se", "exp_coef", "exp_coef_ci_lower", "exp_coef_ci_upper", "p_value"]
+
+#: Said beside every figure estimated from observational links.
+ASSOCIATION = "association, not proof of cause"
+
+#: Headline key of the churn ratio figure(s) (``churn_ratio_below`` / ``churn_ratio_above`` with a spline).
+CHURN_EFFECT_KEY = "churn_ratio"
+
+#: The note of a figure that needs surveys on data without them.
+NO_CSAT = "no satisfaction surveys (csat) in this data set"
+
+#: Headline key of the money value of the what-if.
+VALUE_KEY = "value_of_csat_point"
 _SPLINE_TERMS = ("csat_below", "csat_above")
 
 
@@ -620,10 +663,11 @@ def what_if_table(result: WhatIfResult, currency: str, plan: Mapping[str, str | 
     -------
     pandas.DataFrame
         ``result.summary`` rows of the shown metrics, indexed by their display label
-        (``"revenue (EUR)"``).
+        (``"revenue (EUR)"``); the interval of ``change`` is named ``change_ci_lower``,
+        ``change_ci_upper`` (so a formatted table shows it beside the change).
     """
     shown = [m for m in _WHAT_IF_METRICS if m in result.summary.index and plan.get(m) is None]
-    table = result.summary.loc[shown].copy()
+    table = result.summary.loc[shown].rename(columns={"ci_lower": "change_ci_lower", "ci_upper": "change_ci_upper"})
     table.index = pd.Index([_metric_label(m, currency) for m in shown], name="metric")
     return table
 
@@ -673,3 +717,514 @@ def what_if_markdown(result: WhatIfResult, currency: str, plan: Mapping[str, str
         )
     lines += ["", f"Intervals: {s['n_sims']} parametric draws of the fitted coefficients (seed {s['seed']})."]
     return "\n".join(lines)
+
+
+def what_if_compute(
+    panel: pd.DataFrame,
+    data: CustomerData,
+    plan: Mapping[str, str | None],
+    fixed: Mapping[str, Any],
+) -> Callable[..., list[Any]]:
+    """The what-if of the report as a function of its controls, for :func:`bsc_toolkit.widgets.what_if_controls`.
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        The panel the static what-if runs on (integer ids).
+    data : CustomerData
+        For the currency and the rating scales.
+    plan : mapping
+        :func:`what_if_plan` (which figures may be shown).
+    fixed : mapping
+        The other keyword arguments of :func:`bsc_toolkit.models.whatif.what_if`, exactly as the
+        static what-if passes them (models, knot, scale, draws, seed, drivers, currency, money).
+
+    Returns
+    -------
+    callable
+        ``compute(delta, driver=None, segment=None, horizon=4)`` running the same
+        :func:`~bsc_toolkit.models.whatif.what_if` and returning what the static section shows: the
+        words (Markdown) and the formatted table.
+    """
+    from IPython.display import Markdown
+
+    from bsc_toolkit.models.whatif import what_if
+    from bsc_toolkit.tables import table
+
+    csat_scale = data.scale("csat")
+
+    def compute(*, delta: float, driver: str | None = None, segment: str | None = None, horizon: int = 4) -> list[Any]:
+        result = what_if(
+            panel,
+            delta=float(delta),
+            driver=driver,
+            segment=segment,
+            horizon_periods=int(horizon),
+            driver_scale=data.ratings.get(driver) if driver is not None else None,
+            **fixed,
+        )
+        shifted = csat_scale if driver is None else data.ratings.get(driver, csat_scale)
+        return [
+            Markdown(what_if_markdown(result, data.currency, plan, shifted)),
+            table(what_if_table(result, data.currency, plan), currency=data.currency, caption="What-if"),
+        ]
+
+    return compute
+
+
+def what_if_widget(
+    panel: pd.DataFrame,
+    data: CustomerData,
+    plan: Mapping[str, str | None],
+    fixed: Mapping[str, Any],
+    *,
+    delta: float = 1.0,
+    horizon: int = 4,
+) -> Any:
+    """In JupyterLab, controls (change, rating, segment, horizon) that rerun the report's what-if.
+
+    Shows nothing under ``bsc report`` or outside a kernel (:func:`bsc_toolkit.widgets.interactive`),
+    so the HTML report keeps its static what-if. The change slider spans a third of the csat scale
+    each way; the horizon runs from 1 to 12 periods (the report's horizon first).
+
+    Returns
+    -------
+    ipywidgets.VBox or None
+    """
+    from bsc_toolkit.widgets import what_if_controls
+
+    scale = data.scale("csat")
+    reach = max(1.0, round((scale.high - scale.low) / 3))
+    step = 0.5 if scale.high - scale.low >= 6 else 0.25
+    labels = getattr(data, "driver_labels", {}) or {}
+    drivers = [("overall satisfaction (csat)", None)] + [(str(labels.get(d, d)), d) for d in data.drivers]
+    segments = sorted(panel["segment"].dropna().astype(str).unique()) if "segment" in panel.columns else None
+    horizons = [horizon] + [h for h in range(1, 13) if h != horizon]
+    return what_if_controls(
+        what_if_compute(panel, data, plan, fixed),
+        deltas=(-reach, reach, step),
+        drivers=drivers if len(drivers) > 1 else None,
+        segments=segments if segments and len(segments) > 1 else None,
+        horizons=horizons,
+        title="What-if: change satisfaction and compute again",
+        value=delta,
+    )
+
+
+# --------------------------------------------------------------------------- tables
+def estimates_frame(models: Mapping[str, Any], columns: Sequence[str] = RATIO_COLUMNS) -> pd.DataFrame:
+    """The estimates of several models in one tidy table: ``model, term`` then ``columns``.
+
+    Parameters
+    ----------
+    models : mapping of label -> fitted model (with ``summary``) or summary DataFrame
+        In display order.
+    columns : sequence of str
+        Summary columns kept (those a summary lacks are left out).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model term, positional index (for :func:`bsc_toolkit.tables.table`).
+    """
+    frames = []
+    for label, model in models.items():
+        summary = model if isinstance(model, pd.DataFrame) else model.summary
+        kept = summary[[c for c in columns if c in summary.columns]]
+        frame = kept.rename_axis("term").reset_index()
+        frame.insert(0, "model", label)
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=["model", "term", *columns])
+    return pd.concat(frames, ignore_index=True)
+
+
+# --------------------------------------------------------------------------- the headline
+#: Short words for the diagnostics that matter beside a headline figure.
+_DIAGNOSTIC_WORDS = {
+    "separation": "separation in the data: Firth-penalised (bias-reduced) estimate",
+    "not_converged": "the model did not converge: do not rely on this figure",
+    "boundary": "the fit sits at a boundary of its parameter space",
+    "near_boundary": "the fit is near a boundary of its parameter space",
+    "few_events": "few events per model parameter: imprecise",
+    "imprecise": "too imprecise to say anything",
+    "numerical": "numerical warnings in the fit",
+    "collinear": "collinear terms in the model",
+    "assumption": "a model assumption is in doubt: see the warning in its section",
+    "few_customers": "few customers: imprecise",
+}
+
+
+def diagnostic_words(models: Iterable[Any]) -> list[str]:
+    """Short phrases for the warnings and errors among the models' diagnostics (each once, in order).
+
+    Diagnostics of severity ``info`` (rows left out as designed...) are not repeated in a headline.
+    A code without a short phrase is named with its words ("lack of fit: see the diagnostics").
+    """
+    out: list[str] = []
+    for model in models:
+        for d in getattr(model, "diagnostics_", None) or getattr(model, "diagnostics", None) or []:
+            if getattr(d, "severity", "info") == "info" or d.code in ("penalty",):
+                continue
+            words = _DIAGNOSTIC_WORDS.get(d.code, f"{d.code.replace('_', ' ')}: see the model's diagnostics")
+            if words not in out:
+                out.append(words)
+    return out
+
+
+def _finite(x: Any) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def section_gap(report: str, key: str, features: Mapping[str, bool]) -> str | None:
+    """What a report section needs that the data lack, in words (None when the data support it)."""
+    from bsc_toolkit.capabilities import REQUIREMENTS, SECTIONS
+
+    section = next(s for s in SECTIONS if s.report == report and s.key == key)
+    missing = [REQUIREMENTS[n].label for n in section.needs if not features.get(n, False)]
+    return "this data set lacks " + "; ".join(missing) if missing else None
+
+
+def kpi_headline_figures(
+    data: CustomerData, freq: str | None, keys: Sequence[str]
+) -> tuple[list[HeadlineFigure], str | None, list[str]]:
+    """The standard KPI figures named by ``keys`` (:func:`bsc_toolkit.headline.kpi_figures`), in that order.
+
+    Returns
+    -------
+    figures : list of HeadlineFigure
+        A KPI the data cannot give is "no data" with the reason; when the KPI figures cannot be
+        computed at all, each is "no data" with the error in words (the report goes on).
+    subtitle : str or None
+        ``"2025Q4 against 2025Q3"`` (or the one period).
+    notes : list of str
+        Caveats of the KPI headline (a partly covered period...).
+    """
+    from bsc_toolkit.headline import kpi_figures
+
+    try:
+        kpi = kpi_figures(data, freq=freq)
+    except Exception as exc:  # noqa: BLE001 - the headline says why instead of losing the report
+        why = f"the KPI figures could not be computed: {exc}"
+        return [HeadlineFigure(k.replace("_", " "), None, note=why, key=k) for k in keys], None, []
+    by_key = {f.key: f for f in kpi.figures}
+    figures = [by_key[k] for k in keys if k in by_key]
+    subtitle = None
+    if kpi.period is not None:
+        subtitle = f"{kpi.period} against {kpi.previous_period}" if kpi.previous_period is not None else str(kpi.period)
+    return figures, subtitle, list(kpi.notes)
+
+
+def _point_words(delta: float, driver: str | None, labels: Mapping[str, str] | None = None) -> str:
+    what = "CSAT" if driver is None else str((labels or {}).get(driver, driver))
+    return f"{delta:+g} {what} point{'' if abs(delta) == 1 else 's'}"
+
+
+def _ratio_name(snapshot: bool) -> str:
+    return "odds ratio" if snapshot else "hazard ratio"
+
+
+def _term_words(term: str, knot: float) -> str:
+    return {"csat_below": f" (CSAT below {knot:g})", "csat_above": f" (CSAT above {knot:g})", "csat": ""}.get(
+        term, f" ({term})"
+    )
+
+
+def _churn_placeholder(snapshot: bool, note: str) -> HeadlineFigure:
+    label = f"churn {_ratio_name(snapshot)} per +1 CSAT point"
+    return HeadlineFigure(label, None, "ratio", note=note, key=CHURN_EFFECT_KEY)
+
+
+def _value_label(delta: float, driver: str | None, horizon: int, period: str, labels: Mapping[str, str] | None) -> str:
+    return f"revenue from {_point_words(delta, driver, labels)} over {horizon} {period}{'s' if horizon != 1 else ''}"
+
+
+def start_headline(
+    data: CustomerData,
+    title: str,
+    *,
+    freq: str,
+    features: Mapping[str, bool],
+    delta: float = 1.0,
+    driver: str | None = None,
+    horizon: int = 4,
+    report: str = "satisfaction_retention_value",
+) -> Headline:
+    """The report's headline before its models run: CSAT and churn, and the figures the sections will fill.
+
+    The churn ratio and the money value start as "no data" with the reason: what the data set
+    lacks for their section, or (when the data support it) that the section did not produce the
+    figure; :func:`set_figures` replaces them when the sections compute them.
+
+    Parameters
+    ----------
+    data : CustomerData
+    title : str
+        The report's title (escaped when rendered).
+    freq : str
+        Period frequency of the KPI figures.
+    features : mapping
+        :func:`bsc_toolkit.capabilities.data_features` of ``data``.
+    delta, driver, horizon : float, str or None, int
+        The what-if's settings (for the label of the money figure).
+    report : str
+        The report's name in :data:`bsc_toolkit.capabilities.SECTIONS`.
+
+    Returns
+    -------
+    Headline
+    """
+    from bsc_toolkit.report_value import period_name
+
+    figures, subtitle, notes = kpi_headline_figures(data, freq, ("csat_mean", "churn_rate"))
+    snapshot = bool(data.is_snapshot)
+    no_csat = NO_CSAT if not features.get("csat") else None
+    churn_gap = no_csat or section_gap(report, "churn_model", features)
+    churn_note = churn_gap or "not computed: see the churn model section for why"
+    if snapshot:
+        value_gap = no_csat or (
+            "snapshot data: no what-if in money (satisfaction was measured at the snapshot, possibly after "
+            "churning, and there are no dated periods to project)"
+        )
+    else:
+        value_gap = no_csat or section_gap(report, "what_if", features)
+    value_note = value_gap or "not computed: see the what-if section for why"
+    labels = getattr(data, "driver_labels", None)
+    value = HeadlineFigure(
+        _value_label(delta, driver, horizon, period_name(freq), labels),
+        None,
+        "money",
+        unit=data.currency,
+        note=value_note,
+        key=VALUE_KEY,
+    )
+    hl = Headline(title, subtitle=subtitle)
+    hl.add(*figures, _churn_placeholder(snapshot, churn_note), value)
+    for n in notes:
+        hl.caveat(n)
+    hl.sentence = retention_sentence(hl.figures)
+    return hl
+
+
+def set_figures(
+    hl: Headline,
+    figures: Sequence[HeadlineFigure],
+    replace: Sequence[str] = (),
+    sentence: Callable[[Sequence[HeadlineFigure]], str] | None = None,
+) -> Headline:
+    """Put ``figures`` into the headline in place of the figures with their keys (or those in ``replace``).
+
+    The new figures take the position of the first figure they replace (appended when none),
+    the sentence is rebuilt with ``sentence`` (default :func:`retention_sentence`) and the box is
+    refreshed where it was shown.
+
+    Returns
+    -------
+    Headline
+        ``hl``.
+    """
+    keys = {f.key for f in figures} | set(replace)
+    positions = [i for i, f in enumerate(hl.figures) if f.key in keys]
+    at = positions[0] if positions else len(hl.figures)
+    kept = [f for f in hl.figures if f.key not in keys]
+    at = min(at, len(kept))
+    hl.figures[:] = kept[:at] + list(figures) + kept[at:]
+    hl.sentence = (sentence or retention_sentence)(hl.figures)
+    hl.refresh()
+    return hl
+
+
+def churn_effect_figures(model: Any, evidence: LinkEvidence, *, knot: float, snapshot: bool) -> list[HeadlineFigure]:
+    """The churn ratio of +1 CSAT point, one figure per satisfaction term, with interval and caveats.
+
+    Parameters
+    ----------
+    model : fitted churn model
+        The report's churn link (cloglog hazard model, or the churn-flag logit of snapshot data),
+        with ``summary`` (``exp_coef, exp_coef_ci_lower, exp_coef_ci_upper``) and diagnostics.
+    evidence : LinkEvidence
+        :func:`link_evidence` of ``model`` (for the terms and "no evidence").
+    knot : float
+        The spline's knot (in the labels).
+    snapshot : bool
+        Snapshot data: an odds ratio of a churn flag, measured after the fact.
+
+    Returns
+    -------
+    list of HeadlineFigure
+        ``kind="ratio"``, keys ``churn_ratio_below`` / ``churn_ratio_above`` (``churn_ratio`` for a
+        linear term). Each note says "association, not proof of cause", whether the interval
+        includes 1 (no evidence), and the diagnostics that matter (separation, non-convergence,
+        imprecision).
+    """
+    ratio = _ratio_name(snapshot)
+    level = f"{100 * (1 - evidence.alpha):g}%"
+    common = [ASSOCIATION]
+    if snapshot:
+        common.append("satisfaction was measured at the snapshot, so the link may run from churn to satisfaction")
+    common += diagnostic_words([model])
+    if getattr(model, "converged", True) is False and _DIAGNOSTIC_WORDS["not_converged"] not in common:
+        common.append(_DIAGNOSTIC_WORDS["not_converged"])
+    summary = model.summary
+    out = []
+    for term, row in evidence.table.iterrows():
+        term = str(term)
+        value = _finite(summary.loc[term, "exp_coef"]) if term in summary.index else None
+        lo = _finite(summary.loc[term, "exp_coef_ci_lower"]) if term in summary.index else None
+        hi = _finite(summary.loc[term, "exp_coef_ci_upper"]) if term in summary.index else None
+        notes = list(common)
+        se = _finite(summary.loc[term, "se"]) if "se" in summary.columns and term in summary.index else None
+        coef = _finite(row["coef"])
+        if se is None or (coef is not None and se > IMPRECISE_SE_RATIO * abs(coef)):
+            notes.append(_DIAGNOSTIC_WORDS["imprecise"])
+        if not bool(row["excludes_zero"]):
+            notes.insert(
+                0, f"no evidence of a link between satisfaction and churn here: the {level} interval includes 1"
+            )
+        key = {"csat_below": f"{CHURN_EFFECT_KEY}_below", "csat_above": f"{CHURN_EFFECT_KEY}_above"}.get(
+            term, CHURN_EFFECT_KEY
+        )
+        out.append(
+            HeadlineFigure(
+                f"churn {ratio} per +1 CSAT point{_term_words(term, knot)}",
+                value,
+                "ratio",
+                ci=(lo, hi) if lo is not None and hi is not None else None,
+                better="down",
+                note="; ".join(notes),
+                key=key,
+            )
+        )
+    return out
+
+
+def what_if_figure(
+    result: WhatIfResult | None,
+    plan: Mapping[str, str | None],
+    currency: str,
+    *,
+    label: str,
+    reason: str | None = None,
+) -> HeadlineFigure:
+    """The what-if's money value (revenue over the horizon) as a headline figure.
+
+    Parameters
+    ----------
+    result : WhatIfResult or None
+        None when the what-if was not run (``reason`` says why).
+    plan : mapping
+        :func:`what_if_plan`: a revenue figure the links do not support is "no data" with the reason.
+    currency : str
+    label : str
+        The figure's label (``"revenue from +1 CSAT point over 4 quarters"``).
+    reason : str, optional
+        Why there is no result.
+
+    Returns
+    -------
+    HeadlineFigure
+        ``kind="money"``, key :data:`VALUE_KEY`: the total change of revenue over the horizon for the
+        active customers, with its interval; the note says "association, not proof of cause", the
+        customers and per-customer value, the margin when shown, and the models' diagnostics.
+    """
+    gap = plan.get("revenue_usd")
+    if result is None or gap is not None or "revenue_usd" not in result.summary.index:
+        why = reason or gap or "no spend model: retention only"
+        return HeadlineFigure(label, None, "money", unit=currency, note=f"not shown: {why}", key=VALUE_KEY)
+    s = result.settings
+    row = result.summary.loc["revenue_usd"]
+    lo, hi = _finite(row["ci_lower"]), _finite(row["ci_upper"])
+    who = "active customers" if s.get("segment") is None else f"active customers of segment {s['segment']}"
+    notes = [
+        ASSOCIATION,
+        f"{s['n_customers']:,} {who}, {row['change_per_customer']:+,.0f} {currency} each",
+    ]
+    if "margin_usd" in result.summary.index and plan.get("margin_usd") is None:
+        m = result.summary.loc["margin_usd"]
+        notes.append(f"margin {m['change']:+,.0f} {currency} [{m['ci_lower']:+,.0f}, {m['ci_upper']:+,.0f}]")
+    notes += diagnostic_words([result])
+    return HeadlineFigure(
+        label,
+        _finite(row["change"]),
+        "money",
+        ci=(lo, hi) if lo is not None and hi is not None else None,
+        unit=currency,
+        better="up",
+        note="; ".join(notes),
+        key=VALUE_KEY,
+    )
+
+
+def money_words(value: float, currency: str) -> str:
+    """``2.2M USD``, ``218,000 USD``, ``157 USD``: three significant digits."""
+    a = abs(value)
+    if a >= 1e6:
+        text = f"{value / 1e6:,.3g}M"
+    elif a >= 1000:
+        text = f"{round(value, 2 - int(math.floor(math.log10(a)))):,.0f}"
+    else:
+        text = f"{value:,.3g}"
+    return f"{text} {currency}".strip()
+
+
+def retention_sentence(figures: Sequence[HeadlineFigure]) -> str:
+    """The headline's sentence in plain words: the churn link, its money value, and what changed.
+
+    The model figures come first ("One CSAT point more goes with a churn hazard ratio of 0.68
+    [0.61, 0.75] below 7 ..."; "no evidence of a link" when every interval includes 1), then the
+    money value with "association, not proof of cause", then
+    :func:`bsc_toolkit.headline.headline_sentence` of the KPI figures.
+    """
+    from bsc_toolkit.headline import headline_sentence
+
+    ratios = [f for f in figures if (f.key or "").startswith(CHURN_EFFECT_KEY) and f.value is not None]
+    value = next((f for f in figures if f.key == VALUE_KEY and f.value is not None), None)
+    kpis = [f for f in figures if not (f.key or "").startswith(CHURN_EFFECT_KEY) and f.key != VALUE_KEY]
+    parts = []
+    if any(f.note == NO_CSAT for f in figures):
+        parts.append("This data set has no satisfaction surveys, so satisfaction cannot be linked to churn or money.")
+    shown = [f for f in ratios if f.ci is None or not (f.ci[0] <= 1 <= f.ci[1])]
+    if ratios:
+        if not shown:
+            parts.append("There is no evidence of a link between satisfaction and churn in these data.")
+        else:
+            name = "hazard ratio" if "hazard" in ratios[0].label else "odds ratio"
+            bits = []
+            for f in shown:
+                where = f.label.rpartition("(")[2].rstrip(")") if "(" in f.label else ""
+                where = where.replace("CSAT ", "") if where else ""
+                ci = f" [{f.ci[0]:.2f}, {f.ci[1]:.2f}]" if f.ci else ""
+                bits.append(f"{f.value:.2f}{ci}{f' {where}' if where else ''}")
+            parts.append(f"One CSAT point more goes with a churn {name} of " + " and ".join(bits) + ".")
+    if value is not None:
+        unit = value.unit or ""
+        ci = f" [{money_words(value.ci[0], '')}, {money_words(value.ci[1], '')}]" if value.ci else ""
+        parts.append(f"The what-if puts the {value.label} at {money_words(value.value, unit)}{ci}.")
+    if shown or value is not None:
+        parts.append(f"This is an {ASSOCIATION}.")
+    if kpis:
+        parts.append(headline_sentence(list(kpis)))
+    return " ".join(parts)
+
+
+def set_churn_effect(hl: Headline, model: Any, evidence: LinkEvidence, *, knot: float, snapshot: bool) -> Headline:
+    """Put :func:`churn_effect_figures` into the headline in place of its placeholder, and refresh it."""
+    figures = churn_effect_figures(model, evidence, knot=knot, snapshot=snapshot)
+    return set_figures(hl, figures, replace=[CHURN_EFFECT_KEY])
+
+
+def set_what_if(
+    hl: Headline,
+    result: WhatIfResult | None,
+    plan: Mapping[str, str | None],
+    currency: str,
+    reason: str | None = None,
+) -> Headline:
+    """Put :func:`what_if_figure` into the headline in place of its placeholder (same label), and refresh it."""
+    current = next((f for f in hl.figures if f.key == VALUE_KEY), None)
+    label = current.label if current is not None else "revenue from +1 CSAT point"
+    return set_figures(hl, [what_if_figure(result, plan, currency, label=label, reason=reason)])

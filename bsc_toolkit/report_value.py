@@ -19,11 +19,16 @@ The two notebooks stay thin; what they decide or say in words lives here, with t
   only run on the simulated data they belong to).
 * :func:`estimates_table` -- display: "not usable" in words where a boundary fit has no finite
   standard error (amount columns are named with :func:`bsc_toolkit.formatting.money_names`).
+* :func:`start_chain_headline`, :func:`set_driver_figure`, :func:`set_chain_figures`,
+  :func:`chain_sentence` -- the service-profit chain's headline: CSAT, the top driver, the chain's
+  links (satisfaction -> retention -> money) with intervals and the money value of +1 point, each
+  with its caveat (lags, confounding) beside it; :func:`chain_effects_frame` -- the chain's effects
+  as a tidy table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,11 +37,22 @@ import pandas as pd
 
 from bsc_toolkit.contracts import RatingScale
 from bsc_toolkit.formatting import diagnostics_markdown, escape_markdown
+from bsc_toolkit.headline import Headline, HeadlineFigure
 
 __all__ = [
+    "CHAIN_KEYS",
     "RefundNetting",
     "period_name",
+    "chain_effects_frame",
     "chain_findings_markdown",
+    "chain_models_markdown",
+    "chain_sentence",
+    "driver_intro_markdown",
+    "driver_table",
+    "set_chain_figures",
+    "set_driver_figure",
+    "significant_text",
+    "start_chain_headline",
     "clv_withheld_markdown",
     "default_calibration_end",
     "driver_findings_markdown",
@@ -540,3 +556,340 @@ def estimates_table(table: pd.DataFrame, missing: str = "not usable") -> Any:
         values = shown[col].astype(float)
         shown[col] = [f"{v:,.4g}" if np.isfinite(v) else missing for v in values]
     return shown
+
+
+# -- the service-profit chain's headline ------------------------------------------------------------
+#: Headline keys of the chain's figures: satisfaction -> retention, retention -> money, the value of +1 point.
+CHAIN_KEYS = ("chain_retention", "chain_retention_value", "chain_value")
+
+_TOP_DRIVER_KEY = "top_driver"
+_CHAIN_CAVEAT = "satisfaction is measured before retention and spend, which removes reverse timing but not confounding"
+
+
+def _money_word(outcome: str) -> str:
+    return "revenue" if outcome == "revenue_usd" else "margin"
+
+
+def _chain_placeholders(period: str, money: str, currency: str, note: str, delta: float = 1.0) -> list[HeadlineFigure]:
+    point = f"+{delta:g} CSAT point{'s' if delta != 1 else ''}"
+    return [
+        HeadlineFigure(f"{period}s retained per {point}", None, "number", note=note, key=CHAIN_KEYS[0]),
+        HeadlineFigure(f"{money} per {period} retained", None, "money", unit=currency, note=note, key=CHAIN_KEYS[1]),
+        HeadlineFigure(
+            f"value of {point} ({money} per customer)", None, "money", unit=currency, note=note, key=CHAIN_KEYS[2]
+        ),
+    ]
+
+
+def start_chain_headline(
+    data: Any,
+    title: str,
+    *,
+    features: Mapping[str, bool],
+    outcome: str = "revenue_usd",
+    report: str = "service_profit_chain",
+) -> Headline:
+    """The chain report's headline before its models run: CSAT now, and the figures its sections will fill.
+
+    The top driver and the chain's three figures start as "no data" with the reason (what the data
+    set lacks for their section, or that the section did not produce them); :func:`set_driver_figure`
+    and :func:`set_chain_figures` replace them.
+
+    Parameters
+    ----------
+    data : CustomerData
+    title : str
+        The report's title (escaped when rendered).
+    features : mapping
+        :func:`bsc_toolkit.capabilities.data_features` of ``data``.
+    outcome : {"revenue_usd", "margin_usd"}
+        The chain's money outcome.
+    report : str
+        The report's name in :data:`bsc_toolkit.capabilities.SECTIONS`.
+
+    Returns
+    -------
+    Headline
+    """
+    from bsc_toolkit.report_retention import NO_CSAT, kpi_headline_figures, section_gap
+
+    figures, subtitle, notes = kpi_headline_figures(data, data.freq, ("csat_mean",))
+    no_csat = NO_CSAT if not features.get("csat") else None
+    driver_note = no_csat or section_gap(report, "drivers", features) or "not computed: see the driver section for why"
+    chain_note = no_csat or section_gap(report, "chain", features) or "not computed: see the chain section for why"
+    hl = Headline(title, subtitle=subtitle)
+    hl.add(
+        *figures,
+        HeadlineFigure("top driver of CSAT", None, "percent", note=driver_note, key=_TOP_DRIVER_KEY),
+        *_chain_placeholders(period_name(data.freq), _money_word(outcome), data.currency, chain_note),
+    )
+    for n in notes:
+        hl.caveat(n)
+    hl.sentence = chain_sentence(hl.figures)
+    return hl
+
+
+def set_driver_figure(hl: Headline, drivers: Any, labels: Mapping[str, str] | None = None) -> Headline:
+    """Put the most important driver (its share of the explained variance, with interval) into the headline.
+
+    Parameters
+    ----------
+    hl : Headline
+    drivers : DriverImportance
+        Fitted (with bootstrap intervals of the shares and rank probabilities).
+    labels : mapping, optional
+        Display names of the drivers.
+    """
+    from bsc_toolkit.report_retention import diagnostic_words, set_figures
+
+    s = drivers.summary
+    top = str(s["share"].astype(float).idxmax())
+    row = s.loc[top]
+    lo, hi = row.get("share_ci_lower"), row.get("share_ci_upper")
+    ci = (float(lo), float(hi)) if lo is not None and hi is not None and np.isfinite([lo, hi]).all() else None
+    notes = [f"share of the explained variance of {drivers.target_} (R² {drivers.r2_:.2f})"]
+    probs = getattr(drivers, "rank_probabilities_", None)
+    if probs is not None and top in probs.index and 1 in probs.columns:
+        notes.append(f"ranked first in {float(probs.loc[top, 1]):.0%} of bootstrap draws")
+    notes.append("derived importance: how ratings move together, not proof of cause")
+    notes += diagnostic_words([drivers])
+    name = (labels or {}).get(top, top)
+    figure = HeadlineFigure(
+        f"top driver of CSAT: {name}", float(row["share"]), "percent", ci=ci, note="; ".join(notes), key=_TOP_DRIVER_KEY
+    )
+    return set_figures(hl, [figure], sentence=chain_sentence)
+
+
+def set_chain_figures(
+    hl: Headline, chain: Any, cohort: pd.DataFrame | None = None, period: str = "quarter"
+) -> Headline:
+    """Put the chain's links into the headline: periods retained and money per +1 CSAT point, money per period retained.
+
+    Each figure has its interval and its caveat beside it: when satisfaction and the outcomes were
+    measured (the lag), "association, not proof of cause", the confounding of the direct part, and
+    the chain's diagnostics. A money value of satisfaction whose interval includes 0 is not stated
+    ("no data" with the reason), as in :func:`chain_findings_markdown`.
+
+    Parameters
+    ----------
+    hl : Headline
+    chain : ServiceProfitChain
+        Fitted.
+    cohort : DataFrame, optional
+        The chain table (its ``attrs`` name the baseline and follow-up periods).
+    period : str
+        The chain table's period in words.
+    """
+    from bsc_toolkit.report_retention import ASSOCIATION, diagnostic_words, set_figures
+
+    chain._check_fitted()
+    e, ci = chain.effects_, chain.confidence_intervals_
+    money = _money_word(chain.outcome_)
+    cur = chain.currency
+    level = f"{100 * (1 - chain.alpha):.0f}%"
+    lag = ""
+    if cohort is not None and "baseline" in cohort.attrs and "follow_up" in cohort.attrs:
+        b, f = cohort.attrs["baseline"], cohort.attrs["follow_up"]
+        lag = f"CSAT measured in {b[0]}-{b[1]}, retention and {money} in {f[0]}-{f[1]}"
+    problems = diagnostic_words([chain])
+    # the chain's "assumption" warnings concern the direct path (confounding) and the measurement of csat:
+    # beside the money value, not beside the retention link
+    retention_problems = [p for p in problems if "assumption" not in p]
+    placeholders = _chain_placeholders(period, money, cur, "", chain.delta)
+
+    def interval(name: str) -> tuple[float, float] | None:
+        lo, hi = float(ci.loc[name, "ci_lower"]), float(ci.loc[name, "ci_upper"])
+        return (lo, hi) if np.isfinite([lo, hi]).all() else None
+
+    def null(name: str, what: str, zero: str = "0") -> list[str]:
+        if includes_zero(ci.loc[name, "ci_lower"], ci.loc[name, "ci_upper"]):
+            return [f"no evidence of a link between {what} in these data: the {level} interval includes {zero}"]
+        return []
+
+    def note(*parts: str) -> str:
+        return "; ".join(p for p in parts if p)
+
+    retention = HeadlineFigure(
+        placeholders[0].label,
+        float(e["mediator_effect"]),
+        "number",
+        ci=interval("mediator_effect"),
+        note=note(*null("mediator_effect", "satisfaction and retention"), lag, ASSOCIATION, *retention_problems),
+        key=CHAIN_KEYS[0],
+    )
+    per_period = HeadlineFigure(
+        placeholders[1].label,
+        float(e["mediator_to_outcome"]),
+        "money",
+        ci=interval("mediator_to_outcome"),
+        unit=cur,
+        note=note(
+            *null("mediator_to_outcome", f"retention and {money}"),
+            f"customers who stay longer may differ in size: {ASSOCIATION}",
+        ),
+        key=CHAIN_KEYS[1],
+    )
+    total_null = null("total", f"satisfaction and {money}")
+    if total_null:
+        lo, hi = ci.loc["total", "ci_lower"], ci.loc["total", "ci_upper"]
+        value = HeadlineFigure(
+            placeholders[2].label,
+            None,
+            "money",
+            unit=cur,
+            note=note(
+                f"not stated: {total_null[0]} ({lo:,.0f} to {hi:,.0f} {cur}), so no money value of satisfaction",
+                lag,
+            ),
+            key=CHAIN_KEYS[2],
+        )
+    else:
+        ind_lo, ind_hi = ci.loc["indirect", "ci_lower"], ci.loc["indirect", "ci_upper"]
+        value = HeadlineFigure(
+            placeholders[2].label,
+            float(e["total"]),
+            "money",
+            ci=interval("total"),
+            unit=cur,
+            note=note(
+                f"{e['indirect']:,.0f} {cur} [{ind_lo:,.0f}, {ind_hi:,.0f}] of it through retention",
+                lag or f"follow-up {money}",
+                f"{ASSOCIATION}: a customer trait that raises both satisfaction and spend inflates the direct part",
+                *problems,
+            ),
+            key=CHAIN_KEYS[2],
+        )
+    return set_figures(hl, [retention, per_period, value], sentence=chain_sentence)
+
+
+def chain_sentence(figures: Sequence[HeadlineFigure]) -> str:
+    """The chain headline's sentence in plain words: the links found, the value of +1 point, the caveat.
+
+    Links whose interval includes 0 are said to show no evidence; a money value is stated only
+    when the figure has one. The KPI figures' change follows
+    (:func:`bsc_toolkit.headline.headline_sentence`).
+    """
+    from bsc_toolkit.headline import headline_sentence
+    from bsc_toolkit.report_retention import ASSOCIATION, NO_CSAT, money_words
+
+    by_key = {f.key: f for f in figures}
+    retention, value = by_key.get(CHAIN_KEYS[0]), by_key.get(CHAIN_KEYS[2])
+    top = by_key.get(_TOP_DRIVER_KEY)
+    parts = []
+    if any(f.note == NO_CSAT for f in figures):
+        parts.append(
+            "This data set has no satisfaction surveys, so neither the drivers nor the chain can be estimated."
+        )
+    if top is not None and top.value is not None:
+        parts.append(
+            f"The {top.label.replace(' of CSAT: ', ' of CSAT is ')} ({top.value:.0%} of the explained variance)."
+        )
+    if retention is not None and retention.value is not None:
+        ci = retention.ci
+        unit = retention.label.split(" retained")[0]
+        if ci is not None and ci[0] <= 0 <= ci[1]:
+            parts.append("There is no evidence of a link between satisfaction and retention in these data.")
+        else:
+            interval = f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
+            parts.append(f"One CSAT point more goes with {retention.value:+.2f}{interval} {unit} retained.")
+    if value is not None:
+        if value.value is not None:
+            unit = value.unit or ""
+            interval = f" [{money_words(value.ci[0], '')}, {money_words(value.ci[1], '')}]" if value.ci else ""
+            parts.append(f"It is worth {money_words(value.value, unit)}{interval} of follow-up revenue per customer.")
+        elif (value.note or "").startswith("not stated"):
+            parts.append("There is no evidence of a link between satisfaction and money in these data.")
+    if (value is not None and value.value is not None) or (
+        retention is not None and retention.value is not None and not (retention.note or "").startswith("no evidence")
+    ):
+        parts.append(f"This is an {ASSOCIATION}.")
+    kpis = [f for f in figures if f.key not in (*CHAIN_KEYS, _TOP_DRIVER_KEY)]
+    if kpis:
+        parts.append(headline_sentence(kpis))
+    return " ".join(parts)
+
+
+def chain_effects_frame(chain: Any) -> pd.DataFrame:
+    """The chain's effects as a tidy table: ``effect, estimate, se, estimate_ci_lower, estimate_ci_upper, p_value, unit``.
+
+    The proportion mediated is a ratio whose "= 0" is not its question: its p-value stays missing.
+    """
+    s = chain.summary
+    return pd.DataFrame(
+        {
+            "effect": s.index.astype(str),
+            "estimate": s["coef"].to_numpy(dtype=float),
+            "se": s["se"].to_numpy(dtype=float),
+            "estimate_ci_lower": s["ci_lower"].to_numpy(dtype=float),
+            "estimate_ci_upper": s["ci_upper"].to_numpy(dtype=float),
+            "p_value": s["p_value"].to_numpy(dtype=float),
+            "unit": s["unit"].astype(str).to_numpy(),
+        }
+    )
+
+
+def driver_intro_markdown(drivers: Any) -> str:
+    """One line above the driver table: target, method, answers, respondents and R² with its interval (Markdown)."""
+    drivers._check_fitted()
+    level = f"{100 * (1 - drivers.alpha):.0f}%"
+    name = "Shapley/LMG" if drivers.method == "shapley" else "Johnson's relative weights"
+    lo, hi = drivers.r2_ci_
+    return (
+        f"Driver importance for {escape_markdown(drivers.target_)} ({name}): {drivers.n_obs_:,} answers from "
+        f"{drivers.n_clusters_:,} respondents; R² = {drivers.r2_:.3f} ({level} CI {lo:.3f} to {hi:.3f})."
+    )
+
+
+def driver_table(drivers: Any, labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The driver analysis as a tidy table: ``driver, share (+ interval), rank, p_rank, coef (+ interval), unit``.
+
+    ``share`` is the driver's share of the explained variance (0-1), ``p_rank`` the share of
+    bootstrap draws giving it its rank, ``coef`` csat points per rating point (``unit``).
+    """
+    s = drivers.summary
+    labels = labels or {}
+    return pd.DataFrame(
+        {
+            "driver": [str(labels.get(d, d)) for d in s.index],
+            "share": s["share"].to_numpy(dtype=float),
+            "share_ci_lower": s["share_ci_lower"].to_numpy(dtype=float),
+            "share_ci_upper": s["share_ci_upper"].to_numpy(dtype=float),
+            "rank": s["rank"].to_numpy(dtype=int),
+            "p_rank": s["p_rank"].to_numpy(dtype=float),
+            "coef": s["coef"].to_numpy(dtype=float),
+            "se": s["se"].to_numpy(dtype=float),
+            "coef_ci_lower": s["ci_lower"].to_numpy(dtype=float),
+            "coef_ci_upper": s["ci_upper"].to_numpy(dtype=float),
+            "unit": s["unit"].astype(str).to_numpy(),
+        }
+    )
+
+
+def chain_models_markdown(chain: Any) -> str:
+    """The chain's two models in words above its effects table (Markdown; formulas in code font)."""
+    chain._check_fitted()
+    level = f"{100 * (1 - chain.alpha):.0f}%"
+
+    def code(formula: str) -> str:  # the package's own formulas (fixed column names): a code span, unless odd
+        return f"`{formula}`" if "`" not in formula and "<" not in formula else escape_markdown(formula)
+
+    return (
+        f"Service-profit chain {escape_markdown(chain.treatment_)} -> {escape_markdown(chain.mediator_)} -> "
+        f"{escape_markdown(chain.outcome_)}: {chain.n_obs_:,} customers, {level} bootstrap intervals. Mediator model "
+        f"{code(chain.formulas_['mediator'])}; outcome model {code(chain.formulas_['outcome'])}. "
+        "The proportion mediated has no p-value: it is a ratio, and '= 0' is not its question."
+    )
+
+
+def significant_text(frame: pd.DataFrame, columns: Sequence[str] | None = None, digits: int = 3) -> pd.DataFrame:
+    """``frame`` with the numbers of ``columns`` (default: every numeric column) as text of ``digits`` significant digits.
+
+    For display-only tables whose rows differ in size by orders of magnitude (money effects next
+    to a proportion), where one number of decimals per column would round the small rows to 0.
+    Missing values stay missing ("no data" in a formatted table).
+    """
+    out = frame.copy()
+    cols = list(columns) if columns is not None else list(frame.select_dtypes("number").columns)
+    for col in cols:
+        out[col] = [f"{v:,.{digits}g}" if pd.notna(v) else None for v in frame[col].astype(float)]
+    return out

@@ -15,6 +15,7 @@ from bsc_toolkit import report_retention as rr
 from bsc_toolkit.contracts import RatingScale
 from bsc_toolkit.data.io import CustomerData
 from bsc_toolkit.data.simulate import SimulatedData
+from bsc_toolkit.headline import HeadlineFigure
 from bsc_toolkit.models._base import Diagnostic
 from bsc_toolkit.models.features import csat_spline
 from bsc_toolkit.models.retention import ChurnFlagModel
@@ -294,3 +295,148 @@ def test_spend_markdown_reports_percent_effects_or_the_null() -> None:
     text = rr.spend_markdown(weak, rr.link_evidence(weak, "spend"), RatingScale(1, 10))
     assert "no evidence of a link between satisfaction and spend in these data" in text
     assert "no money figure" in text
+
+
+# --------------------------------------------------------------------------- the headline
+def test_estimates_frame_is_tidy_and_keeps_every_term() -> None:
+    a = pd.DataFrame({"coef": [0.1, -0.2], "se": [0.01, 0.02]}, index=pd.Index(["x", "csat"], name="term"))
+    b = pd.DataFrame({"coef": [0.3], "se": [0.03], "extra": [1]}, index=["csat"])
+    out = rr.estimates_frame({"m1": a, "m2": b}, ["coef", "se"])
+    assert list(out.columns) == ["model", "term", "coef", "se"]
+    assert out["model"].tolist() == ["m1", "m1", "m2"] and out["term"].tolist() == ["x", "csat", "csat"]
+    assert out["coef"].tolist() == [0.1, -0.2, 0.3]
+    assert list(out.index) == [0, 1, 2]  # positional: no index column in the formatted table
+
+
+def test_money_words_three_significant_digits() -> None:
+    assert rr.money_words(217760.3, "USD") == "218,000 USD"
+    assert rr.money_words(2_180_000, "EUR") == "2.18M EUR"
+    assert rr.money_words(157.455, "USD") == "157 USD"
+    assert rr.money_words(-1234.0, "") == "-1,230"
+
+
+def test_churn_effect_figures_are_the_models_ratios_with_the_caveats() -> None:
+    customers = _snapshot_customers(4000, slope=-0.5, seed=3)
+    surveys = customers[["customer_id", "csat"]]
+    model = ChurnFlagModel(knot=3, controls=("tenure_months",), scale=RatingScale(1, 5)).fit(customers, surveys)
+    evidence = rr.link_evidence(model, "churn")
+    figures = rr.churn_effect_figures(model, evidence, knot=3, snapshot=True)
+    assert [f.key for f in figures] == ["churn_ratio_below", "churn_ratio_above"]
+    below = figures[0]
+    s = model.summary
+    assert below.value == pytest.approx(s.loc["csat_below", "exp_coef"])
+    assert below.ci == pytest.approx(
+        (s.loc["csat_below", "exp_coef_ci_lower"], s.loc["csat_below", "exp_coef_ci_upper"])
+    )
+    assert below.value == pytest.approx(np.exp(s.loc["csat_below", "coef"]))
+    assert below.value < 1 and below.ci[1] < 1  # a true slope of -0.5 log odds per point, recovered
+    assert below.label == "churn odds ratio per +1 CSAT point (CSAT below 3)" and below.kind == "ratio"
+    assert "association, not proof of cause" in below.note and "may run from churn to satisfaction" in below.note
+    sentence = rr.retention_sentence(figures)
+    assert sentence.startswith("One CSAT point more goes with a churn odds ratio of ")
+    assert f"{below.value:.2f} [{below.ci[0]:.2f}, {below.ci[1]:.2f}] below 3" in sentence
+    assert "association, not proof of cause" in sentence
+
+
+def test_churn_effect_figures_state_no_evidence_separation_and_imprecision() -> None:
+    null = _fake_model({"csat": 0.01}, {"csat": 0.1})
+    null.summary = pd.DataFrame(
+        {"coef": [0.01], "se": [0.1], "exp_coef": [1.01], "exp_coef_ci_lower": [0.83], "exp_coef_ci_upper": [1.23]},
+        index=["csat"],
+    )
+    null.diagnostics_ = [
+        Diagnostic("separation", "quasi-complete separation", "warning"),
+        Diagnostic("dropped_rows", "rows left out", "info"),
+    ]
+    (fig,) = rr.churn_effect_figures(null, rr.link_evidence(null, "churn"), knot=7, snapshot=False)
+    assert fig.key == "churn_ratio" and fig.label == "churn hazard ratio per +1 CSAT point"
+    assert fig.note.startswith("no evidence of a link between satisfaction and churn here: the 95% interval includes 1")
+    assert "Firth-penalised" in fig.note and "rows left out" not in fig.note  # warnings only, in short words
+    assert (
+        rr.retention_sentence([fig]) == "There is no evidence of a link between satisfaction and churn in these data."
+    )
+
+    vague = _fake_model({"csat": 0.001}, {"csat": 1.0})
+    vague.summary = null.summary.assign(coef=0.001, se=1.0)
+    vague.converged = False
+    (fig,) = rr.churn_effect_figures(vague, rr.link_evidence(vague, "churn"), knot=7, snapshot=False)
+    assert "too imprecise to say anything" in fig.note and "did not converge" in fig.note
+
+
+def test_what_if_figure_is_the_revenue_change_or_says_why_not() -> None:
+    result = _what_if_result()
+    result = SimpleNamespace(summary=result.summary, settings=result.settings, diagnostics=[])
+    plan = rr.what_if_plan(_evidence(True, "churn"), _evidence(True, "spend"), True)
+    fig = rr.what_if_figure(result, plan, "EUR", label="revenue from +1 CSAT point over 4 quarters")
+    assert fig.value == 600.0 and fig.ci == (200.0, 900.0) and fig.unit == "EUR" and fig.key == rr.VALUE_KEY
+    assert fig.note.startswith("association, not proof of cause; 100 active customers, +6 EUR each")
+    assert "margin +100 EUR [+40, +160]" in fig.note
+    no_spend = rr.what_if_plan(_evidence(True, "churn"), _evidence(False, "spend"), True)
+    fig = rr.what_if_figure(result, no_spend, "EUR", label="x")
+    assert fig.value is None and "no evidence of a link between satisfaction and spend" in fig.note
+    fig = rr.what_if_figure(None, {}, "EUR", label="x", reason="the section failed")
+    assert fig.value is None and fig.note == "not shown: the section failed"
+
+
+@pytest.mark.slow
+def test_headline_starts_with_csat_and_churn_then_takes_the_model_figures(small_sim: SimulatedData) -> None:
+    from bsc_toolkit.capabilities import data_features
+    from bsc_toolkit.headline import kpi_figures
+
+    data = CustomerData(small_sim.customers, small_sim.surveys, small_sim.transactions)
+    hl = rr.start_headline(data, "T <b>", freq="Q", features=data_features(data))
+    assert [f.key for f in hl.figures] == ["csat_mean", "churn_rate", rr.CHURN_EFFECT_KEY, rr.VALUE_KEY]
+    kpi = {f.key: f for f in kpi_figures(data, freq="Q").figures}
+    assert hl.figures[0] == kpi["csat_mean"] and hl.figures[1] == kpi["churn_rate"]
+    assert hl.figures[2].value is None and "not computed" in hl.figures[2].note
+    assert hl.figures[3].label == "revenue from +1 CSAT point over 4 quarters" and hl.figures[3].unit == "USD"
+
+    ratios = [
+        HeadlineFigure(
+            "churn hazard ratio per +1 CSAT point (CSAT below 7)", 0.7, "ratio", ci=(0.6, 0.8), key="churn_ratio_below"
+        ),
+        HeadlineFigure(
+            "churn hazard ratio per +1 CSAT point (CSAT above 7)", 0.9, "ratio", ci=(0.8, 1.1), key="churn_ratio_above"
+        ),
+    ]
+    rr.set_figures(hl, ratios, replace=[rr.CHURN_EFFECT_KEY])
+    keys = [f.key for f in hl.figures]
+    assert keys == ["csat_mean", "churn_rate", "churn_ratio_below", "churn_ratio_above", rr.VALUE_KEY]
+    assert "0.70 [0.60, 0.80] below 7" in hl.sentence and "above 7" not in hl.sentence  # the interval includes 1
+    rr.set_figures(
+        hl, [HeadlineFigure("churn hazard ratio per +1 CSAT point (CSAT below 7)", 0.5, key="churn_ratio_below")]
+    )
+    assert [f.key for f in hl.figures] == keys and hl.figures[2].value == 0.5  # replaced in place
+
+
+def test_headline_without_surveys_says_so(small_sim: SimulatedData) -> None:
+    from bsc_toolkit.capabilities import data_features
+
+    data = CustomerData(small_sim.customers, small_sim.surveys.iloc[:0], small_sim.transactions)
+    hl = rr.start_headline(data, "T", freq="Q", features=data_features(data))
+    by_key = {f.key: f for f in hl.figures}
+    assert by_key["csat_mean"].value is None and by_key["csat_mean"].note
+    assert by_key[rr.CHURN_EFFECT_KEY].value is None and by_key[rr.CHURN_EFFECT_KEY].note == rr.NO_CSAT
+    assert by_key[rr.VALUE_KEY].value is None and by_key[rr.VALUE_KEY].note == rr.NO_CSAT
+    assert hl.sentence.startswith("This data set has no satisfaction surveys")
+
+
+def test_interactive_what_if_computes_what_the_static_one_shows(small_sim: SimulatedData) -> None:
+    from bsc_toolkit.models.financial import FinancialPanelModel
+    from bsc_toolkit.models.retention import DiscreteTimeHazardModel
+    from bsc_toolkit.models.whatif import what_if
+
+    data = CustomerData(small_sim.customers, small_sim.surveys, small_sim.transactions)
+    panel, _ = rr.retention_panel(data, "Q")
+    panel = rr.integer_ids(panel)
+    churn = DiscreteTimeHazardModel(link="cloglog", knot=7, nonlinearity_test=False).fit(panel)
+    ppml = FinancialPanelModel("revenue_usd", "ppml", knot=7).fit(panel)
+    plan = rr.what_if_plan(rr.link_evidence(churn, "churn"), rr.link_evidence(ppml, "spend"), True)
+    fixed = dict(n_sims=20, seed=1, knot=7, churn_model=churn, spend_model=ppml, scale=(1, 10), drivers=data.drivers)
+    static = what_if(panel, delta=1.5, segment="smb", horizon_periods=2, **fixed)
+    words, shown = rr.what_if_compute(panel, data, plan, fixed)(delta=1.5, segment="smb", horizon=2)
+    expected = rr.what_if_table(static, data.currency, plan)
+    pd.testing.assert_frame_equal(shown.data, expected.reset_index())  # the table's raw data: the index as a column
+    assert words.data == rr.what_if_markdown(static, data.currency, plan, data.scale("csat"))
+    assert "segment smb" in words.data
+    assert rr.what_if_widget(panel, data, plan, fixed) is None  # not in a kernel: nothing is shown

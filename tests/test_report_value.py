@@ -237,3 +237,121 @@ def test_clv_withheld_markdown_states_the_boundary_and_reasons():
     assert "- **Warning:** BG\\/NBD\\: b \\= 1\\.4e\\+15" in text
     other = rv.clv_withheld_markdown(ClvPlausibility(plausible=False, reasons=("3 of 9 CLVs are not finite.",)))
     assert "not plausible" in other and "Diagnostics" not in other
+
+
+# -- the chain's headline ------------------------------------------------------------------------
+def _fitted_chain(total, indirect, direct, a_path, b_path, diagnostics=()):
+    chain = _chain(total, indirect, direct, a_path, currency="EUR")
+    effects = {"total": total, "indirect": indirect, "direct": direct, "mediator_effect": a_path}
+    effects["mediator_to_outcome"] = b_path
+    chain.effects_ = pd.Series({k: v[0] for k, v in effects.items()})
+    chain.confidence_intervals_ = pd.DataFrame(
+        {"ci_lower": {k: v[1] for k, v in effects.items()}, "ci_upper": {k: v[2] for k, v in effects.items()}}
+    )
+    chain.diagnostics_ = list(diagnostics)
+    return chain
+
+
+def _headline(*figures):
+    from bsc_toolkit.headline import Headline
+
+    return Headline("chain").add(*figures)
+
+
+def test_chain_figures_are_the_chain_effects_with_lag_and_confounding_caveats():
+    from bsc_toolkit.models._base import Diagnostic
+
+    warn = Diagnostic("assumption", "the direct effect is 77% of the total", "warning")
+    chain = _fitted_chain((600, 200, 1100), (150, 20, 310), (450, 10, 900), (0.2, 0.06, 0.33), (750, 640, 870), [warn])
+    cohort = pd.DataFrame({"x": [1]})
+    cohort.attrs.update(baseline=("2024Q1", "2024Q2"), follow_up=("2024Q3", "2025Q4"))
+    hl = rv.set_chain_figures(_headline(), chain, cohort, period="quarter")
+    by_key = {f.key: f for f in hl.figures}
+    assert list(by_key) == list(rv.CHAIN_KEYS)
+    retention, per_period, value = (by_key[k] for k in rv.CHAIN_KEYS)
+    assert retention.value == 0.2 and retention.ci == (0.06, 0.33) and retention.label.startswith("quarters retained")
+    assert "CSAT measured in 2024Q1-2024Q2, retention and revenue in 2024Q3-2025Q4" in retention.note
+    assert "association, not proof of cause" in retention.note and "assumption" not in retention.note
+    assert per_period.value == 750 and per_period.unit == "EUR" and per_period.ci == (640, 870)
+    assert value.value == 600 and value.ci == (200, 1100) and value.unit == "EUR"
+    assert value.note.startswith("150 EUR [20, 310] of it through retention")
+    assert "inflates the direct part" in value.note and "assumption is in doubt" in value.note
+    assert "+0.20 [0.06, 0.33] quarters retained" in hl.sentence
+    assert "worth 600 EUR [200, 1,100] of follow-up revenue" in hl.sentence
+    assert "association, not proof of cause" in hl.sentence
+
+
+def test_chain_figures_state_no_money_value_without_evidence():
+    chain = _fitted_chain((50, -20, 120), (5, -1, 11), (45, -30, 110), (0.1, -0.05, 0.25), (700, 600, 800))
+    hl = rv.set_chain_figures(_headline(), chain)
+    by_key = {f.key: f for f in hl.figures}
+    assert by_key["chain_value"].value is None  # no money value of satisfaction is stated
+    assert by_key["chain_value"].note.startswith("not stated: no evidence of a link between satisfaction and revenue")
+    assert "the 95% interval includes 0 (-20 to 120 EUR)" in by_key["chain_value"].note
+    assert by_key["chain_retention"].value == 0.1  # not money: shown, with the null result beside it
+    assert by_key["chain_retention"].note.startswith("no evidence of a link between satisfaction and retention")
+    assert "no evidence of a link between satisfaction and retention in these data" in hl.sentence
+    assert "no evidence of a link between satisfaction and money" in hl.sentence and "worth" not in hl.sentence
+
+
+def test_driver_figure_is_the_largest_share():
+    summary = pd.DataFrame(
+        {"share": [0.2, 0.5, 0.3], "share_ci_lower": [0.1, 0.4, 0.2], "share_ci_upper": [0.3, 0.6, 0.4]},
+        index=["time", "quality", "cost"],
+    )
+    probs = pd.DataFrame({1: [0.0, 0.9, 0.1], 2: [0.2, 0.1, 0.7]}, index=summary.index)
+    drivers = SimpleNamespace(summary=summary, target_="csat", r2_=0.63, rank_probabilities_=probs, diagnostics_=[])
+    hl = rv.set_driver_figure(_headline(), drivers, {"quality": "Product <quality>"})
+    (fig,) = hl.figures
+    assert fig.label == "top driver of CSAT: Product <quality>" and fig.value == 0.5 and fig.ci == (0.4, 0.6)
+    assert "ranked first in 90% of bootstrap draws" in fig.note and "not proof of cause" in fig.note
+    assert hl.sentence.startswith("The top driver of CSAT is Product <quality> (50% of the explained variance).")
+
+
+@pytest.mark.slow
+def test_chain_headline_placeholders_say_why(small_sim):
+    from bsc_toolkit.capabilities import data_features
+    from bsc_toolkit.data.io import CustomerData
+
+    data = CustomerData(small_sim.customers, small_sim.surveys.iloc[:0], small_sim.transactions)
+    hl = rv.start_chain_headline(data, "T", features=data_features(data))
+    assert [f.key for f in hl.figures] == ["csat_mean", "top_driver", *rv.CHAIN_KEYS]
+    assert all(f.value is None for f in hl.figures)
+    assert hl.figures[1].note == "no satisfaction surveys (csat) in this data set"
+    assert hl.sentence.startswith("This data set has no satisfaction surveys")
+    data = CustomerData(small_sim.customers, small_sim.surveys, small_sim.transactions)
+    hl = rv.start_chain_headline(data, "T", features=data_features(data), outcome="margin_usd")
+    assert hl.figures[0].value is not None and "not computed" in hl.figures[1].note
+    assert [f.label for f in hl.figures[2:]] == [
+        "quarters retained per +1 CSAT point",
+        "margin per quarter retained",
+        "value of +1 CSAT point (margin per customer)",
+    ]
+
+
+def test_chain_effects_and_driver_tables_are_tidy():
+    chain = SimpleNamespace(
+        summary=pd.DataFrame(
+            {"coef": [1.0], "se": [0.5], "ci_lower": [0.1], "ci_upper": [2.0], "p_value": [0.04], "unit": ["EUR"]},
+            index=pd.Index(["total"], name="effect"),
+        )
+    )
+    out = rv.chain_effects_frame(chain)
+    assert out.to_dict("records") == [
+        {
+            "effect": "total",
+            "estimate": 1.0,
+            "se": 0.5,
+            "estimate_ci_lower": 0.1,
+            "estimate_ci_upper": 2.0,
+            "p_value": 0.04,
+            "unit": "EUR",
+        }
+    ]
+
+
+def test_significant_text_keeps_small_rows_readable():
+    frame = pd.DataFrame({"truth": [309.483, 0.446, np.nan], "name": ["a", "b", "c"]})
+    out = rv.significant_text(frame)
+    assert out["truth"].tolist() == ["309", "0.446", None] and out["name"].tolist() == ["a", "b", "c"]
+    assert frame["truth"].iloc[1] == 0.446  # the input is not changed
