@@ -286,6 +286,22 @@ def report(
             "--cell-timeout", min=1, metavar="SECONDS", help="Seconds a notebook cell may run before its report fails."
         ),
     ] = 600,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            min=1,
+            metavar="N",
+            help="Notebooks run at once, each with its own kernel [default: min(2, CPUs)].",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Run every notebook, even those whose inputs did not change (cached).")
+    ] = False,
+    pdf: Annotated[
+        bool, typer.Option("--pdf", help="Also print each report to OUT/NAME.pdf with headless Chromium.")
+    ] = False,
 ) -> None:
     """Execute notebooks with papermill and render HTML reports plus an index.
 
@@ -298,8 +314,13 @@ def report(
     an unwritable --out or invalid data stop the run before any notebook runs.
     A report with sections that could not be computed is written and listed as
     ok*; the command then exits with status 1, as when a notebook fails.
-    Ctrl-C (or SIGTERM) stops the running notebook, keeps its previous report
-    and rebuilds the index from the reports that finished.
+    Notebooks run --jobs at a time. A report whose notebook, parameters, package
+    source and data did not change since it was written is not run again (listed
+    as cached; the cache is in OUT/.cache); --force runs every one. --pdf prints
+    each report to PDF with headless Chromium (skipped, with the reason, when
+    Chromium is not there). Ctrl-C (or SIGTERM) stops the running notebooks,
+    keeps their previous reports and rebuilds the index from the reports that
+    finished.
     """
     import signal
     import threading
@@ -314,7 +335,7 @@ def report(
     ):
         previous = signal.signal(signal.SIGTERM, terminate)
     try:
-        _report(ctx, data_dir, out_dir, notebooks_dir, hide_code, variants, mask_ids, cell_timeout)
+        _report(ctx, data_dir, out_dir, notebooks_dir, hide_code, variants, mask_ids, cell_timeout, jobs, force, pdf)
     except KeyboardInterrupt as exc:  # a ReportInterrupted is handled in _report
         signum = exc.args[0] if exc.args and isinstance(exc.args[0], int) else int(signal.SIGINT)
         typer.secho(f"interrupted ({signal.Signals(signum).name}) before any report ran", fg=typer.colors.RED, err=True)
@@ -333,13 +354,16 @@ def _report(
     variants: bool,
     mask_ids: bool,
     cell_timeout: int = 600,
+    workers: int | None = None,
+    force: bool = False,
+    pdf: bool = False,
 ) -> None:
     """The ``report`` command without its signal handling (see ``report``)."""
     import os
     from dataclasses import replace
 
     from bsc_toolkit.data.description import DescriptionError
-    from bsc_toolkit.data.io import ensure_default_dataset, load_dataset
+    from bsc_toolkit.data.io import ensure_default_dataset
     from bsc_toolkit.data.privacy import MASK_KEY_ENV_VAR, MaskKeyError, mask_key, new_mask_key
     from bsc_toolkit.data.schemas import DataValidationError
     from bsc_toolkit.report import (
@@ -351,6 +375,7 @@ def _report(
         plan_reports,
         run_reports,
     )
+    from bsc_toolkit.report_cache import CACHE_FOLDER, RunInputs, validate_for_reports
     from bsc_toolkit.report_params import check_scorecards, declared_parameters, set_where_declared
 
     notebook_args, params = _split_report_args(list(ctx.args))
@@ -394,16 +419,35 @@ def _report(
         if data_path is None:
             ensure_default_dataset()
         # validate once, before any kernel starts: invalid data stop here with every problem listed
-        # (mask_ids None: as the data set's description says)
+        # (mask_ids None: as the data set's description says); a check of the same data by the same
+        # package is read from the cache without loading the data
         try:
-            data = load_dataset(data_path, mask_ids=True if mask_ids else None)
+            validation = validate_for_reports(
+                data_path,
+                [job.notebook.stem for job in jobs],
+                mask_ids=mask_ids,
+                cache_dir=out_dir / CACHE_FOLDER,
+                force=force,
+                inputs=RunInputs(exclude=[out_dir]),
+            )
         except (DataValidationError, DescriptionError, FileNotFoundError) as exc:
             _fail(f"the data set is not valid, no report was run:\n{exc}")
-        for warning in data.warnings:
+        for warning in validation.warnings:
             _warn(str(warning))
+        if pdf:
+            pdf = _pdf_available()
         index_error = None
         try:
-            results = run_reports(jobs, out_dir=out_dir, hide_code=hide_code, data=data, cell_timeout=cell_timeout)
+            results = run_reports(
+                jobs,
+                out_dir=out_dir,
+                hide_code=hide_code,
+                data=validation,
+                cell_timeout=cell_timeout,
+                workers=workers,
+                force=force,
+                pdf=pdf,
+            )
         except ReportIndexError as exc:
             results, index_error = exc.results, str(exc)
         except ReportInterrupted as exc:
@@ -416,8 +460,15 @@ def _report(
         if key_added:
             os.environ.pop(MASK_KEY_ENV_VAR, None)
     _echo_report_results(results)
+    for problem in dict.fromkeys(r.pdf_error for r in results if r.pdf_error):  # each reason once
+        _warn(problem)
     if index_error is not None:
         _fail(index_error)
+    cached = sum(r.cached for r in results)
+    if cached:
+        typer.echo(
+            f"{cached} of {len(results)} report(s) cached: nothing they depend on changed (--force runs them again)"
+        )
     typer.echo(f"index: {(out_dir / 'index.html')}")
     failed = [r for r in results if not r.ok]
     partial = [r for r in results if r.ok and r.section_errors]
@@ -433,23 +484,39 @@ def _report(
         _fail("; ".join(problems))
 
 
+def _pdf_available() -> bool:
+    """Whether Chromium is there to print PDFs; if not, one warning says why (the reports are still written)."""
+    from bsc_toolkit.browser import BrowserUnavailable, find_chromium
+
+    try:
+        find_chromium()
+    except BrowserUnavailable as exc:
+        _warn(f"PDFs skipped: {exc}")
+        return False
+    return True
+
+
 def _warn(message: str) -> None:
     typer.secho(f"warning: {message}", fg=typer.colors.YELLOW, err=True)
 
 
 def _echo_report_results(results) -> None:
     """One line per report: ok (time, file), ok* (written, with the sections that could not be
-    computed on stderr), n/a (what it needs) or FAILED (the error, on stderr)."""
+    computed on stderr), cached / cached* (reused: the time of the run that wrote it), n/a (what it
+    needs) or FAILED (the error, on stderr)."""
     from bsc_toolkit.report_index import section_errors_text
 
     for res in results:
+        pdf = f"  (+ {res.pdf_path.name})" if res.pdf_path is not None else ""
         if res.not_applicable is not None:
             typer.echo(f"n/a     {res.job.name:<40} not applicable: needs {res.not_applicable}")
         elif res.ok and res.section_errors:
-            typer.echo(f"ok*     {res.job.name:<40} {res.seconds:6.1f} s  {res.html_path}")
+            status = "cached*" if res.cached else "ok*"
+            typer.echo(f"{status:<8}{res.job.name:<40} {res.seconds:6.1f} s  {res.html_path}{pdf}")
             typer.secho(f"        {section_errors_text(res.section_errors)}", fg=typer.colors.YELLOW, err=True)
         elif res.ok:
-            typer.echo(f"ok      {res.job.name:<40} {res.seconds:6.1f} s  {res.html_path}")
+            status = "cached" if res.cached else "ok"
+            typer.echo(f"{status:<8}{res.job.name:<40} {res.seconds:6.1f} s  {res.html_path}{pdf}")
         else:
             typer.secho(f"FAILED  {res.job.name:<40} {res.seconds:6.1f} s", fg=typer.colors.RED, err=True)
             typer.secho(f"        {res.error}", fg=typer.colors.RED, err=True)

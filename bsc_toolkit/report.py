@@ -9,6 +9,8 @@ This module holds the public surface: the records and errors (defined in
 - :mod:`bsc_toolkit.report_params`: the parameters each notebook declares, and checking given values;
 - :mod:`bsc_toolkit.report_run`: a run's scratch folder, kernels and signal handling, executing one
   notebook and writing its HTML atomically;
+- :mod:`bsc_toolkit.report_cache`: the execution cache (what a report depends on, hashed) and the
+  cached data checks;
 - :mod:`bsc_toolkit.report_index`: ``index.html`` and ``manifest.json`` (:func:`build_index`, re-exported here).
 
 Which notebooks make up the report suite, their titles, order and extra
@@ -27,11 +29,18 @@ since its other sections are useful, and its :class:`ReportResult` lists them in
 (:func:`section_errors` reads them from a page); the index shows them.
 
 Every report is written atomically: a notebook that fails leaves its previous report untouched; the
-executed copy with the error is kept in ``reports/_failed/`` for debugging. A run works in a scratch
-folder of its own (``$TMPDIR/bsc-report-*``) that it removes however it ends. SIGINT and SIGTERM during
-a run stop the running kernel, remove the scratch folder, rebuild the index from the reports that
-finished (the interrupted one keeps its previous version) and raise :class:`ReportInterrupted`; the
-previous signal handlers are restored after the run.
+executed copy with the error is kept in ``reports/_failed/`` for debugging. Each report is a
+self-contained page with a provenance footer (package version and source hash, data hash,
+parameters, run time), its key tables written beside it as CSV/JSON (``reports/<name>/``), and, with
+``pdf=True``, printed to ``reports/<name>.pdf``.
+
+:func:`run_reports` runs several notebooks at once (``workers``, default :func:`default_workers`),
+each with its own kernel, and reuses a report whose notebook, parameters, package source and data
+did not change since it was written (:mod:`bsc_toolkit.report_cache`; ``force=True`` runs every one).
+A run works in a scratch folder of its own (``$TMPDIR/bsc-report-*``) that it removes however it
+ends. SIGINT and SIGTERM during a run stop every running kernel, remove the scratch folder, rebuild
+the index from the reports that finished (the interrupted ones keep their previous versions) and
+raise :class:`ReportInterrupted`; the previous signal handlers are restored after the run.
 """
 
 from __future__ import annotations
@@ -40,9 +49,12 @@ import os
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bsc_toolkit.report_cache import ReportCache, RunInputs, Validation
 from bsc_toolkit.report_index import build_index
 from bsc_toolkit.report_params import (
     check_parameter_names,
@@ -68,6 +80,7 @@ __all__ = [
     "ReportResult",
     "build_index",
     "check_output_dir",
+    "default_workers",
     "discover_notebooks",
     "packaged_notebooks_dir",
     "plan_reports",
@@ -275,8 +288,10 @@ def render_report(
     ReportInterrupted
         On SIGINT or SIGTERM: the kernel is stopped, nothing is written, the previous report is kept.
     """
+    inputs = RunInputs(exclude=[Path(out_dir)])
+    provenance = inputs.provenance_fields(job, inputs.for_job(job))
     with _ReportRun() as run:
-        written = run.render(job, Path(out_dir), hide_code, kernel_name, timeout)
+        written = run.render(job, Path(out_dir), hide_code, kernel_name, timeout, provenance)
     if run.signum is not None:
         finished = (
             [] if written is None else [ReportResult(job, written.path, 0.0, section_errors=written.section_errors)]
@@ -286,6 +301,11 @@ def render_report(
     return written.path
 
 
+def default_workers() -> int:
+    """How many notebooks run at once by default: ``min(2, os.cpu_count())``."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
 def run_reports(
     jobs: Sequence[ReportJob],
     out_dir: str | Path = "reports",
@@ -293,8 +313,13 @@ def run_reports(
     progress: bool = True,
     data: Any = None,
     cell_timeout: int | None = 600,
+    *,
+    workers: int | None = None,
+    cache: bool = True,
+    force: bool = False,
+    pdf: bool = False,
 ) -> list[ReportResult]:
-    """Run every job (continuing past failures), then rebuild the index.
+    """Run every job (continuing past failures), several at once, then rebuild the index.
 
     Before any kernel starts, the report folder must be writable (:func:`check_output_dir`) and the
     scorecard of every job that uses one must load
@@ -307,76 +332,187 @@ def run_reports(
     hide_code : bool
     progress : bool
         Show a progress bar.
-    data : CustomerData, optional
-        The data set the jobs run on, loaded (and so validated) once: a report none of whose
-        sections this data supports is not run and is listed as "not applicable: needs ...".
+    data : CustomerData or Validation, optional
+        The data set the jobs run on, loaded (and so validated) once, or the result of
+        :func:`bsc_toolkit.report_cache.validate_for_reports`: a report none of whose sections this
+        data supports is not run and is listed as "not applicable: needs ...".
     cell_timeout : int, optional
         Seconds allowed per notebook cell (None: no limit); a cell that takes longer fails its
         notebook.
+    workers : int, optional
+        Notebooks run at once, each with its own kernel (default :func:`default_workers`).
+    cache : bool
+        Reuse a report whose notebook, parameters, package source and data are those of the run
+        that wrote it, and whose HTML and tables are unchanged (:mod:`bsc_toolkit.report_cache`;
+        entries in ``out_dir/.cache``).
+    force : bool
+        Run every report, whatever the cache holds (the new results are recorded).
+    pdf : bool
+        Also print each report to ``out_dir/<name>.pdf`` with headless Chromium
+        (:func:`bsc_toolkit.browser.print_pdf`); a reused report gets one only if it has none. Without
+        Chromium the reports are written and ``pdf_error`` says why there is no PDF.
 
     Returns
     -------
     list of ReportResult
-        One per job, in order; check ``.ok`` (the notebook ran and its report was written) and
-        ``.section_errors`` (sections of the written report that could not be computed; ``.complete``
-        is both).
+        One per job, in job order; check ``.ok`` (the notebook ran, or was reused, and its report
+        was written) and ``.section_errors`` (sections of the written report that could not be
+        computed; ``.complete`` is both); ``.cached`` for a reused report.
 
     Raises
     ------
     ReportError
-        Before any kernel starts: the report folder is not writable, or a scorecard is invalid.
+        Before any kernel starts: the report folder is not writable, a scorecard is invalid, or
+        ``workers`` is less than 1.
     ReportIndexError
         After every job ran, if ``index.html`` could not be written (``.results`` has the outcomes).
     ReportInterrupted
-        On SIGINT or SIGTERM: the running kernel is stopped, the scratch folder removed, the index
-        rebuilt from the reports that finished (``.results``); the interrupted report keeps its
-        previous version. The previous signal handlers are restored.
+        On SIGINT or SIGTERM: every running kernel is stopped, the scratch folder removed, the index
+        rebuilt from the reports that finished (``.results``); the interrupted reports keep their
+        previous versions. The previous signal handlers are restored.
     """
     from tqdm.auto import tqdm
 
+    n_workers = default_workers() if workers is None else int(workers)
+    if n_workers < 1:
+        raise ReportError(f"the number of notebooks run at once must be at least 1, got {workers}")
     check_output_dir(out_dir)
     check_scorecards(jobs)
     out = Path(out_dir)
-    results: list[ReportResult] = []
-    features = None
-    if data is not None:
-        from bsc_toolkit.capabilities import data_features, report_applicability
-
-        features = data_features(data)
-    running: str | None = None
+    not_applicable = _not_applicable(data, jobs)
+    inputs = RunInputs(exclude=[out])
+    store = ReportCache(out, inputs, hide_code, enabled=cache, force=force)
+    pdf_skipped = _pdf_unavailable() if pdf else None
+    slots: list[ReportResult | None] = [None] * len(jobs)
+    running: set[str] = set()
+    interrupted: list[str] = []
     index: Path | None = None
     index_error: str | None = None
-    with _ReportRun() as run:
-        bar = tqdm(jobs, desc="reports", unit="notebook", disable=not progress)
+
+    def one(job: ReportJob) -> ReportResult | None:
+        """Reuse or run one report (in a worker thread); None if a signal stopped it."""
+        nonlocal pdf_skipped
+        if run.signum is not None:
+            return None
+        t0 = time.perf_counter()
         try:
-            for job in bar:
-                if run.signum is not None:
-                    break
-                bar.set_postfix_str(job.name)
-                t0 = time.perf_counter()
-                missing = report_applicability(data, job.notebook.stem, features) if data is not None else []
-                if missing:
-                    results.append(ReportResult(job, None, 0.0, not_applicable="; ".join(missing)))
-                    continue
-                running = job.name
+            try:
+                job_inputs = inputs.for_job(job)
+                key = store.key(job, job_inputs)
+            except OSError:  # an input that cannot be read now: run the report (it says what is wrong), uncached
+                job_inputs, key = None, None
+            hit = store.lookup(job, key)
+            if hit is not None:
+                result = ReportResult(
+                    job, out / f"{job.name}.html", hit.seconds, section_errors=hit.section_errors, cached=True
+                )
+            else:
+                running.add(job.name)
                 try:
-                    written = run.render(job, out, hide_code, "python3", cell_timeout)
-                except ReportError as exc:
-                    results.append(ReportResult(job, None, time.perf_counter() - t0, str(exc)))
+                    provenance = inputs.provenance_fields(job, job_inputs) if job_inputs is not None else None
+                    written = run.render(job, out, hide_code, "python3", cell_timeout, provenance)
+                finally:
+                    running.discard(job.name)
+                if written is None:  # stopped by a signal: nothing written
+                    interrupted.append(job.name)
+                    return None
+                result = ReportResult(
+                    job, written.path, time.perf_counter() - t0, section_errors=written.section_errors
+                )
+                store.store(job, key, result, written.files)
+        except ReportError as exc:
+            return ReportResult(job, None, time.perf_counter() - t0, str(exc))
+        except Exception as exc:  # noqa: BLE001 - a fault of one report must not stop the others
+            error = f"report '{job.name}' could not be produced: {type(exc).__name__}: {exc}"
+            return ReportResult(job, None, time.perf_counter() - t0, error)
+        if pdf and run.signum is None:
+            result, unavailable = _with_pdf(result, out, pdf_skipped)
+            pdf_skipped = pdf_skipped or unavailable
+        return result
+
+    with _ReportRun() as run:
+        bar = tqdm(total=len(jobs), desc="reports", unit="notebook", disable=not progress)
+        try:
+            todo = []
+            for i, job in enumerate(jobs):
+                if job.name in not_applicable:
+                    slots[i] = ReportResult(job, None, 0.0, not_applicable=not_applicable[job.name])
+                    bar.update(1)
                 else:
-                    if written is None:  # stopped by a signal: nothing written
-                        break
-                    seconds = time.perf_counter() - t0
-                    results.append(ReportResult(job, written.path, seconds, section_errors=written.section_errors))
-                running = None
+                    todo.append((i, job))
+            with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="bsc-report") as pool:
+                pending = {pool.submit(one, job): i for i, job in todo}
+                shown = ""
+                while pending:
+                    done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        slots[pending.pop(future)] = future.result()
+                        bar.update(1)
+                    cached = sum(1 for r in slots if r is not None and r.cached)
+                    now = f"running: {', '.join(sorted(running)) or '-'}" + (f"; {cached} cached" if cached else "")
+                    if now != shown:  # the notebooks running now, and how many were reused
+                        bar.set_postfix_str(now)
+                        shown = now
         finally:
             bar.close()
+        results = [r for r in slots if r is not None]
         try:
             index = build_index(out, results)
         except ReportError as exc:
             index_error = str(exc)
     if run.signum is not None:
-        raise ReportInterrupted(run.signum, results, len(jobs), running, index, index_error)
+        raise ReportInterrupted(
+            run.signum, results, len(jobs), ", ".join(sorted(interrupted)) or None, index, index_error
+        )
     if index_error is not None:
         raise ReportIndexError(index_error, results)
     return results
+
+
+def _not_applicable(data: Any, jobs: Sequence[ReportJob]) -> dict[str, str]:
+    """For each job that cannot run on ``data``: what it needs, in words (none when ``data`` is None)."""
+    if data is None:
+        return {}
+    if isinstance(data, Validation):
+        found = {job.name: data.not_applicable.get(job.notebook.stem) for job in jobs}
+        return {name: needs for name, needs in found.items() if needs}
+    from bsc_toolkit.capabilities import data_features, report_applicability
+
+    features = data_features(data)
+    found = {job.name: report_applicability(data, job.notebook.stem, features) for job in jobs}
+    return {name: "; ".join(missing) for name, missing in found.items() if missing}
+
+
+def _pdf_unavailable() -> str | None:
+    """Why no PDF can be printed here (None: Chromium was found)."""
+    from bsc_toolkit.browser import BrowserUnavailable, find_chromium
+
+    try:
+        find_chromium()
+    except BrowserUnavailable as exc:
+        return f"PDFs skipped: {exc}"
+    return None
+
+
+def _with_pdf(result: ReportResult, out: Path, skipped: str | None) -> tuple[ReportResult, str | None]:
+    """``result`` with its PDF printed beside the HTML (kept when a reused report has an up-to-date one).
+
+    Returns the result, and the reason Chromium is unavailable when it turned out so here.
+    """
+    from bsc_toolkit.browser import BrowserUnavailable, print_pdf
+
+    if not result.ok or result.html_path is None:
+        return result, None
+    if skipped is not None:
+        return replace(result, pdf_error=skipped), None
+    target = out / f"{result.job.name}.pdf"
+    html = Path(result.html_path)
+    try:
+        if not (result.cached and target.is_file() and target.stat().st_mtime >= html.stat().st_mtime):
+            print_pdf(html, target)
+    except BrowserUnavailable as exc:
+        reason = f"PDFs skipped: {exc}"
+        return replace(result, pdf_error=reason), reason
+    except Exception as exc:  # noqa: BLE001 - the browser fails in many ways; the report itself is fine
+        return replace(result, pdf_error=f"the PDF of '{result.job.name}' could not be printed: {exc}"), None
+    return replace(result, pdf_path=target), None

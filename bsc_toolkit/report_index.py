@@ -3,10 +3,11 @@
 ``manifest.json`` records every report of the folder (title, order, notebook, parameters, when it was
 generated and the sections of it that could not be computed, or its error, or what it would need);
 each run updates the entries of its reports and keeps the others whose HTML still exists.
-``index.html`` is a page linking them, with their status in words ("ok", "written, but 2 sections
-could not be computed: ...", "failed ...", "not applicable: needs ..."). Both are written
-atomically. A hand-edited manifest with missing fields still gives an index. :func:`build_index` is
-re-exported by :mod:`bsc_toolkit.report`.
+``index.html`` is a page linking them (and the PDF and key tables beside each, when there are),
+with their status in words ("ok", "written, but 2 sections could not be computed: ...", "failed
+...", "not applicable: needs ...", and "cached" for a report reused from the execution cache).
+Both are written atomically. A hand-edited manifest with missing fields still gives an index.
+:func:`build_index` is re-exported by :mod:`bsc_toolkit.report`.
 """
 
 from __future__ import annotations
@@ -71,14 +72,20 @@ def build_index(out_dir: str | Path = "reports", results: Iterable[ReportResult]
             parameters=dict(job.parameters),
         )
         if res.not_applicable is not None:
-            if (out / f"{job.name}.html").is_file():
-                (out / f"{job.name}.html").unlink()
-            entry.pop("file", None)
-            entry.pop("section_errors", None)
+            _remove_outputs(out, job.name)
+            for stale in ("file", "section_errors", "pdf", "tables", "cached"):
+                entry.pop(stale, None)
             entry.update(not_applicable=res.not_applicable, generated=now, error=None)
         elif res.ok:
             entry.pop("not_applicable", None)
-            entry.update(file=f"{job.name}.html", generated=now, seconds=round(res.seconds, 1), error=None)
+            generated = entry.get("generated", now) if res.cached and entry.get("file") else now
+            entry.update(
+                file=f"{job.name}.html",
+                generated=generated,
+                seconds=round(res.seconds, 1),
+                error=None,
+                cached=res.cached,
+            )
             if res.section_errors:
                 entry["section_errors"] = list(res.section_errors)
             else:
@@ -93,6 +100,12 @@ def build_index(out_dir: str | Path = "reports", results: Iterable[ReportResult]
         for k, e in entries.items()
         if e.get("file") and (out / e["file"]).is_file() or e.get("error") or e.get("not_applicable")
     }
+    for name, entry in entries.items():  # the PDF and tables beside each report, as they are now
+        for field, path in (("pdf", f"{name}.pdf"), ("tables", f"{name}/tables.json")):
+            if entry.get("file") and (out / path).is_file():
+                entry[field] = path
+            else:
+                entry.pop(field, None)
     ordered = sorted(entries.values(), key=lambda e: (_order(e), e["name"]))
     page = _index_page(ordered)
     index = out / "index.html"
@@ -102,6 +115,21 @@ def build_index(out_dir: str | Path = "reports", results: Iterable[ReportResult]
     except OSError as exc:
         raise ReportError(f"cannot write the report index: {_os_reason(exc, index)}") from exc
     return index
+
+
+def _remove_outputs(out: Path, name: str) -> None:
+    """Remove a report's HTML, PDF and key tables (``name/*.csv``, ``name/tables.json``) from ``out``."""
+    for path in (out / f"{name}.html", out / f"{name}.pdf"):
+        if path.is_file():
+            path.unlink()
+    tables = out / name
+    if tables.is_dir():
+        for path in [*tables.glob("*.csv"), tables / "tables.json"]:
+            path.unlink(missing_ok=True)
+        try:
+            tables.rmdir()
+        except OSError:
+            pass  # something else is in there: leave it
 
 
 def _order(entry: dict[str, Any]) -> float:
@@ -128,6 +156,13 @@ def _index_row(entry: dict[str, Any]) -> str:
     """One table row of the index: the report (linked if its HTML exists), when, parameters, status."""
     title = _shown(entry.get("title") or entry["name"])
     link = f'<a href="{html.escape(str(entry["file"]))}">{title}</a>' if entry.get("file") else title
+    extras = [
+        f'<a href="{html.escape(str(entry[field]))}">{label}</a>'
+        for field, label in (("pdf", "PDF"), ("tables", "tables"))
+        if isinstance(entry.get(field), str)
+    ]
+    if extras:
+        link += f' <span class="files">({", ".join(extras)})</span>'
     parameters = entry.get("parameters")
     params = ", ".join(f"{k}={v!r}" for k, v in parameters.items()) if isinstance(parameters, dict) else ""
     sections = entry.get("section_errors")
@@ -145,6 +180,8 @@ def _index_row(entry: dict[str, Any]) -> str:
         status = f'<span class="warn">{_shown(section_errors_text(sections), 600)}</span>'
     else:
         status = '<span class="ok">ok</span>'
+    if entry.get("cached") is True and entry.get("file") and not entry.get("error"):
+        status += ' <span class="na">cached (nothing it depends on changed: not run again)</span>'
     return (
         f"<tr><td>{link}</td><td>{_shown(entry.get('generated', '-'))}</td>"
         f"<td>{html.escape(params or 'defaults')}</td><td>{status}</td></tr>"
@@ -161,7 +198,7 @@ body {{ font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 980px;
 table {{ border-collapse: collapse; width: 100%; }}
 th, td {{ text-align: left; padding: .45rem .6rem; border-bottom: 1px solid #ddd; vertical-align: top; }}
 th {{ background: #f4f4f4; }} .ok {{ color: #1a7f37; }} .bad {{ color: #b42318; }} .na {{ color: #666; }}
-.warn {{ color: #9a6700; }}
+.warn {{ color: #9a6700; }} .files {{ font-size: .9em; }}
 </style></head><body>
 <h1>Balanced Scorecard: customer perspective</h1>
 <p>Reports generated by <code>bsc report</code> from the notebooks in <code>notebooks/</code>.</p>

@@ -3,16 +3,19 @@
 :class:`_ReportRun` is the context of a run (of :func:`bsc_toolkit.report.render_report` or
 :func:`bsc_toolkit.report.run_reports`): it works in a scratch folder of its own
 (``$TMPDIR/bsc-report-*``: the executed notebooks and the kernels' connection files) that it removes
-however the run ends. SIGINT and SIGTERM during a run are only recorded and the running kernel is
+however the run ends. Several notebooks may run at once (one thread each, each with its own kernel
+started in the notebook's folder, with ``BSC_REPORT=1`` in its environment); the run keeps the set
+of running kernels. SIGINT and SIGTERM during a run are only recorded and every running kernel is
 killed, so no exception lands in the middle of papermill, nbclient or a file write; the previous
 signal handlers are restored after the run.
 
-Every report is written atomically: the notebook runs into the scratch folder, is converted, and
-only a complete HTML file replaces the previous report (:func:`_write_html`). A notebook that fails
-leaves its previous report untouched; the executed copy with the error is kept in
-``reports/_failed/`` for debugging. The atomic-write helpers are shared with
-:mod:`bsc_toolkit.report_index`. A report written is read for sections that could not be computed
-(:func:`section_errors`), which the run reports without withholding the report.
+Every report is written atomically: the notebook runs into the scratch folder, is converted to a
+self-contained page with its provenance footer (:func:`bsc_toolkit.report_html.export_report`), and
+only a complete HTML file replaces the previous report, its key tables written beside it
+(:func:`_write_html`). A notebook that fails leaves its previous report untouched; the executed copy
+with the error is kept in ``reports/_failed/`` for debugging. The atomic-write helpers are shared
+with :mod:`bsc_toolkit.report_index`. A report written is read for sections that could not be
+computed (:func:`section_errors`), which the run reports without withholding the report.
 
 Internal to :mod:`bsc_toolkit.report`, which holds the public API.
 """
@@ -26,15 +29,18 @@ import shutil
 import signal
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, NamedTuple
-
-import nbformat
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bsc_toolkit.report_params import declared_parameters, notebook_parameters
 from bsc_toolkit.report_types import ReportError, ReportJob
+
+if TYPE_CHECKING:
+    import nbformat
 
 
 class _Stopped(Exception):
@@ -42,10 +48,11 @@ class _Stopped(Exception):
 
 
 class _Written(NamedTuple):
-    """Internal: a report written, and the sections in it that could not be computed."""
+    """Internal: a report written, the sections in it that could not be computed, and its table files."""
 
     path: Path
     section_errors: tuple[str, ...]
+    files: tuple[Path, ...] = ()
 
 
 def section_errors(page: str) -> tuple[str, ...]:
@@ -70,24 +77,43 @@ def section_errors(page: str) -> tuple[str, ...]:
     return tuple(section for section, status in section_markers(page).items() if status == "error")
 
 
+class _Task:
+    """Internal: one notebook being executed: its kernel manager, and whether a signal killed its kernel."""
+
+    def __init__(self, cwd: Path) -> None:
+        self.cwd = cwd
+        self.kernel: Any = None  # the kernel manager of this notebook's kernel (once created)
+        self.killed = False
+
+
 class _ReportRun:
     """One run's scratch folder, its kernels and its handling of SIGINT and SIGTERM.
 
     Used as a context manager around a run: it creates ``$TMPDIR/bsc-report-*`` (executed notebooks
     and the kernels' connection files go there; the kernels' ``JUPYTER_RUNTIME_DIR`` too) and removes
-    it on exit. A signal is only recorded, and the running kernel killed (with its process group), so
-    no exception lands in the middle of papermill, nbclient or a file write; the run checks
-    ``signum`` between reports. Handlers are installed only in the main thread, not over a signal
-    that is ignored, and the previous ones are restored on exit.
+    it on exit. Several notebooks may run at once, each from its own thread (:meth:`render` is
+    thread-safe); the run keeps the set of their kernels. A signal is only recorded, and every
+    running kernel killed (with its process group), so no exception lands in the middle of
+    papermill, nbclient or a file write; the run checks ``signum`` before each report. Handlers are
+    installed only in the main thread, not over a signal that is ignored, and the previous ones are
+    restored on exit.
+
+    Kernels start in their notebook's folder with ``BSC_REPORT=1`` in their environment (notebooks
+    show static outputs instead of widgets then).
     """
 
     def __init__(self) -> None:
         self.folder = Path()
         self.signum: int | None = None
-        self.kernel: Any = None  # the kernel manager of the notebook running now
-        self.killed = False  # the running kernel was killed on a signal
+        self._tasks: set[_Task] = set()  # the notebooks running now
+        self._lock = threading.Lock()
         self._previous: dict[int, Any] = {}
         self._log_disabled: bool | None = None
+
+    @property
+    def kernels(self) -> list[Any]:
+        """The kernel managers of the notebooks running now."""
+        return [task.kernel for task in list(self._tasks) if task.kernel is not None]
 
     def __enter__(self) -> _ReportRun:
         self.folder = Path(tempfile.mkdtemp(prefix="bsc-report-"))
@@ -102,8 +128,11 @@ class _ReportRun:
 
     def __exit__(self, *exc_info: object) -> None:
         try:
-            self._kill_kernel()
-            self._reap()
+            tasks = list(self._tasks)
+            for task in tasks:
+                self._kill_kernel(task)
+            for task in tasks:
+                self._reap(task)
             shutil.rmtree(self.folder, ignore_errors=True)
         finally:
             for signum, previous in self._previous.items():
@@ -114,23 +143,25 @@ class _ReportRun:
     def _on_signal(self, signum: int, frame: object) -> None:
         if self.signum is None:
             self.signum = signum
-            # papermill's logger would report the kernel killed here as a death ("Kernel died while
+            # papermill's logger would report the kernels killed here as deaths ("Kernel died while
             # waiting for execute reply"): silence it for the rest of the run
             papermill_log = logging.getLogger("papermill")
             self._log_disabled = papermill_log.disabled
             papermill_log.disabled = True
-        self._kill_kernel()
+        for task in list(self._tasks):  # a copy: worker threads add and remove tasks
+            self._kill_kernel(task)
 
-    def _process(self) -> Any:
-        provisioner = getattr(self.kernel, "provisioner", None)
+    @staticmethod
+    def _process(task: _Task) -> Any:
+        provisioner = getattr(task.kernel, "provisioner", None)
         return getattr(provisioner, "process", None)
 
-    def _kill_kernel(self) -> None:
-        """Kill the running kernel and its process group (safe inside a signal handler: no waiting)."""
-        process = self._process()
+    def _kill_kernel(self, task: _Task) -> None:
+        """Kill a task's kernel and its process group (safe inside a signal handler: no waiting)."""
+        process = self._process(task)
         if process is None or process.returncode is not None:
             return
-        self.killed = True
+        task.killed = True
         try:
             if hasattr(os, "killpg") and os.getpgid(process.pid) == process.pid:  # its own group (Jupyter's default)
                 os.killpg(process.pid, signal.SIGKILL)
@@ -139,16 +170,16 @@ class _ReportRun:
         except OSError:
             pass  # already gone
 
-    def _reap(self) -> None:
-        process = self._process()
+    def _reap(self, task: _Task) -> None:
+        process = self._process(task)
         if process is not None:
             try:
                 process.wait(timeout=10)
             except Exception:  # noqa: BLE001 - nothing more can be done about a kernel that will not die
                 pass
 
-    def kernel_manager_class(self) -> type:
-        """A kernel manager class whose kernels the run can find, stop and clean up after."""
+    def kernel_manager_class(self, task: _Task) -> type:
+        """A kernel manager class whose kernel the run can find, stop and clean up after."""
         from jupyter_client.manager import AsyncKernelManager
 
         run = self
@@ -157,21 +188,35 @@ class _ReportRun:
             def __init__(self, **kwargs: Any) -> None:
                 super().__init__(**kwargs)
                 self.connection_file = str(run.folder / f"kernel-{uuid.uuid4().hex}.json")
-                run.kernel = self
+                task.kernel = self
 
             async def start_kernel(self, **kwargs: Any) -> None:
                 env = dict(kwargs.pop("env", None) or os.environ)
                 env["JUPYTER_RUNTIME_DIR"] = str(run.folder)
+                env["BSC_REPORT"] = "1"
+                # the notebook's folder, given here and not through papermill's cwd (a chdir of the
+                # whole process, which notebooks running in other threads would share)
+                kwargs["cwd"] = str(task.cwd)
                 await super().start_kernel(env=env, **kwargs)
                 if run.signum is not None:  # the signal came while the kernel was starting
-                    run._kill_kernel()
+                    run._kill_kernel(task)
 
         return RunKernelManager
 
     def render(
-        self, job: ReportJob, out: Path, hide_code: bool, kernel_name: str, timeout: int | None
+        self,
+        job: ReportJob,
+        out: Path,
+        hide_code: bool,
+        kernel_name: str,
+        timeout: int | None,
+        provenance: dict[str, Any] | None = None,
     ) -> _Written | None:
-        """Execute ``job`` and write its report; None if a signal stopped it (nothing written)."""
+        """Execute ``job`` and write its report; None if a signal stopped it (nothing written).
+
+        ``provenance`` holds the fields of :class:`bsc_toolkit.report_html.Provenance` known before
+        the run (the start time and duration are added here); None: a footer without hashes.
+        """
         params = notebook_parameters(job.parameters, declared_parameters(job.notebook))
         try:
             out.mkdir(parents=True, exist_ok=True)
@@ -179,11 +224,15 @@ class _ReportRun:
             raise ReportError(f"cannot create the report folder '{out}': {_os_reason(exc)}") from exc
         if self.signum is not None:
             return None
+        started = datetime.now(timezone.utc)
+        t0 = time.perf_counter()
         try:
             nb = self._execute(job, params, out, kernel_name, timeout)
         except _Stopped:
             return None
-        return _write_html(job, nb, out, hide_code)
+        fields = dict(provenance) if provenance is not None else _unknown_provenance(job, params)
+        fields.update(started=started, seconds=time.perf_counter() - t0)
+        return _write_html(job, nb, out, hide_code, fields)
 
     def _execute(
         self, job: ReportJob, params: dict[str, Any], out: Path, kernel_name: str, timeout: int | None
@@ -197,51 +246,56 @@ class _ReportRun:
         _Stopped
             If a signal killed the kernel.
         """
+        import nbformat
         import papermill as pm
 
         executed = self.folder / f"{uuid.uuid4().hex[:8]}-{job.name}.ipynb"
-        self.killed = False
+        task = _Task(job.notebook.resolve().parent)
+        with self._lock:
+            self._tasks.add(task)
         try:
-            for attempt in range(1 + KERNEL_START_RETRIES):
-                try:
-                    pm.execute_notebook(
-                        str(job.notebook),
-                        str(executed),
-                        parameters=params,
-                        kernel_name=kernel_name,
-                        cwd=str(job.notebook.parent),
-                        progress_bar=False,
-                        log_output=False,
-                        execution_timeout=timeout,
-                        kernel_manager_class=self.kernel_manager_class(),
-                    )
-                    break
-                except Exception as exc:
-                    # a kernel that died before answering its first request ran no cell: start a new one
-                    if self.killed or attempt == KERNEL_START_RETRIES or not _kernel_did_not_start(exc):
-                        raise
-                    self._reap()
-                    self.kernel = None
+            try:
+                for attempt in range(1 + KERNEL_START_RETRIES):
+                    try:
+                        pm.execute_notebook(
+                            str(job.notebook),
+                            str(executed),
+                            parameters=params,
+                            kernel_name=kernel_name,
+                            progress_bar=False,
+                            log_output=False,
+                            execution_timeout=timeout,
+                            kernel_manager_class=self.kernel_manager_class(task),
+                        )
+                        break
+                    except Exception as exc:
+                        # a kernel that died before answering its first request ran no cell: start a new one
+                        if task.killed or attempt == KERNEL_START_RETRIES or not _kernel_did_not_start(exc):
+                            raise
+                        self._reap(task)
+                        task.kernel = None
+                        executed.unlink(missing_ok=True)
+            except Exception as exc:
+                if task.killed:
+                    raise _Stopped from exc
+                detail = _describe_execution_error(exc, timeout)
+                where = ""
+                if executed.exists():
+                    kept = out / "_failed" / f"{job.name}.ipynb"
+                    try:
+                        kept.parent.mkdir(parents=True, exist_ok=True)
+                        _atomic_copy(executed, kept)
+                        where = f"; executed notebook with the error saved to '{kept}'"
+                    except OSError as copy_exc:
+                        where = f"; the executed notebook could not be saved to '{kept}': {_os_reason(copy_exc)}"
                     executed.unlink(missing_ok=True)
-        except Exception as exc:
-            if self.killed:
-                raise _Stopped from exc
-            detail = _describe_execution_error(exc, timeout)
-            where = ""
-            if executed.exists():
-                kept = out / "_failed" / f"{job.name}.ipynb"
-                try:
-                    kept.parent.mkdir(parents=True, exist_ok=True)
-                    _atomic_copy(executed, kept)
-                    where = f"; executed notebook with the error saved to '{kept}'"
-                except OSError as copy_exc:
-                    where = f"; the executed notebook could not be saved to '{kept}': {_os_reason(copy_exc)}"
-                executed.unlink(missing_ok=True)
-            raise ReportError(f"notebook '{job.notebook}' failed: {detail}{where}") from exc
+                raise ReportError(f"notebook '{job.notebook}' failed: {detail}{where}") from exc
+            finally:
+                self._reap(task)
         finally:
-            self._reap()
-            self.kernel = None
-        if self.killed:  # stopped after its last cell: a complete run is not certain, write nothing
+            with self._lock:
+                self._tasks.discard(task)
+        if task.killed:  # stopped after its last cell: a complete run is not certain, write nothing
             raise _Stopped
         try:
             return nbformat.read(executed, as_version=4)
@@ -249,29 +303,76 @@ class _ReportRun:
             executed.unlink(missing_ok=True)
 
 
-def _write_html(job: ReportJob, nb: Any, out: Path, hide_code: bool) -> _Written:
-    """Convert an executed notebook to HTML, write it atomically, and read its sections that failed."""
-    from nbconvert import HTMLExporter
+def _unknown_provenance(job: ReportJob, params: dict[str, Any]) -> dict[str, Any]:
+    """Provenance fields for a report rendered without the run's hashes (``_write_html`` called alone)."""
+    from bsc_toolkit import __version__
 
-    exporter = HTMLExporter(
-        template_name="lab", exclude_input=hide_code, exclude_input_prompt=True, exclude_output_prompt=True
-    )
+    return {
+        "package_version": __version__,
+        "source_hash": "",
+        "data_hash": "",
+        "data_source": str(params.get("data_dir") or "the notebook's default"),
+        "notebook": job.notebook.name,
+        "notebook_hash": "",
+        "parameters": dict(params),
+    }
+
+
+#: Converting to HTML draws math with matplotlib, whose state is not thread-safe: one conversion at a time.
+_EXPORT_LOCK = threading.Lock()
+
+
+def _write_html(
+    job: ReportJob, nb: Any, out: Path, hide_code: bool, provenance: dict[str, Any] | None = None
+) -> _Written:
+    """Convert an executed notebook to a self-contained HTML report with its provenance footer, write
+    it atomically with its key tables beside it (``out/<name>/``), and read its sections that failed.
+
+    A PDF of an earlier version of the report (``out/<name>.pdf``) is removed: it no longer matches.
+    """
+    from bsc_toolkit.report_html import Provenance, export_report, write_tables
+
+    fields = dict(provenance) if provenance is not None else _unknown_provenance(job, job.parameters)
+    fields.setdefault("started", datetime.now(timezone.utc))
+    fields.setdefault("seconds", float("nan"))
+    info = Provenance(**fields)
     try:
-        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": job.title}})
+        with _EXPORT_LOCK:
+            exported = export_report(
+                nb, title=job.title, hide_code=hide_code, provenance=info, base_dir=job.notebook.parent
+            )
+    except ReportError as exc:
+        raise ReportError(
+            f"notebook '{job.notebook}' ran but {_lower_first(str(exc).removeprefix('the notebook ran but '))}"
+        ) from exc
     except Exception as exc:
         raise ReportError(f"notebook '{job.notebook}' ran but could not be converted to HTML: {exc}") from exc
     target = out / f"{job.name}.html"
     try:
-        _atomic_write_text(target, body)
+        _atomic_write_text(target, exported.html)
     except OSError as exc:
         raise ReportError(
             f"notebook '{job.notebook}' ran but its report could not be written: {_os_reason(exc, target)}"
         ) from exc
     try:
+        (out / f"{job.name}.pdf").unlink(missing_ok=True)
+    except OSError:
+        pass
+    try:
+        tables = write_tables(out, job.name, exported, info)
+    except OSError as exc:
+        raise ReportError(
+            f"notebook '{job.notebook}' ran and its report was written, but its tables could not be: {_os_reason(exc)}"
+        ) from exc
+    try:
         (out / "_failed" / f"{job.name}.ipynb").unlink(missing_ok=True)
     except OSError:
         pass  # a stale copy of an earlier failure that cannot be removed does not make this report wrong
-    return _Written(target, section_errors(body))
+    return _Written(target, section_errors(exported.html), tuple(tables))
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
 
 
 #: How many times a kernel that died before answering its first request is replaced (it ran no cell:

@@ -38,9 +38,9 @@ class ReportIndexError(ReportError):
 class ReportInterrupted(KeyboardInterrupt):
     """A report run stopped by SIGINT or SIGTERM, after cleaning up.
 
-    By the time it is raised the running kernel is stopped, the run's scratch folder (executed
+    By the time it is raised the running kernels are stopped, the run's scratch folder (executed
     notebooks, kernel connection files) is removed and the index is rebuilt from the reports that
-    finished; the interrupted report keeps its previous version. A subclass of
+    finished; the interrupted reports keep their previous versions. A subclass of
     :class:`KeyboardInterrupt`, so ``except Exception`` does not swallow it.
 
     Attributes
@@ -52,7 +52,7 @@ class ReportInterrupted(KeyboardInterrupt):
     total : int
         The reports the run was asked for.
     running : str or None
-        The report that was running when the signal came.
+        The reports that were running when the signal came (their names, comma-separated).
     index_path : Path or None
         The rebuilt index (None if it could not be written; see ``index_error``).
     index_error : str or None
@@ -127,6 +127,14 @@ class ReportResult:
         left by :class:`bsc_toolkit.capabilities.report_section`, e.g.
         ``"satisfaction_retention_value.what_if"``), in page order. The report is written and
         ``ok``, but not ``complete``.
+    cached : bool
+        The report was not run: its HTML (and tables) from an earlier run with the same notebook,
+        parameters, package source and data were reused (:mod:`bsc_toolkit.report_cache`);
+        ``seconds`` and ``section_errors`` are those of that run.
+    pdf_path : Path or None
+        The PDF printed beside the HTML (``bsc report --pdf``), when there is one.
+    pdf_error : str or None
+        Why no PDF was printed when one was asked for (the report itself is fine).
     """
 
     job: ReportJob
@@ -135,6 +143,9 @@ class ReportResult:
     error: str | None = None
     not_applicable: str | None = None
     section_errors: tuple[str, ...] = ()
+    cached: bool = False
+    pdf_path: Path | None = None
+    pdf_error: str | None = None
 
     @property
     def ok(self) -> bool:

@@ -48,3 +48,34 @@ def test_bench_clv_runs_and_agrees_with_lifetimes(tmp_path, capsys):
         assert r["bsc_seconds"] > 0 and r["lifetimes_seconds"] > 0 and r["lifetimes_weights_seconds"] > 0
         assert r["max_rel_diff_params"] < 1e-4 and r["max_rel_diff_se"] < 1e-3
         assert f"ratio {r['ratio']:.1f}x" in out
+
+
+@pytest.mark.slow
+def test_bench_reports_times_sequential_cold_warm_and_touched_runs(tmp_path, capsys):
+    import nbformat
+
+    spec = importlib.util.spec_from_file_location("bench_reports", ROOT / "benchmarks" / "bench_reports.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    for name in ("one", "two"):  # two tiny notebooks stand in for the suite
+        nb = nbformat.v4.new_notebook(
+            cells=[
+                nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell(f"print('{name}', x)"),
+            ]
+        )
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, suite / f"{name}.ipynb")
+    out_file = tmp_path / "bench_reports.json"
+    args = ["--notebooks-dir", str(suite), "--touch", "two", "--work-dir", str(tmp_path / "work")]
+    assert bench.main([*args, "--snapshot", "--output", str(out_file)]) == 0, capsys.readouterr().out
+    out = capsys.readouterr().out
+    results = json.loads(out.strip().splitlines()[-1])
+    assert results == json.loads(out_file.read_text())
+    assert results["reports"] == 2 and results["problems"] == []
+    assert results["statuses"]["warm"] == {"one": "cached", "two": "cached"}
+    assert results["statuses"]["touched"] == {"one": "cached", "two": "ok"}
+    assert all(s > 0 for s in results["seconds"].values())
+    assert "warm" in out and "faster than sequential" in out and "target < 5 s" in out

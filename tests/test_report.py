@@ -57,6 +57,12 @@ def test_kpi_report_renders_headings_and_images(tmp_path, small_data_dir):
     assert page.count("<img ") >= 4 and page.count("data:image/png;base64") >= 4
     assert 'class="jp-CodeMirrorEditor' not in page and "jp-mod-noInput" in page  # code hidden by default
     assert str(small_data_dir) in page  # the parameter reached the notebook
+    footer = page[page.index('<footer class="bsc-provenance">') :]  # provenance: package, data, notebook, run
+    assert "bsc-toolkit " in footer and "customer_kpis.ipynb" in footer and str(small_data_dir) in footer
+    tables = json.loads((tmp_path / "customer_kpis" / "tables.json").read_text())  # key tables beside the HTML
+    assert tables["report"] == "customer_kpis" and tables["provenance"]["parameters"] == {
+        "data_dir": str(small_data_dir)
+    }
     index = (tmp_path / "index.html").read_text()
     assert 'href="customer_kpis.html"' in index and "Customer KPI dashboard" in index
 

@@ -24,6 +24,7 @@ from typer.testing import CliRunner
 
 import bsc_toolkit.data.io as data_io
 import bsc_toolkit.report as report_module
+import bsc_toolkit.report_cache as report_cache
 from bsc_toolkit.capabilities import REQUIREMENTS, report_section
 from bsc_toolkit.cli import app
 from bsc_toolkit.report import (
@@ -403,13 +404,15 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> dict:
         seen["load"] = (path, mask_ids, os.environ.get("BSC_MASK_KEY"))
         return SimpleNamespace(warnings=("3 customer ids appear twice",))
 
-    def run(jobs, out_dir, hide_code, data, cell_timeout):
+    def run(jobs, out_dir, hide_code, data, cell_timeout, **options):
         seen["jobs"] = {j.name: j.parameters for j in jobs}
         seen["key"] = os.environ.get("BSC_MASK_KEY")
         seen["cell_timeout"] = cell_timeout
+        seen["options"] = options
         return [ReportResult(j, None, 0.0, not_applicable="stand-in") for j in jobs]
 
     monkeypatch.setattr(data_io, "load_dataset", load_dataset)
+    monkeypatch.setattr(report_cache, "_not_applicable", lambda data, reports: {})  # the stand-in data have no tables
     monkeypatch.setattr(report_module, "run_reports", run)
     return seen
 
@@ -458,11 +461,17 @@ def test_mask_ids_masks_the_data_set_loaded_before_the_kernels(tmp_path, small_d
     """The real load_dataset: --mask-ids gives pseudonyms, without it the description decides (ids as they are)."""
     monkeypatch.delenv("BSC_MASK_KEY", raising=False)
     seen: dict = {}
+    real_load = data_io.load_dataset
 
-    def run(jobs, out_dir, hide_code, data, cell_timeout):
+    def load(path=None, mask_ids=None):
+        data = real_load(path, mask_ids=mask_ids)
         seen["ids"] = data.customers["customer_id"].astype(str).tolist()
+        return data
+
+    def run(jobs, out_dir, hide_code, data, cell_timeout, **options):
         return [ReportResult(j, None, 0.0, not_applicable="stand-in") for j in jobs]
 
+    monkeypatch.setattr(data_io, "load_dataset", load)
     monkeypatch.setattr(report_module, "run_reports", run)
     suite = _mask_suite(tmp_path / "nbs")
     args = ["report", "--notebooks-dir", str(suite), "--data-dir", str(small_data_dir), "--out", str(tmp_path / "o")]
@@ -520,6 +529,7 @@ def test_cli_lists_reports_with_section_errors_and_exits_1(tmp_path, monkeypatch
     out = tmp_path / "out"
     results = _partial_results(suite, out)
     monkeypatch.setattr(data_io, "load_dataset", lambda path, mask_ids: SimpleNamespace(warnings=()))
+    monkeypatch.setattr(report_cache, "_not_applicable", lambda data, reports: {})
     monkeypatch.setattr(report_module, "run_reports", lambda jobs, **kwargs: results)
     res = CliRunner().invoke(app, ["report", "--notebooks-dir", str(suite), "--out", str(out)])
     assert res.exit_code == 1, res.output
@@ -736,25 +746,32 @@ def test_scorecards_are_checked_as_the_kernel_will_read_them(tmp_path):
 
 # ------------------------------------------------------------------ signals
 QUICK = "print('quick report')"
-SLOW = "import os, pathlib\npathlib.Path(mark).write_text(str(os.getpid()))\nimport time; time.sleep(120)"
+SLOW = "import os, pathlib\npathlib.Path(mark + '.{name}').write_text(str(os.getpid()))\nimport time; time.sleep(120)"
 
 
-def _start(root: Path, data_dir: Path) -> tuple[subprocess.Popen, Path, dict]:
-    """`bsc report` on a quick and a slow notebook, with its own TMPDIR and JUPYTER_RUNTIME_DIR."""
+def _start(root: Path, data_dir: Path) -> tuple[subprocess.Popen, dict, dict]:
+    """`bsc report --jobs 2` on a quick and two slow notebooks, with its own TMPDIR and JUPYTER_RUNTIME_DIR.
+
+    The quick one runs beside the first slow one, then the second slow one starts: a signal sent once
+    both slow kernels have written their pid finds two kernels running and one report finished.
+    """
     nbs = root / "nbs"
     _notebook(nbs / "a_quick.ipynb", "data_dir = None", QUICK)
-    _notebook(nbs / "b_slow.ipynb", 'data_dir = None\nmark = ""', SLOW)
+    for name in ("b_slow", "c_slow"):
+        _notebook(nbs / f"{name}.ipynb", 'data_dir = None\nmark = ""', SLOW.format(name=name))
     dirs = {name: root / name for name in ("tmp", "runtime", "out")}
     dirs["tmp"].mkdir()
     dirs["runtime"].mkdir()
     dirs["out"].mkdir()
-    (dirs["out"] / "b_slow.html").write_text("<p>the previous slow report</p>")
+    for name in ("b_slow", "c_slow"):
+        (dirs["out"] / f"{name}.html").write_text(f"<p>the previous {name} report</p>")
     mark = root / "kernel.pid"
+    marks = {name: Path(f"{mark}.{name}") for name in ("b_slow", "c_slow")}
     env = dict(os.environ, TMPDIR=str(dirs["tmp"]), JUPYTER_RUNTIME_DIR=str(dirs["runtime"]))
-    command = [sys.executable, "-m", "bsc_toolkit.cli", "report", "--notebooks-dir", str(nbs)]
+    command = [sys.executable, "-m", "bsc_toolkit.cli", "report", "--notebooks-dir", str(nbs), "--jobs", "2"]
     command += ["--data-dir", str(data_dir), "--out", str(dirs["out"]), "-p", "mark", str(mark)]
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    return process, mark, dirs
+    return process, marks, dirs
 
 
 def _running(pid: int) -> bool:
@@ -767,37 +784,48 @@ def _running(pid: int) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="checks kernel processes through /proc")
-def test_sigint_and_sigterm_stop_the_kernel_clean_up_and_rebuild_the_index(tmp_path, small_data_dir):
+def test_sigint_and_sigterm_stop_every_kernel_clean_up_and_rebuild_the_index(tmp_path, small_data_dir):
     runs = {sig: _start(tmp_path / sig.name, small_data_dir) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        for sig, (process, mark, _) in runs.items():
-            deadline = time.monotonic() + 120
-            while not (mark.exists() and mark.read_text()) and process.poll() is None:
-                assert time.monotonic() < deadline, "the slow notebook never started"
+        for sig, (process, marks, dirs) in runs.items():
+            deadline = time.monotonic() + 180
+            quick = dirs["out"] / "a_quick.html"
+            while not (all(m.exists() and m.read_text() for m in marks.values()) and quick.exists()):
+                assert process.poll() is None, process.communicate()
+                assert time.monotonic() < deadline, "the slow notebooks never started"
                 time.sleep(0.1)
-            assert process.poll() is None, process.communicate()
+            kernels = {int(m.read_text()) for m in marks.values()}
+            assert len(kernels) == 2 and all(_running(k) for k in kernels)  # two kernels running at once
             process.send_signal(sig)
-        for sig, (process, mark, dirs) in runs.items():
+        for sig, (process, marks, dirs) in runs.items():
             _, stderr = process.communicate(timeout=60)
             assert process.returncode == {signal.SIGINT: 130, signal.SIGTERM: 143}[sig], stderr
-            expected = f"interrupted ({sig.name}): 1 of 2 reports finished; index rebuilt at {dirs['out']}/index.html"
+            expected = f"interrupted ({sig.name}): 1 of 3 reports finished; index rebuilt at {dirs['out']}/index.html"
             assert expected in stderr.splitlines(), stderr[-2000:]
             assert "Traceback" not in stderr
-            kernel = int(mark.read_text())
-            deadline = time.monotonic() + 5
-            while _running(kernel):
-                assert time.monotonic() < deadline, f"kernel {kernel} still running after {sig.name}"
-                time.sleep(0.1)
+            for kernel in (int(m.read_text()) for m in marks.values()):
+                deadline = time.monotonic() + 5
+                while _running(kernel):
+                    assert time.monotonic() < deadline, f"kernel {kernel} still running after {sig.name}"
+                    time.sleep(0.1)
             left = [p for p in dirs["tmp"].rglob("*")] + [p for p in dirs["runtime"].rglob("*")]
             assert not left, left  # no bsc-report-* folder, no kernel connection file (kernel-*.json, tmp*.json)
             out = dirs["out"]
             assert sorted(p.name for p in out.iterdir()) == [
+                ".cache",  # the execution cache: the finished report and the data checks
+                "a_quick",  # its key tables
                 "a_quick.html",
                 "b_slow.html",
+                "c_slow.html",
                 "index.html",
                 "manifest.json",
             ]
-            assert (out / "b_slow.html").read_text() == "<p>the previous slow report</p>"  # never half-written
+            assert sorted(p.name for p in (out / ".cache").iterdir() if not p.name.startswith("validation-")) == [
+                "a_quick.json"
+            ]
+            assert not list(out.rglob("*.tmp")) and not list(out.rglob(".*.tmp"))  # no half-written file
+            for name in ("b_slow", "c_slow"):  # never half-written
+                assert (out / f"{name}.html").read_text() == f"<p>the previous {name} report</p>"
             assert "quick report" in (out / "a_quick.html").read_text()
             assert 'href="a_quick.html"' in (out / "index.html").read_text()
             assert [e["name"] for e in json.loads((out / "manifest.json").read_text())] == ["a_quick"]
