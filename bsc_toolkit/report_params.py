@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import json
 import math
 import numbers
 import re
@@ -55,12 +56,14 @@ import reprlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import nbformat
 import yaml
 
 from bsc_toolkit.report_types import ReportError, ReportJob
+
+if TYPE_CHECKING:
+    import nbformat
 
 __all__ = [
     "CommandLineValue",
@@ -178,8 +181,30 @@ class DeclaredParameter:
         return _type_words(self.default)
 
 
+class _Node(dict):  # type: ignore[type-arg]
+    """A notebook's JSON as attribute access (``nb.cells[0].source``), like nbformat's NotebookNode."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _node(value: Any) -> Any:
+    if isinstance(value, dict):
+        return _Node({k: ("".join(v) if k == "source" and isinstance(v, list) else _node(v)) for k, v in value.items()})
+    if isinstance(value, list):
+        return [_node(v) for v in value]
+    return value
+
+
 def read_notebook(path: str | Path) -> nbformat.NotebookNode:
     """Read a notebook (as nbformat version 4).
+
+    A version-4 notebook is read as plain JSON (planning a run reads every notebook, and importing
+    nbformat's schema validation costs seconds: it dominates a run whose reports are all cached);
+    older versions go through :func:`nbformat.read`, which converts them.
 
     Raises
     ------
@@ -187,6 +212,11 @@ def read_notebook(path: str | Path) -> nbformat.NotebookNode:
         Naming the file, if it cannot be read or is not a notebook.
     """
     try:
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        if isinstance(raw, dict) and raw.get("nbformat") == 4 and isinstance(raw.get("cells"), list):
+            return _node(raw)
+        import nbformat
+
         return nbformat.read(Path(path), as_version=4)
     except Exception as exc:
         raise ReportError(f"'{path}' is not a readable notebook: {exc}") from exc
