@@ -252,7 +252,8 @@ def _status_words(fig: HeadlineFigure) -> str:
     if fig.previous is None:
         return "no previous period"
     if fig.beyond_noise is None:
-        return "no interval for the change"
+        # a count of measures or customers is exact: it has no sampling interval to miss
+        return "" if fig.kind == "count" else "no interval for the change"
     if fig.beyond_noise:
         return f"beyond noise, {_direction(fig)}" if fig.better else "beyond noise"
     return "within noise"

@@ -744,10 +744,7 @@ def headline_kpis(data: Any, contractual: bool) -> tuple[list[HeadlineFigure], l
         kpi = kpi_figures(data)
     except (ValueError, KeyError, TypeError) as exc:
         return [], [f"The period KPI figures could not be computed on these data: {exc}"]
-    notes = list(kpi.notes)
-    if kpi.period is not None:
-        notes = [f"KPI figures for {kpi.period}" + (f" against {kpi.previous_period}" if kpi.previous_period else "")]
-        notes += list(kpi.notes)
+    notes = list(kpi.notes)  # the periods compared are on each KPI card ("vs 2025Q3")
     return kpi_context(kpi.figures, contractual), notes
 
 
