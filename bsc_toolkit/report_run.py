@@ -187,7 +187,15 @@ class _ReportRun:
         class RunKernelManager(AsyncKernelManager):
             def __init__(self, **kwargs: Any) -> None:
                 super().__init__(**kwargs)
-                self.connection_file = str(run.folder / f"kernel-{uuid.uuid4().hex}.json")
+                name = f"kernel-{uuid.uuid4().hex}"
+                self.connection_file = str(run.folder / f"{name}.json")
+                sockets = str(run.folder / f"k{name[-8:]}")  # ipc sockets are "<this>-<n>"
+                if os.name == "posix" and len(sockets) + 8 < _UNIX_SOCKET_PATH_MAX:
+                    # Unix sockets in the run's scratch folder instead of TCP on localhost: no port is
+                    # opened, and ipykernel does not warn "running over TCP without encryption" per kernel
+                    # (a scratch folder too deep for a socket path keeps TCP)
+                    self.transport = "ipc"
+                    self.ip = sockets
                 task.kernel = self
 
             async def start_kernel(self, **kwargs: Any) -> None:
@@ -374,6 +382,9 @@ def _write_html(
 def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
 
+
+#: The longest path of a Unix socket (sun_path holds 108 bytes on Linux, 104 on macOS, with the final NUL).
+_UNIX_SOCKET_PATH_MAX = 103
 
 #: How many times a kernel that died before answering its first request is replaced (it ran no cell:
 #: a busy machine or a slow start, not the notebook).
