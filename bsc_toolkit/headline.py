@@ -16,7 +16,7 @@ A notebook shows the headline at its top and fills it in as its sections compute
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ def headline_sentence(figures: list[HeadlineFigure]) -> str:
     moved = [f for f in figures if f.beyond_noise]
     within = [f for f in figures if f.beyond_noise is False]
     no_data = [f for f in figures if f.value is None]
-    no_previous = [f for f in figures if f.value is not None and f.change_ci is None]
+    no_previous = [f for f in figures if f.value is not None and _status_words(f) == "no previous period"]
     since = next((f.previous_label for f in moved + within if f.previous_label), None)
     when = f" since {since}" if since else " since the previous period"
     sentences = []
@@ -167,7 +167,10 @@ def headline_sentence(figures: list[HeadlineFigure]) -> str:
                 ("The rest" if len(within) > 2 else _join([f.label for f in within])) + " moved within noise."
             )
     elif within:
-        sentences.append("No headline figure changed by more than its noise" + when + ".")
+        compared = "The figure" if len(within) == 1 else "None of the figures" if len(within) > 2 else "Neither figure"
+        what = f" compared{when}" if len(within) > 1 else f" compared{when} ({within[0].label})"
+        verb = " did not change" if len(within) == 1 else " changed"
+        sentences.append(f"{compared}{what}{verb} by more than its noise.")
     elif no_previous:
         sentences.append("There is no previous period to compare the headline figures with.")
     if no_data:
@@ -246,11 +249,27 @@ def format_change(fig: HeadlineFigure) -> str:
     return text
 
 
+#: How "beyond noise" is decided, shown under every headline box that compares periods.
+NOISE_RULE = (
+    "Beyond noise: the 95% interval of the change excludes 0. The interval treats the two periods as "
+    "independent samples; many of the same customers answer and buy in both, which makes the true "
+    'interval narrower, so a change read "within noise" may still be real, while one read "beyond '
+    'noise" is not overstated.'
+)
+
+#: Kinds of the period KPIs (shares, scores, points, money per period): "no previous period" is news for them.
+_PERIOD_KINDS = ("percent", "score", "points")
+
+
 def _status_words(fig: HeadlineFigure) -> str:
     if fig.value is None:
         return ""
     if fig.previous is None:
-        return "no previous period"
+        # a period figure without an earlier period says so; a model figure (an effect, a value) has no
+        # previous period to speak of and gets no status line
+        if fig.previous_label is not None:  # a previous period exists but is not comparable (the note says why)
+            return f"not compared with {fig.previous_label}"
+        return "no previous period" if fig.kind in _PERIOD_KINDS else ""
     if fig.beyond_noise is None:
         # a count of measures or customers is exact: it has no sampling interval to miss
         return "" if fig.kind == "count" else "no interval for the change"
@@ -415,12 +434,14 @@ class Headline:
         )
         cards = "".join(_card_html(f) for f in self.figures)
         caveats = ""
+        if any(f.change_ci is not None for f in self.figures):
+            caveats += f'<div style="margin-top:0.6em;font-size:0.8em;color:#333">{escape_html(NOISE_RULE)}</div>'
         if self.caveats:
             items = "".join(f'<li style="margin:0.15em 0">{escape_html(c)}</li>' for c in self.caveats)
             caveats = (
                 '<div style="margin-top:0.7em;font-size:0.85em"><strong>Caveats:</strong>'
                 f'<ul style="margin:0.2em 0;padding-left:1.3em">{items}</ul></div>'
-            )
+            ) + caveats
         return (
             f'<div class="bsc-headline" style="{_BOX}">'
             f'<div style="font-size:1.3em;font-weight:700">{escape_html(self.title)}</div>{subtitle}'
@@ -796,6 +817,17 @@ def kpi_figures(data: Any, freq: str | None = None, period: str | pd.Period | No
         fig_rev = HeadlineFigure(
             "revenue per customer", None, "money", unit=currency, note=why_rev, key="revenue_per_customer"
         )
-    return KpiHeadline(
-        figures=[fig_nps, fig_mean, fig_top, fig_churn, fig_rev], period=chosen, previous_period=prev, notes=notes
-    )
+    figures = [fig_nps, fig_mean, fig_top, fig_churn, fig_rev]
+    if chosen is not None and prev is not None and _partial_period_note(data, chosen):
+        # a churn rate or revenue per customer of part of a period is not like for like with a whole
+        # period: no change and no noise verdict for them (means of answers are not biased by it)
+        figures = [
+            replace(
+                f, previous=None, change_ci=None, previous_label=prev_label,
+                note="; ".join(n for n in (f.note, f"{chosen} is partial: not compared with {prev_label}") if n),
+            )
+            if f.key in ("churn_rate", "revenue_per_customer") and f.value is not None and f.previous is not None
+            else f
+            for f in figures
+        ]  # fmt: skip
+    return KpiHeadline(figures=figures, period=chosen, previous_period=prev, notes=notes)

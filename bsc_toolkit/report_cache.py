@@ -72,7 +72,13 @@ ENVIRONMENT_PACKAGES = (
     "ipykernel",
     "nbconvert",
     "nbformat",
+    "nbclient",
     "papermill",
+    "mistune",
+    "jinja2",
+    "seaborn",
+    "lifelines",
+    "ipywidgets",
 )
 _CHUNK = 1 << 20
 

@@ -426,6 +426,8 @@ def what_if_sentence(figure: HeadlineFigure, what: str) -> str | None:
 def _short(v: float, size: float | None = None) -> str:
     """1,234,567 -> "1.2M", 12,345 -> "12k", 123.4 -> "123"; ``size`` (default ``|v|``) picks the scale."""
     a = abs(v) if size is None else size
+    if size is not None and v != 0 and (abs(v) < size / 100 or abs(v) < 0.05 * (1e9 if a >= 1e9 else 1e6)):
+        return _short(v)  # a bound far below the value's scale: its own scale, never "0.0M" for 12,000
     if a >= 1e9:
         return f"{v / 1e9:.1f}B"
     if a >= 1e6:
@@ -500,7 +502,7 @@ def estimates_frame(summaries: Mapping[str, pd.DataFrame] | pd.DataFrame) -> pd.
         out = pd.DataFrame(
             {
                 "model": model,
-                "parameter": s.iloc[:, 0].astype(str),
+                "parameter": s.iloc[:, 0].astype(str).str.replace("_", " "),  # "churn probability"
                 "estimate": s["coef"].astype(float),
                 "se": s["se"].astype(float),
                 "estimate_ci_lower": s["ci_lower"].astype(float),
@@ -565,15 +567,27 @@ def reference_frame(frame: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
 
     Parameters on different scales share the columns, so each value is written with ``digits``
     significant digits (``published_shown``, ``this_package_shown``, ``se_shown``) and the relative
-    difference in scientific notation (``rel_diff_shown``); pass the raw columns as ``hide=``.
+    difference as a percentage with two significant digits (``rel_diff_shown``: "-0.17%", "+0.0090%");
+    pass the raw columns as ``hide=``.
     """
     out = frame.copy()
     for col in ("published", "this_package", "se"):
         if col in out.columns:
             out[f"{col}_shown"] = [f"{v:,.{digits}g}" if np.isfinite(v) else "no data" for v in out[col].astype(float)]
     if "rel_diff" in out.columns:
-        out["rel_diff_shown"] = [f"{v:+.1e}" if np.isfinite(v) else "no data" for v in out["rel_diff"].astype(float)]
+        out["rel_diff_shown"] = [_percent_diff(v) for v in out["rel_diff"].astype(float)]
     return out
+
+
+def _percent_diff(v: float) -> str:
+    """A relative difference as a signed percentage with two significant digits ("-0.17%", "+0.0090%")."""
+    if not np.isfinite(v):
+        return "no data"
+    if v == 0:
+        return "0%"
+    pct = 100 * v
+    decimals = max(0, 1 - int(np.floor(np.log10(abs(pct)))))
+    return f"{pct:+.{decimals}f}%"
 
 
 def _fmt(v: float, unit: str, currency: str, signed: bool = False, size: float | None = None) -> str:
@@ -744,8 +758,10 @@ def headline_kpis(data: Any, contractual: bool) -> tuple[list[HeadlineFigure], l
         kpi = kpi_figures(data)
     except (ValueError, KeyError, TypeError) as exc:
         return [], [f"The period KPI figures could not be computed on these data: {exc}"]
-    notes = list(kpi.notes)  # the periods compared are on each KPI card ("vs 2025Q3")
-    return kpi_context(kpi.figures, contractual), notes
+    figures = kpi_context(kpi.figures, contractual)
+    # the periods compared are on each KPI card ("vs 2025Q3"); a note a card already carries is not repeated
+    notes = [n for n in kpi.notes if not any(f.note and n in f.note for f in figures)]
+    return figures, notes
 
 
 def _points(delta: float, covariate: str) -> str:

@@ -953,9 +953,18 @@ def _shortfalls(evaluation: pd.DataFrame) -> pd.Series:
     return shortfall[np.isfinite(shortfall)]
 
 
-def _worst(evaluation: pd.DataFrame) -> tuple[pd.Series, float, str] | None:
+def _ranked(evaluation: pd.DataFrame, unranked_units: Sequence[str]) -> pd.DataFrame:
+    """The measures whose unit names none of ``unranked_units`` (e.g. money targets in another currency)."""
+    if not unranked_units or "unit" not in evaluation:
+        return evaluation
+    units = evaluation["unit"].fillna("").astype(str)
+    keep = ~units.apply(lambda u: any(token in u for token in unranked_units))
+    return evaluation.loc[keep]
+
+
+def _worst(evaluation: pd.DataFrame, unranked_units: Sequence[str] = ()) -> tuple[pd.Series, float, str] | None:
     """(row, shortfall, "actual against a target of target unit") of the worst measure (see :func:`worst_measure`)."""
-    shortfall = _shortfalls(evaluation)
+    shortfall = _shortfalls(_ranked(evaluation, unranked_units))
     if shortfall.empty:
         return None
     severity = evaluation.loc[shortfall.index, "status"].map({"red": 2, "amber": 1, "green": 0})
@@ -967,7 +976,9 @@ def _worst(evaluation: pd.DataFrame) -> tuple[pd.Series, float, str] | None:
     return row, float(shortfall.loc[i]), text + (f" {unit}" if unit else "")
 
 
-def worst_measure(evaluation: pd.DataFrame, previous: pd.DataFrame | None = None) -> HeadlineFigure | None:
+def worst_measure(
+    evaluation: pd.DataFrame, previous: pd.DataFrame | None = None, unranked_units: Sequence[str] = ()
+) -> HeadlineFigure | None:
     """The measure furthest from its target, as a headline figure (None when no measure is scored).
 
     The worst status comes first (off target, then at risk), and within it the largest distance:
@@ -983,6 +994,10 @@ def worst_measure(evaluation: pd.DataFrame, previous: pd.DataFrame | None = None
     previous : pandas.DataFrame, optional
         The scorecard evaluated on the previous period with data (:func:`previous_evaluation`): the
         same measure's shortfall there is the figure's previous value.
+    unranked_units : sequence of str
+        Measures whose unit contains one of these (e.g. ``("USD",)`` when the scorecard's money targets
+        are in USD and the data in another currency) are not ranked: their distance to target means
+        nothing.
 
     Returns
     -------
@@ -993,7 +1008,7 @@ def worst_measure(evaluation: pd.DataFrame, previous: pd.DataFrame | None = None
     """
     from bsc_toolkit.scorecard.evaluate import status_label
 
-    found = _worst(evaluation)
+    found = _worst(evaluation, unranked_units)
     if found is None:
         return None
     row, gap, text = found
@@ -1006,6 +1021,8 @@ def worst_measure(evaluation: pd.DataFrame, previous: pd.DataFrame | None = None
     else:
         label = f"Smallest margin over target: {row['measure']}"
         note = f"{text} ({status}); every scored measure meets its target; margin as a share of the target"
+    if unranked_units:
+        note += f"; measures in {', '.join(unranked_units)} are not ranked (their targets are in another currency)"
     before = None
     if previous is not None and "measure_id" in previous and "measure_id" in row:
         earlier = _shortfalls(previous)
@@ -1030,6 +1047,7 @@ def scorecard_figures(
     kpi: Sequence[HeadlineFigure] = (),
     *,
     max_figures: int = 6,
+    unranked_units: Sequence[str] = (),
 ) -> list[HeadlineFigure]:
     """The scorecard's headline figures: status counts, the worst measure, then KPI figures.
 
@@ -1045,6 +1063,8 @@ def scorecard_figures(
         fill the remaining places, in order.
     max_figures : int
         At most this many figures (the four counts and the worst measure come first).
+    unranked_units : sequence of str
+        Units whose measures the worst-measure figure leaves out (see :func:`worst_measure`).
 
     Returns
     -------
@@ -1080,7 +1100,7 @@ def scorecard_figures(
                 key=f"measures_{word.replace(' ', '_')}",
             )
         )
-    worst = worst_measure(evaluation, previous)
+    worst = worst_measure(evaluation, previous, unranked_units)
     if worst is not None:
         figures.append(worst)
     room = max(0, max_figures - len(figures))

@@ -1161,13 +1161,16 @@ def what_if_figure(
 
 def money_words(value: float, currency: str) -> str:
     """``2.2M USD``, ``218,000 USD``, ``157 USD``: three significant digits."""
-    a = abs(value)
+    if not math.isfinite(value):
+        return f"no data {currency}".strip()
+    r = float(f"{value:.3g}")  # rounded first, so 999.7 is "1,000" and not "1e+03"
+    a = abs(r)
     if a >= 1e6:
-        text = f"{value / 1e6:,.3g}M"
-    elif a >= 1000:
-        text = f"{round(value, 2 - int(math.floor(math.log10(a)))):,.0f}"
+        text = f"{r / 1e6:,.{max(0, 2 - int(math.floor(math.log10(a / 1e6))))}f}M"
+    elif a > 0:
+        text = f"{r:,.{max(0, 2 - int(math.floor(math.log10(a))))}f}"
     else:
-        text = f"{value:,.3g}"
+        text = "0"
     return f"{text} {currency}".strip()
 
 

@@ -356,22 +356,46 @@ def _write_html(
     except Exception as exc:
         raise ReportError(f"notebook '{job.notebook}' ran but could not be converted to HTML: {exc}") from exc
     target = out / f"{job.name}.html"
+    # the tables are written to a staging folder first: a report whose tables cannot be written keeps
+    # its previous HTML and tables; then the HTML replaces the old one, then the tables folder is swapped in
     try:
-        _atomic_write_text(target, exported.html)
+        out.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{job.name}.tables-", dir=out))
     except OSError as exc:
         raise ReportError(
-            f"notebook '{job.notebook}' ran but its report could not be written: {_os_reason(exc, target)}"
+            f"notebook '{job.notebook}' ran but its report could not be written: {_os_reason(exc, out)}"
         ) from exc
     try:
-        (out / f"{job.name}.pdf").unlink(missing_ok=True)
-    except OSError:
-        pass
-    try:
-        tables = write_tables(out, job.name, exported, info)
-    except OSError as exc:
-        raise ReportError(
-            f"notebook '{job.notebook}' ran and its report was written, but its tables could not be: {_os_reason(exc)}"
-        ) from exc
+        try:
+            staged = write_tables(staging, job.name, exported, info)
+        except OSError as exc:
+            raise ReportError(
+                f"notebook '{job.notebook}' ran but its tables could not be written: {_os_reason(exc)}"
+            ) from exc
+        try:
+            _atomic_write_text(target, exported.html)
+        except OSError as exc:
+            raise ReportError(
+                f"notebook '{job.notebook}' ran but its report could not be written: {_os_reason(exc, target)}"
+            ) from exc
+        try:
+            (out / f"{job.name}.pdf").unlink(missing_ok=True)
+        except OSError:
+            pass
+        final = out / job.name
+        old = staging / ".previous"
+        try:
+            if final.exists():
+                os.replace(final, old)
+            os.replace(staging / job.name, final)
+        except OSError as exc:
+            raise ReportError(
+                f"notebook '{job.notebook}' ran and its report was written, but its tables could not be: "
+                f"{_os_reason(exc)}"
+            ) from exc
+        tables = [final / p.relative_to(staging / job.name) for p in staged]
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     try:
         (out / "_failed" / f"{job.name}.ipynb").unlink(missing_ok=True)
     except OSError:

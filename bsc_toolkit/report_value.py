@@ -566,6 +566,15 @@ _TOP_DRIVER_KEY = "top_driver"
 _CHAIN_CAVEAT = "satisfaction is measured before retention and spend, which removes reverse timing but not confounding"
 
 
+def _significant(value: float, digits: int) -> str:
+    """``value`` to ``digits`` significant digits in plain notation: 12,300 and 0.000446, never 1.23e+04."""
+    if not np.isfinite(value) or value == 0:
+        return f"{value:g}"
+    r = float(f"{value:.{digits}g}")
+    decimals = max(0, digits - 1 - int(np.floor(np.log10(abs(r)))))
+    return f"{r:,.{decimals}f}"
+
+
 def _money_word(outcome: str) -> str:
     return "revenue" if outcome == "revenue_usd" else "margin"
 
@@ -769,8 +778,8 @@ def chain_sentence(figures: Sequence[HeadlineFigure]) -> str:
     when the figure has one. The KPI figures' change follows
     (:func:`bsc_toolkit.headline.headline_sentence`).
     """
-    from bsc_toolkit.headline import headline_sentence
-    from bsc_toolkit.report_retention import ASSOCIATION, NO_CSAT, money_words
+    from bsc_toolkit.headline import format_figure, format_interval, headline_sentence
+    from bsc_toolkit.report_retention import ASSOCIATION, NO_CSAT
 
     by_key = {f.key: f for f in figures}
     retention, value = by_key.get(CHAIN_KEYS[0]), by_key.get(CHAIN_KEYS[2])
@@ -794,9 +803,10 @@ def chain_sentence(figures: Sequence[HeadlineFigure]) -> str:
             parts.append(f"One CSAT point more goes with {retention.value:+.2f}{interval} {unit} retained.")
     if value is not None:
         if value.value is not None:
-            unit = value.unit or ""
-            interval = f" [{money_words(value.ci[0], '')}, {money_words(value.ci[1], '')}]" if value.ci else ""
-            parts.append(f"It is worth {money_words(value.value, unit)}{interval} of follow-up revenue per customer.")
+            # the card's own figures, so the sentence and the card agree digit for digit
+            interval = f" {format_interval(value)}" if value.ci else ""
+            money = "margin" if "(margin" in value.label else "revenue"
+            parts.append(f"It is worth {format_figure(value)}{interval} of follow-up {money} per customer.")
         elif (value.note or "").startswith("not stated"):
             parts.append("There is no evidence of a link between satisfaction and money in these data.")
     if (value is not None and value.value is not None) or (
@@ -891,5 +901,5 @@ def significant_text(frame: pd.DataFrame, columns: Sequence[str] | None = None, 
     out = frame.copy()
     cols = list(columns) if columns is not None else list(frame.select_dtypes("number").columns)
     for col in cols:
-        out[col] = [f"{v:,.{digits}g}" if pd.notna(v) else None for v in frame[col].astype(float)]
+        out[col] = [_significant(v, digits) if pd.notna(v) else None for v in frame[col].astype(float)]
     return out

@@ -53,7 +53,9 @@ __all__ = [
 TABLE_MIMETYPE = "application/vnd.bsc.table+json"
 
 #: The kinds a column can be formatted as (``kinds=`` values).
-KINDS = ("count", "percent", "points", "money", "score", "estimate", "se", "p_value", "number", "text")
+KINDS = (
+    "count", "percent", "points", "money", "score", "estimate", "se", "p_value", "number", "text", "identifier"
+)  # fmt: skip
 
 NO_DATA = "no data"
 
@@ -230,6 +232,14 @@ def _numeric(values: pd.Series) -> pd.Series | None:
     return values.astype(float)
 
 
+#: Column names whose numbers are labels, not quantities: no thousands separator, whole floats as integers.
+_IDENTIFIER_NAMES = {"id", "year", "rank", "customer", "code", "zip", "zip_code", "postcode"}
+
+
+def _is_identifier(low: str) -> bool:
+    return low in _IDENTIFIER_NAMES or low.endswith(("_id", "_code", "_year")) or low.startswith("id_")
+
+
 def infer_kind(name: Any, values: pd.Series) -> str:
     """The kind of a column (see :data:`KINDS`) from its name and values.
 
@@ -246,6 +256,8 @@ def infer_kind(name: Any, values: pd.Series) -> str:
     str
     """
     low = str(name).lower()
+    if _is_identifier(low):
+        return "identifier"
     x = _numeric(values)
     if x is None:
         return "text"
@@ -337,7 +349,9 @@ def format_value(value: Any, kind: str = "number", *, se: float | None = None, d
         return f"{ts:%Y-%m-%d}" if ts == ts.normalize() else f"{ts:%Y-%m-%d %H:%M}"
     if isinstance(value, pd.Timedelta):
         return str(value)
-    if kind == "text" or not isinstance(value, (numbers.Real, np.number)):
+    if kind == "identifier" and isinstance(value, (numbers.Real, np.number)) and float(value) == int(value):
+        return str(int(value))  # an id or a year: "14646", "2010", never "14,646.0"
+    if kind in ("text", "identifier") or not isinstance(value, (numbers.Real, np.number)):
         return str(value)
     x = float(value)
     if math.isinf(x):
@@ -514,7 +528,7 @@ def table(
     numeric_cols = set()
     for c in shown:
         kind = col_kind[c]
-        is_num = kind not in ("text",)
+        is_num = kind not in ("text", "identifier")
         if is_num:
             numeric_cols.add(c)
         if c in labels:

@@ -218,7 +218,12 @@ def test_headline_sentence_names_what_moved_beyond_noise() -> None:
     assert "NPS improved" in text and "churn rate worsened" in text
     assert "CSAT mean" in text and "within noise" in text
     assert "revenue per customer" in text  # no data
-    assert "No headline figure" in headline_sentence(FIGS[2:3])
+    one = headline_sentence(FIGS[2:3])
+    assert one.startswith("The figure compared since 2025Q3 (CSAT mean) did not change by more than its noise")
+    assert headline_sentence(FIGS[:3]).count("beyond noise") == 1
+    model = HeadlineFigure("value of +1 CSAT point", 2.0e6, "money", (1.1e6, 2.9e6), unit="USD")
+    assert "no previous period" not in Headline("x").add(model)._repr_html_()  # a model figure has no periods
+    assert "no previous period" in Headline("x").add(HeadlineFigure("NPS", 3.0, "points"))._repr_html_()
 
 
 def test_headline_html_has_words_escapes_and_a_keyed_bundle() -> None:

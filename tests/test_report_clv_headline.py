@@ -251,7 +251,7 @@ def test_reference_frame_keeps_the_digits_of_each_parameter() -> None:
     frame["rel_diff"] = frame["this_package"] / frame["published"] - 1
     out = rch.reference_frame(frame)
     assert out["published_shown"].tolist() == ["0.243", "15.44"] and out["this_package_shown"].tolist()[0] == "0.2426"
-    assert out["rel_diff_shown"].tolist()[0] == "-1.7e-03"
+    assert out["rel_diff_shown"].tolist()[0] == "-0.17%"
 
 
 def test_estimates_table_says_not_tested_for_the_positive_parameters() -> None:
@@ -263,3 +263,9 @@ def test_estimates_table_says_not_tested_for_the_positive_parameters() -> None:
     assert shown.key == "clv_estimates" and shown.data["p_value"].iloc[1] == pytest.approx(1.7e-5)  # raw numbers kept
     assert shown.data["p_value_shown"].tolist() == ["not tested", "<0.001"]
     assert "not tested" in shown._repr_html_() and "no data" not in shown._repr_html_()
+
+
+def test_short_amounts_keep_small_bounds_readable() -> None:
+    assert rch._short(1.2e6, 2.4e6) == "1.2M"
+    assert rch._short(12_000, 2.4e6) == "12k"  # not "0.0M", which would read as an interval touching 0
+    assert rch._short(-30_000, 2.4e6) == "-30k"

@@ -680,6 +680,24 @@ def test_a_report_or_index_that_cannot_be_written_is_a_clear_error(tmp_path):
         build_index(out, [])
 
 
+def test_tables_that_cannot_be_written_leave_the_previous_report_and_tables(tmp_path, monkeypatch):
+    from bsc_toolkit import report_html
+
+    out = tmp_path / "out"
+    job = ReportJob(tmp_path / "a.ipynb", "a", "A")
+    _write_html(job, nbformat.v4.new_notebook(), out, hide_code=True)
+    before = (out / "a.html").read_bytes(), (out / "a" / "tables.json").read_bytes()
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report_html, "write_tables", full_disk)
+    with pytest.raises(ReportError, match=r"ran but its tables could not be written: No space left on device"):
+        _write_html(job, nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# new")]), out, True)
+    assert ((out / "a.html").read_bytes(), (out / "a" / "tables.json").read_bytes()) == before
+    assert sorted(p.name for p in out.iterdir()) == ["a", "a.html"]  # no staging folder left
+
+
 def test_run_reports_raises_index_error_with_the_results_and_restores_signal_handlers(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()

@@ -408,6 +408,9 @@ def test_worst_measure_ranks_the_status_before_the_distance():
     assert best.label == "Smallest margin over target: Revenue" and best.value == pytest.approx(0.01)
     assert best.better == "up" and "every scored measure meets its target" in best.note
     assert rk.worst_measure(evaluate_scorecard(_CARD, _KPIS.iloc[0:0])) is None  # nothing scored
+    # revenue's target is in EUR but (say) the data are in GBP: its distance to target is not ranked
+    other = rk.worst_measure(ev, unranked_units=("EUR",))
+    assert other.label == "Furthest from target: CSAT" and "measures in EUR are not ranked" in other.note
 
 
 def test_scorecard_sentence():

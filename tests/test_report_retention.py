@@ -440,3 +440,13 @@ def test_interactive_what_if_computes_what_the_static_one_shows(small_sim: Simul
     assert words.data == rr.what_if_markdown(static, data.currency, plan, data.scale("csat"))
     assert "segment smb" in words.data
     assert rr.what_if_widget(panel, data, plan, fixed) is None  # not in a kernel: nothing is shown
+
+
+def test_money_words_rounds_before_choosing_the_notation():
+    from bsc_toolkit.report_retention import money_words
+
+    assert money_words(999.7, "USD") == "1,000 USD"  # not "1e+03 USD"
+    assert money_words(999.6e6, "USD") == "1,000M USD"
+    assert money_words(2.19e6, "GBP") == "2.19M GBP"
+    assert money_words(217_760, "USD") == "218,000 USD"
+    assert money_words(0.446, "") == "0.446"

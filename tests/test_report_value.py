@@ -355,3 +355,11 @@ def test_significant_text_keeps_small_rows_readable():
     out = rv.significant_text(frame)
     assert out["truth"].tolist() == ["309", "0.446", None] and out["name"].tolist() == ["a", "b", "c"]
     assert frame["truth"].iloc[1] == 0.446  # the input is not changed
+
+
+def test_significant_text_never_uses_exponents():
+    from bsc_toolkit.report_value import _significant
+
+    assert _significant(12_345.6, 3) == "12,300"
+    assert _significant(0.000446, 3) == "0.000446"
+    assert _significant(-1.04, 3) == "-1.04"
