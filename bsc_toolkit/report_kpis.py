@@ -1108,7 +1108,7 @@ def scorecard_figures(
     return figures
 
 
-def scorecard_sentence(evaluation: pd.DataFrame) -> str:
+def scorecard_sentence(evaluation: pd.DataFrame, unranked_units: Sequence[str] = ()) -> str:
     """The scorecard in one plain sentence: the status counts and the measure furthest from target."""
     from bsc_toolkit.scorecard.evaluate import status_counts
 
@@ -1120,7 +1120,13 @@ def scorecard_sentence(evaluation: pd.DataFrame) -> str:
         f"Of {total} measures: {counts['on target']} on target, {counts['at risk']} at risk, "
         f"{counts['off target']} off target, {counts['no data']} without data."
     )
-    found = _worst(evaluation)
+    found = _worst(evaluation, unranked_units)
+    if found is None and unranked_units:
+        units = ", ".join(unranked_units)
+        return (
+            text
+            + f" No measure can be ranked by its distance to target: those in {units} have targets in another currency."
+        )
     if found is None:
         return text + " No measure can be scored against its target on these data."
     row, gap, what = found

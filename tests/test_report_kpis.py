@@ -411,6 +411,7 @@ def test_worst_measure_ranks_the_status_before_the_distance():
     # revenue's target is in EUR but (say) the data are in GBP: its distance to target is not ranked
     other = rk.worst_measure(ev, unranked_units=("EUR",))
     assert other.label == "Furthest from target: CSAT" and "measures in EUR are not ranked" in other.note
+    assert "Revenue" not in rk.scorecard_sentence(ev, unranked_units=("EUR",)).split("without data.")[1]
 
 
 def test_scorecard_sentence():
