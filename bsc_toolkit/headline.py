@@ -69,6 +69,10 @@ class HeadlineFigure:
         shown beside it. Plain text: escaped when rendered.
     key : str, optional
         Machine name for the CSV/JSON output (default: from the label).
+    periodic : bool
+        A figure of a period (a KPI such as NPS or churn rate), compared with the previous period
+        when there is one: without one its card says "no previous period". Model figures (an effect,
+        a value) are not periodic and get no such line.
     """
 
     label: str
@@ -82,6 +86,7 @@ class HeadlineFigure:
     better: Literal["up", "down"] | None = None
     note: str | None = None
     key: str | None = None
+    periodic: bool = False
 
     @property
     def change(self) -> float | None:
@@ -257,19 +262,14 @@ NOISE_RULE = (
     'noise" is not overstated.'
 )
 
-#: Kinds of the period KPIs (shares, scores, points, money per period): "no previous period" is news for them.
-_PERIOD_KINDS = ("percent", "score", "points")
-
 
 def _status_words(fig: HeadlineFigure) -> str:
     if fig.value is None:
         return ""
     if fig.previous is None:
-        # a period figure without an earlier period says so; a model figure (an effect, a value) has no
-        # previous period to speak of and gets no status line
         if fig.previous_label is not None:  # a previous period exists but is not comparable (the note says why)
             return f"not compared with {fig.previous_label}"
-        return "no previous period" if fig.kind in _PERIOD_KINDS else ""
+        return "no previous period" if fig.periodic else ""
     if fig.beyond_noise is None:
         # a count of measures or customers is exact: it has no sampling interval to miss
         return "" if fig.kind == "count" else "no interval for the change"
@@ -817,7 +817,7 @@ def kpi_figures(data: Any, freq: str | None = None, period: str | pd.Period | No
         fig_rev = HeadlineFigure(
             "revenue per customer", None, "money", unit=currency, note=why_rev, key="revenue_per_customer"
         )
-    figures = [fig_nps, fig_mean, fig_top, fig_churn, fig_rev]
+    figures = [replace(f, periodic=True) for f in (fig_nps, fig_mean, fig_top, fig_churn, fig_rev)]
     if chosen is not None and prev is not None and _partial_period_note(data, chosen):
         # a churn rate or revenue per customer of part of a period is not like for like with a whole
         # period: no change and no noise verdict for them (means of answers are not biased by it)

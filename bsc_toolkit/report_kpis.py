@@ -1036,6 +1036,7 @@ def worst_measure(
         previous=sign * before if before is not None else None,
         previous_label=str(previous["period"].iloc[0]) if before is not None else None,
         better="down" if missed else "up",
+        periodic=True,
         note=note,
         key="worst_measure_shortfall" if missed else "smallest_margin",
     )
@@ -1096,6 +1097,7 @@ def scorecard_figures(
                 previous=float(before[word]) if before is not None else None,
                 previous_label=before_label,
                 better=better[code],  # type: ignore[arg-type]
+                periodic=True,
                 note=note,
                 key=f"measures_{word.replace(' ', '_')}",
             )

@@ -223,11 +223,16 @@ def test_headline_sentence_names_what_moved_beyond_noise() -> None:
     assert headline_sentence(FIGS[:3]).count("beyond noise") == 1
     model = HeadlineFigure("value of +1 CSAT point", 2.0e6, "money", (1.1e6, 2.9e6), unit="USD")
     assert "no previous period" not in Headline("x").add(model)._repr_html_()  # a model figure has no periods
-    assert "no previous period" in Headline("x").add(HeadlineFigure("NPS", 3.0, "points"))._repr_html_()
+    share = HeadlineFigure("top driver of CSAT: quality", 0.35, "percent", (0.33, 0.36))
+    assert "no previous period" not in Headline("x").add(share)._repr_html_()  # a model share is not a KPI
+    periodic = HeadlineFigure("NPS", 3.0, "points", periodic=True)
+    assert "no previous period" in Headline("x").add(periodic)._repr_html_()
 
 
 def test_headline_html_has_words_escapes_and_a_keyed_bundle() -> None:
-    snap = HeadlineFigure("share who left by the snapshot", 0.2038, "percent", (0.196, 0.212), better="down")
+    snap = HeadlineFigure(
+        "share who left by the snapshot", 0.2038, "percent", (0.196, 0.212), better="down", periodic=True
+    )
     hl = Headline("KPIs <script>alert(1)</script>", subtitle="2025Q4 against 2025Q3").add(*FIGS, snap)
     hl.caveat("Orders after churn <i>left out</i>.")
     html = hl._repr_html_()
