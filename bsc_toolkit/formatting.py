@@ -24,6 +24,7 @@ __all__ = [
     "markdown_code",
     "diagnostics_markdown",
     "data_notes_markdown",
+    "group_diagnostics",
     "money_label",
     "money_names",
 ]
@@ -113,22 +114,60 @@ def diagnostics_markdown(*models: object, empty: str = "") -> str:
         One bullet per distinct diagnostic, severity first (``**Warning:** ...``), escaped; a
         diagnostic several labelled models share is listed once with all their labels.
     """
-    labelled: list[tuple[str | None, object]] = []
-    for model in models:
-        labelled.extend(model.items() if isinstance(model, dict) else [(None, model)])
-    # one bullet per distinct diagnostic; models that report the same one are named together
-    grouped: dict[tuple[str, str], list[str]] = {}
-    for label, model in labelled:
-        diagnostics = model if isinstance(model, list) else getattr(model, "diagnostics_", [])
-        for d in diagnostics:
-            labels = grouped.setdefault((d.severity, d.message), [])
-            if label and label not in labels:
-                labels.append(label)
     lines = []
-    for (severity, message), labels in grouped.items():
+    for severity, message, labels in group_diagnostics(*models):
         prefix = ", ".join(escape_markdown(label) for label in labels) + ": " if labels else ""
         lines.append(f"- **{severity.capitalize()}:** {prefix}{escape_markdown(message)}")
     return "\n".join(lines) if lines else empty
+
+
+def _problems(model: Any, status: bool) -> list[tuple[str, str]]:
+    """``(severity, message)`` of one model: its ``diagnostics_`` (or a list of them) and, with
+    ``status``, a CLV fitter's ``fit_status_`` when no diagnostic already says it."""
+    items = list(model) if isinstance(model, (list, tuple)) else list(getattr(model, "diagnostics_", None) or [])
+    out = [(str(getattr(d, "severity", "warning")), str(getattr(d, "message", d))) for d in items]
+    fit = getattr(model, "fit_status_", None) if status else None
+    if fit is not None:
+        converged, usable = getattr(fit, "converged", True), getattr(fit, "usable", True)
+        message = str(getattr(fit, "message", "") or "")
+        name = str(getattr(fit, "model", "") or "")
+        said = any(m and (m in message or message in m) for _, m in out) if message else False
+        if not usable and not said:
+            out.append(("error", message or f"{name}: the fit is not usable"))
+        elif (not converged or getattr(fit, "boundary", None)) and not said:
+            out.append(("warning", message or f"{name}: did not converge or ended at a boundary"))
+    return out
+
+
+def group_diagnostics(*models: Any, status: bool = False) -> list[tuple[str, str, list[str]]]:
+    """The distinct diagnostics of fitted models: ``(severity, message, labels)`` in order of appearance.
+
+    The one grouping of :func:`diagnostics_markdown` and :func:`bsc_toolkit.tables.diagnostics_html`.
+
+    Parameters
+    ----------
+    *models
+        Fitted models (a ``diagnostics_`` list), Diagnostic lists, or dicts ``{label: model}``.
+    status : bool
+        Also say a CLV fitter's ``fit_status_`` (not usable, not converged, at a boundary) when no
+        diagnostic already says it.
+
+    Returns
+    -------
+    list of (str, str, list of str)
+        One entry per distinct ``(severity, message)``; ``labels`` names the labelled models that
+        report it (a diagnostic several models share is listed once, with all their labels).
+    """
+    labelled: list[tuple[str | None, Any]] = []
+    for model in models:
+        labelled.extend(model.items() if isinstance(model, dict) else [(None, model)])
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for label, model in labelled:
+        for severity, message in _problems(model, status):
+            labels = grouped.setdefault((severity, message), [])
+            if label and str(label) not in labels:
+                labels.append(str(label))
+    return [(severity, message, labels) for (severity, message), labels in grouped.items()]
 
 
 def data_notes_markdown(data: Any) -> str:

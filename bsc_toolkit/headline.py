@@ -16,6 +16,7 @@ A notebook shows the headline at its top and fills it in as its sections compute
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -111,7 +112,7 @@ def change_interval(
     ci: tuple[float, float] | None,
     previous: float | None,
     previous_ci: tuple[float, float] | None,
-    z: float = 1.959963984540054,
+    z: float | None = None,
 ) -> tuple[float, float] | None:
     """Interval of ``value - previous`` from the two (independent, roughly normal) intervals.
 
@@ -120,6 +121,8 @@ def change_interval(
     """
     if value is None or previous is None or ci is None or previous_ci is None:
         return None
+    if z is None:
+        from bsc_toolkit.tables import Z95 as z
     numbers = [value, previous, *ci, *previous_ci]
     if not all(isinstance(x, (int, float)) and math.isfinite(x) for x in numbers):
         return None
@@ -187,41 +190,32 @@ def headline_sentence(figures: list[HeadlineFigure]) -> str:
 
 
 # ------------------------------------------------------------------ formatting of figures
-def _number(x: float, decimals: int) -> str:
-    text = f"{x:,.{decimals}f}"
-    return text[1:] if text.startswith("-") and float(text[1:].replace(",", "")) == 0 else text
+#: The kind of :func:`bsc_toolkit.tables.format_value` each figure kind is formatted as.
+_TABLE_KIND = {"percent": "percent", "count": "count", "money": "money", "score": "score", "points": "points"}
 
 
-def _decimals(fig: HeadlineFigure) -> int:
-    if fig.kind == "percent":
-        return 1
-    if fig.kind == "count":
-        return 0
-    if fig.kind == "points":
-        return 1
-    if fig.kind == "score":
-        return 2
+def _se(fig: HeadlineFigure) -> float | None:
+    """The standard error behind the figure's interval (half its width over z), None without one."""
+    from bsc_toolkit.tables import Z95
+
     ci = fig.ci
-    if ci is not None and all(isinstance(v, (int, float)) and math.isfinite(v) for v in ci) and ci[1] > ci[0]:
-        # digits that show two significant digits of the standard error (the interval's half-width / 1.96)
-        se = (ci[1] - ci[0]) / (2 * 1.959963984540054)
-        return int(min(max(1 - math.floor(math.log10(se)), 0), 2 if fig.kind == "money" else 6))
-    if fig.kind == "money":
-        ref = abs(fig.value) if fig.value is not None else 0.0
-        return 0 if ref >= 100 else 2
-    ref = abs(fig.value) if fig.value else 1.0
-    return int(min(max(2 - math.floor(math.log10(ref)), 0), 6)) if ref < 1000 else 0
+    if ci is None or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in ci) or ci[1] <= ci[0]:
+        return None
+    return (ci[1] - ci[0]) / (2 * Z95)
 
 
 def format_figure(fig: HeadlineFigure, value: float | None = None, *, unit: bool = True) -> str:
-    """The figure's value (or ``value``) as text by its kind: "31.2", "7.26 on 1-10", "5.8%", "760.94 GBP"."""
+    """The figure's value (or ``value``) as text by its kind: "31.2", "7.261 on 1-10", "5.8%", "760.94 GBP".
+
+    The digits are those of the report tables (:func:`bsc_toolkit.tables.format_value`): two
+    significant digits of the standard error behind the interval.
+    """
+    from bsc_toolkit.tables import format_value
+
     x = fig.value if value is None else value
     if x is None or not math.isfinite(x):
         return "no data"
-    d = _decimals(fig)
-    if fig.kind == "percent":
-        return f"{_number(100 * x, d)}%"
-    text = _number(x, d)
+    text = format_value(x, _TABLE_KIND.get(fig.kind, "number"), se=_se(fig))
     if unit and fig.unit:
         if fig.kind == "score":
             return f"{text} on {fig.unit}"
@@ -243,10 +237,13 @@ def format_change(fig: HeadlineFigure) -> str:
     change = fig.change
     if change is None:
         return ""
-    d = _decimals(fig)
-    if fig.kind == "percent":
-        return f"{100 * change:+.{d}f} percentage points"
-    text = f"{change:+,.{d}f}"
+    if fig.kind == "percent":  # a change of shares is in percentage points, with the share's one decimal
+        from bsc_toolkit.tables import format_value
+
+        text = format_value(100 * change, "points", decimals=1)
+        return f"{text if text.startswith('-') else '+' + text} percentage points"
+    text = format_figure(fig, change, unit=False)
+    text = text if text.startswith("-") else f"+{text}"
     if fig.kind == "points":
         return f"{text} points"
     if fig.kind == "money" and fig.unit:
@@ -373,12 +370,33 @@ class Headline:
     subtitle: str | None = None
     figures: list[HeadlineFigure] = field(default_factory=list)
     caveats: list[str] = field(default_factory=list)
-    sentence: str | None = None  # None: headline_sentence(figures)
+    sentence: str | None = None  # None: sentence_fn(figures)
+    sentence_fn: Callable[[list[HeadlineFigure]], str] | None = None  # None: headline_sentence
     _handle: Any = field(default=None, repr=False)
+
+    def _sentence(self) -> str:
+        """``sentence``, else ``sentence_fn(figures)`` (default :func:`headline_sentence`) at render time."""
+        if self.sentence:
+            return self.sentence
+        return (self.sentence_fn or headline_sentence)(self.figures)
 
     def add(self, *figures: HeadlineFigure) -> Headline:
         """Add figures (in order); returns self."""
         self.figures.extend(figures)
+        return self
+
+    def set(self, *figures: HeadlineFigure, replace: Sequence[str] = ()) -> Headline:
+        """Put ``figures`` in place of the figures with their keys (or with the keys in ``replace``).
+
+        The new figures take the position of the first figure they replace (appended when none):
+        a section fills in the placeholder ("no data") its figure had at the top. Returns self;
+        call :meth:`refresh` to update the box where it was shown.
+        """
+        keys = {f.key for f in figures if f.key is not None} | set(replace)
+        positions = [i for i, f in enumerate(self.figures) if f.key in keys]
+        kept = [f for f in self.figures if f.key not in keys]
+        at = min(positions[0], len(kept)) if positions else len(kept)
+        self.figures[:] = kept[:at] + list(figures) + kept[at:]
         return self
 
     def caveat(self, text: str) -> Headline:
@@ -409,7 +427,7 @@ class Headline:
 
     def __repr__(self) -> str:
         lines = [self.title + (f" ({self.subtitle})" if self.subtitle else "")]
-        lines.append(self.sentence or headline_sentence(self.figures))
+        lines.append(self._sentence())
         for f in self.figures:
             line = f"- {f.label}: {format_figure(f)}"
             if format_interval(f):
@@ -426,7 +444,7 @@ class Headline:
     def _repr_html_(self) -> str:
         from bsc_toolkit.formatting import escape_html
 
-        sentence = self.sentence or headline_sentence(self.figures)
+        sentence = self._sentence()
         subtitle = (
             f'<div style="color:#444;font-size:0.9em;margin-top:0.1em">{escape_html(self.subtitle)}</div>'
             if self.subtitle
@@ -513,9 +531,14 @@ def _figure(
     *,
     previous_label: str | None,
     missing: str,
+    keep_previous_label: bool = False,
     **kw: Any,
 ) -> HeadlineFigure:
-    """A figure from the current and previous rows of a metrics table (``column`` and its interval columns)."""
+    """A figure from the current and previous rows of a metrics table (``column`` and its interval columns).
+
+    ``keep_previous_label``: name the previous period even without a previous value (it exists but is
+    not compared: the figure reads "not compared with <previous>").
+    """
 
     def pick(row: dict[str, Any] | None) -> tuple[float | None, tuple[float, float] | None]:
         if row is None:
@@ -536,7 +559,7 @@ def _figure(
         value,
         ci=value_ci,
         previous=prev,
-        previous_label=previous_label if prev is not None else None,
+        previous_label=previous_label if prev is not None or keep_previous_label else None,
         change_ci=change_interval(value, value_ci, prev, prev_ci),
         note=note,
         **kw,
@@ -607,43 +630,13 @@ def _revenue_per_customer(
     return label, value, (value - half, value + half), note
 
 
-def _partial_period_note(data: Any, period: pd.Period) -> str | None:
-    """A sentence when the dated data end well before the end of ``period`` (its totals are partial)."""
-    import pandas as pd
-
-    dates = [
-        pd.to_datetime(frame[col])
-        for frame, col in ((data.surveys, "surveyed_at"), (data.transactions, "ordered_at"))
-        if col in frame.columns and len(frame)
-    ]
-    if not dates:
-        return None
-    last = pd.concat(dates).dropna().max()
-    if pd.isna(last):
-        return None
-    end = period.end_time.normalize()
-    if period.start_time <= last <= period.end_time and (end - last.normalize()).days > 7:
-        return f"the data end on {last:%Y-%m-%d}, before the end of {period}: totals cover part of the period"
-    return None
-
-
-def _covered_share(data: Any, period: pd.Period) -> float:
-    """The share of ``period`` before the last dated survey or order (1.0 when nothing is dated)."""
-    import pandas as pd
-
-    dates = [
-        frame[col]
-        for frame, col in ((data.surveys, "surveyed_at"), (data.transactions, "ordered_at"))
-        if col in frame.columns and len(frame)
-    ]
-    last = pd.to_datetime(pd.concat(dates)).max() if dates else pd.NaT
-    if pd.isna(last):
-        return 1.0
-    span = (period.end_time - period.start_time).total_seconds()
-    return float(min(max((last - period.start_time).total_seconds() / span, 0.0), 1.0))
-
-
-def kpi_figures(data: Any, freq: str | None = None, period: str | pd.Period | None = None) -> KpiHeadline:
+def kpi_figures(
+    data: Any,
+    freq: str | None = None,
+    period: str | pd.Period | None = None,
+    *,
+    kpis: pd.DataFrame | None = None,
+) -> KpiHeadline:
     """The standard KPI headline figures of the latest (or given) period against the previous period with data.
 
     Figures, each with its 95% interval, its value in the previous period with data, and the
@@ -667,58 +660,56 @@ def kpi_figures(data: Any, freq: str | None = None, period: str | pd.Period | No
     freq : str, optional
         Period frequency (default: the data set's declared one).
     period : str or Period, optional
-        Period to headline (default: the latest period with data, as in
-        :func:`bsc_toolkit.report_kpis.headline_table`, unless the data end in its first half: then the
-        latest complete period, with a note; a given period is used as it is, with a note when partial).
+        Period to headline (default: the latest period with data, unless the data end in its first
+        half: then the latest complete period, with a note; a given period is used as it is, with a
+        note when partial). The rule is :func:`bsc_toolkit.report_kpis.headline_periods`; a report
+        passes ``.period`` to :func:`bsc_toolkit.report_kpis.headline_table` so both show the same.
+    kpis : DataFrame, optional
+        The data's :func:`bsc_toolkit.metrics.kpi_summary` at ``freq`` (without ``by``), when the
+        report has already computed it; computed here when None.
+
+    A partly covered period (:func:`bsc_toolkit.report_kpis.partial_period_sentences`, headline or
+    previous period) is said in ``notes`` and beside the churn rate and revenue per customer, which are
+    then not compared with the previous period (their totals are not like for like; means of answers
+    are not biased by it).
 
     Returns
     -------
     KpiHeadline
     """
-    import pandas as pd
 
     from bsc_toolkit import metrics
-    from bsc_toolkit.report_kpis import periods_with_data, top_box_label
+    from bsc_toolkit import report_kpis as rk
 
     freq = freq or data.freq
     snapshot = data.description.snapshot_date if data.is_snapshot else None
     ratings = data.ratings
-    kpis = metrics.kpi_summary(
-        data.customers, data.surveys, data.transactions, freq=freq, ratings=ratings, drivers=[], snapshot=snapshot
-    )
+    if kpis is None:
+        kpis = metrics.kpi_summary(
+            data.customers, data.surveys, data.transactions, freq=freq, ratings=ratings, drivers=[], snapshot=snapshot
+        )
     kpi_notes: dict[str, str] = dict(kpis.attrs.get("notes", {}))
     basis = kpis.attrs.get("churn_basis", "per period")
-    with_data = periods_with_data(kpis)
-    if period is not None:
-        chosen = pd.Period(period, freq)
-        if not (kpis["period"] == chosen).any():
-            span = f"{kpis['period'].min()} to {kpis['period'].max()}" if len(kpis) else "none"
-            raise ValueError(f"period {chosen} is not in the KPI table (periods: {span})")
-    else:
-        chosen = with_data["period"].iloc[-1] if len(with_data) else None
-    skipped_partial = None
-    if period is None and chosen is not None and snapshot is None and len(with_data) > 1:
-        # the data end in the first half of the latest period: its churn and revenue are not like for
-        # like with a full period, so the headline is the latest complete period (and says so)
-        partial = _partial_period_note(data, chosen)
-        if partial and _covered_share(data, chosen) < 0.5:
-            skipped_partial = (chosen, partial)
-            chosen = with_data.loc[with_data["period"] < chosen, "period"].max()
-    earlier = with_data.loc[with_data["period"] < chosen, "period"] if chosen is not None else with_data["period"][:0]
-    prev = earlier.max() if len(earlier) and snapshot is None else None
+    span = rk.data_span(data.surveys, data.transactions)  # the dates, gathered once
+    chosen, prev, skipped, skipped_why = rk.headline_periods(kpis, period, span=span, snapshot=snapshot is not None)
     prev_label = str(prev) if prev is not None else None
+    partial = [] if snapshot is not None else rk.partial_period_sentences(span, [chosen, prev])
     notes: list[str] = []
     if chosen is None:
         notes.append("no period has a KPI value in this data set")
-    else:
-        if skipped_partial is not None:
-            notes.append(
-                f"{skipped_partial[0]} is left out of the headline ({skipped_partial[1]}): "
-                f"the figures are for {chosen}, the latest complete period"
-            )
-        partial = _partial_period_note(data, chosen)
-        if partial:
-            notes.append(partial)
+    if skipped is not None:
+        notes.append(
+            f"{skipped} is left out of the headline ({skipped_why}): the figures are for {chosen}, "
+            "the latest complete period"
+        )
+    notes.extend(partial)
+    # a churn rate or revenue per customer of part of a period is not like for like with a whole period:
+    # beside them the partial period is said, and they are not compared (previous_label kept)
+    totals_note = None
+    if partial:
+        totals_note = "; ".join(partial) + ": totals cover part of the period"
+        totals_note += f", not compared with {prev_label}" if prev is not None else ""
+    uncompared = bool(partial) and prev is not None
 
     def why(column: str, fallback: str) -> str:
         text = kpi_notes.get(column) or fallback
@@ -740,7 +731,7 @@ def kpi_figures(data: Any, freq: str | None = None, period: str | pd.Period | No
         fig_nps = HeadlineFigure("NPS", None, "points", note=why("nps", no_period), key="nps")
     # ---- CSAT
     scale = ratings.get("csat")
-    top_label = f"CSAT {top_box_label(scale)} share" if scale is not None else "CSAT top-box share"
+    top_label = rk.kpi_label("csat_top_box", currency=data.currency, ratings=ratings)
     if survey_dated and "csat" in surveys.columns and periods:
         table = metrics.csat_summary(surveys, freq=freq, scale=scale)
         current, before = _row(table, chosen), _row(table, prev)
@@ -781,10 +772,10 @@ def kpi_figures(data: Any, freq: str | None = None, period: str | pd.Period | No
                 )  # fmt: skip
             else:
                 fig_churn = _figure(
-                    "churn rate", _row(table, chosen), _row(table, prev), "churn_rate",
+                    "churn rate", _row(table, chosen), None if uncompared else _row(table, prev), "churn_rate",
                     ("churn_rate_ci_lower", "churn_rate_ci_upper"), previous_label=prev_label,
                     missing=why("churn_rate", f"no customers at the start of {chosen}"), kind="percent",
-                    better="down", key="churn_rate", note=_partial_period_note(data, chosen),
+                    better="down", key="churn_rate", note=totals_note, keep_previous_label=uncompared,
                 )  # fmt: skip
     if fig_churn is None:
         fig_churn = HeadlineFigure(
@@ -799,18 +790,17 @@ def kpi_figures(data: Any, freq: str | None = None, period: str | pd.Period | No
             fig_rev = HeadlineFigure(label, None, "money", unit=currency, note=note, key="revenue_per_customer")
         else:
             prev_value = prev_ci = None
-            if prev is not None:
+            if prev is not None and not uncompared:
                 prev_label2, prev_value, prev_ci, _ = _revenue_per_customer(
                     data.customers, data.transactions, kpis, prev
                 )
                 if prev_label2 != label:
                     prev_value = prev_ci = None
-            partial = _partial_period_note(data, chosen)
             fig_rev = HeadlineFigure(
                 label, value, "money", ci=ci, unit=currency, previous=prev_value,
-                previous_label=prev_label if prev_value is not None else None,
+                previous_label=prev_label if prev_value is not None or uncompared else None,
                 change_ci=change_interval(value, ci, prev_value, prev_ci), better="up",
-                note="; ".join(n for n in (note, partial) if n) or None, key="revenue_per_customer",
+                note="; ".join(n for n in (note, totals_note) if n) or None, key="revenue_per_customer",
             )  # fmt: skip
     if fig_rev is None:
         why_rev = "no transactions in this data set" if not data.has("transactions") else no_period
@@ -818,16 +808,4 @@ def kpi_figures(data: Any, freq: str | None = None, period: str | pd.Period | No
             "revenue per customer", None, "money", unit=currency, note=why_rev, key="revenue_per_customer"
         )
     figures = [replace(f, periodic=True) for f in (fig_nps, fig_mean, fig_top, fig_churn, fig_rev)]
-    if chosen is not None and prev is not None and _partial_period_note(data, chosen):
-        # a churn rate or revenue per customer of part of a period is not like for like with a whole
-        # period: no change and no noise verdict for them (means of answers are not biased by it)
-        figures = [
-            replace(
-                f, previous=None, change_ci=None, previous_label=prev_label,
-                note="; ".join(n for n in (f.note, f"{chosen} is partial: not compared with {prev_label}") if n),
-            )
-            if f.key in ("churn_rate", "revenue_per_customer") and f.value is not None and f.previous is not None
-            else f
-            for f in figures
-        ]  # fmt: skip
     return KpiHeadline(figures=figures, period=chosen, previous_period=prev, notes=notes)

@@ -3,10 +3,13 @@
 The reports (``notebooks/customer_kpis.ipynb``, ``notebooks/scorecard.ipynb``) stay thin; what
 they need beyond the metrics and the scorecard lives here, as pure functions:
 
-- display names of KPIs on the data's own scales and currency (:func:`kpi_label`,
-  :func:`bsc_toolkit.formatting.money_names`), never "USD" hard-coded and never a rescaled rating;
+- display names of KPIs on the data's own scales and currency (:func:`kpi_label`), never "USD"
+  hard-coded and never a rescaled rating;
+- the periods a report headlines and compares, one rule for the headline box, the headline table and
+  the scorecard (:func:`headline_periods`, :func:`previous_period`, :func:`periods_with_data`), and the
+  periods the data cover only in part (:func:`partial_period_sentences`, :func:`partial_periods_markdown`);
 - the headline table of one period, with "no data" and the reason where a KPI has none
-  (:func:`headline_table`), and the periods that have data at all (:func:`periods_with_data`);
+  (:func:`headline_table`);
 - the segment breakdown that falls back to totals when the data have no such column
   (:func:`segment_breakdown`);
 - profitability in words: revenue per customer when there is no cost (never called profit),
@@ -35,7 +38,7 @@ import pandas as pd
 
 from bsc_toolkit.capabilities import REQUIREMENTS
 from bsc_toolkit.contracts import RatingScale
-from bsc_toolkit.formatting import escape_markdown, markdown_code, money_label, money_names
+from bsc_toolkit.formatting import escape_markdown, markdown_code, money_label
 from bsc_toolkit.headline import HeadlineFigure
 from bsc_toolkit.models._base import IMPRECISE_SE_RATIO
 
@@ -46,19 +49,24 @@ __all__ = [
     "CHAIN_LINK_NEEDS",
     "DRIVER_LINK_NEEDS",
     "LINK_NEEDS",
+    "HeadlinePeriods",
     "LinkEstimates",
+    "data_span",
     "driver_means",
     "fill_kpi_headline",
+    "headline_periods",
     "headline_table",
     "kpi_headline_subtitle",
     "kpi_label",
     "link_estimates",
     "link_evidence_markdown",
     "no_data_markdown",
+    "partial_period_sentences",
     "partial_periods_markdown",
     "periods_with_data",
     "plot_by_group",
     "previous_evaluation",
+    "previous_period",
     "profitability_by_segment",
     "profitability_markdown",
     "refunds_markdown",
@@ -181,6 +189,132 @@ def periods_with_data(kpis: pd.DataFrame) -> pd.DataFrame:
     return kpis.loc[kpis[cols].notna().any(axis=1)].reset_index(drop=True)
 
 
+def previous_period(kpis: pd.DataFrame, period: pd.Period | str | None) -> pd.Period | None:
+    """The latest period with data (:func:`periods_with_data`) before ``period``, or None.
+
+    The one rule every report compares with: the headline box, the headline table and the scorecard's
+    previous evaluation.
+    """
+    if period is None or period == "" or kpis.empty or "period" not in kpis.columns:
+        return None
+    values = periods_with_data(kpis)["period"]
+    current = pd.Period(period, values.dtype.freq) if isinstance(values.dtype, pd.PeriodDtype) else period
+    earlier = values[values < current]
+    return earlier.max() if len(earlier) else None
+
+
+def data_span(surveys: pd.DataFrame, transactions: pd.DataFrame) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """First and last date of the dated tables (``surveyed_at``, ``ordered_at``), or None when nothing is dated."""
+    dates = [
+        pd.to_datetime(frame[col])
+        for frame, col in ((surveys, "surveyed_at"), (transactions, "ordered_at"))
+        if col in frame.columns and len(frame)
+    ]
+    dated = pd.concat(dates).dropna() if dates else pd.Series(dtype="datetime64[ns]")
+    return (dated.min(), dated.max()) if len(dated) else None
+
+
+def partial_period_sentences(
+    span: tuple[pd.Timestamp, pd.Timestamp] | None,
+    periods: Sequence[pd.Period | None],
+    freq: str | None = None,
+    *,
+    min_gap_days: int = 7,
+) -> list[str]:
+    """The periods only partly covered by the data, in words (the rule of :func:`partial_periods_markdown`).
+
+    Parameters
+    ----------
+    span : (Timestamp, Timestamp) or None
+        First and last date of the data (:func:`data_span`); None: nothing is dated, nothing is partial.
+    periods : sequence of Period or None
+        The periods shown side by side (None entries are skipped, repeats said once).
+    freq : str, optional
+        Period frequency of entries given as text.
+    min_gap_days : int
+        Data ending (starting) more than this many days before the end (after the start) of a
+        period make it partial.
+
+    Returns
+    -------
+    list of str
+        E.g. ``["the data end on 2025-10-21, before the end of 2025Q4"]``; empty when all are whole.
+    """
+    if span is None:
+        return []
+    first, last = span[0].normalize(), span[1].normalize()
+    sentences = []
+    for p in dict.fromkeys(p for p in periods if p is not None):
+        p = pd.Period(p, freq) if freq is not None else pd.Period(p)
+        start, end = p.start_time.normalize(), p.end_time.normalize()
+        if start <= last <= end and (end - last).days > min_gap_days:
+            sentences.append(f"the data end on {last:%Y-%m-%d}, before the end of {p}")
+        if start <= first <= end and (first - start).days > min_gap_days:
+            sentences.append(f"the data start on {first:%Y-%m-%d}, after the start of {p}")
+    return sentences
+
+
+class HeadlinePeriods(NamedTuple):
+    """The periods a KPI headline compares (:func:`headline_periods`)."""
+
+    period: pd.Period | None  #: the period headlined (None: no period has data)
+    previous: pd.Period | None  #: the previous period with data (None: none, or snapshot data)
+    skipped: pd.Period | None  #: the latest period, left out because the data end in its first half
+    skipped_why: str | None  #: why, in words ("the data end on ..., before the end of ...")
+
+
+def headline_periods(
+    kpis: pd.DataFrame,
+    period: str | pd.Period | None = None,
+    *,
+    span: tuple[pd.Timestamp, pd.Timestamp] | None = None,
+    snapshot: bool = False,
+) -> HeadlinePeriods:
+    """The period a KPI headline shows and the one it compares with: the one rule of every KPI report.
+
+    Parameters
+    ----------
+    kpis : pandas.DataFrame
+        Output of :func:`bsc_toolkit.metrics.kpi_summary` without ``by``.
+    period : str or Period, optional
+        The period asked for: used as it is. Default: the latest period with data
+        (:func:`periods_with_data`), unless the data (``span``) end in its first half: its churn and
+        revenue are then not like for like with a full period, and the latest complete period is
+        headlined instead (``skipped`` says which was left out, ``skipped_why`` why).
+    span : (Timestamp, Timestamp), optional
+        First and last date of the data (:func:`data_span`); without it no period is skipped.
+    snapshot : bool
+        Snapshot data: one period, nothing to compare with.
+
+    Returns
+    -------
+    HeadlinePeriods
+
+    Raises
+    ------
+    ValueError
+        When ``period`` is not in the KPI table.
+    """
+    with_data = periods_with_data(kpis)
+    skipped = skipped_why = None
+    if period is not None:
+        values = kpis["period"]
+        chosen = pd.Period(period, values.dtype.freq) if isinstance(values.dtype, pd.PeriodDtype) else period
+        if not (values == chosen).any():
+            span_text = f"{values.min()} to {values.max()}" if len(kpis) else "none"
+            raise ValueError(f"period {chosen} is not in the KPI table (periods: {span_text})")
+    else:
+        chosen = with_data["period"].iloc[-1] if len(with_data) else None
+        if chosen is not None and span is not None and not snapshot and len(with_data) > 1:
+            start, end, last = chosen.start_time, chosen.end_time, span[1]
+            ends = [t for t in partial_period_sentences(span, [chosen]) if t.startswith("the data end")]
+            if ends and (last - start).total_seconds() < 0.5 * (end - start).total_seconds():
+                skipped, skipped_why = chosen, ends[0]
+                chosen = previous_period(kpis, chosen)
+    previous = None if snapshot else previous_period(kpis, chosen)
+    return HeadlinePeriods(chosen, previous, skipped, skipped_why)
+
+
 def _format(value: float, column: str, change: bool = False) -> str:
     if value is None or not np.isfinite(value):
         return "no data"
@@ -216,7 +350,9 @@ def headline_table(
         say why a KPI is empty or how to read it).
     period : str or Period, optional
         Period to headline; default the latest period with data (see :func:`periods_with_data`).
-        A single period (snapshot data) is fine: there is then no previous period.
+        A single period (snapshot data) is fine: there is then no previous period. A report with a
+        headline box passes the box's period (``kpi_figures(...).period``, :func:`headline_periods`)
+        so that box and table show the same periods.
     currency, ratings, driver_labels
         As in :func:`kpi_label`.
     raw : bool
@@ -236,18 +372,9 @@ def headline_table(
     notes: dict[str, str] = dict(kpis.attrs.get("notes", {}))
     basis = kpis.attrs.get("churn_basis", "per period")
     with_data = periods_with_data(kpis)
-    if period is not None:
-        freq = kpis["period"].dtype.freq if isinstance(kpis["period"].dtype, pd.PeriodDtype) else None
-        chosen = pd.Period(period, freq) if freq is not None else period
-        if not (kpis["period"] == chosen).any():
-            span = f"{kpis['period'].min()} to {kpis['period'].max()}" if len(kpis) else "none"
-            raise ValueError(f"period {chosen} is not in the KPI table (periods: {span})")
-        # a period with data is compared with the previous period with data
-        table = with_data if (with_data["period"] == chosen).any() else kpis
-    else:
-        chosen = with_data["period"].iloc[-1] if len(with_data) else None
-        table = with_data
-    # the comparison is with the previous period that has data
+    chosen = headline_periods(kpis, period).period
+    # a period with data is compared with the previous period with data (:func:`previous_period`)
+    table = with_data if chosen is None or (with_data["period"] == chosen).any() else kpis
     compared = compare_periods(table, chosen) if chosen is not None else compare_periods(kpis.iloc[0:0])
     rows = []
     for r in compared.itertuples(index=False):
@@ -305,19 +432,7 @@ def partial_periods_markdown(
     str
         A Markdown sentence, or "" when every period is fully covered (or nothing is dated).
     """
-    dates = [frame[col] for frame, col in ((surveys, "surveyed_at"), (transactions, "ordered_at")) if col in frame]
-    dated = pd.to_datetime(pd.concat(dates)).dropna() if dates else pd.Series(dtype="datetime64[ns]")
-    if dated.empty:
-        return ""
-    first, last = dated.min().normalize(), dated.max().normalize()
-    sentences = []
-    for p in dict.fromkeys(p for p in periods if p is not None):
-        p = pd.Period(p, freq)
-        start, end = p.start_time.normalize(), p.end_time.normalize()
-        if start <= last <= end and (end - last).days > min_gap_days:
-            sentences.append(f"the data end on {last:%Y-%m-%d}, before the end of {p}")
-        if start <= first <= end and (first - start).days > min_gap_days:
-            sentences.append(f"the data start on {first:%Y-%m-%d}, after the start of {p}")
+    sentences = partial_period_sentences(data_span(surveys, transactions), periods, freq, min_gap_days=min_gap_days)
     if not sentences:
         return ""
     text = "; ".join(sentences)
@@ -360,8 +475,8 @@ def segment_breakdown(customers: pd.DataFrame, segment_col: str | None) -> tuple
 
 
 # ------------------------------------------------------------------ profitability
-def profitability_by_segment(prof: pd.DataFrame, by: str | None, currency: str) -> pd.DataFrame:
-    """Customers, revenue and (with cost data) profit per segment, amounts labelled with the currency.
+def profitability_by_segment(prof: pd.DataFrame, by: str | None) -> pd.DataFrame:
+    """Customers, revenue and (with cost data) profit per segment.
 
     Parameters
     ----------
@@ -369,16 +484,15 @@ def profitability_by_segment(prof: pd.DataFrame, by: str | None, currency: str) 
         Output of :func:`bsc_toolkit.metrics.customer_profitability` (revenue net of refunds).
     by : str or None
         Segment column of ``prof``; None gives one row, "all customers".
-    currency : str
-        Labels the amount columns.
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by segment: ``customers``, ``revenue (CUR)``, ``revenue per customer (CUR)`` and,
-        only when profit is known, ``profit (CUR)``, ``profit per customer (CUR)`` and
-        ``unprofitable share``. Without cost data there is no profit column at all (revenue is
-        not profit).
+        Indexed by segment: ``customers``, ``revenue_usd``, ``revenue_per_customer_usd`` and, only
+        when profit is known, ``profit_usd``, ``profit_per_customer_usd`` and ``unprofitable share``.
+        Without cost data there is no profit column at all (revenue is not profit). The amounts keep
+        their ``_usd`` names: :func:`bsc_toolkit.tables.table` (``currency=``) formats them as money
+        and names the data set's currency in their labels.
     """
     frame = prof.assign(_all="all customers")
     key = by if by is not None else "_all"
@@ -394,7 +508,7 @@ def profitability_by_segment(prof: pd.DataFrame, by: str | None, currency: str) 
             frame.loc[known].groupby(key, observed=True)["profit_usd"].apply(lambda s: (s < 0).mean())
         )
     out.index.name = by if by is not None else ""
-    return out.rename(columns=money_names(out.columns, currency))
+    return out
 
 
 def refunds_markdown(transactions: pd.DataFrame, prof: pd.DataFrame, currency: str) -> str:
@@ -932,25 +1046,10 @@ def previous_evaluation(
     """
     from bsc_toolkit.scorecard import evaluate_scorecard
 
-    if period is None or period == "" or kpis.empty or "period" not in kpis.columns:
+    previous = previous_period(kpis, period)
+    if previous is None:
         return None
-    with_data = periods_with_data(kpis)
-    if with_data.empty:
-        return None
-    values = with_data["period"]
-    current = pd.Period(period, values.dtype.freq) if isinstance(values.dtype, pd.PeriodDtype) else period
-    earlier = values[values < current]
-    if earlier.empty:
-        return None
-    return evaluate_scorecard(spec, with_data, period=earlier.max(), n_trend=1, ratings=ratings)
-
-
-def _shortfalls(evaluation: pd.DataFrame) -> pd.Series:
-    """Shortfall against target as a share of |target| (positive: on the bad side), scored measures only."""
-    scored = evaluation.loc[evaluation["status"].isin(["green", "amber", "red"])]
-    pct = pd.to_numeric(scored.get("variance_pct"), errors="coerce").astype(float)
-    shortfall = pct.where(scored["direction"] == "lower", -pct)
-    return shortfall[np.isfinite(shortfall)]
+    return evaluate_scorecard(spec, periods_with_data(kpis), period=previous, n_trend=1, ratings=ratings)
 
 
 def _ranked(evaluation: pd.DataFrame, unranked_units: Sequence[str]) -> pd.DataFrame:
@@ -964,7 +1063,9 @@ def _ranked(evaluation: pd.DataFrame, unranked_units: Sequence[str]) -> pd.DataF
 
 def _worst(evaluation: pd.DataFrame, unranked_units: Sequence[str] = ()) -> tuple[pd.Series, float, str] | None:
     """(row, shortfall, "actual against a target of target unit") of the worst measure (see :func:`worst_measure`)."""
-    shortfall = _shortfalls(_ranked(evaluation, unranked_units))
+    from bsc_toolkit.scorecard.evaluate import shortfalls
+
+    shortfall = shortfalls(_ranked(evaluation, unranked_units))
     if shortfall.empty:
         return None
     severity = evaluation.loc[shortfall.index, "status"].map({"red": 2, "amber": 1, "green": 0})
@@ -1025,7 +1126,9 @@ def worst_measure(
         note += f"; measures in {', '.join(unranked_units)} are not ranked (their targets are in another currency)"
     before = None
     if previous is not None and "measure_id" in previous and "measure_id" in row:
-        earlier = _shortfalls(previous)
+        from bsc_toolkit.scorecard.evaluate import shortfalls
+
+        earlier = shortfalls(previous)
         same = previous.loc[earlier.index, "measure_id"] == row["measure_id"]
         before = float(earlier[same].iloc[0]) if same.any() else None
     sign = 1.0 if missed else -1.0  # a shortfall, or a margin over the target

@@ -33,17 +33,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bsc_toolkit.formatting import escape_html, money_label
+from bsc_toolkit.formatting import escape_html, group_diagnostics
 
 __all__ = [
     "KINDS",
     "TABLE_CSS",
     "TABLE_MIMETYPE",
+    "Z95",
     "Table",
     "column_label",
     "diagnostics_html",
+    "estimates_frame",
     "format_value",
     "infer_kind",
+    "significant",
     "table",
     "with_diagnostics",
 ]
@@ -58,6 +61,10 @@ KINDS = (
 )  # fmt: skip
 
 NO_DATA = "no data"
+
+#: Two-sided 95% standard-normal critical value (``models._base.z_critical(0.05)``): an interval's
+#: half-width over it is the standard error behind the interval.
+Z95 = 1.959963984540054
 
 #: Inline style of every table (numbers right aligned in tabular figures, zebra rows, system fonts only).
 TABLE_CSS = (
@@ -190,8 +197,7 @@ def column_label(column: Any, currency: str | None = None) -> str:
     """Readable label of a column name: ``"n_customers_start"`` -> ``"customers at start"``.
 
     Known package columns have fixed labels; amount columns (``*_usd``) name the currency
-    (:func:`bsc_toolkit.formatting.money_label`; without a currency the ``_usd`` is dropped, never
-    shown as USD); other snake_case names become words with known acronyms (CSAT, NPS, CLV, CI,
+    ("revenue per customer (GBP)"; without a currency the ``_usd`` is dropped, never shown as USD); other snake_case names become words with known acronyms (CSAT, NPS, CLV, CI,
     RFM, ID, DERL) in capitals. Plain text: escape it for HTML.
     """
     if isinstance(column, tuple):
@@ -200,11 +206,8 @@ def column_label(column: Any, currency: str | None = None) -> str:
     if name in _KNOWN_LABELS:
         return _KNOWN_LABELS[name]
     if name.endswith("_usd"):
-        if currency:
-            base = money_label(name, currency)
-            words, unit = base.rsplit(" (", 1)
-            return f"{_words(words)} ({unit}"
-        return _words(name.removesuffix("_usd"))
+        words = _words(name.removesuffix("_usd"))
+        return f"{words} ({currency})" if currency else words
     return _words(name)
 
 
@@ -316,6 +319,33 @@ def _num(value: float, decimals: int) -> str:
     return text
 
 
+def significant(value: Any, digits: int = 3) -> str:
+    """``value`` rounded to ``digits`` significant digits, in plain notation with thousands separators.
+
+    ``12345.6`` with 3 digits is "12,300" (never "1.23e+04"), ``0.0012345`` is "0.00123"; a missing
+    value is "no data", an infinite one "∞".
+
+    Parameters
+    ----------
+    value : float
+    digits : int
+        Significant digits (at least 1).
+
+    Returns
+    -------
+    str
+    """
+    if _missing(value):
+        return NO_DATA
+    x = float(value)
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    digits = max(int(digits), 1)
+    if x != 0:
+        x = round(x, digits - 1 - math.floor(math.log10(abs(x))))  # 12345.6 -> 12300.0
+    return _num(x, _sig_decimals(x, digits))
+
+
 def format_value(value: Any, kind: str = "number", *, se: float | None = None, decimals: int | None = None) -> str:
     """One value as text for a report (see :func:`table` for the rules of each kind).
 
@@ -381,8 +411,13 @@ def format_value(value: Any, kind: str = "number", *, se: float | None = None, d
 
 
 # ------------------------------------------------------------------ the table
-def _pairs(columns: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """``{base: (lower, upper)}`` for the interval pairs among ``columns``."""
+def _pairs(columns: Sequence[str], numeric: set[str] | None = None) -> dict[str, tuple[str, str]]:
+    """``{base: (lower, upper)}`` for the interval pairs among ``columns``.
+
+    A bare pair (``ci_lower``/``ci_upper``...) attaches to the first estimate-named column that is
+    numeric (``numeric``: the numeric columns; None: all are), never to a text column such as the
+    ``effect`` names of a summary's index.
+    """
     present = set(columns)
     pairs: dict[str, tuple[str, str]] = {}
     used: set[str] = set()
@@ -395,7 +430,14 @@ def _pairs(columns: Sequence[str]) -> dict[str, tuple[str, str]]:
                 break
     for lo, hi in _GENERIC_PAIRS:
         if lo in present and hi in present and lo not in used:
-            base = next((c for c in columns if str(c).lower() in _ESTIMATE_NAMES and c not in pairs), None)
+            base = next(
+                (
+                    c
+                    for c in columns
+                    if str(c).lower() in _ESTIMATE_NAMES and c not in pairs and (numeric is None or c in numeric)
+                ),
+                None,
+            )
             if base is not None:
                 pairs[base] = (lo, hi)
                 used.update((lo, hi))
@@ -500,7 +542,7 @@ def table(
     kinds = dict(kinds or {})
     labels = dict(labels or {})
     columns = list(frame.columns)
-    pairs = _pairs(columns) if intervals else {}
+    pairs = _pairs(columns, {c for c in columns if _numeric(frame[c]) is not None}) if intervals else {}
     merged = {c for pair in pairs.values() for c in pair}
     shown = [c for c in columns if c not in merged and c not in set(hide)]
     col_kind = {c: kinds.get(c) or infer_kind(c, frame[c]) for c in columns}
@@ -558,7 +600,7 @@ def table(
                 lo, hi = row[pairs[c][0]], row[pairs[c][1]]
                 if se is None and not (_missing(lo) or _missing(hi)):
                     try:
-                        se = (float(hi) - float(lo)) / (2 * 1.959963984540054)
+                        se = (float(hi) - float(lo)) / (2 * Z95)
                     except (TypeError, ValueError):
                         se = None
                 if kind in ("percent", "count"):
@@ -596,31 +638,59 @@ def table(
     return Table(raw, html, key=key, caption=caption)
 
 
+def estimates_frame(
+    summaries: Any,
+    label: str = "parameter",
+    extra: Sequence[str] = (),
+) -> pd.DataFrame:
+    """A model summary (or several) as a tidy estimates table for :func:`table`.
+
+    Parameters
+    ----------
+    summaries : DataFrame, fitted model or mapping
+        A summary (``coef, se, ci_lower, ci_upper[, p_value, ...]``, index the parameter names), a
+        fitted model with a ``summary``, or ``{model name: summary or model}`` (adds a ``model``
+        column, in the mapping's order).
+    label : str
+        Name of the column holding the summary's index (the parameter names, as text).
+    extra : sequence of str
+        Further summary columns to keep after the standard ones (those a summary lacks are NaN).
+
+    Returns
+    -------
+    DataFrame
+        ``[model,] <label>, estimate, se, estimate_ci_lower, estimate_ci_upper[, p_value], *extra``
+        with a positional index; ``p_value`` only when some summary has one (NaN where a parameter
+        has none). :func:`table` shows ``estimate [low, high]`` with the digits the SE supports.
+    """
+    named = isinstance(summaries, Mapping)
+    items = list(summaries.items()) if named else [(None, summaries)]
+    frames = []
+    with_p = False
+    for model, summary in items:
+        s = summary if isinstance(summary, pd.DataFrame) else summary.summary
+        out = pd.DataFrame({label: [str(i) for i in s.index]})
+        if named:
+            out.insert(0, "model", model)
+        for source, target in (("coef", "estimate"), ("se", "se"), ("ci_lower", "estimate_ci_lower"),
+                               ("ci_upper", "estimate_ci_upper"), ("p_value", "p_value")):  # fmt: skip
+            values = s[source].to_numpy(dtype=float) if source in s.columns else np.full(len(s), np.nan)
+            out[target] = values
+        with_p = with_p or ("p_value" in s.columns and bool(s["p_value"].notna().any()))
+        for col in extra:
+            out[col] = s[col].to_numpy() if col in s.columns else np.nan
+        frames.append(out)
+    columns = [*(["model"] if named else []), label, "estimate", "se", "estimate_ci_lower", "estimate_ci_upper"]
+    columns += [*(["p_value"] if with_p else []), *extra]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True)[columns]
+
+
 # ------------------------------------------------------------------ diagnostics beside a table
 _SEVERITY_WORDS = {"error": "Error", "warning": "Warning", "info": "Note"}
 _SEVERITY_MARK = {"error": "✖", "warning": "⚠", "info": "ℹ"}
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
-
-
-def _model_problems(model: Any) -> list[tuple[str, str]]:
-    """``(severity, message)`` of one model: its ``diagnostics_`` and a CLV fitter's ``fit_status_``."""
-    if isinstance(model, (list, tuple)):
-        items = list(model)
-    else:
-        items = list(getattr(model, "diagnostics_", None) or [])
-    out = [(str(getattr(d, "severity", "warning")), str(getattr(d, "message", d))) for d in items]
-    status = getattr(model, "fit_status_", None)
-    if status is not None:
-        converged, usable = getattr(status, "converged", True), getattr(status, "usable", True)
-        boundary = getattr(status, "boundary", None)
-        message = str(getattr(status, "message", "") or "")
-        name = str(getattr(status, "model", "") or "")
-        said = any(m and (m in message or message in m) for _, m in out) if message else False
-        if not usable and not said:
-            out.append(("error", message or f"{name}: the fit is not usable"))
-        elif (not converged or boundary) and not said:
-            out.append(("warning", message or f"{name}: did not converge or ended at a boundary"))
-    return out
 
 
 def diagnostics_html(*models: Any, title: str | None = None, empty: str = "No fitting problems found.") -> str:
@@ -642,17 +712,9 @@ def diagnostics_html(*models: Any, title: str | None = None, empty: str = "No fi
     str
         ``<div class="bsc-diagnostics">`` with one list item per distinct diagnostic, errors first.
     """
-    labelled: list[tuple[str | None, Any]] = []
-    for model in models:
-        labelled.extend(model.items() if isinstance(model, dict) else [(None, model)])
-    grouped: dict[tuple[str, str], list[str]] = {}
-    for label, model in labelled:
-        for severity, message in _model_problems(model):
-            names = grouped.setdefault((severity, message), [])
-            if label and label not in names:
-                names.append(str(label))
+    grouped = group_diagnostics(*models, status=True)
     items = []
-    for (severity, message), names in sorted(grouped.items(), key=lambda kv: _SEVERITY_ORDER.get(kv[0][0], 3)):
+    for severity, message, names in sorted(grouped, key=lambda g: _SEVERITY_ORDER.get(g[0], 3)):
         word = _SEVERITY_WORDS.get(severity, severity.capitalize())
         mark = _SEVERITY_MARK.get(severity, "•")
         prefix = escape_html(", ".join(names)) + ": " if names else ""
@@ -727,8 +789,7 @@ def with_diagnostics(content: Any, *models: Any, title: str | None = None) -> An
         inner = str(content)
     box = diagnostics_html(*models, title=title)
     html = f'<div class="bsc-with-diagnostics">{inner}{box}</div>'
-    text_lines = [f"{s.capitalize()}: {m}" for model in models for _, mm in (
-        model.items() if isinstance(model, dict) else [(None, model)]) for s, m in _model_problems(mm)]  # fmt: skip
+    text_lines = [f"{s.capitalize()}: {m}" for s, m, _ in group_diagnostics(*models, status=True)]
     text = "\n".join(text_lines) or "No fitting problems found."
     if isinstance(content, Table):
         return Table(content.data, html, key=content.key, caption=content.caption)

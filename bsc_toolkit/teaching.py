@@ -257,7 +257,7 @@ def simulation_headline(
     title : str
         Title of the box.
     subtitle : str, optional
-        Default: "<period> against <previous period>" (or the period alone).
+        Default: the periods compared (:func:`bsc_toolkit.report_kpis.kpi_headline_subtitle`).
     keys : sequence of str
         The figures of :func:`bsc_toolkit.headline.kpi_figures` to show, in order (default NPS, CSAT mean,
         churn rate).
@@ -267,11 +267,15 @@ def simulation_headline(
     Returns
     -------
     Headline
-        Not yet shown: call ``.show()``. Notes of the KPI figures are caveats of the box; a simulation adds
-        one saying the data are simulated (seed and size).
+        Not yet shown: call ``.show()``. Filled by :func:`bsc_toolkit.report_kpis.fill_kpi_headline`
+        (notes no figure carries are caveats of the box); a simulation adds one saying the data are
+        simulated (seed and size).
     """
+    from dataclasses import replace
+
     from bsc_toolkit.data.io import CustomerData
     from bsc_toolkit.headline import Headline, kpi_figures
+    from bsc_toolkit.report_kpis import fill_kpi_headline
 
     data = sim if isinstance(sim, CustomerData) else CustomerData(sim.customers, sim.surveys, sim.transactions)
     kpi = kpi_figures(data, freq=freq)
@@ -279,12 +283,10 @@ def simulation_headline(
     unknown = [k for k in keys if k not in by_key]
     if unknown:
         raise ValueError(f"no headline figure {unknown}; kpi_figures gives {list(by_key)}")
-    if subtitle is None and kpi.period is not None:
-        subtitle = str(kpi.period) + (f" against {kpi.previous_period}" if kpi.previous_period is not None else "")
-    hl = Headline(title, subtitle=subtitle)
-    hl.add(*(by_key[k] for k in keys))
-    for note in kpi.notes:
-        hl.caveat(note)
+    snapshot = data.description.snapshot_date if data.is_snapshot else None
+    hl = fill_kpi_headline(Headline(title), replace(kpi, figures=[by_key[k] for k in keys]), snapshot=snapshot)
+    if subtitle is not None:
+        hl.subtitle = subtitle
     seed = getattr(sim, "seed", None)
     if seed is not None:
         hl.caveat(
@@ -313,14 +315,8 @@ _KPI_DRIVERS_MONEY = (
     "revenue_per_customer_usd",
     "profit_per_customer_usd",
 )
+#: Labels of the driver means in :func:`kpi_tables` (the other columns keep :func:`bsc_toolkit.tables.table`'s).
 _KPI_LABELS = {
-    "n_customers_start": "customers at start",
-    "acquired": "acquired",
-    "churned": "churned",
-    "churn_rate": "churn rate",
-    "retention_rate": "retention rate",
-    "csat_mean": "CSAT mean",
-    "nps": "NPS",
     "time_mean": "time rating",
     "quality_mean": "quality rating",
     "service_mean": "service rating",
@@ -352,12 +348,9 @@ def kpi_tables(kpis: pd.DataFrame, *, currency: str = "USD", key: str | None = "
     def hidden(keep: Sequence[str]) -> list[str]:
         return [c for c in kpis.columns if c not in ("period", "segment", *keep)]
 
-    top_box = "CSAT top-box share"
-    scale = kpis.attrs.get("ratings", {}).get("csat")
-    if scale is not None:
-        from bsc_toolkit.report_kpis import top_box_label
+    from bsc_toolkit.report_kpis import kpi_label
 
-        top_box = f"CSAT {top_box_label(scale)} share"
+    top_box = kpi_label("csat_top_box", currency=currency, ratings=kpis.attrs.get("ratings"))
     labels = {**_KPI_LABELS, "csat_top_box": top_box}
     return [
         table(

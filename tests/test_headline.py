@@ -253,13 +253,30 @@ def test_headline_html_has_words_escapes_and_a_keyed_bundle() -> None:
     json.dumps(bundle[TABLE_MIMETYPE])
 
 
-def test_headline_show_outside_ipython(capsys: pytest.CaptureFixture[str]) -> None:
+def test_headline_show_then_refresh_updates_the_box_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    import IPython.display
+
+    shown: list[tuple[object, dict]] = []
+    updates: list[str] = []
+
+    class Handle:
+        def update(self, obj: Headline) -> None:
+            updates.append(obj._repr_html_())
+
+    def display(obj: object, **kw: object) -> Handle:
+        shown.append((obj, kw))
+        return Handle()
+
+    monkeypatch.setattr(IPython.display, "display", display)
     hl = Headline("KPIs").add(FIGS[0])
+    hl.refresh()  # before show: nothing to update
+    assert updates == []
     hl.show()
+    assert len(shown) == 1 and shown[0][0] is hl and shown[0][1] == {"display_id": True}
     hl.add(FIGS[1])
     hl.refresh()
-    out = capsys.readouterr().out
-    assert "NPS" in out
+    assert len(updates) == 1 and len(shown) == 1  # updated in place, not displayed again
+    assert "NPS" in updates[0] and "churn rate" in updates[0] and "+1.8 percentage points vs 2025Q3" in updates[0]
 
 
 def test_a_partial_latest_period_is_not_the_headline(small_sim, tmp_path):
@@ -282,3 +299,57 @@ def test_a_partial_latest_period_is_not_the_headline(small_sim, tmp_path):
     asked = kpi_figures(cut_data, period=str(last))
     assert asked.period == last
     assert any("before the end of" in n for n in asked.notes)
+    # its churn rate and revenue per customer are not compared (totals of part of a period), beside them
+    # the reason; the means of answers (NPS, CSAT) are compared as usual
+    shown = {f.key: f for f in asked.figures}
+    for key in ("churn_rate", "revenue_per_customer"):
+        fig = shown[key]
+        assert fig.value is not None and fig.previous is None and fig.change_ci is None
+        assert fig.previous_label == str(last - 1) and f"before the end of {last}" in fig.note
+        assert f"not compared with {last - 1}" in repr(Headline("x").add(fig))
+    assert shown["nps"].previous is not None and shown["nps"].change_ci is not None
+    assert not any(
+        "before the end of" in (f.note or "")
+        for k, f in shown.items()
+        if k not in {"churn_rate", "revenue_per_customer"}
+    )
+    # the box and the "Headline KPIs" table show the same periods (the notebook passes the box's period)
+    from bsc_toolkit import report_kpis as rk
+
+    table_kpis = metrics.kpi_summary(
+        cut_data.customers, cut_data.surveys, cut_data.transactions, freq=cut_data.freq, ratings=cut_data.ratings
+    )
+    assert rk.headline_table(table_kpis, kpis.period, currency="USD")[1] == kpis.period == last - 1
+    span = rk.data_span(cut_data.surveys, cut_data.transactions)
+    assert span[1] < cut <= span[1] + pd.Timedelta(days=7)
+    assert rk.headline_periods(table_kpis, span=span) == (
+        last - 1, last - 2, last, f"the data end on {span[1]:%Y-%m-%d}, before the end of {last}"
+    )  # fmt: skip
+    assert rk.headline_periods(table_kpis)[:3] == (last, last - 1, None)  # without dates nothing is skipped
+    # the KPI table a report already has is used as it is (same figures)
+    again = kpi_figures(cut_data, kpis=table_kpis)
+    assert again.period == kpis.period and again.previous_period == kpis.previous_period
+    assert [f.value for f in again.figures] == [f.value for f in kpis.figures]
+
+
+def test_sentence_fn_writes_the_sentence_at_render_time() -> None:
+    hl = Headline("x", sentence_fn=lambda figs: f"{len(figs)} figures <b>so far</b>.").add(FIGS[0])
+    assert "1 figures &lt;b&gt;so far&lt;/b&gt;." in hl._repr_html_()
+    hl.add(FIGS[1])
+    assert "2 figures" in hl._repr_html_() and "2 figures" in repr(hl)
+    assert "2 figures" in hl._repr_mimebundle_()["text/plain"]
+    hl.sentence = "Fixed."
+    assert "Fixed." in hl._repr_html_() and "2 figures" not in hl._repr_html_()
+    assert headline_sentence(FIGS[:2]) in repr(Headline("y").add(*FIGS[:2]))  # default
+
+
+def test_set_replaces_figures_by_key_in_place() -> None:
+    hl = Headline("x").add(
+        HeadlineFigure("a", None, key="a"), HeadlineFigure("b", None, key="b"), HeadlineFigure("c", 1.0, key="c")
+    )
+    hl.set(HeadlineFigure("b", 2.0, key="b"), HeadlineFigure("d", 3.0, key="d"))
+    assert [(f.key, f.value) for f in hl.figures] == [("a", None), ("b", 2.0), ("d", 3.0), ("c", 1.0)]
+    hl.set(HeadlineFigure("e", 4.0, key="e"), replace=("a", "c"))  # the first replaced position
+    assert [f.key for f in hl.figures] == ["e", "b", "d"]
+    hl.set(HeadlineFigure("f", 5.0, key="f"))  # nothing to replace: appended
+    assert [f.key for f in hl.figures] == ["e", "b", "d", "f"]

@@ -19,6 +19,7 @@ from bsc_toolkit.capabilities import REQUIREMENTS
 from bsc_toolkit.contracts import RatingScale
 from bsc_toolkit.headline import Headline, HeadlineFigure, KpiHeadline
 from bsc_toolkit.scorecard import default_scorecard_path, evaluate_scorecard, load_scorecard, scorecard_from_dict
+from bsc_toolkit.tables import table
 
 ONE_TO_FIVE = RatingScale(1, 5, 2)
 
@@ -110,6 +111,31 @@ def test_partial_periods_are_named():
     assert "start on 2010-12-01" in rk.partial_periods_markdown(empty, tx, [pd.Period("2010Q4", "Q")], "Q")
     full = pd.DataFrame({"ordered_at": pd.to_datetime(["2024-01-01", "2024-12-31"])})
     assert rk.partial_periods_markdown(empty, full, [pd.Period("2024Q4", "Q"), pd.Period("2024Q1", "Q")], "Q") == ""
+    span = rk.data_span(empty, tx)
+    assert span == (pd.Timestamp("2010-12-01"), pd.Timestamp("2011-12-09"))
+    assert rk.partial_period_sentences(span, [pd.Period("2011Q4", "Q"), None, pd.Period("2011Q4", "Q")]) == [
+        "the data end on 2011-12-09, before the end of 2011Q4"
+    ]  # said once
+    assert rk.partial_period_sentences(span, ["2010Q4"], "Q") == [
+        "the data start on 2010-12-01, after the start of 2010Q4"
+    ]
+    assert rk.partial_period_sentences(None, [pd.Period("2011Q4", "Q")]) == []
+    assert rk.data_span(empty, tx.iloc[0:0]) is None
+
+
+def test_headline_periods_skip_a_latest_period_covered_less_than_half():
+    kpis = pd.DataFrame({"period": pd.period_range("2024Q1", periods=4, freq="Q"), "nps": [1.0, np.nan, 3.0, 4.0]})
+    q1, q3, q4 = (pd.Period(p, "Q") for p in ("2024Q1", "2024Q3", "2024Q4"))
+    early = (pd.Timestamp("2024-01-01"), pd.Timestamp("2024-11-10"))  # 41 days into 2024Q4
+    late = (pd.Timestamp("2024-01-01"), pd.Timestamp("2024-11-20"))  # past its middle
+    assert rk.headline_periods(kpis, span=early) == (q3, q1, q4, "the data end on 2024-11-10, before the end of 2024Q4")
+    assert rk.headline_periods(kpis, span=late) == (q4, q3, None, None)  # partial, but headlined
+    assert rk.headline_periods(kpis, "2024Q4", span=early) == (q4, q3, None, None)  # asked for: as it is
+    assert rk.headline_periods(kpis, span=early, snapshot=True).previous is None
+    assert rk.previous_period(kpis, q3) == q1  # 2024Q2 has no data
+    assert rk.previous_period(kpis, "2024Q1") is None and rk.previous_period(kpis, None) is None
+    with pytest.raises(ValueError, match="not in the KPI table"):
+        rk.headline_periods(kpis, "2030Q1")
 
 
 # ------------------------------------------------------------------ segments
@@ -139,10 +165,13 @@ def _transactions(cost_factor: float | None) -> pd.DataFrame:
 def test_without_cost_there_is_revenue_per_customer_and_never_profit():
     tx = _transactions(None)
     prof = metrics.customer_profitability(tx)
-    by = rk.profitability_by_segment(prof, None, "GBP")
+    by = rk.profitability_by_segment(prof, None)
     assert not any("profit" in c for c in by.columns)
-    assert by.loc["all customers", "revenue (GBP)"] == pytest.approx(140.0)  # refunds netted
-    assert by.loc["all customers", "revenue per customer (GBP)"] == pytest.approx(35.0)
+    assert by.loc["all customers", "revenue_usd"] == pytest.approx(140.0)  # refunds netted
+    assert by.loc["all customers", "revenue_per_customer_usd"] == pytest.approx(35.0)
+    shown = table(by, currency="GBP").html  # the report's table: money in the data's currency, never USD
+    assert "revenue (GBP)</th>" in shown and "revenue per customer (GBP)</th>" in shown and "USD" not in shown
+    assert '<td class="num">140.00</td><td class="num">35.00</td>' in shown
     text = rk.profitability_markdown(prof, metrics.whale_curve(prof), "GBP")
     assert "profit is unknown" in text and "140 GBP" in text
     refunds = rk.refunds_markdown(tx, prof, "GBP")
@@ -158,8 +187,8 @@ def test_a_loss_making_business_gets_a_loss_curve_in_words():
     assert total < 0 and "made a loss" in text and f"{total:,.0f} EUR" in text and "loss curve" in text
     revenue = float(prof["revenue_usd"].sum())
     assert f"on {revenue:,.0f} EUR of revenue (a margin of {total / revenue:.1%})" in text
-    by = rk.profitability_by_segment(prof, None, "EUR")
-    assert by.loc["all customers", "profit (EUR)"] == pytest.approx(total)
+    by = rk.profitability_by_segment(prof, None)
+    assert by.loc["all customers", "profit_usd"] == pytest.approx(total)
     assert by.loc["all customers", "unprofitable share"] == pytest.approx((prof["profit_usd"] < 0).mean())
 
 

@@ -13,8 +13,10 @@ from bsc_toolkit.tables import (
     TABLE_MIMETYPE,
     Table,
     column_label,
+    estimates_frame,
     format_value,
     infer_kind,
+    significant,
     table,
     with_diagnostics,
 )
@@ -104,6 +106,52 @@ def test_intervals_are_merged_with_the_same_digits() -> None:
     assert _cells(table(low).html)[0] == ["1.00 [0.50, 1.50]"]
     separate = _cells(table(df, intervals=False).html)[0]
     assert len(separate) == 7
+
+
+def test_a_bare_interval_pair_attaches_to_a_numeric_column_only() -> None:
+    """A summary with a text index (a chain model's "effect" names): the interval goes to ``coef``."""
+    summary = pd.DataFrame(
+        {"coef": [650.0, 120.0], "se": [230.0, 40.0], "ci_lower": [200.0, 41.6], "ci_upper": [1100.0, 198.4]},
+        index=pd.Index(["total", "direct"], name="effect"),
+    )
+    t = table(summary)
+    assert _cells(t.html)[0] == ["total", "650 [200, 1,100]", "230"]
+    assert _headers(t.html) == ["effect", "coefficient [CI]", "SE"]
+    assert "[200.0" not in t.html and "total [" not in t.html
+
+
+def test_significant_digits_in_plain_notation() -> None:
+    assert significant(12345.6, 3) == "12,300"
+    assert significant(0.0012345, 3) == "0.00123"
+    assert significant(7.2614, 3) == "7.26"
+    assert significant(-0.049999, 2) == "-0.050"
+    assert significant(0, 3) == "0"
+    assert significant(float("nan"), 3) == "no data"
+    assert significant(None, 2) == "no data"
+    assert "e" not in significant(1.23e12, 2) and significant(1.23e12, 2) == "1,200,000,000,000"
+
+
+def test_estimates_frame_from_one_summary_and_several() -> None:
+    one = pd.DataFrame(
+        {"coef": [0.5, 2.0], "se": [0.1, 0.3], "ci_lower": [0.3, 1.4], "ci_upper": [0.7, 2.6],
+         "p_value": [0.001, np.nan], "exp_coef": [1.65, 7.39]},
+        index=pd.Index(["alpha", "r"], name="param"),
+    )  # fmt: skip
+    frame = estimates_frame(one, extra=("exp_coef", "absent"))
+    assert list(frame.columns) == [
+        "parameter", "estimate", "se", "estimate_ci_lower", "estimate_ci_upper", "p_value", "exp_coef", "absent"
+    ]  # fmt: skip
+    assert list(frame["parameter"]) == ["alpha", "r"]
+    assert frame["estimate"].tolist() == [0.5, 2.0] and frame["estimate_ci_upper"].tolist() == [0.7, 2.6]
+    assert frame["absent"].isna().all() and frame.index.equals(pd.RangeIndex(2))
+    no_p = one.drop(columns="p_value")
+    both = estimates_frame({"BG/NBD": one, "Pareto/NBD": no_p}, label="term")
+    assert list(both.columns[:2]) == ["model", "term"] and "p_value" in both.columns
+    assert both["model"].tolist() == ["BG/NBD", "BG/NBD", "Pareto/NBD", "Pareto/NBD"]
+    assert both["p_value"].iloc[2:].isna().all()
+    assert "p_value" not in estimates_frame(no_p).columns
+    cells = _cells(table(frame).html)
+    assert cells[0][:3] == ["alpha", "0.50 [0.30, 0.70]", "0.10"]
 
 
 def test_missing_values_show_no_data() -> None:

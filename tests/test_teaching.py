@@ -88,7 +88,7 @@ def test_simulation_headline_is_the_latest_quarter_of_the_data(sim):
     assert churn.value == pytest.approx(last["churn_rate"])
     assert nps.previous == pytest.approx(kpis.iloc[-2]["nps"]) and nps.previous_label == str(kpis.iloc[-2]["period"])
     assert nps.ci[0] < nps.value < nps.ci[1]
-    assert hl.subtitle == f"{last['period']} against {kpis.iloc[-2]['period']}"
+    assert hl.subtitle == f"{last['period']} against {kpis.iloc[-2]['period']}, the previous period with data"
     assert any("seed 5" in c and "800 customers" in c for c in hl.caveats)
     html = hl._repr_html_()
     assert "Teaching &lt;1&gt;" in html and "NPS" in html and "churn rate" in html
@@ -117,6 +117,7 @@ def test_kpi_tables_and_segment_means(sim):
     assert first.key == "kpis" and first.data.equals(kpis)  # the whole KPI table goes to the CSV
     h1, h2 = first._repr_html_(), second._repr_html_()
     assert "churn rate" in h1 and "NPS" in h1 and "quality rating" not in h1
+    assert "new customers</th>" in h1 and "customers lost</th>" in h1  # the tables' labels
     assert "quality rating" in h2 and "EUR" in h2 and "churn rate" not in h2
     assert f"{int(kpis['n_customers_start'].iloc[-1]):,}" in h1  # thousands separators
     by_segment = metrics.kpi_summary(sim.customers, sim.surveys, sim.transactions, by="segment")

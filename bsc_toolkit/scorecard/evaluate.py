@@ -30,6 +30,7 @@ __all__ = [
     "evaluate_scorecard",
     "render_scorecard_html",
     "scale_mismatch",
+    "shortfalls",
     "status_counts",
     "status_label",
     "status_table",
@@ -117,6 +118,29 @@ def rag_status(
     if shortfall <= red + _EPS:
         return "amber"
     return "red"
+
+
+def shortfalls(evaluation: pd.DataFrame) -> pd.Series:
+    """Each scored measure's shortfall against its target as a share of ``|target|`` (``variance_pct``).
+
+    Positive on the bad side (below the target when higher is better, above it when lower is
+    better), negative when the target is beaten; the distance :func:`rag_status` grades. Measures
+    without a status or a finite relative variance (no data, a zero target) are left out.
+
+    Parameters
+    ----------
+    evaluation : pandas.DataFrame
+        Output of :func:`evaluate_scorecard`.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed like ``evaluation``.
+    """
+    scored = evaluation.loc[evaluation["status"].isin(["green", "amber", "red"])]
+    pct = pd.to_numeric(scored.get("variance_pct"), errors="coerce").astype(float)
+    shortfall = pct.where(scored["direction"] == "lower", -pct)
+    return shortfall[np.isfinite(shortfall)]
 
 
 def _finite(value: object) -> bool:
@@ -405,14 +429,18 @@ def attention_table(evaluation: pd.DataFrame, statuses: Sequence[str] = ("red", 
     Returns
     -------
     pandas.DataFrame
+        Off target before at risk, and within a status the largest shortfall as a share of the target
+        first (:func:`shortfalls`; the order of the headline's worst measure).
         ``objective, measure, actual, target, variance, status`` (a word), ``change, improving``
         (only when a previous period has data), ``owner, initiatives``: text, one row per measure
         (values of different measures have different units, so each is formatted by its own
         ``format``; "–" where missing).
     """
     rank = {s: i for i, s in enumerate(statuses)}
-    rows = evaluation.loc[evaluation["status"].isin(statuses)].copy()
-    rows = rows.assign(_rank=rows["status"].map(rank)).sort_values("_rank", kind="stable")
+    rows = evaluation.loc[evaluation["status"].isin(statuses)]
+    # worst first: by status, then by the shortfall as a share of the target (as the headline's worst measure)
+    order = pd.DataFrame({"rank": rows["status"].map(rank), "shortfall": -shortfalls(rows).reindex(rows.index)})
+    rows = rows.loc[order.sort_values(["rank", "shortfall"], kind="stable", na_position="last").index]
     with_change = "previous" in evaluation and evaluation["previous"].notna().any()
     out = []
     for r in rows.to_dict("records"):

@@ -379,3 +379,23 @@ def test_attention_table_lists_the_worst_first_in_each_measures_format():
     assert att.iloc[1]["actual"] == "7.40" and att.iloc[1]["owner"] == "CX lead"
     one = evaluate_scorecard(SPEC, KPIS.iloc[[0]])
     assert "change" not in attention_table(one)  # one period: no change to show
+
+
+def test_attention_table_orders_like_the_worst_measure_within_a_status():
+    """Two measures off target: the one furthest from its target (as a share of it) comes first."""
+    from bsc_toolkit.report_kpis import worst_measure
+    from bsc_toolkit.scorecard.evaluate import shortfalls
+
+    kpis = KPIS.assign(csat_mean=[7.0, 7.3, 7.6, 6.0])  # CSAT 20% below 7.5; churn 42% above 0.05
+    ev = evaluate_scorecard(SPEC, kpis)
+    assert list(ev.set_index("measure").loc[["CSAT", "Churn"], "status"]) == ["red", "red"]
+    gaps = shortfalls(ev)
+    assert gaps.loc[0] == pytest.approx(1.5 / 7.5) and gaps.loc[1] == pytest.approx(0.021 / 0.05)
+    assert list(attention_table(ev)["measure"]) == ["Churn", "CSAT"]  # 42% before 20%
+    assert worst_measure(ev).label == "Furthest from target: Churn"  # the headline agrees
+    swapped = evaluate_scorecard(
+        SPEC, KPIS.assign(csat_mean=[7.0, 7.3, 7.6, 3.0], churn_rate=[0.08, 0.06, 0.05, 0.075])
+    )
+    assert list(swapped["status"][:2]) == ["red", "red"]
+    assert list(attention_table(swapped)["measure"]) == ["CSAT", "Churn"]  # 60% before 50%
+    assert worst_measure(swapped).label == "Furthest from target: CSAT"
