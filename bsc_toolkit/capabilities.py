@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import html
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -38,9 +39,11 @@ __all__ = [
     "Section",
     "capability_markdown",
     "capability_table",
+    "contractual_data",
     "data_features",
     "report_applicability",
     "report_section",
+    "section_gap",
     "section_markers",
 ]
 
@@ -149,6 +152,18 @@ def _has_values(frame: pd.DataFrame, column: str) -> bool:
     return column in frame.columns and bool(frame[column].notna().any())
 
 
+def contractual_data(data: CustomerData) -> bool:
+    """Whether ``data`` observe subscribers: when each customer left and how long they stayed.
+
+    Churn dates with acquisition dates, or a churn flag with each customer's tenure: what the
+    contractual (sBG) CLV model and the ``clv_history`` requirement read for "subscribers".
+    """
+    customers = data.customers
+    return ("churned_at" in customers.columns and _has_values(customers, "acquired_at")) or (
+        "churned" in customers.columns and _has_values(customers, "tenure_months")
+    )
+
+
 def data_features(data: CustomerData) -> dict[str, bool]:
     """What the data set has, for each key of :data:`REQUIREMENTS`."""
     customers, surveys, transactions = data.customers, data.surveys, data.transactions
@@ -168,9 +183,7 @@ def data_features(data: CustomerData) -> dict[str, bool]:
     )
     # CLV: purchases (BG/NBD) or subscribers (sBG); the description's clv.contractual, when set, picks one
     purchases = len(transactions) > 0
-    subscribers = (churn_dates and _has_values(customers, "acquired_at")) or (
-        flag and _has_values(customers, "tenure_months")
-    )
+    subscribers = contractual_data(data)
     contractual = data.description.clv.contractual
     clv_history = purchases if contractual is False else subscribers if contractual else (purchases or subscribers)
     return {
@@ -187,8 +200,35 @@ def data_features(data: CustomerData) -> dict[str, bool]:
     }
 
 
-def _missing(section: Section, features: dict[str, bool]) -> list[str]:
+def _missing(section: Section, features: Mapping[str, bool]) -> list[str]:
     return [need for need in section.needs if not features[need]]
+
+
+def _section(report: str, key: str) -> Section:
+    """The section ``report.key`` of :data:`SECTIONS` (KeyError naming it when there is none)."""
+    for s in SECTIONS:
+        if s.report == report and s.key == key:
+            return s
+    raise KeyError(f"no section {report}.{key} in bsc_toolkit.capabilities.SECTIONS")
+
+
+def section_gap(report: str, key: str, features: Mapping[str, bool]) -> str | None:
+    """What section ``report.key`` needs that the data lack, in words; None when the data support it.
+
+    Parameters
+    ----------
+    report, key : str
+        The section in :data:`SECTIONS` (KeyError when there is no such section).
+    features : mapping
+        :func:`data_features` of the data.
+
+    Returns
+    -------
+    str or None
+        ``"this data set lacks <requirement>; <requirement>"`` (the :data:`REQUIREMENTS` labels).
+    """
+    missing = _missing(_section(report, key), features)
+    return "this data set lacks " + "; ".join(REQUIREMENTS[m].label for m in missing) if missing else None
 
 
 def capability_table(data: CustomerData, features: dict[str, bool] | None = None) -> pd.DataFrame:
@@ -301,10 +341,7 @@ class report_section:  # noqa: N801 - used like a function: ``with report_sectio
     """
 
     def __init__(self, data: CustomerData, report: str, key: str, features: dict[str, bool] | None = None) -> None:
-        matches = [s for s in SECTIONS if s.report == report and s.key == key]
-        if not matches:
-            raise KeyError(f"no section {report}.{key} in bsc_toolkit.capabilities.SECTIONS")
-        self.section = matches[0]
+        self.section = _section(report, key)
         self.data = data
         self.features = features
         self.ok = False

@@ -13,22 +13,26 @@ not carry:
   evidence of a link between satisfaction and churn in these data");
 * :func:`estimate_label` -- "Firth-penalised (bias-reduced) estimates because of separation"
   beside a table whose estimates are penalised;
-* :func:`large_se_markdown` -- standard errors over 100 times their coefficient, in words;
+* :func:`imprecise_terms`, :func:`large_se_markdown` -- standard errors over 100 times their
+  coefficient, in words;
 * :func:`what_if_plan`, :func:`what_if_table`, :func:`what_if_markdown` --
   amounts labelled with the data's currency, and which what-if figures may be shown (money only
   when the links it is built on are supported by the data, margin only with cost data);
-  :func:`what_if_compute` / :func:`what_if_widget` -- the same what-if behind JupyterLab controls;
+  :func:`run_what_if` / :func:`what_if_outputs` -- the what-if and what it shows, for the report's
+  section and for :func:`what_if_compute` / :func:`what_if_widget` (the same what-if behind
+  JupyterLab controls);
 * :func:`start_headline`, :func:`churn_effect_figures`, :func:`what_if_figure`,
-  :func:`set_figures`, :func:`retention_sentence` -- the headline the report opens with: CSAT and
+  :func:`set_churn_effect`, :func:`set_what_if`, :func:`retention_sentence` -- the headline the
+  report opens with: CSAT and
   churn, the churn ratio of +1 CSAT point and its money value, each with its interval and caveat
   ("association, not proof of cause", separation, non-convergence, imprecision), "no data" with
   the reason where the data or a section cannot give a figure;
-* :func:`estimates_frame` -- the estimates of several models in one tidy table (model, term, ...).
+* :func:`shows_link` -- whether a model figure's interval excludes "no effect" (the one rule of
+  both reports' sentences).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -39,7 +43,7 @@ from scipy import stats
 
 from bsc_toolkit.contracts import RatingScale
 from bsc_toolkit.formatting import escape_markdown, money_label
-from bsc_toolkit.headline import Headline, HeadlineFigure
+from bsc_toolkit.headline import Headline, HeadlineFigure, _finite, format_figure, format_interval
 from bsc_toolkit.models._base import IMPRECISE_SE_RATIO
 
 if TYPE_CHECKING:
@@ -57,15 +61,14 @@ __all__ = [
     "SpendModels",
     "check_driver",
     "churn_controls",
+    "add_kpi_figures",
     "churn_effect_figures",
-    "estimates_frame",
-    "kpi_headline_figures",
-    "money_words",
+    "imprecise_terms",
     "retention_sentence",
-    "section_gap",
+    "run_what_if",
     "set_churn_effect",
-    "set_figures",
     "set_what_if",
+    "shows_link",
     "start_headline",
     "estimate_label",
     "estimate_labels_markdown",
@@ -86,6 +89,7 @@ __all__ = [
     "what_if_compute",
     "what_if_figure",
     "what_if_markdown",
+    "what_if_outputs",
     "what_if_plan",
     "what_if_table",
     "what_if_widget",
@@ -96,9 +100,10 @@ FIRTH_LABEL = "Firth-penalised (bias-reduced) estimates because of separation"
 
 _WHAT_IF_METRICS = ("retained_customers", "revenue_usd", "margin_usd")
 
-#: Columns of a churn model's summary shown in the report's estimates tables (``exp_coef``: the
-#: hazard ratio under cloglog and Cox, the odds ratio under logit).
-RATIO_COLUMNS = ["coef", "se", "exp_coef", "exp_coef_ci_lower", "exp_coef_ci_upper", "p_value"]
+#: Columns of a churn model's summary shown beside its estimates (``extra`` of
+#: :func:`bsc_toolkit.tables.estimates_frame`): ``exp_coef`` is the hazard ratio under cloglog and
+#: Cox, the odds ratio under logit.
+RATIO_COLUMNS = ("exp_coef", "exp_coef_ci_lower", "exp_coef_ci_upper")
 
 #: Said beside every figure estimated from observational links.
 ASSOCIATION = "association, not proof of cause"
@@ -466,6 +471,17 @@ def model_notes_markdown(models: Mapping[str, Any]) -> str:
     return "\n".join(p for p in parts if p)
 
 
+def imprecise_terms(summary: pd.DataFrame, ratio: float = IMPRECISE_SE_RATIO) -> pd.Index:
+    """The terms of a summary (``coef``, ``se`` columns) whose standard error is over ``ratio`` times their coefficient.
+
+    A standard error that could not be computed (NaN, inf) counts as imprecise too: such an
+    estimate says nothing, not even its sign.
+    """
+    coef = summary["coef"].astype(float)
+    se = summary["se"].astype(float)
+    return summary.index[(~np.isfinite(se) | (se > ratio * coef.abs())).to_numpy()]
+
+
 def large_se_markdown(models: Mapping[str, Any], ratio: float = IMPRECISE_SE_RATIO) -> str:
     """Terms whose standard error is over ``ratio`` times their coefficient, as Markdown bullets.
 
@@ -485,16 +501,15 @@ def large_se_markdown(models: Mapping[str, Any], ratio: float = IMPRECISE_SE_RAT
     lines = []
     for label, model in models.items():
         table = model if isinstance(model, pd.DataFrame) else model.summary
-        coef = table["coef"].astype(float)
-        se = table["se"].astype(float)
-        bad = ~np.isfinite(se) | (se > ratio * coef.abs())
-        if not bad.any():
+        bad = imprecise_terms(table, ratio)
+        if not len(bad):
             continue
+        coef, se = table["coef"].astype(float), table["se"].astype(float)
         terms = ", ".join(
             f"{escape_markdown(t)} (coef {coef[t]:.3g}, SE {se[t]:.3g})"
             if np.isfinite(se[t])
             else f"{escape_markdown(t)} (SE not computable)"
-            for t in table.index[bad.to_numpy()]
+            for t in bad
         )
         lines.append(
             f"- **Warning:** {escape_markdown(label)}: standard error over {ratio:g} times the coefficient for "
@@ -719,6 +734,83 @@ def what_if_markdown(result: WhatIfResult, currency: str, plan: Mapping[str, str
     return "\n".join(lines)
 
 
+def run_what_if(
+    panel: pd.DataFrame,
+    data: CustomerData,
+    fixed: Mapping[str, Any],
+    *,
+    delta: float,
+    driver: str | None = None,
+    segment: str | None = None,
+    horizon: int = 4,
+) -> WhatIfResult:
+    """The report's what-if: :func:`~bsc_toolkit.models.whatif.what_if` of ``panel`` with the data's rating scales.
+
+    Parameters
+    ----------
+    panel : pandas.DataFrame
+        The customer-period panel (integer ids).
+    data : CustomerData
+        For the scale of a shifted driver rating.
+    fixed : mapping
+        The other keyword arguments of ``what_if`` (models, knot, scale, draws, seed, drivers,
+        currency, money), shared by the report's section and its interactive controls.
+    delta, driver, segment, horizon : float, str or None, str or None, int
+        The scenario: points added to csat (or to ``driver``), for ``segment`` (None: all), over
+        ``horizon`` periods.
+    """
+    from bsc_toolkit.models.whatif import what_if
+
+    return what_if(
+        panel,
+        delta=float(delta),
+        driver=driver,
+        segment=segment,
+        horizon_periods=int(horizon),
+        driver_scale=data.ratings.get(driver) if driver is not None else None,
+        **fixed,
+    )
+
+
+def what_if_outputs(
+    result: WhatIfResult,
+    data: CustomerData,
+    plan: Mapping[str, str | None],
+    driver: str | None = None,
+    key: str | None = None,
+) -> list[Any]:
+    """What the what-if shows: its words (:func:`what_if_markdown`) and its table (:func:`what_if_table`).
+
+    Parameters
+    ----------
+    result : WhatIfResult
+        :func:`run_what_if`.
+    data : CustomerData
+        For the currency and the scale of the shifted rating (csat, or ``driver``'s).
+    plan : mapping
+        :func:`what_if_plan`.
+    driver : str, optional
+        The shifted driver rating (None: csat).
+    key : str, optional
+        The table's name in the report's CSV/JSON outputs (None: not written out).
+
+    Returns
+    -------
+    list
+        ``[IPython Markdown, bsc_toolkit.tables.Table]``, to display in this order.
+    """
+    from IPython.display import Markdown
+
+    from bsc_toolkit.tables import table
+
+    csat_scale = data.scale("csat")
+    shifted = csat_scale if driver is None else data.ratings.get(driver, csat_scale)
+    return [
+        Markdown(what_if_markdown(result, data.currency, plan, shifted)),
+        table(what_if_table(result, data.currency, plan), currency=data.currency, key=key, caption="What-if"),
+    ]
+
+
 def what_if_compute(
     panel: pd.DataFrame,
     data: CustomerData,
@@ -743,31 +835,13 @@ def what_if_compute(
     -------
     callable
         ``compute(delta, driver=None, segment=None, horizon=4)`` running the same
-        :func:`~bsc_toolkit.models.whatif.what_if` and returning what the static section shows: the
-        words (Markdown) and the formatted table.
+        :func:`run_what_if` and returning what the static section shows (:func:`what_if_outputs`):
+        the words (Markdown) and the formatted table.
     """
-    from IPython.display import Markdown
-
-    from bsc_toolkit.models.whatif import what_if
-    from bsc_toolkit.tables import table
-
-    csat_scale = data.scale("csat")
 
     def compute(*, delta: float, driver: str | None = None, segment: str | None = None, horizon: int = 4) -> list[Any]:
-        result = what_if(
-            panel,
-            delta=float(delta),
-            driver=driver,
-            segment=segment,
-            horizon_periods=int(horizon),
-            driver_scale=data.ratings.get(driver) if driver is not None else None,
-            **fixed,
-        )
-        shifted = csat_scale if driver is None else data.ratings.get(driver, csat_scale)
-        return [
-            Markdown(what_if_markdown(result, data.currency, plan, shifted)),
-            table(what_if_table(result, data.currency, plan), currency=data.currency, caption="What-if"),
-        ]
+        result = run_what_if(panel, data, fixed, delta=delta, driver=driver, segment=segment, horizon=horizon)
+        return what_if_outputs(result, data, plan, driver)
 
     return compute
 
@@ -811,34 +885,6 @@ def what_if_widget(
     )
 
 
-# --------------------------------------------------------------------------- tables
-def estimates_frame(models: Mapping[str, Any], columns: Sequence[str] = RATIO_COLUMNS) -> pd.DataFrame:
-    """The estimates of several models in one tidy table: ``model, term`` then ``columns``.
-
-    Parameters
-    ----------
-    models : mapping of label -> fitted model (with ``summary``) or summary DataFrame
-        In display order.
-    columns : sequence of str
-        Summary columns kept (those a summary lacks are left out).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per model term, positional index (for :func:`bsc_toolkit.tables.table`).
-    """
-    frames = []
-    for label, model in models.items():
-        summary = model if isinstance(model, pd.DataFrame) else model.summary
-        kept = summary[[c for c in columns if c in summary.columns]]
-        frame = kept.rename_axis("term").reset_index()
-        frame.insert(0, "model", label)
-        frames.append(frame)
-    if not frames:
-        return pd.DataFrame(columns=["model", "term", *columns])
-    return pd.concat(frames, ignore_index=True)
-
-
 # --------------------------------------------------------------------------- the headline
 #: Short words for the diagnostics that matter beside a headline figure.
 _DIAGNOSTIC_WORDS = {
@@ -872,51 +918,32 @@ def diagnostic_words(models: Iterable[Any]) -> list[str]:
     return out
 
 
-def _finite(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
+def add_kpi_figures(hl: Headline, data: CustomerData, freq: str | None, keys: Sequence[str]) -> Headline:
+    """Add the standard KPI figures named by ``keys`` (:func:`bsc_toolkit.headline.kpi_figures`), in that order.
 
-
-def section_gap(report: str, key: str, features: Mapping[str, bool]) -> str | None:
-    """What a report section needs that the data lack, in words (None when the data support it)."""
-    from bsc_toolkit.capabilities import REQUIREMENTS, SECTIONS
-
-    section = next(s for s in SECTIONS if s.report == report and s.key == key)
-    missing = [REQUIREMENTS[n].label for n in section.needs if not features.get(n, False)]
-    return "this data set lacks " + "; ".join(missing) if missing else None
-
-
-def kpi_headline_figures(
-    data: CustomerData, freq: str | None, keys: Sequence[str]
-) -> tuple[list[HeadlineFigure], str | None, list[str]]:
-    """The standard KPI figures named by ``keys`` (:func:`bsc_toolkit.headline.kpi_figures`), in that order.
+    :func:`bsc_toolkit.report_kpis.fill_kpi_headline` of those figures: the subtitle names the
+    periods compared, a KPI the data cannot give is "no data" with the reason, and the KPI
+    headline's notes that no figure carries become caveats. When the KPI figures cannot be
+    computed at all, each is "no data" with the error in words (the report goes on).
 
     Returns
     -------
-    figures : list of HeadlineFigure
-        A KPI the data cannot give is "no data" with the reason; when the KPI figures cannot be
-        computed at all, each is "no data" with the error in words (the report goes on).
-    subtitle : str or None
-        ``"2025Q4 against 2025Q3"`` (or the one period).
-    notes : list of str
-        Caveats of the KPI headline (a partly covered period...).
+    Headline
+        ``hl``.
     """
+    from dataclasses import replace
+
     from bsc_toolkit.headline import kpi_figures
+    from bsc_toolkit.report_kpis import fill_kpi_headline
 
     try:
         kpi = kpi_figures(data, freq=freq)
     except Exception as exc:  # noqa: BLE001 - the headline says why instead of losing the report
         why = f"the KPI figures could not be computed: {exc}"
-        return [HeadlineFigure(k.replace("_", " "), None, note=why, key=k) for k in keys], None, []
+        return hl.add(*(HeadlineFigure(k.replace("_", " "), None, note=why, key=k) for k in keys))
     by_key = {f.key: f for f in kpi.figures}
-    figures = [by_key[k] for k in keys if k in by_key]
-    subtitle = None
-    if kpi.period is not None:
-        subtitle = f"{kpi.period} against {kpi.previous_period}" if kpi.previous_period is not None else str(kpi.period)
-    return figures, subtitle, list(kpi.notes)
+    snapshot = data.description.snapshot_date if data.is_snapshot else None
+    return fill_kpi_headline(hl, replace(kpi, figures=[by_key[k] for k in keys if k in by_key]), snapshot=snapshot)
 
 
 def _point_words(delta: float, driver: str | None, labels: Mapping[str, str] | None = None) -> str:
@@ -958,7 +985,8 @@ def start_headline(
 
     The churn ratio and the money value start as "no data" with the reason: what the data set
     lacks for their section, or (when the data support it) that the section did not produce the
-    figure; :func:`set_figures` replaces them when the sections compute them.
+    figure; :func:`set_churn_effect` and :func:`set_what_if` replace them when the sections compute
+    them. The sentence is :func:`retention_sentence` of the figures, made when the box is shown.
 
     Parameters
     ----------
@@ -978,9 +1006,10 @@ def start_headline(
     -------
     Headline
     """
+    from bsc_toolkit.capabilities import section_gap
     from bsc_toolkit.report_value import period_name
 
-    figures, subtitle, notes = kpi_headline_figures(data, freq, ("csat_mean", "churn_rate"))
+    hl = add_kpi_figures(Headline(title, sentence_fn=retention_sentence), data, freq, ("csat_mean", "churn_rate"))
     snapshot = bool(data.is_snapshot)
     no_csat = NO_CSAT if not features.get("csat") else None
     churn_gap = no_csat or section_gap(report, "churn_model", features)
@@ -1002,40 +1031,7 @@ def start_headline(
         note=value_note,
         key=VALUE_KEY,
     )
-    hl = Headline(title, subtitle=subtitle)
-    hl.add(*figures, _churn_placeholder(snapshot, churn_note), value)
-    for n in notes:
-        hl.caveat(n)
-    hl.sentence = retention_sentence(hl.figures)
-    return hl
-
-
-def set_figures(
-    hl: Headline,
-    figures: Sequence[HeadlineFigure],
-    replace: Sequence[str] = (),
-    sentence: Callable[[Sequence[HeadlineFigure]], str] | None = None,
-) -> Headline:
-    """Put ``figures`` into the headline in place of the figures with their keys (or those in ``replace``).
-
-    The new figures take the position of the first figure they replace (appended when none),
-    the sentence is rebuilt with ``sentence`` (default :func:`retention_sentence`) and the box is
-    refreshed where it was shown.
-
-    Returns
-    -------
-    Headline
-        ``hl``.
-    """
-    keys = {f.key for f in figures} | set(replace)
-    positions = [i for i, f in enumerate(hl.figures) if f.key in keys]
-    at = positions[0] if positions else len(hl.figures)
-    kept = [f for f in hl.figures if f.key not in keys]
-    at = min(at, len(kept))
-    hl.figures[:] = kept[:at] + list(figures) + kept[at:]
-    hl.sentence = (sentence or retention_sentence)(hl.figures)
-    hl.refresh()
-    return hl
+    return hl.add(_churn_placeholder(snapshot, churn_note), value)
 
 
 def churn_effect_figures(model: Any, evidence: LinkEvidence, *, knot: float, snapshot: bool) -> list[HeadlineFigure]:
@@ -1059,7 +1055,7 @@ def churn_effect_figures(model: Any, evidence: LinkEvidence, *, knot: float, sna
         ``kind="ratio"``, keys ``churn_ratio_below`` / ``churn_ratio_above`` (``churn_ratio`` for a
         linear term). Each note says "association, not proof of cause", whether the interval
         includes 1 (no evidence), and the diagnostics that matter (separation, non-convergence,
-        imprecision).
+        imprecision: :func:`imprecise_terms`).
     """
     ratio = _ratio_name(snapshot)
     level = f"{100 * (1 - evidence.alpha):g}%"
@@ -1067,21 +1063,22 @@ def churn_effect_figures(model: Any, evidence: LinkEvidence, *, knot: float, sna
     if snapshot:
         common.append("satisfaction was measured at the snapshot, so the link may run from churn to satisfaction")
     common += diagnostic_words([model])
-    if getattr(model, "converged", True) is False and _DIAGNOSTIC_WORDS["not_converged"] not in common:
-        common.append(_DIAGNOSTIC_WORDS["not_converged"])
     summary = model.summary
+    imprecise = set(imprecise_terms(summary))
     out = []
     for term, row in evidence.table.iterrows():
         term = str(term)
         value = _finite(summary.loc[term, "exp_coef"]) if term in summary.index else None
         lo = _finite(summary.loc[term, "exp_coef_ci_lower"]) if term in summary.index else None
         hi = _finite(summary.loc[term, "exp_coef_ci_upper"]) if term in summary.index else None
+        ci = (lo, hi) if lo is not None and hi is not None else None
         notes = list(common)
-        se = _finite(summary.loc[term, "se"]) if "se" in summary.columns and term in summary.index else None
-        coef = _finite(row["coef"])
-        if se is None or (coef is not None and se > IMPRECISE_SE_RATIO * abs(coef)):
+        if term not in summary.index or term in imprecise:
             notes.append(_DIAGNOSTIC_WORDS["imprecise"])
-        if not bool(row["excludes_zero"]):
+        # no interval, or one that includes 1: no evidence (the sentence's rule, :func:`shows_link`)
+        if ci is None:
+            notes.insert(0, f"no evidence of a link between satisfaction and churn here: no {level} interval")
+        elif not bool(row["excludes_zero"]):
             notes.insert(
                 0, f"no evidence of a link between satisfaction and churn here: the {level} interval includes 1"
             )
@@ -1093,7 +1090,7 @@ def churn_effect_figures(model: Any, evidence: LinkEvidence, *, knot: float, sna
                 f"churn {ratio} per +1 CSAT point{_term_words(term, knot)}",
                 value,
                 "ratio",
-                ci=(lo, hi) if lo is not None and hi is not None else None,
+                ci=ci,
                 better="down",
                 note="; ".join(notes),
                 key=key,
@@ -1159,28 +1156,30 @@ def what_if_figure(
     )
 
 
-def money_words(value: float, currency: str) -> str:
-    """``2.2M USD``, ``218,000 USD``, ``157 USD``: three significant digits."""
-    if not math.isfinite(value):
-        return f"no data {currency}".strip()
-    r = float(f"{value:.3g}")  # rounded first, so 999.7 is "1,000" and not "1e+03"
-    a = abs(r)
-    if a >= 1e6:
-        text = f"{r / 1e6:,.{max(0, 2 - int(math.floor(math.log10(a / 1e6))))}f}M"
-    elif a > 0:
-        text = f"{r:,.{max(0, 2 - int(math.floor(math.log10(a))))}f}"
-    else:
-        text = "0"
-    return f"{text} {currency}".strip()
+def shows_link(figure: HeadlineFigure, null: float) -> bool:
+    """Whether a model figure shows a link: it has a value and an interval, and the interval excludes ``null``.
+
+    ``null`` is the figure's "no effect": 1 for a ratio, 0 for an effect. A figure whose interval
+    could not be computed (``ci`` None: its note says "no evidence") shows none. The one rule of
+    :func:`retention_sentence` and :func:`bsc_toolkit.report_value.chain_sentence`.
+    """
+    return figure.value is not None and figure.ci is not None and not (figure.ci[0] <= null <= figure.ci[1])
+
+
+def _with_interval(fig: HeadlineFigure) -> str:
+    """The figure and its interval as its card shows them: "0.68 [0.61, 0.75]", "217,760 USD [91,234, 351,234]"."""
+    interval = format_interval(fig)
+    return f"{format_figure(fig)} {interval}" if interval else format_figure(fig)
 
 
 def retention_sentence(figures: Sequence[HeadlineFigure]) -> str:
     """The headline's sentence in plain words: the churn link, its money value, and what changed.
 
     The model figures come first ("One CSAT point more goes with a churn hazard ratio of 0.68
-    [0.61, 0.75] below 7 ..."; "no evidence of a link" when every interval includes 1), then the
-    money value with "association, not proof of cause", then
-    :func:`bsc_toolkit.headline.headline_sentence` of the KPI figures.
+    [0.61, 0.75] below 7 ..."; "no evidence of a link" when no interval excludes 1, or none could
+    be computed: :func:`shows_link`), then the money value with "association, not proof of cause",
+    then :func:`bsc_toolkit.headline.headline_sentence` of the KPI figures. Numbers are written as
+    the cards write them (:func:`bsc_toolkit.headline.format_figure`).
     """
     from bsc_toolkit.headline import headline_sentence
 
@@ -1190,7 +1189,7 @@ def retention_sentence(figures: Sequence[HeadlineFigure]) -> str:
     parts = []
     if any(f.note == NO_CSAT for f in figures):
         parts.append("This data set has no satisfaction surveys, so satisfaction cannot be linked to churn or money.")
-    shown = [f for f in ratios if f.ci is None or not (f.ci[0] <= 1 <= f.ci[1])]
+    shown = [f for f in ratios if shows_link(f, 1.0)]
     if ratios:
         if not shown:
             parts.append("There is no evidence of a link between satisfaction and churn in these data.")
@@ -1198,15 +1197,11 @@ def retention_sentence(figures: Sequence[HeadlineFigure]) -> str:
             name = "hazard ratio" if "hazard" in ratios[0].label else "odds ratio"
             bits = []
             for f in shown:
-                where = f.label.rpartition("(")[2].rstrip(")") if "(" in f.label else ""
-                where = where.replace("CSAT ", "") if where else ""
-                ci = f" [{f.ci[0]:.2f}, {f.ci[1]:.2f}]" if f.ci else ""
-                bits.append(f"{f.value:.2f}{ci}{f' {where}' if where else ''}")
+                where = f.label.rpartition("(")[2].rstrip(")").replace("CSAT ", "") if "(" in f.label else ""
+                bits.append(_with_interval(f) + (f" {where}" if where else ""))
             parts.append(f"One CSAT point more goes with a churn {name} of " + " and ".join(bits) + ".")
     if value is not None:
-        unit = value.unit or ""
-        ci = f" [{money_words(value.ci[0], '')}, {money_words(value.ci[1], '')}]" if value.ci else ""
-        parts.append(f"The what-if puts the {value.label} at {money_words(value.value, unit)}{ci}.")
+        parts.append(f"The what-if puts the {value.label} at {_with_interval(value)}.")
     if shown or value is not None:
         parts.append(f"This is an {ASSOCIATION}.")
     if kpis:
@@ -1216,8 +1211,9 @@ def retention_sentence(figures: Sequence[HeadlineFigure]) -> str:
 
 def set_churn_effect(hl: Headline, model: Any, evidence: LinkEvidence, *, knot: float, snapshot: bool) -> Headline:
     """Put :func:`churn_effect_figures` into the headline in place of its placeholder, and refresh it."""
-    figures = churn_effect_figures(model, evidence, knot=knot, snapshot=snapshot)
-    return set_figures(hl, figures, replace=[CHURN_EFFECT_KEY])
+    hl.set(*churn_effect_figures(model, evidence, knot=knot, snapshot=snapshot), replace=[CHURN_EFFECT_KEY])
+    hl.refresh()
+    return hl
 
 
 def set_what_if(
@@ -1230,4 +1226,6 @@ def set_what_if(
     """Put :func:`what_if_figure` into the headline in place of its placeholder (same label), and refresh it."""
     current = next((f for f in hl.figures if f.key == VALUE_KEY), None)
     label = current.label if current is not None else "revenue from +1 CSAT point"
-    return set_figures(hl, [what_if_figure(result, plan, currency, label=label, reason=reason)])
+    hl.set(what_if_figure(result, plan, currency, label=label, reason=reason))
+    hl.refresh()
+    return hl

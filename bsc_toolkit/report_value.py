@@ -22,8 +22,9 @@ The two notebooks stay thin; what they decide or say in words lives here, with t
 * :func:`start_chain_headline`, :func:`set_driver_figure`, :func:`set_chain_figures`,
   :func:`chain_sentence` -- the service-profit chain's headline: CSAT, the top driver, the chain's
   links (satisfaction -> retention -> money) with intervals and the money value of +1 point, each
-  with its caveat (lags, confounding) beside it; :func:`chain_effects_frame` -- the chain's effects
-  as a tidy table.
+  with its caveat (lags, confounding) beside it; :func:`chain_effects_frame`,
+  :func:`driver_table` -- the chain's effects and the driver analysis as tidy tables
+  (:func:`bsc_toolkit.tables.estimates_frame`).
 """
 
 from __future__ import annotations
@@ -51,7 +52,6 @@ __all__ = [
     "driver_table",
     "set_chain_figures",
     "set_driver_figure",
-    "significant_text",
     "start_chain_headline",
     "clv_withheld_markdown",
     "default_calibration_end",
@@ -566,15 +566,6 @@ _TOP_DRIVER_KEY = "top_driver"
 _CHAIN_CAVEAT = "satisfaction is measured before retention and spend, which removes reverse timing but not confounding"
 
 
-def _significant(value: float, digits: int) -> str:
-    """``value`` to ``digits`` significant digits in plain notation: 12,300 and 0.000446, never 1.23e+04."""
-    if not np.isfinite(value) or value == 0:
-        return f"{value:g}"
-    r = float(f"{value:.{digits}g}")
-    decimals = max(0, digits - 1 - int(np.floor(np.log10(abs(r)))))
-    return f"{r:,.{decimals}f}"
-
-
 def _money_word(outcome: str) -> str:
     return "revenue" if outcome == "revenue_usd" else "margin"
 
@@ -602,7 +593,8 @@ def start_chain_headline(
 
     The top driver and the chain's three figures start as "no data" with the reason (what the data
     set lacks for their section, or that the section did not produce them); :func:`set_driver_figure`
-    and :func:`set_chain_figures` replace them.
+    and :func:`set_chain_figures` replace them. The sentence is :func:`chain_sentence` of the
+    figures, made when the box is shown.
 
     Parameters
     ----------
@@ -620,22 +612,17 @@ def start_chain_headline(
     -------
     Headline
     """
-    from bsc_toolkit.report_retention import NO_CSAT, kpi_headline_figures, section_gap
+    from bsc_toolkit.capabilities import section_gap
+    from bsc_toolkit.report_retention import NO_CSAT, add_kpi_figures
 
-    figures, subtitle, notes = kpi_headline_figures(data, data.freq, ("csat_mean",))
+    hl = add_kpi_figures(Headline(title, sentence_fn=chain_sentence), data, data.freq, ("csat_mean",))
     no_csat = NO_CSAT if not features.get("csat") else None
     driver_note = no_csat or section_gap(report, "drivers", features) or "not computed: see the driver section for why"
     chain_note = no_csat or section_gap(report, "chain", features) or "not computed: see the chain section for why"
-    hl = Headline(title, subtitle=subtitle)
-    hl.add(
-        *figures,
+    return hl.add(
         HeadlineFigure("top driver of CSAT", None, "percent", note=driver_note, key=_TOP_DRIVER_KEY),
         *_chain_placeholders(period_name(data.freq), _money_word(outcome), data.currency, chain_note),
     )
-    for n in notes:
-        hl.caveat(n)
-    hl.sentence = chain_sentence(hl.figures)
-    return hl
 
 
 def set_driver_figure(hl: Headline, drivers: Any, labels: Mapping[str, str] | None = None) -> Headline:
@@ -649,7 +636,7 @@ def set_driver_figure(hl: Headline, drivers: Any, labels: Mapping[str, str] | No
     labels : mapping, optional
         Display names of the drivers.
     """
-    from bsc_toolkit.report_retention import diagnostic_words, set_figures
+    from bsc_toolkit.report_retention import diagnostic_words
 
     s = drivers.summary
     top = str(s["share"].astype(float).idxmax())
@@ -666,7 +653,9 @@ def set_driver_figure(hl: Headline, drivers: Any, labels: Mapping[str, str] | No
     figure = HeadlineFigure(
         f"top driver of CSAT: {name}", float(row["share"]), "percent", ci=ci, note="; ".join(notes), key=_TOP_DRIVER_KEY
     )
-    return set_figures(hl, [figure], sentence=chain_sentence)
+    hl.set(figure)
+    hl.refresh()
+    return hl
 
 
 def set_chain_figures(
@@ -689,7 +678,7 @@ def set_chain_figures(
     period : str
         The chain table's period in words.
     """
-    from bsc_toolkit.report_retention import ASSOCIATION, diagnostic_words, set_figures
+    from bsc_toolkit.report_retention import ASSOCIATION, diagnostic_words
 
     chain._check_fitted()
     e, ci = chain.effects_, chain.confidence_intervals_
@@ -710,9 +699,11 @@ def set_chain_figures(
         lo, hi = float(ci.loc[name, "ci_lower"]), float(ci.loc[name, "ci_upper"])
         return (lo, hi) if np.isfinite([lo, hi]).all() else None
 
-    def null(name: str, what: str, zero: str = "0") -> list[str]:
+    def null(name: str, what: str) -> list[str]:
+        if interval(name) is None:
+            return [f"no evidence of a link between {what} in these data: its {level} interval could not be computed"]
         if includes_zero(ci.loc[name, "ci_lower"], ci.loc[name, "ci_upper"]):
-            return [f"no evidence of a link between {what} in these data: the {level} interval includes {zero}"]
+            return [f"no evidence of a link between {what} in these data: the {level} interval includes 0"]
         return []
 
     def note(*parts: str) -> str:
@@ -740,16 +731,14 @@ def set_chain_figures(
     )
     total_null = null("total", f"satisfaction and {money}")
     if total_null:
-        lo, hi = ci.loc["total", "ci_lower"], ci.loc["total", "ci_upper"]
+        bounds = interval("total")
+        where = f" ({bounds[0]:,.0f} to {bounds[1]:,.0f} {cur})" if bounds is not None else ""
         value = HeadlineFigure(
             placeholders[2].label,
             None,
             "money",
             unit=cur,
-            note=note(
-                f"not stated: {total_null[0]} ({lo:,.0f} to {hi:,.0f} {cur}), so no money value of satisfaction",
-                lag,
-            ),
+            note=note(f"not stated: {total_null[0]}{where}, so no money value of satisfaction", lag),
             key=CHAIN_KEYS[2],
         )
     else:
@@ -768,22 +757,31 @@ def set_chain_figures(
             ),
             key=CHAIN_KEYS[2],
         )
-    return set_figures(hl, [retention, per_period, value], sentence=chain_sentence)
+    hl.set(retention, per_period, value)
+    hl.refresh()
+    return hl
 
 
 def chain_sentence(figures: Sequence[HeadlineFigure]) -> str:
     """The chain headline's sentence in plain words: the links found, the value of +1 point, the caveat.
 
-    Links whose interval includes 0 are said to show no evidence; a money value is stated only
-    when the figure has one. The KPI figures' change follows
+    A link is stated only when its interval excludes 0
+    (:func:`bsc_toolkit.report_retention.shows_link`); otherwise, or when no interval could be
+    computed, the sentence says there is no evidence. A money value is stated only when the figure
+    has one. Numbers are written as the cards write them. The KPI figures' change follows
     (:func:`bsc_toolkit.headline.headline_sentence`).
     """
     from bsc_toolkit.headline import format_figure, format_interval, headline_sentence
-    from bsc_toolkit.report_retention import ASSOCIATION, NO_CSAT
+    from bsc_toolkit.report_retention import ASSOCIATION, NO_CSAT, shows_link
+
+    def with_interval(fig: HeadlineFigure) -> str:
+        interval = format_interval(fig)
+        return f"{format_figure(fig)} {interval}" if interval else format_figure(fig)
 
     by_key = {f.key: f for f in figures}
     retention, value = by_key.get(CHAIN_KEYS[0]), by_key.get(CHAIN_KEYS[2])
     top = by_key.get(_TOP_DRIVER_KEY)
+    retention_link = retention is not None and shows_link(retention, 0.0)
     parts = []
     if any(f.note == NO_CSAT for f in figures):
         parts.append(
@@ -791,27 +789,22 @@ def chain_sentence(figures: Sequence[HeadlineFigure]) -> str:
         )
     if top is not None and top.value is not None:
         parts.append(
-            f"The {top.label.replace(' of CSAT: ', ' of CSAT is ')} ({top.value:.0%} of the explained variance)."
+            f"The {top.label.replace(' of CSAT: ', ' of CSAT is ')} ({format_figure(top)} of the explained variance)."
         )
     if retention is not None and retention.value is not None:
-        ci = retention.ci
-        unit = retention.label.split(" retained")[0]
-        if ci is not None and ci[0] <= 0 <= ci[1]:
-            parts.append("There is no evidence of a link between satisfaction and retention in these data.")
+        if retention_link:
+            sign = "+" if retention.value > 0 else ""
+            unit = retention.label.split(" retained")[0]
+            parts.append(f"One CSAT point more goes with {sign}{with_interval(retention)} {unit} retained.")
         else:
-            interval = f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
-            parts.append(f"One CSAT point more goes with {retention.value:+.2f}{interval} {unit} retained.")
+            parts.append("There is no evidence of a link between satisfaction and retention in these data.")
     if value is not None:
         if value.value is not None:
-            # the card's own figures, so the sentence and the card agree digit for digit
-            interval = f" {format_interval(value)}" if value.ci else ""
             money = "margin" if "(margin" in value.label else "revenue"
-            parts.append(f"It is worth {format_figure(value)}{interval} of follow-up {money} per customer.")
+            parts.append(f"It is worth {with_interval(value)} of follow-up {money} per customer.")
         elif (value.note or "").startswith("not stated"):
             parts.append("There is no evidence of a link between satisfaction and money in these data.")
-    if (value is not None and value.value is not None) or (
-        retention is not None and retention.value is not None and not (retention.note or "").startswith("no evidence")
-    ):
+    if (value is not None and value.value is not None) or retention_link:
         parts.append(f"This is an {ASSOCIATION}.")
     kpis = [f for f in figures if f.key not in (*CHAIN_KEYS, _TOP_DRIVER_KEY)]
     if kpis:
@@ -822,20 +815,12 @@ def chain_sentence(figures: Sequence[HeadlineFigure]) -> str:
 def chain_effects_frame(chain: Any) -> pd.DataFrame:
     """The chain's effects as a tidy table: ``effect, estimate, se, estimate_ci_lower, estimate_ci_upper, p_value, unit``.
 
-    The proportion mediated is a ratio whose "= 0" is not its question: its p-value stays missing.
+    :func:`bsc_toolkit.tables.estimates_frame` of the chain's summary. The proportion mediated is a
+    ratio whose "= 0" is not its question: its p-value stays missing.
     """
-    s = chain.summary
-    return pd.DataFrame(
-        {
-            "effect": s.index.astype(str),
-            "estimate": s["coef"].to_numpy(dtype=float),
-            "se": s["se"].to_numpy(dtype=float),
-            "estimate_ci_lower": s["ci_lower"].to_numpy(dtype=float),
-            "estimate_ci_upper": s["ci_upper"].to_numpy(dtype=float),
-            "p_value": s["p_value"].to_numpy(dtype=float),
-            "unit": s["unit"].astype(str).to_numpy(),
-        }
-    )
+    from bsc_toolkit.tables import estimates_frame
+
+    return estimates_frame(chain.summary, label="effect", extra=("unit",))
 
 
 def driver_intro_markdown(drivers: Any) -> str:
@@ -851,28 +836,20 @@ def driver_intro_markdown(drivers: Any) -> str:
 
 
 def driver_table(drivers: Any, labels: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """The driver analysis as a tidy table: ``driver, share (+ interval), rank, p_rank, coef (+ interval), unit``.
+    """The driver analysis as a tidy table: ``driver, share`` (+ interval), ``rank, p_rank``, then the coefficient
+    (``estimate, se`` + interval, ``p_value``) and its ``unit``.
 
-    ``share`` is the driver's share of the explained variance (0-1), ``p_rank`` the share of
-    bootstrap draws giving it its rank, ``coef`` csat points per rating point (``unit``).
+    :func:`bsc_toolkit.tables.estimates_frame` of the drivers' summary, the drivers under their
+    display names, the importance first. ``share`` is the driver's share of the explained variance
+    (0-1), ``p_rank`` the share of bootstrap draws giving it its rank, ``estimate`` csat points per
+    rating point (``unit``).
     """
-    s = drivers.summary
-    labels = labels or {}
-    return pd.DataFrame(
-        {
-            "driver": [str(labels.get(d, d)) for d in s.index],
-            "share": s["share"].to_numpy(dtype=float),
-            "share_ci_lower": s["share_ci_lower"].to_numpy(dtype=float),
-            "share_ci_upper": s["share_ci_upper"].to_numpy(dtype=float),
-            "rank": s["rank"].to_numpy(dtype=int),
-            "p_rank": s["p_rank"].to_numpy(dtype=float),
-            "coef": s["coef"].to_numpy(dtype=float),
-            "se": s["se"].to_numpy(dtype=float),
-            "coef_ci_lower": s["ci_lower"].to_numpy(dtype=float),
-            "coef_ci_upper": s["ci_upper"].to_numpy(dtype=float),
-            "unit": s["unit"].astype(str).to_numpy(),
-        }
-    )
+    from bsc_toolkit.tables import estimates_frame
+
+    first = ["share", "share_ci_lower", "share_ci_upper", "rank", "p_rank"]
+    out = estimates_frame(drivers.summary, label="driver", extra=(*first, "unit"))
+    out["driver"] = [str((labels or {}).get(d, d)) for d in out["driver"]]
+    return out[["driver", *first, *(c for c in out.columns if c not in ("driver", *first))]]
 
 
 def chain_models_markdown(chain: Any) -> str:
@@ -889,17 +866,3 @@ def chain_models_markdown(chain: Any) -> str:
         f"{code(chain.formulas_['mediator'])}; outcome model {code(chain.formulas_['outcome'])}. "
         "The proportion mediated has no p-value: it is a ratio, and '= 0' is not its question."
     )
-
-
-def significant_text(frame: pd.DataFrame, columns: Sequence[str] | None = None, digits: int = 3) -> pd.DataFrame:
-    """``frame`` with the numbers of ``columns`` (default: every numeric column) as text of ``digits`` significant digits.
-
-    For display-only tables whose rows differ in size by orders of magnitude (money effects next
-    to a proportion), where one number of decimals per column would round the small rows to 0.
-    Missing values stay missing ("no data" in a formatted table).
-    """
-    out = frame.copy()
-    cols = list(columns) if columns is not None else list(frame.select_dtypes("number").columns)
-    for col in cols:
-        out[col] = [_significant(v, digits) if pd.notna(v) else None for v in frame[col].astype(float)]
-    return out

@@ -5,8 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -15,9 +17,11 @@ from bsc_toolkit.capabilities import (
     SECTIONS,
     capability_markdown,
     capability_table,
+    contractual_data,
     data_features,
     report_applicability,
     report_section,
+    section_gap,
     section_markers,
 )
 from bsc_toolkit.cli import app
@@ -61,6 +65,19 @@ def test_features_of_each_shape(shapes: dict[str, Path], variant: str) -> None:
     assert {k for k, v in features.items() if not v} == EXPECTED_MISSING[variant]
 
 
+def test_contractual_data_needs_churn_with_tenure(shapes: dict[str, Path]) -> None:
+    dated = load_dataset(shapes["no_nps"])  # churn dates with acquisition dates
+    assert contractual_data(dated)
+    c = dated.customers
+    assert not contractual_data(replace(dated, customers=c.assign(acquired_at=pd.NaT)))  # no acquisition date
+    assert not contractual_data(replace(dated, customers=c.drop(columns="churned_at")))  # no churn information
+    snap = load_dataset(shapes["snapshot"])  # a churn flag with each customer's tenure
+    assert "churned_at" not in snap.customers.columns
+    assert contractual_data(snap)
+    assert not contractual_data(replace(snap, customers=snap.customers.assign(tenure_months=float("nan"))))
+    assert not contractual_data(replace(snap, customers=snap.customers.drop(columns="churned")))
+
+
 def test_capability_table_and_applicability(shapes: dict[str, Path]) -> None:
     snap = load_dataset(shapes["snapshot"])
     table = capability_table(snap).set_index(["report", "section"])
@@ -75,6 +92,20 @@ def test_capability_table_and_applicability(shapes: dict[str, Path]) -> None:
     no_surveys = load_dataset(shapes["no_surveys"])
     assert report_applicability(no_surveys, "satisfaction_retention_value") == [REQUIREMENTS["csat"].label]
     assert report_applicability(no_surveys, "01_customer_perspective") == []  # teaching: no data needed
+
+
+def test_section_gap_names_what_the_data_lack(shapes: dict[str, Path]) -> None:
+    snap = data_features(load_dataset(shapes["snapshot"]))
+    assert section_gap("satisfaction_retention_value", "churn_model", snap) is None
+    gap = section_gap("satisfaction_retention_value", "cox", snap)
+    assert gap == f"this data set lacks {REQUIREMENTS['churn_dates'].label}; {REQUIREMENTS['dated'].label}"
+    no_surveys = data_features(load_dataset(shapes["no_surveys"]))
+    gap = section_gap("service_profit_chain", "drivers", no_surveys)
+    assert gap == f"this data set lacks {REQUIREMENTS['csat'].label}; {REQUIREMENTS['drivers'].label}"
+    with pytest.raises(KeyError, match="no section satisfaction_retention_value.cocks"):
+        section_gap("satisfaction_retention_value", "cocks", snap)
+    with pytest.raises(KeyError, match="no section customer_value.cox"):
+        report_section(load_dataset(shapes["snapshot"]), "customer_value", "cox")
 
 
 def test_readme_holds_the_fixed_section_table() -> None:

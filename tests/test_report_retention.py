@@ -15,12 +15,17 @@ from bsc_toolkit import report_retention as rr
 from bsc_toolkit.contracts import RatingScale
 from bsc_toolkit.data.io import CustomerData
 from bsc_toolkit.data.simulate import SimulatedData
-from bsc_toolkit.headline import HeadlineFigure
+from bsc_toolkit.headline import Headline, HeadlineFigure, format_figure, format_interval
 from bsc_toolkit.models._base import Diagnostic
 from bsc_toolkit.models.features import csat_spline
 from bsc_toolkit.models.retention import ChurnFlagModel
 
 NULL_CHURN = "no evidence of a link between satisfaction and churn in these data"
+
+
+def _shown_sentence(hl: Headline) -> str:
+    """The sentence the headline box shows (the line under its title)."""
+    return repr(hl).splitlines()[1]
 
 
 def _fake_model(coef: dict[str, float], se: dict[str, float], alpha: float = 0.05, **extra) -> SimpleNamespace:
@@ -193,6 +198,8 @@ def test_large_standard_errors_are_flagged_in_words() -> None:
     assert "csat\\_above" in text and "segment" in text and "SE not computable" in text
     assert "csat\\_below" not in text
     assert rr.large_se_markdown({"PPML": table.iloc[[1]]}) == ""
+    assert list(rr.imprecise_terms(table)) == ["csat_above", "segment"]  # SE over 100 x coef, or not computable
+    assert list(rr.imprecise_terms(table, ratio=0.1)) == ["csat_above", "csat_below", "segment"]
 
 
 def test_logrank_markdown_states_no_difference_and_missing_tests() -> None:
@@ -298,21 +305,71 @@ def test_spend_markdown_reports_percent_effects_or_the_null() -> None:
 
 
 # --------------------------------------------------------------------------- the headline
-def test_estimates_frame_is_tidy_and_keeps_every_term() -> None:
-    a = pd.DataFrame({"coef": [0.1, -0.2], "se": [0.01, 0.02]}, index=pd.Index(["x", "csat"], name="term"))
-    b = pd.DataFrame({"coef": [0.3], "se": [0.03], "extra": [1]}, index=["csat"])
-    out = rr.estimates_frame({"m1": a, "m2": b}, ["coef", "se"])
-    assert list(out.columns) == ["model", "term", "coef", "se"]
+def test_ratio_estimates_are_one_tidy_table_with_every_term() -> None:
+    from bsc_toolkit.tables import estimates_frame
+
+    a = pd.DataFrame(
+        {"coef": [0.1, -0.2], "se": [0.01, 0.02], "exp_coef": [1.1, 0.8], "extra": [1, 2]},
+        index=pd.Index(["x", "csat"], name="term"),
+    )
+    b = pd.DataFrame({"coef": [0.3], "se": [0.03], "exp_coef": [1.35]}, index=["csat"])
+    out = estimates_frame({"m1": a, "m2": b}, label="term", extra=rr.RATIO_COLUMNS)
+    assert list(out.columns) == [
+        "model", "term", "estimate", "se", "estimate_ci_lower", "estimate_ci_upper", *rr.RATIO_COLUMNS
+    ]  # fmt: skip
     assert out["model"].tolist() == ["m1", "m1", "m2"] and out["term"].tolist() == ["x", "csat", "csat"]
-    assert out["coef"].tolist() == [0.1, -0.2, 0.3]
+    assert out["estimate"].tolist() == [0.1, -0.2, 0.3] and out["exp_coef"].tolist() == [1.1, 0.8, 1.35]
     assert list(out.index) == [0, 1, 2]  # positional: no index column in the formatted table
 
 
-def test_money_words_three_significant_digits() -> None:
-    assert rr.money_words(217760.3, "USD") == "218,000 USD"
-    assert rr.money_words(2_180_000, "EUR") == "2.18M EUR"
-    assert rr.money_words(157.455, "USD") == "157 USD"
-    assert rr.money_words(-1234.0, "") == "-1,230"
+def test_the_sentence_writes_the_numbers_as_the_cards_do() -> None:
+    value = HeadlineFigure(
+        "revenue from +1 CSAT point over 4 quarters",
+        217_760.3,
+        "money",
+        ci=(91_234.0, 351_234.0),
+        unit="USD",
+        key=rr.VALUE_KEY,
+    )
+    ratio = HeadlineFigure(
+        "churn hazard ratio per +1 CSAT point (CSAT below 7)", 0.6812, "ratio", ci=(0.61, 0.75), key="churn_ratio_below"
+    )
+    hl = Headline("T", sentence_fn=rr.retention_sentence).add(ratio, value)
+    card = hl._repr_html_()
+    sentence = _shown_sentence(hl)
+    assert "217,760 USD" in card and "[91,234, 351,234]" in card
+    assert "at 217,760 USD [91,234, 351,234]." in sentence  # the card's text, not "218,000 [91,200, 351,000]"
+    assert f"{format_figure(ratio)} {format_interval(ratio)} below 7" in sentence
+    assert f"{format_figure(ratio)}" in card and format_interval(ratio) in card
+    assert sentence.endswith("This is an association, not proof of cause.")
+
+
+def test_an_interval_that_could_not_be_computed_is_no_link() -> None:
+    # the churn model's summary has no finite interval: the card says "no evidence", so must the sentence
+    model = _fake_model({"csat": -0.4}, {"csat": np.nan})
+    model.summary = pd.DataFrame(
+        {
+            "coef": [-0.4],
+            "se": [np.nan],
+            "exp_coef": [0.67],
+            "exp_coef_ci_lower": [np.nan],
+            "exp_coef_ci_upper": [np.nan],
+        },
+        index=["csat"],
+    )
+    (fig,) = rr.churn_effect_figures(model, rr.link_evidence(model, "churn"), knot=7, snapshot=False)
+    assert fig.value == pytest.approx(0.67) and fig.ci is None
+    assert fig.note.startswith("no evidence of a link between satisfaction and churn here: no 95% interval")
+    assert "too imprecise to say anything" in fig.note and "nan" not in fig.note  # an SE that could not be computed
+    assert not rr.shows_link(fig, 1.0)
+    assert (
+        rr.retention_sentence([fig]) == "There is no evidence of a link between satisfaction and churn in these data."
+    )
+    # the rule: a value, an interval, and the interval excludes the null
+    shown = HeadlineFigure("r", 0.7, "ratio", ci=(0.6, 0.8))
+    assert rr.shows_link(shown, 1.0) and not rr.shows_link(shown, 0.7)
+    assert not rr.shows_link(HeadlineFigure("r", 0.7, "ratio", ci=(0.6, 1.0)), 1.0)  # a bound at the null
+    assert not rr.shows_link(HeadlineFigure("r", None, "ratio", ci=(0.6, 0.8)), 1.0)
 
 
 def test_churn_effect_figures_are_the_models_ratios_with_the_caveats() -> None:
@@ -334,7 +391,7 @@ def test_churn_effect_figures_are_the_models_ratios_with_the_caveats() -> None:
     assert "association, not proof of cause" in below.note and "may run from churn to satisfaction" in below.note
     sentence = rr.retention_sentence(figures)
     assert sentence.startswith("One CSAT point more goes with a churn odds ratio of ")
-    assert f"{below.value:.2f} [{below.ci[0]:.2f}, {below.ci[1]:.2f}] below 3" in sentence
+    assert f"{format_figure(below)} {format_interval(below)} below 3" in sentence  # as the card shows it
     assert "association, not proof of cause" in sentence
 
 
@@ -358,7 +415,7 @@ def test_churn_effect_figures_state_no_evidence_separation_and_imprecision() -> 
 
     vague = _fake_model({"csat": 0.001}, {"csat": 1.0})
     vague.summary = null.summary.assign(coef=0.001, se=1.0)
-    vague.converged = False
+    vague.diagnostics_ = [Diagnostic("not_converged", "the fit did not converge")]  # what `converged` reads
     (fig,) = rr.churn_effect_figures(vague, rr.link_evidence(vague, "churn"), knot=7, snapshot=False)
     assert "too imprecise to say anything" in fig.note and "did not converge" in fig.note
 
@@ -382,12 +439,16 @@ def test_what_if_figure_is_the_revenue_change_or_says_why_not() -> None:
 def test_headline_starts_with_csat_and_churn_then_takes_the_model_figures(small_sim: SimulatedData) -> None:
     from bsc_toolkit.capabilities import data_features
     from bsc_toolkit.headline import kpi_figures
+    from bsc_toolkit.report_kpis import kpi_headline_subtitle
 
     data = CustomerData(small_sim.customers, small_sim.surveys, small_sim.transactions)
     hl = rr.start_headline(data, "T <b>", freq="Q", features=data_features(data))
     assert [f.key for f in hl.figures] == ["csat_mean", "churn_rate", rr.CHURN_EFFECT_KEY, rr.VALUE_KEY]
-    kpi = {f.key: f for f in kpi_figures(data, freq="Q").figures}
+    kh = kpi_figures(data, freq="Q")
+    kpi = {f.key: f for f in kh.figures}
     assert hl.figures[0] == kpi["csat_mean"] and hl.figures[1] == kpi["churn_rate"]
+    assert hl.subtitle == kpi_headline_subtitle(kh.period, kh.previous_period)  # the KPI report's words
+    assert hl.sentence is None and hl.sentence_fn is rr.retention_sentence  # made from the figures when shown
     assert hl.figures[2].value is None and "not computed" in hl.figures[2].note
     assert hl.figures[3].label == "revenue from +1 CSAT point over 4 quarters" and hl.figures[3].unit == "USD"
 
@@ -399,14 +460,17 @@ def test_headline_starts_with_csat_and_churn_then_takes_the_model_figures(small_
             "churn hazard ratio per +1 CSAT point (CSAT above 7)", 0.9, "ratio", ci=(0.8, 1.1), key="churn_ratio_above"
         ),
     ]
-    rr.set_figures(hl, ratios, replace=[rr.CHURN_EFFECT_KEY])
+    hl.set(*ratios, replace=[rr.CHURN_EFFECT_KEY])
     keys = [f.key for f in hl.figures]
     assert keys == ["csat_mean", "churn_rate", "churn_ratio_below", "churn_ratio_above", rr.VALUE_KEY]
-    assert "0.70 [0.60, 0.80] below 7" in hl.sentence and "above 7" not in hl.sentence  # the interval includes 1
-    rr.set_figures(
-        hl, [HeadlineFigure("churn hazard ratio per +1 CSAT point (CSAT below 7)", 0.5, key="churn_ratio_below")]
-    )
+    sentence = _shown_sentence(hl)
+    assert "0.700 [0.600, 0.800] below 7" in sentence and "above 7" not in sentence  # the interval includes 1
+    hl.set(HeadlineFigure("churn hazard ratio per +1 CSAT point (CSAT below 7)", 0.5, key="churn_ratio_below"))
     assert [f.key for f in hl.figures] == keys and hl.figures[2].value == 0.5  # replaced in place
+    rr.set_what_if(hl, None, {}, "USD", reason="the section failed")
+    assert [f.key for f in hl.figures] == keys
+    assert hl.figures[4].label == "revenue from +1 CSAT point over 4 quarters"  # the placeholder's label, kept
+    assert hl.figures[4].value is None and hl.figures[4].note == "not shown: the section failed"
 
 
 def test_headline_without_surveys_says_so(small_sim: SimulatedData) -> None:
@@ -418,7 +482,13 @@ def test_headline_without_surveys_says_so(small_sim: SimulatedData) -> None:
     assert by_key["csat_mean"].value is None and by_key["csat_mean"].note
     assert by_key[rr.CHURN_EFFECT_KEY].value is None and by_key[rr.CHURN_EFFECT_KEY].note == rr.NO_CSAT
     assert by_key[rr.VALUE_KEY].value is None and by_key[rr.VALUE_KEY].note == rr.NO_CSAT
-    assert hl.sentence.startswith("This data set has no satisfaction surveys")
+    assert _shown_sentence(hl).startswith("This data set has no satisfaction surveys")
+
+
+def test_kpi_figures_that_cannot_be_computed_say_why() -> None:
+    hl = rr.add_kpi_figures(Headline("T"), SimpleNamespace(), "Q", ("csat_mean", "churn_rate"))
+    assert [f.key for f in hl.figures] == ["csat_mean", "churn_rate"]
+    assert all(f.value is None and f.note.startswith("the KPI figures could not be computed: ") for f in hl.figures)
 
 
 def test_interactive_what_if_computes_what_the_static_one_shows(small_sim: SimulatedData) -> None:
@@ -439,14 +509,10 @@ def test_interactive_what_if_computes_what_the_static_one_shows(small_sim: Simul
     pd.testing.assert_frame_equal(shown.data, expected.reset_index())  # the table's raw data: the index as a column
     assert words.data == rr.what_if_markdown(static, data.currency, plan, data.scale("csat"))
     assert "segment smb" in words.data
+    # the report's section: the same what-if and outputs, its table written out under its key
+    ran = rr.run_what_if(panel, data, fixed, delta=1.5, segment="smb", horizon=2)
+    pd.testing.assert_frame_equal(ran.summary, static.summary)
+    words2, table2 = rr.what_if_outputs(ran, data, plan, key="what_if")
+    assert words2.data == words.data and table2.key == "what_if" and shown.key is None
+    pd.testing.assert_frame_equal(table2.data, shown.data)
     assert rr.what_if_widget(panel, data, plan, fixed) is None  # not in a kernel: nothing is shown
-
-
-def test_money_words_rounds_before_choosing_the_notation():
-    from bsc_toolkit.report_retention import money_words
-
-    assert money_words(999.7, "USD") == "1,000 USD"  # not "1e+03 USD"
-    assert money_words(999.6e6, "USD") == "1,000M USD"
-    assert money_words(2.19e6, "GBP") == "2.19M GBP"
-    assert money_words(217_760, "USD") == "218,000 USD"
-    assert money_words(0.446, "") == "0.446"

@@ -10,6 +10,7 @@ import pytest
 
 from bsc_toolkit import report_value as rv
 from bsc_toolkit.contracts import RatingScale
+from bsc_toolkit.headline import format_figure, format_interval
 from bsc_toolkit.models.clv import rfm_summary
 
 
@@ -255,7 +256,12 @@ def _fitted_chain(total, indirect, direct, a_path, b_path, diagnostics=()):
 def _headline(*figures):
     from bsc_toolkit.headline import Headline
 
-    return Headline("chain").add(*figures)
+    return Headline("chain", sentence_fn=rv.chain_sentence).add(*figures)
+
+
+def _shown_sentence(hl):
+    """The sentence the headline box shows (the line under its title)."""
+    return repr(hl).splitlines()[1]
 
 
 def test_chain_figures_are_the_chain_effects_with_lag_and_confounding_caveats():
@@ -276,9 +282,11 @@ def test_chain_figures_are_the_chain_effects_with_lag_and_confounding_caveats():
     assert value.value == 600 and value.ci == (200, 1100) and value.unit == "EUR"
     assert value.note.startswith("150 EUR [20, 310] of it through retention")
     assert "inflates the direct part" in value.note and "assumption is in doubt" in value.note
-    assert "+0.20 [0.06, 0.33] quarters retained" in hl.sentence
-    assert "worth 600 EUR [200, 1,100] of follow-up revenue" in hl.sentence
-    assert "association, not proof of cause" in hl.sentence
+    sentence = _shown_sentence(hl)
+    assert "+0.200 [0.060, 0.330] quarters retained" in sentence  # as the card shows it
+    assert f"{format_figure(retention)} {format_interval(retention)}" in sentence
+    assert "worth 600 EUR [200, 1,100] of follow-up revenue" in sentence
+    assert "association, not proof of cause" in sentence
 
 
 def test_chain_figures_state_no_money_value_without_evidence():
@@ -290,8 +298,25 @@ def test_chain_figures_state_no_money_value_without_evidence():
     assert "the 95% interval includes 0 (-20 to 120 EUR)" in by_key["chain_value"].note
     assert by_key["chain_retention"].value == 0.1  # not money: shown, with the null result beside it
     assert by_key["chain_retention"].note.startswith("no evidence of a link between satisfaction and retention")
-    assert "no evidence of a link between satisfaction and retention in these data" in hl.sentence
-    assert "no evidence of a link between satisfaction and money" in hl.sentence and "worth" not in hl.sentence
+    sentence = _shown_sentence(hl)
+    assert "no evidence of a link between satisfaction and retention in these data" in sentence
+    assert "no evidence of a link between satisfaction and money" in sentence and "worth" not in sentence
+    assert "association" not in sentence  # no link is stated
+
+
+def test_a_chain_interval_that_could_not_be_computed_is_no_link():
+    nan = float("nan")
+    chain = _fitted_chain((50, nan, nan), (5, -1, 11), (45, -30, 110), (0.3, nan, nan), (700, 600, 800))
+    hl = rv.set_chain_figures(_headline(), chain)
+    by_key = {f.key: f for f in hl.figures}
+    retention = by_key["chain_retention"]
+    assert retention.value == 0.3 and retention.ci is None
+    assert retention.note.startswith("no evidence of a link between satisfaction and retention")  # the card
+    assert "its 95% interval could not be computed" in retention.note
+    assert by_key["chain_value"].value is None and "nan" not in by_key["chain_value"].note
+    sentence = _shown_sentence(hl)
+    assert "no evidence of a link between satisfaction and retention in these data" in sentence  # the sentence
+    assert "goes with" not in sentence and "association" not in sentence
 
 
 def test_driver_figure_is_the_largest_share():
@@ -305,7 +330,9 @@ def test_driver_figure_is_the_largest_share():
     (fig,) = hl.figures
     assert fig.label == "top driver of CSAT: Product <quality>" and fig.value == 0.5 and fig.ci == (0.4, 0.6)
     assert "ranked first in 90% of bootstrap draws" in fig.note and "not proof of cause" in fig.note
-    assert hl.sentence.startswith("The top driver of CSAT is Product <quality> (50% of the explained variance).")
+    assert _shown_sentence(hl).startswith(
+        "The top driver of CSAT is Product <quality> (50.0% of the explained variance)."
+    )
 
 
 @pytest.mark.slow
@@ -318,7 +345,8 @@ def test_chain_headline_placeholders_say_why(small_sim):
     assert [f.key for f in hl.figures] == ["csat_mean", "top_driver", *rv.CHAIN_KEYS]
     assert all(f.value is None for f in hl.figures)
     assert hl.figures[1].note == "no satisfaction surveys (csat) in this data set"
-    assert hl.sentence.startswith("This data set has no satisfaction surveys")
+    assert hl.sentence is None and hl.sentence_fn is rv.chain_sentence
+    assert _shown_sentence(hl).startswith("This data set has no satisfaction surveys")
     data = CustomerData(small_sim.customers, small_sim.surveys, small_sim.transactions)
     hl = rv.start_chain_headline(data, "T", features=data_features(data), outcome="margin_usd")
     assert hl.figures[0].value is not None and "not computed" in hl.figures[1].note
@@ -348,18 +376,43 @@ def test_chain_effects_and_driver_tables_are_tidy():
             "unit": "EUR",
         }
     ]
+    summary = pd.DataFrame(
+        {
+            "coef": [0.4, 0.1],
+            "se": [0.05, 0.04],
+            "ci_lower": [0.3, 0.02],
+            "ci_upper": [0.5, 0.18],
+            "p_value": [0.001, 0.01],
+            "share": [0.7, 0.3],
+            "share_ci_lower": [0.6, 0.2],
+            "share_ci_upper": [0.8, 0.4],
+            "rank": [1, 2],
+            "p_rank": [0.95, 0.95],
+            "std_coef": [0.5, 0.1],
+            "unit": ["csat points per driver point"] * 2,
+        },
+        index=pd.Index(["quality", "time"], name="driver"),
+    )
+    out = rv.driver_table(SimpleNamespace(summary=summary), {"quality": "Product <quality>"})
+    assert list(out.columns) == [
+        "driver", "share", "share_ci_lower", "share_ci_upper", "rank", "p_rank",
+        "estimate", "se", "estimate_ci_lower", "estimate_ci_upper", "p_value", "unit",
+    ]  # fmt: skip
+    assert out["driver"].tolist() == ["Product <quality>", "time"]  # display names, in the summary's order
+    assert out["estimate"].tolist() == [0.4, 0.1] and out["estimate_ci_upper"].tolist() == [0.5, 0.18]
+    assert out["share"].tolist() == [0.7, 0.3] and out["rank"].tolist() == [1, 2]
+    assert list(out.index) == [0, 1]
 
 
-def test_significant_text_keeps_small_rows_readable():
+def test_tables_keep_small_rows_readable_and_never_use_exponents():
+    import re
+
+    from bsc_toolkit.tables import significant, table
+
     frame = pd.DataFrame({"truth": [309.483, 0.446, np.nan], "name": ["a", "b", "c"]})
-    out = rv.significant_text(frame)
-    assert out["truth"].tolist() == ["309", "0.446", None] and out["name"].tolist() == ["a", "b", "c"]
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", table(frame).html)
+    assert cells == ["309", "a", "0.45", "b", "no data", "c"]  # a 0.446 below a 309 is not "0"
     assert frame["truth"].iloc[1] == 0.446  # the input is not changed
-
-
-def test_significant_text_never_uses_exponents():
-    from bsc_toolkit.report_value import _significant
-
-    assert _significant(12_345.6, 3) == "12,300"
-    assert _significant(0.000446, 3) == "0.000446"
-    assert _significant(-1.04, 3) == "-1.04"
+    assert significant(12_345.6, 3) == "12,300"
+    assert significant(0.000446, 3) == "0.000446"
+    assert significant(-1.04, 3) == "-1.04"
