@@ -23,8 +23,9 @@ The notebook ``customer_value.ipynb`` stays thin; what it decides or says lives 
   :func:`subscriber_overview_markdown`, :func:`holdout_markdown`, :func:`retention_fit_markdown`,
   :func:`subscriber_value_markdown`, :func:`lack_of_fit_markdown` -- beside the values, what a
   failed goodness-of-fit check of the sBG means for them --, :func:`caveats_markdown`, which
-  follow what the data allow: a snapshot has no left truncation and no holdout); display helpers
-  :func:`estimates_display`, :func:`formatted`, :func:`number_format`.
+  follow what the data allow: a snapshot has no left truncation and no holdout), :func:`buyer_value_markdown`,
+  :func:`at_risk_markdown` and :func:`fit_markdown` (the fit status and the diagnostics of a fit);
+  :func:`format_amount` writes a what-if or at-risk number in its unit, for words and tables alike.
 
 Tenure, in whole contract periods
 ---------------------------------
@@ -73,8 +74,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from bsc_toolkit.formatting import escape_markdown
-from bsc_toolkit.report_value import estimates_table, includes_zero
+from bsc_toolkit.capabilities import contractual_data
+from bsc_toolkit.formatting import diagnostics_markdown, escape_markdown
+from bsc_toolkit.report_value import includes_zero
 
 if TYPE_CHECKING:
     from bsc_toolkit.data.io import CustomerData
@@ -85,16 +87,18 @@ __all__ = [
     "MIN_COVARIATE_CUSTOMERS",
     "ClvChoice",
     "SubscriberHoldout",
+    "at_risk_markdown",
+    "buyer_value_markdown",
     "caveats_markdown",
     "choice_markdown",
     "clv_model_choice",
     "contract_discount_rate",
     "covariate_effects_markdown",
     "data_window",
-    "estimates_display",
     "fit_model_name",
+    "fit_markdown",
     "fit_status_markdown",
-    "formatted",
+    "format_amount",
     "has_lack_of_fit",
     "holdout_markdown",
     "holdout_survival",
@@ -102,7 +106,7 @@ __all__ = [
     "mean_csat",
     "model_markdown",
     "months_per_period",
-    "number_format",
+    "points_text",
     "retention_fit_markdown",
     "rfm_with_covariates",
     "subscriber_holdout",
@@ -110,6 +114,7 @@ __all__ = [
     "subscriber_table",
     "subscriber_value",
     "subscriber_value_markdown",
+    "value_per_period",
     "what_if_markdown",
 ]
 
@@ -191,14 +196,9 @@ def data_window(data: CustomerData) -> tuple[pd.Timestamp | None, pd.Timestamp |
     return pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
 
 
-def _contractual_data(data: CustomerData) -> tuple[bool, str]:
-    """Whether churn and tenure are both observed, and in which form (for the reason)."""
-    c = data.customers
-    if "churned_at" in c.columns and _has_values(c, "acquired_at"):
-        return True, "churn dates and acquisition dates"
-    if "churned" in c.columns and _has_values(c, "tenure_months"):
-        return True, "a churn flag and each customer's tenure"
-    return False, ""
+def _dated_churn(customers: pd.DataFrame) -> bool:
+    """Whether churn and tenure are observed as dates (else, for subscribers, as a churn flag with a tenure)."""
+    return "churned_at" in customers.columns and _has_values(customers, "acquired_at")
 
 
 def mean_csat(data: CustomerData, end: pd.Timestamp | None = None, column: str = "csat") -> pd.Series:
@@ -306,7 +306,12 @@ def clv_model_choice(data: CustomerData, contractual: bool | None = None, period
     """
     desc = data.description
     has_tx = data.has("transactions")
-    subscription, how = _contractual_data(data)
+    subscription = contractual_data(data)
+    how = (
+        "churn dates and acquisition dates"
+        if _dated_churn(data.customers)
+        else "a churn flag and each customer's tenure"
+    )
     balance = _balance_column(data.customers)
     if contractual is not None or desc.clv.contractual is not None:
         is_contractual = bool(contractual if contractual is not None else desc.clv.contractual)
@@ -497,7 +502,7 @@ def subscriber_table(
     word = _period_word(period)
     balance_column = balance_column if balance_column is not None else _balance_column(c)
     notes: list[str] = []
-    dated = "churned_at" in c.columns and _has_values(c, "acquired_at") and not data.is_snapshot
+    dated = _dated_churn(c) and not data.is_snapshot
     snapshot = "churned" in c.columns and _has_values(c, "tenure_months")
     start, data_end = data_window(data)
     if dated:
@@ -777,14 +782,33 @@ def subscriber_value(
     """
     out = table.copy()
     out["derl"] = derl.reindex(out.index).to_numpy(dtype=float)
-    if value_source == "transactions":
-        out["clv_usd"] = out["revenue_per_period"] * out["derl"]
-    elif value_source == "balance":
+    if value_source == "balance":
         out["balance_derl"] = out["balance"] * out["derl"]
-        if balance_margin is not None:
-            per_period = float(balance_margin) * months_per_period(period) / 12
-            out["clv_usd"] = out["balance"] * per_period * out["derl"]
+    per_period = value_per_period(out, value_source, balance_margin, period)
+    if per_period is not None:
+        out["clv_usd"] = per_period * out["derl"]
     return out
+
+
+def value_per_period(
+    table: pd.DataFrame, value_source: str | None, balance_margin: float | None = None, period: str = "Q"
+) -> pd.Series | None:
+    """Each subscriber's value per contract period in money, or None when there is none.
+
+    ``"transactions"``: their revenue per period, net of refunds (:func:`subscriber_table`): a
+    customer whose refunds exceed their purchases has a negative value, kept as it is (the refunds
+    are money lost), and no transactions is NaN (no data). ``"balance"`` with ``balance_margin``:
+    the balance times the yearly margin, pro rata per period. Otherwise (a balance without a
+    margin, or nothing) None: a balance is not money earned.
+
+    The residual value (:func:`subscriber_value`) and the csat what-if
+    (:func:`bsc_toolkit.report_clv_headline.sbg_what_if_compute`) both value a period by it.
+    """
+    if value_source == "transactions":
+        return table["revenue_per_period"].astype(float)
+    if value_source == "balance" and balance_margin is not None:
+        return table["balance"].astype(float) * float(balance_margin) * months_per_period(period) / 12
+    return None
 
 
 # -- the BG/NBD with covariates -------------------------------------------------------------------
@@ -815,33 +839,13 @@ def rfm_with_covariates(
 
 
 # -- words ----------------------------------------------------------------------------------------
-def _status_of(fitter: Any) -> Any:
-    """The fitter's ``fit_status_``, or one made from ``converged_``/``diagnostics_`` (older fitters)."""
-    status = getattr(fitter, "fit_status_", None)
-    if status is not None:
-        return status
-    diagnostics = list(getattr(fitter, "diagnostics_", []) or [])
-    codes = {d.code for d in diagnostics}
-    boundary = next((d.message for d in diagnostics if d.code == "boundary"), None)
-    from types import SimpleNamespace
-
-    return SimpleNamespace(
-        model=getattr(fitter, "_label", type(fitter).__name__),
-        converged=bool(getattr(fitter, "converged_", True)),
-        boundary="a boundary of the parameter space" if boundary else None,
-        message=boundary or "",
-        usable=not ({"boundary", "not_converged"} & codes),
-    )
-
-
 def fit_status_markdown(*fitters: Any, labels: Mapping[int, str] | None = None) -> str:
     """Each fitter's fit status in words, for beside its table (Markdown bullets, escaped).
 
     Parameters
     ----------
     *fitters
-        Fitted CLV models with ``fit_status_`` (model used, converged, boundary, message, usable);
-        fitters without one are described from ``converged_`` and ``diagnostics_``.
+        Fitted CLV models with ``fit_status_`` (model used, converged, boundary, message, usable).
     labels : mapping, optional
         Position -> a label naming the fit (e.g. ``{0: "calibration period"}``).
 
@@ -853,7 +857,7 @@ def fit_status_markdown(*fitters: Any, labels: Mapping[int, str] | None = None) 
     """
     lines = []
     for i, fitter in enumerate(fitters):
-        s = _status_of(fitter)
+        s = fitter.fit_status_
         label = f" ({escape_markdown(labels[i])})" if labels and i in labels else ""
         parts = [f"**{escape_markdown(s.model)}**{label}:"]
         if not s.converged:
@@ -873,6 +877,23 @@ def fit_status_markdown(*fitters: Any, labels: Mapping[int, str] | None = None) 
     return "\n".join(lines)
 
 
+def fit_markdown(*fitters: Any) -> str:
+    """How each fit ended (**Fit status**, :func:`fit_status_markdown`), then what else the fits say (Markdown).
+
+    The **Diagnostics** part lists the fits' diagnostics that the status does not already say (not the
+    limit-model note, nor a message the status repeats); it is left out when there are none.
+    """
+    said = [str(f.fit_status_.message or "") for f in fitters]
+    rest = [
+        d
+        for f in fitters
+        for d in getattr(f, "diagnostics_", None) or []
+        if d.code != "limit_model" and not any(text and text in d.message for text in said)
+    ]
+    notes = diagnostics_markdown(rest)
+    return "**Fit status**\n\n" + fit_status_markdown(*fitters) + (f"\n\n**Diagnostics**\n\n{notes}" if notes else "")
+
+
 #: The what-if measures of ``sbg_what_if`` and ``clv_what_if``, in words for a sentence.
 MEASURE_LABELS: dict[str, str] = {
     "retention_rate_next_period": "retention at the next renewal",
@@ -880,7 +901,7 @@ MEASURE_LABELS: dict[str, str] = {
     "expected_periods_within_horizon": "expected periods as a customer within the horizon",
     "derl": "discounted expected residual lifetime (DERL)",
     "clv_total": "total residual value",
-    "expected_purchases": "expected purchases over the horizon (all customers)",
+    "expected_purchases": "expected purchases over the horizon (total)",
     "mean_p_alive_now": "mean probability of being alive now",
     "mean_p_alive_horizon": "mean probability of being alive at the end of the horizon",
     "mean_dropout_probability": "mean drop-out probability after a purchase",
@@ -903,15 +924,45 @@ def _row_unit(name: str) -> str:
     return ""
 
 
-def _amount(v: float, unit: str, currency: str, periods: str, kind: str = "change", digits: int = 2) -> str:
-    """A number in its unit: a ``"change"`` (signed), an interval ``"bound"`` or a ``"level"``.
+def format_amount(
+    value: float,
+    unit: str,
+    currency: str = "",
+    *,
+    change: bool = False,
+    signed: bool | None = None,
+    size: float | None = None,
+    with_unit: bool = True,
+) -> str:
+    """A what-if or at-risk number in its unit, as plain text: for the words and the tables alike.
 
-    Units: ``"pp"`` (probabilities: changes in percentage points, levels in percent), ``"money"``,
-    ``"purchases"``, ``"periods"``, or ``""``.
+    Parameters
+    ----------
+    value : float
+    unit : str
+        ``"pp"`` (a probability: a level in percent, a change in percentage points), ``"share"`` (in
+        percent), ``"money"`` (in ``currency``), another unit word ("quarters", "purchases"), or ``""``
+        (three significant digits).
+    currency : str
+        Escape it (and a unit word) for Markdown before passing it.
+    change : bool
+        A change (probabilities in pp) rather than a level (in percent).
+    signed : bool, optional
+        "+" on positive numbers; default ``change`` (an interval bound in words is written unsigned).
+    size : float, optional
+        The largest number of its row (value and interval): money and unit words get no decimals
+        from 100 up, else 2 (more for a small non-zero number, never "+0.00"). Default ``|value|``.
+    with_unit : bool
+        False: the number alone (an interval bound in a table, whose value says the unit).
+
+    Returns
+    -------
+    str
+        "+1.3 pp", "90.0%", "1,045,208 USD", "+0.004 USD", "2.35 quarters"; "no data" when not finite.
     """
-    sign = "+" if kind == "change" else ""
-    if not np.isfinite(v):
+    if not np.isfinite(value):
         return "no data"
+    sign = "+" if (change if signed is None else signed) else ""
 
     def fixed(x: float, places: int) -> str:
         # more places for a small non-zero number than would round it to 0 ("-0.0")
@@ -919,15 +970,20 @@ def _amount(v: float, unit: str, currency: str, periods: str, kind: str = "chang
             places += 1
         return f"{x:{sign},.{places}f}"
 
-    if unit == "pp":
-        return f"{100 * v:.1f}%" if kind == "level" else f"{fixed(100 * v, 1)} pp"
-    if unit == "money":
-        return f"{fixed(v, digits)} {escape_markdown(currency)}"
-    if unit == "purchases":
-        return f"{fixed(v, digits)} purchases"
-    if unit == "periods":
-        return f"{fixed(v, 2)} {escape_markdown(periods)}"
-    return f"{v:{sign},.3g}"
+    if unit == "pp" and change:
+        return fixed(100 * value, 1) + (" pp" if with_unit else "")
+    if unit in ("pp", "share"):
+        return fixed(100 * value, 1) + ("%" if with_unit else "")
+    if not unit:
+        return f"{value:{sign},.3g}"
+    places = 0 if (abs(value) if size is None else size) >= 100 else 2
+    word = currency if unit == "money" else unit
+    return f"{fixed(value, places)} {word}".strip() if with_unit else fixed(value, places)
+
+
+def points_text(delta: float, covariate: str = "csat") -> str:
+    """The what-if's change in words: ``"+1 csat point"``, ``"-0.5 csat points"`` (plain text)."""
+    return f"{float(delta):+g} {covariate} point{'' if abs(float(delta)) == 1 else 's'}"
 
 
 def what_if_markdown(
@@ -970,20 +1026,22 @@ def what_if_markdown(
         interval includes 0 (or is unknown), and no change is claimed there; then the caveat.
     """
     pct = f"{100 * level:.0f}%"
-    points = f"{delta:+g} {escape_markdown(covariate)} point{'s' if abs(delta) != 1 else ''}"
+    points = points_text(delta, escape_markdown(covariate))
+    cur = escape_markdown(currency)
+    names = {**MEASURE_LABELS, **(labels or {})}
     effects, nulls = [], []
     for name, row in table.iterrows():
         unit = _row_unit(str(name))
-        names = {**MEASURE_LABELS, **(labels or {})}
+        word = escape_markdown(periods) if unit == "periods" else unit
         label = escape_markdown(names.get(str(name), str(name).replace("_", " ")))
         if unit == "money" and horizon:
             label += f" over {escape_markdown(horizon)}"
         lo, hi = float(row["change_ci_lower"]), float(row["change_ci_upper"])
         finite = [abs(v) for v in (row["change"], lo, hi) if np.isfinite(v)]
-        digits = 0 if finite and max(finite) >= 100 else 2
+        size = max(finite) if finite else 0.0
 
-        def fmt(v: float, kind: str = "change", u: str = unit, d: int = digits) -> str:
-            return _amount(v, u, currency, periods, kind, d)
+        def fmt(v: float, kind: str = "change", u: str = word, n: float = size) -> str:
+            return format_amount(v, u, cur, change=kind != "level", signed=kind == "change", size=n)
 
         if not np.isfinite([lo, hi]).all():
             nulls.append(f"{label} (no interval could be computed)")
@@ -1137,6 +1195,82 @@ def subscriber_value_markdown(
             "There are no transactions and no balance column, so no money value: the figures are expected lifetimes."
         )
     return " ".join(lines)
+
+
+def buyer_value_markdown(value: pd.DataFrame, horizon_months: int, currency: str) -> str:
+    """The buyers' CLV in words (Markdown, escaped): total, gross margin, median, mean, the top 20%'s share.
+
+    ``value`` holds ``clv_usd`` per customer and ``clv_margin_usd`` (NaN without cost data).
+    """
+    cur = escape_markdown(currency)
+    clv = value["clv_usd"].dropna()
+    total = float(clv.sum())
+    margin = value["clv_margin_usd"].dropna() if "clv_margin_usd" in value.columns else pd.Series(dtype=float)
+    margin_text = f"**{margin.sum():,.0f} {cur}** of gross margin" if len(margin) else "gross margin: no cost data"
+    top = clv.nlargest(max(1, len(clv) // 5)).sum() / total if total > 0 else float("nan")
+    return (
+        f"Total {horizon_months}-month CLV **{total:,.0f} {cur}** of revenue ({margin_text}); median per customer "
+        f"{clv.median():,.0f} {cur}, mean {clv.mean():,.0f} {cur}."
+        + (f" The top 20% of customers carry {top:.0%} of it." if np.isfinite(top) else "")
+    )
+
+
+def at_risk_markdown(
+    risk: pd.DataFrame | None,
+    low: pd.Series,
+    n_valued: int,
+    rule: str,
+    value_label: str,
+    currency: str,
+    level: float = 0.95,
+) -> str:
+    """The value held by low-satisfaction customers, in words (Markdown, escaped).
+
+    Parameters
+    ----------
+    risk : DataFrame or None
+        ``clv_at_risk`` (rows ``clv_at_risk_usd``, ``share_of_clv``, ``mean_clv_gap_low_minus_rest_usd``;
+        columns ``estimate, ci_lower, ci_upper``); None when there is no comparison (nobody, or everybody,
+        surveyed is low).
+    low : Series of bool
+        Per surveyed customer with a value: whether their latest csat is low.
+    n_valued : int
+        Customers with a value, surveyed or not.
+    rule : str
+        What "low" means ("latest csat <= 6 on its 1-10 scale"; plain text).
+    value_label : str
+        The value ("residual value", "12-month CLV").
+    currency : str
+    level : float
+        Confidence level of the intervals.
+    """
+    cur = escape_markdown(currency)
+    rule_md, what = escape_markdown(rule), escape_markdown(value_label)
+    n_low, n = int(low.sum()), len(low)
+    if risk is None:
+        return (
+            f"{n_low:,} of {n:,} surveyed customers with a value have {rule_md}: no comparison of low- and "
+            "higher-satisfaction customers is possible."
+        )
+    pct = f"{100 * level:.0f}%"
+    at_risk, gap = risk.loc["clv_at_risk_usd"], risk.loc["mean_clv_gap_low_minus_rest_usd"]
+    if includes_zero(gap["ci_lower"], gap["ci_upper"]):
+        gap_text = (
+            "**No evidence of a difference in mean value between low-satisfaction customers and the others in these "
+            f"data** ({pct} CI of the gap {gap['ci_lower']:,.0f} to {gap['ci_upper']:,.0f} {cur})."
+        )
+    else:
+        gap_text = (
+            f"On average a low-satisfaction customer holds {abs(gap['estimate']):,.0f} {cur} "
+            f"{'less' if gap['estimate'] < 0 else 'more'} {what} than the others "
+            f"({pct} CI {gap['ci_lower']:,.0f} to {gap['ci_upper']:,.0f} {cur})."
+        )
+    return (
+        f"{n_low:,} of {n:,} surveyed customers ({n_low / n:.0%}) have {rule_md}; they hold "
+        f"**{at_risk['estimate']:,.0f} {cur}** of {what} ({pct} CI {at_risk['ci_lower']:,.0f} to "
+        f"{at_risk['ci_upper']:,.0f} {cur}), {risk.loc['share_of_clv', 'estimate']:.0%} of the surveyed customers' "
+        f"{what}. {n_valued - n:,} customers with a value have no survey. " + gap_text
+    )
 
 
 def caveats_markdown(choice: ClvChoice, *, snapshot: bool = False, left_truncated: int | None = None) -> str:
@@ -1421,42 +1555,6 @@ def covariate_effects_markdown(summary: pd.DataFrame, covariate: str = "csat", l
     return "\n".join(lines)
 
 
-def estimates_display(summary: pd.DataFrame) -> Any:
-    """A fit's summary for display: p-values (and ``exp_coef``) where they exist, "-" where a parameter has none.
-
-    The positive parameters (``alpha``, ``beta``, ``r``...) have no p-value; covariate coefficients
-    do. Other non-finite numbers (the standard error of a fit at a boundary) read "not usable".
-    """
-    out = summary.copy()
-    # columns only the covariate coefficients have: "-" elsewhere, not "not usable"
-    partial = {c: out.pop(c).astype(float) for c in ("exp_coef", "p_value") if c in out.columns}
-    out = estimates_table(out)
-    for col, values in partial.items():
-        if values.notna().any():
-            out = out.assign(**{col: [f"{v:.3g}" if np.isfinite(v) else "-" for v in values]})
-    return out
-
-
-def formatted(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with its numeric columns as text (:func:`number_format`), for display as a DataFrame.
-
-    A DataFrame's HTML escapes its text (customer ids, segment names); a pandas ``Styler`` does
-    not, so tables holding user text are formatted this way rather than with ``.style.format``.
-    """
-    out = frame.copy()
-    for col in out.select_dtypes("number").columns:
-        out[col] = [number_format(v) for v in out[col]]
-    return out
-
-
-def number_format(value: float) -> str:
-    """A table number: thousands separated and whole from 1,000 up, else 4 significant digits."""
-    v = float(value)
-    if not np.isfinite(v):
-        return "no data"
-    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
-
-
 def fit_model_name(fitter: Any) -> str:
-    """The model a fitter actually used (``fit_status_.model``; its label for older fitters)."""
-    return str(_status_of(fitter).model)
+    """The model a fitter actually used (``fit_status_.model``: "sBG", or a limit such as "geometric")."""
+    return str(fitter.fit_status_.model)

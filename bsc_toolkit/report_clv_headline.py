@@ -7,33 +7,49 @@ functions of what the sections computed:
 * :func:`model_subtitle` -- the model used, in words (sBG for subscribers; BG/NBD and Gamma-Gamma
   for buyers), with the limiting model when a fit ran to a boundary of its model;
 * :func:`pending_figures` -- the report's own figures before its sections run: "no data" with why,
-  replaced (:func:`set_figures`) by :func:`subscriber_figures` / :func:`buyer_figures` (the value of
+  replaced (``Headline.set``) by :func:`subscriber_figures` / :func:`buyer_figures` (the value of
   the active customers, the retention at the next renewal or the expected purchases) and
   :func:`what_if_figure` (the value of +1 csat point with its interval);
 * :func:`fit_note` -- a fit's status in words (limit model, boundary, not converged, lack of fit),
   the ``note`` of the figures it concerns; :func:`what_if_sentence` -- the headline's sentence;
-* key tables: :func:`estimates_frame` (parameters with intervals), :func:`segment_frame` (value per
-  segment), :func:`measures_frame` (what-if and at-risk measures, each in its unit);
-* :func:`sbg_what_if_compute` / :func:`clv_what_if_compute` -- the callables behind the interactive
-  what-if (:func:`bsc_toolkit.widgets.what_if_controls`), calling the same ``sbg_what_if`` /
-  ``clv_what_if`` as the static section.
+* key tables: :func:`estimates_table` (parameters with intervals), :func:`segment_frame` (value per
+  segment), :func:`measures_frame` (what-if and at-risk measures, each in its unit), :func:`at_risk_table`,
+  :func:`reference_table` (a reference check against published estimates);
+* :func:`sbg_what_if_compute` / :func:`clv_what_if_compute` -- the what-if (:class:`WhatIfCompute`): the
+  static section shows its :meth:`~WhatIfCompute.result`, the interactive form
+  (:func:`bsc_toolkit.widgets.what_if_controls`) calls it with the reader's choices: one path for both.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from bsc_toolkit.headline import Headline, HeadlineFigure
+from bsc_toolkit.headline import HeadlineFigure, format_figure, format_interval, kpi_figures
+from bsc_toolkit.models.clv import clv_what_if, sbg_what_if
+from bsc_toolkit.report_clv import (
+    MEASURE_LABELS,
+    _row_unit,
+    fit_model_name,
+    format_amount,
+    has_lack_of_fit,
+    points_text,
+    what_if_markdown,
+)
+from bsc_toolkit.tables import estimates_frame, format_value, significant
+from bsc_toolkit.tables import table as make_table
 
 __all__ = [
     "KEYS",
+    "WhatIfCompute",
+    "WhatIfResult",
+    "at_risk_table",
     "buyer_figures",
     "clv_what_if_compute",
-    "estimates_frame",
     "estimates_table",
     "fit_note",
     "headline_kpis",
@@ -42,10 +58,10 @@ __all__ = [
     "model_subtitle",
     "pending_figures",
     "reference_frame",
+    "reference_table",
     "sbg_what_if_compute",
     "segment_choices",
     "segment_frame",
-    "set_figures",
     "subscriber_figures",
     "what_if_figure",
     "what_if_sentence",
@@ -81,7 +97,7 @@ def model_subtitle(choice: Any, *fitters: Any) -> str:
     str
         E.g. ``"Subscribers (contractual): sBG model of contract renewals, quarters"``.
     """
-    used = [_model_of(f) for f in fitters if f is not None]
+    used = [fit_model_name(f) for f in fitters if f is not None]
     if choice.contractual:
         base = f"Subscribers (contractual): sBG model of contract renewals, {choice.period_name}s"
         default = ("sBG",)
@@ -94,19 +110,13 @@ def model_subtitle(choice: Any, *fitters: Any) -> str:
     return base
 
 
-def _model_of(fitter: Any) -> str:
-    from bsc_toolkit.report_clv import fit_model_name
-
-    return fit_model_name(fitter)
-
-
 def fit_note(*fitters: Any, lack_of_fit: bool | None = None) -> str | None:
     """The fits' status in words for the ``note`` of the figures built on them; None when all is well.
 
     Parameters
     ----------
     *fitters
-        Fitted CLV models (``fit_status_``; older fitters: ``converged_``/``diagnostics_``). None is skipped.
+        Fitted CLV models (``fit_status_``, ``diagnostics_``). None is skipped.
     lack_of_fit : bool, optional
         Whether the (first) model fails its goodness-of-fit check; default: read from its diagnostics.
 
@@ -116,13 +126,11 @@ def fit_note(*fitters: Any, lack_of_fit: bool | None = None) -> str | None:
         E.g. "geometric (no heterogeneity): at the no-heterogeneity boundary, a limit of the sBG
         (retention constant over tenure)."; "BG/NBD did not converge: figures withheld."
     """
-    from bsc_toolkit.report_clv import _status_of, has_lack_of_fit
-
     parts = []
     for fitter in fitters:
         if fitter is None:
             continue
-        s = _status_of(fitter)
+        s = fitter.fit_status_
         if not s.converged:
             parts.append(f"{s.model} did not converge: its figures are withheld")
         elif not s.usable:
@@ -155,7 +163,7 @@ def pending_figures(
 ) -> list[HeadlineFigure]:
     """The report's own figures before its sections run: each "no data", with ``reason`` as its note.
 
-    The sections replace them (:func:`set_figures`) as they compute them; a figure a section could
+    The sections replace them (``Headline.set``) as they compute them; a figure a section could
     not compute stays "no data" and says why.
 
     Parameters
@@ -340,7 +348,7 @@ def what_if_figure(
         money row; the note says it is an association, and "no evidence of an effect" where the
         interval includes 0.
     """
-    label = f"value of {delta:+g} {covariate} point{'s' if abs(delta) != 1 else ''}"
+    label = f"value of {points_text(delta, covariate)}"
     status = fit_note(fitter) if fitter is not None else None
     if table is None:
         return HeadlineFigure(
@@ -397,63 +405,41 @@ def _retention_words(table: pd.DataFrame) -> str:
     return text + (" (no evidence of an effect)" if lo <= 0 <= hi else "")
 
 
-def what_if_sentence(figure: HeadlineFigure, what: str) -> str | None:
+def what_if_sentence(figure: HeadlineFigure, what: str, delta: float = 1.0, covariate: str = "csat") -> str | None:
     """The headline sentence from the csat what-if figure; None when it has no value.
 
-    ``what`` names the value ("residual value", "12-month CLV").
+    The amounts are written as on the figure's card (:func:`~bsc_toolkit.headline.format_figure`,
+    :func:`~bsc_toolkit.headline.format_interval`), so the sentence and the card agree.
+
+    Parameters
+    ----------
+    figure : HeadlineFigure
+        :func:`what_if_figure`.
+    what : str
+        The value ("residual value", "12-month CLV").
+    delta : float
+        The what-if's change in ``covariate`` points.
+    covariate : str
     """
     if figure.value is None:
         return None
-    unit = f" {figure.unit}" if figure.unit else ""
-    size = max(abs(x) for x in (figure.value, *(figure.ci or ())))
-    amount = f"{_short(figure.value, size)}{unit}"
+    points = points_text(delta, covariate)
+    amount = format_figure(figure)
     if figure.ci is None:
-        return (
-            f"Each csat point goes with {amount} of {what} (no interval); this is an association, not proof of cause."
-        )
+        return f"{points} goes with {amount} of {what} (no interval); this is an association, not proof of cause."
     lo, hi = figure.ci
+    interval = format_interval(figure)
     if lo <= 0 <= hi:
-        return (
-            f"No evidence that a csat point changes {what}: the 95% interval [{_short(lo, size)}, {_short(hi, size)}]{unit} "
-            "includes 0."
-        )
-    return (
-        f"Each csat point is worth {amount} [{_short(lo, size)}, {_short(hi, size)}] of {what}; "
-        "this is an association, not proof of cause."
-    )
-
-
-def _short(v: float, size: float | None = None) -> str:
-    """1,234,567 -> "1.2M", 12,345 -> "12k", 123.4 -> "123"; ``size`` (default ``|v|``) picks the scale."""
-    a = abs(v) if size is None else size
-    if size is not None and v != 0 and (abs(v) < size / 100 or abs(v) < 0.05 * (1e9 if a >= 1e9 else 1e6)):
-        return _short(v)  # a bound far below the value's scale: its own scale, never "0.0M" for 12,000
-    if a >= 1e9:
-        return f"{v / 1e9:.1f}B"
-    if a >= 1e6:
-        return f"{v / 1e6:.1f}M"
-    if a >= 1e4:
-        return f"{v / 1e3:.0f}k"
-    if a >= 100:
-        return f"{v:,.0f}"
-    return f"{v:.2f}"
-
-
-def set_figures(headline: Headline, *figures: HeadlineFigure) -> Headline:
-    """Put ``figures`` into ``headline``: each replaces the figure with the same key, else is added at the end."""
-    for fig in figures:
-        keys = [f.key for f in headline.figures]
-        if fig.key is not None and fig.key in keys:
-            headline.figures[keys.index(fig.key)] = fig
-        else:
-            headline.figures.append(fig)
-    return headline
+        unit = f" {figure.unit}" if figure.unit else ""
+        return f"No evidence that {points} changes {what}: the 95% interval {interval}{unit} includes 0."
+    return f"{points} goes with {amount} {interval} of {what}; this is an association, not proof of cause."
 
 
 def kpi_context(figures: Sequence[HeadlineFigure], contractual: bool, limit: int = 2) -> list[HeadlineFigure]:
     """The KPI figures that give the model's figures context: the csat mean, then churn or revenue per customer.
 
-    Figures without a value are left out (they are context, not the report's own figures).
+    Picked by key (``csat_mean``, then ``churn_rate`` or ``revenue_per_customer``); figures without a
+    value are left out (they are context, not the report's own figures).
 
     Parameters
     ----------
@@ -465,79 +451,33 @@ def kpi_context(figures: Sequence[HeadlineFigure], contractual: bool, limit: int
         At most this many.
     """
 
-    def text(f: HeadlineFigure) -> str:
-        return f"{f.key or ''} {f.label}".lower()
-
-    wanted = ("csat", "churn" if contractual else "revenue")
-    picked = []
-    for word in wanted:
-        fig = next((f for f in figures if word in text(f) and f not in picked and f.value is not None), None)
-        if fig is not None:
-            picked.append(fig)
-    return picked[:limit]
+    wanted = ("csat_mean", "churn_rate" if contractual else "revenue_per_customer")
+    by_key = {f.key: f for f in figures if f.value is not None}
+    return [by_key[k] for k in wanted if k in by_key][:limit]
 
 
 # -- key tables ------------------------------------------------------------------------------------
-def estimates_frame(summaries: Mapping[str, pd.DataFrame] | pd.DataFrame) -> pd.DataFrame:
-    """Parameters with standard errors and intervals, for ``tables.table`` (key ``clv_estimates``).
-
-    Parameters
-    ----------
-    summaries : DataFrame or mapping
-        A fitter's ``summary`` (``coef, se, ci_lower, ci_upper[, p_value, exp_coef]``, index the
-        parameter), or model name -> summary.
-
-    Returns
-    -------
-    DataFrame
-        Columns ``model`` (with a mapping), ``parameter``, ``estimate``, ``se``, ``estimate_ci_lower``,
-        ``estimate_ci_upper`` and ``p_value`` where a parameter has one (NaN: none, e.g. positive by
-        definition); positional index.
-    """
-    if isinstance(summaries, pd.DataFrame):
-        summaries = {"": summaries}
-    frames = []
-    for model, summary in summaries.items():
-        s = summary.reset_index()
-        out = pd.DataFrame(
-            {
-                "model": model,
-                "parameter": s.iloc[:, 0].astype(str).str.replace("_", " "),  # "churn probability"
-                "estimate": s["coef"].astype(float),
-                "se": s["se"].astype(float),
-                "estimate_ci_lower": s["ci_lower"].astype(float),
-                "estimate_ci_upper": s["ci_upper"].astype(float),
-            }
-        )
-        if "p_value" in s.columns and s["p_value"].notna().any():
-            out["p_value"] = s["p_value"].astype(float)
-        frames.append(out)
-    result = pd.concat(frames, ignore_index=True)
-    if set(result["model"]) == {""}:
-        result = result.drop(columns="model")
-    return result
-
-
 def estimates_table(
     summaries: Mapping[str, pd.DataFrame] | pd.DataFrame, *, key: str | None = None, caption: str | None = None
 ) -> Any:
-    """:func:`estimates_frame` as a formatted table: "estimate [CI]", SE, and p-values where a parameter has one.
+    """A fit's estimates as a formatted table: "estimate [CI]", SE, and p-values where a parameter has one.
 
-    The positive parameters (``alpha``, ``r``...) are not tested (testing "= 0" is meaningless): their
-    p-value reads "not tested", not "no data". The raw numbers are the keyed data.
+    The rows are :func:`bsc_toolkit.tables.estimates_frame` of ``summaries`` (a summary, or model name
+    -> summary), parameter names with spaces ("churn probability"). The positive parameters (``alpha``,
+    ``r``...) are not tested (testing "= 0" is meaningless): their p-value reads "not tested", not "no
+    data". The raw numbers are the keyed data.
     """
-    from bsc_toolkit.tables import table
-
     frame = estimates_frame(summaries)
+    frame["parameter"] = frame["parameter"].str.replace("_", " ")
     hide: tuple[str, ...] = ()
     labels = {"estimate": "estimate", "se": "SE"}
     if "p_value" in frame.columns:
         frame["p_value_shown"] = [
-            "not tested" if not np.isfinite(p) else ("<0.001" if p < 0.001 else f"{p:.3f}") for p in frame["p_value"]
+            format_value(p, "p_value") if np.isfinite(p) else "not tested" for p in frame["p_value"]
         ]
         hide = ("p_value",)
         labels["p_value_shown"] = "p-value"
-    return table(frame, key=key, caption=caption, hide=hide, labels=labels, kinds={"p_value_shown": "text"})
+    return make_table(frame, key=key, caption=caption, hide=hide, labels=labels, kinds={"p_value_shown": "text"})
 
 
 def segment_frame(value: pd.DataFrame, by: str, column: str = "clv_usd") -> pd.DataFrame:
@@ -566,17 +506,23 @@ def reference_frame(frame: pd.DataFrame, digits: int = 4) -> pd.DataFrame:
     """A reference check (``published``, ``this_package``, ``se``, ``rel_diff``) with text columns to show.
 
     Parameters on different scales share the columns, so each value is written with ``digits``
-    significant digits (``published_shown``, ``this_package_shown``, ``se_shown``) and the relative
-    difference as a percentage with two significant digits (``rel_diff_shown``: "-0.17%", "+0.0090%");
-    pass the raw columns as ``hide=``.
+    significant digits (``published_shown``, ``this_package_shown``, ``se_shown``; plain notation,
+    :func:`bsc_toolkit.tables.significant`, trailing zeros dropped as a published "0.243" is) and the relative difference as a signed percentage with
+    two significant digits (``rel_diff_shown``: "-0.17%", "+0.0090%"); pass the raw columns as ``hide=``.
     """
     out = frame.copy()
     for col in ("published", "this_package", "se"):
         if col in out.columns:
-            out[f"{col}_shown"] = [f"{v:,.{digits}g}" if np.isfinite(v) else "no data" for v in out[col].astype(float)]
+            out[f"{col}_shown"] = [_digits(v, digits) for v in out[col].astype(float)]
     if "rel_diff" in out.columns:
         out["rel_diff_shown"] = [_percent_diff(v) for v in out["rel_diff"].astype(float)]
     return out
+
+
+def _digits(v: float, digits: int) -> str:
+    """``v`` with at most ``digits`` significant digits, trailing zeros dropped ("0.243", "12,350", never "1.2e+04")."""
+    text = significant(v, digits)
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _percent_diff(v: float) -> str:
@@ -585,36 +531,33 @@ def _percent_diff(v: float) -> str:
         return "no data"
     if v == 0:
         return "0%"
-    pct = 100 * v
-    decimals = max(0, 1 - int(np.floor(np.log10(abs(pct)))))
-    return f"{pct:+.{decimals}f}%"
+    return ("+" if v > 0 else "") + significant(100 * v, 2) + "%"
 
 
-def _fmt(v: float, unit: str, currency: str, signed: bool = False, size: float | None = None) -> str:
-    """``v`` in its unit; ``size`` (the largest number of its row) sets the decimals of money and counts."""
-    if not np.isfinite(v):
-        return "no data"
-    sign = "+" if signed else ""
-    big = abs(v) if size is None else size
-    if unit == "pp":
-        return f"{100 * v:{sign}.1f} pp" if signed else f"{100 * v:.1f}%"
-    if unit == "share":
-        return f"{100 * v:{sign}.1f}%"
-    places = 0 if big >= 100 else 2
-    if unit == "money":
-        return f"{v:{sign},.{places}f} {currency}".strip()
-    if unit:
-        return f"{v:{sign},.{places}f} {unit}"
-    return f"{v:{sign},.3g}"
+def reference_table(frame: pd.DataFrame, key: str, caption: str | None = None) -> Any:
+    """A reference check as a table: published, this package, SE and the relative difference, as text.
 
-
-def _bound(v: float, unit: str, signed: bool, size: float) -> str:
-    """An interval bound: the number in its row's digits; the unit is said once, by the value."""
-    text = _fmt(v, unit, "", signed, size)
-    for suffix in (" pp", "%", f" {unit}"):
-        if unit and text.endswith(suffix):
-            return text[: -len(suffix)]
-    return text
+    Parameters
+    ----------
+    frame : DataFrame
+        One row per parameter (the label columns first), with ``published``, ``this_package``, ``se``;
+        ``rel_diff`` is added when absent (``this_package / published - 1``).
+    key, caption : str
+        As in :func:`bsc_toolkit.tables.table` (the raw numbers are the keyed data).
+    """
+    raw = ("published", "this_package", "se", "rel_diff")
+    if "rel_diff" not in frame.columns:
+        frame = frame.assign(rel_diff=frame["this_package"] / frame["published"] - 1)
+    shown = reference_frame(frame)
+    names = {"published": "published", "this_package": "this package", "se": "SE", "rel_diff": "relative difference"}
+    return make_table(
+        shown,
+        key=key,
+        caption=caption,
+        hide=raw,
+        kinds={f"{c}_shown": "text" for c in raw},
+        labels={f"{c}_shown": name for c, name in names.items()},
+    )
 
 
 def measures_frame(
@@ -656,17 +599,20 @@ def measures_frame(
         if col == "estimate" and lo_col not in frame.columns:
             lo_col, hi_col = "ci_lower", "ci_upper"
         shown = []
+        change = col == "change"
         for name, row in frame.iterrows():
             unit = units.get(str(name), "")
-            signed = col == "change"
             has_ci = lo_col in frame.columns and hi_col in frame.columns
             lo, hi = (float(row[lo_col]), float(row[hi_col])) if has_ci else (np.nan, np.nan)
             finite = [abs(x) for x in (float(row[col]), lo, hi) if np.isfinite(x)]
             size = max(finite) if finite else 0.0
-            text = _fmt(float(row[col]), unit, currency, signed, size)
+            text = format_amount(float(row[col]), unit, currency, change=change, size=size)
             if has_ci:
                 if np.isfinite([lo, hi]).all():
-                    text += f" [{_bound(lo, unit, signed, size)}, {_bound(hi, unit, signed, size)}]"
+                    lo_text, hi_text = (
+                        format_amount(x, unit, change=change, size=size, with_unit=False) for x in (lo, hi)
+                    )
+                    text += f" [{lo_text}, {hi_text}]"
                 elif np.isfinite(float(row[col])):
                     text += " [no interval]"
             shown.append(text)
@@ -674,10 +620,38 @@ def measures_frame(
     return out.reset_index(drop=True)
 
 
+def at_risk_table(risk: pd.DataFrame, value_label: str, currency: str, rule: str, key: str = "clv_at_risk") -> Any:
+    """The value held by low-satisfaction customers as a table (``clv_at_risk``: estimate, 95% interval).
+
+    Parameters
+    ----------
+    risk : DataFrame
+        ``clv_at_risk`` (rows ``clv_at_risk_usd``, ``share_of_clv``, ``mean_clv_gap_low_minus_rest_usd``).
+    value_label : str
+        The value ("residual value", "12-month CLV").
+    currency : str
+    rule : str
+        What "low" means, for the caption.
+    key : str
+    """
+    names = {
+        "clv_at_risk_usd": f"{value_label} at risk",
+        "share_of_clv": f"share of {value_label}",
+        "mean_clv_gap_low_minus_rest_usd": f"mean {value_label} gap, low minus rest",
+    }
+    units = {"clv_at_risk_usd": "money", "share_of_clv": "share", "mean_clv_gap_low_minus_rest_usd": "money"}
+    return make_table(
+        measures_frame(risk, names, units, currency, columns=("estimate",)),
+        key=key,
+        hide=("measure_id", "estimate", "ci_lower", "ci_upper"),
+        labels={"estimate_shown": "estimate [95% CI]"},
+        kinds={"measure": "text", "estimate_shown": "text"},
+        caption=f"Value held by customers with {rule} (bootstrap over customers)",
+    )
+
+
 def what_if_units(index: Sequence[str], period_name: str | None = None) -> dict[str, str]:
     """Unit of each what-if measure, for :func:`measures_frame`."""
-    from bsc_toolkit.report_clv import _row_unit
-
     units = {}
     for name in index:
         unit = _row_unit(str(name))
@@ -715,9 +689,6 @@ def what_if_table(
     -------
     Table
     """
-    from bsc_toolkit.report_clv import MEASURE_LABELS
-    from bsc_toolkit.tables import table as make_table
-
     raw = ["measure_id"] + [
         c for c in ("baseline", "scenario", "change", "change_ci_lower", "change_ci_upper") if c in table.columns
     ]
@@ -752,8 +723,6 @@ def headline_kpis(data: Any, contractual: bool) -> tuple[list[HeadlineFigure], l
     A data set the KPI figures cannot be computed on gives no figures and a note saying why (the
     report's own figures do not depend on them).
     """
-    from bsc_toolkit.headline import kpi_figures
-
     try:
         kpi = kpi_figures(data)
     except (ValueError, KeyError, TypeError) as exc:
@@ -764,16 +733,67 @@ def headline_kpis(data: Any, contractual: bool) -> tuple[list[HeadlineFigure], l
     return figures, notes
 
 
-def _points(delta: float, covariate: str) -> str:
-    """ "+1 csat point", "-0.5 csat points"."""
-    return f"{float(delta):+g} {covariate} point{'' if abs(float(delta)) == 1 else 's'}"
-
-
 def _segment_rows(frame: pd.DataFrame, segments: pd.Series | None, segment: str | None) -> pd.DataFrame:
     if segment in (None, "", "all") or segments is None:
         return frame
     keep = segments.reindex(frame.index).astype(object) == segment
     return frame[keep.to_numpy()]
+
+
+@dataclass(frozen=True)
+class WhatIfResult:
+    """One what-if as the report shows it.
+
+    Attributes
+    ----------
+    raw : DataFrame
+        ``sbg_what_if`` / ``clv_what_if`` as returned: every row and column (:func:`what_if_figure` reads it).
+    shown : DataFrame
+        The measures shown (sBG: without the churn row, the retention row's complement, and over a
+        horizon of one period without the expected periods within it, 1 for every active customer;
+        BG/NBD: without ``change_pct``).
+    markdown : str
+        :func:`~bsc_toolkit.report_clv.what_if_markdown` of ``shown``.
+    table : Table
+        :func:`what_if_table` of ``shown``.
+    """
+
+    raw: pd.DataFrame
+    shown: pd.DataFrame
+    markdown: str
+    table: Any
+
+
+class WhatIfCompute:
+    """The csat what-if on a fitted model: one path for the report's static section and its interactive form.
+
+    :meth:`result` runs it (``delta``, ``driver``, ``segment``, ``horizon`` in months, and the run's
+    options) and returns a :class:`WhatIfResult`; calling the object, as
+    :func:`bsc_toolkit.widgets.what_if_controls` does, returns its words and table.
+    """
+
+    def __init__(self, run: Callable[..., WhatIfResult]) -> None:
+        self._run = run
+
+    def result(
+        self,
+        delta: float = 1.0,
+        driver: str | None = None,
+        segment: str | None = None,
+        horizon: Any = None,
+        **options: Any,
+    ) -> WhatIfResult:
+        """The what-if of ``delta`` points of ``driver`` for the customers of ``segment`` (None: all).
+
+        ``options``: ``key`` and ``caption`` of the table; ``n_draws`` (subscribers: parameter draws).
+        """
+        return self._run(float(delta), driver, segment, horizon, **options)
+
+    def __call__(
+        self, delta: float = 1.0, driver: str | None = None, segment: str | None = None, horizon: Any = None
+    ) -> tuple[str, Any]:
+        r = self.result(delta, driver, segment, horizon)
+        return r.markdown, r.table
 
 
 def sbg_what_if_compute(
@@ -791,13 +811,12 @@ def sbg_what_if_compute(
     horizon_months: int = 12,
     n_draws: int = 500,
     seed: int = 0,
-) -> Callable[..., Any]:
-    """A ``compute(delta=, driver=, segment=, horizon=)`` for the interactive subscribers' what-if.
+) -> WhatIfCompute:
+    """The subscribers' what-if: :func:`~bsc_toolkit.models.clv.sbg_what_if` on the active subscribers.
 
-    It calls :func:`~bsc_toolkit.models.clv.sbg_what_if` as the static section does, on the
-    subscribers of ``segment`` (None or "all": everyone), with ``horizon`` in months (turned into
-    whole contract periods), and returns the what-if in words (Markdown) and as a table, as the
-    static section shows it.
+    It runs on the subscribers of ``segment`` (None or "all": everyone), with ``horizon`` in months
+    (turned into whole contract periods, at least one), and gives the what-if in words (Markdown)
+    and as a table.
 
     Parameters
     ----------
@@ -806,55 +825,70 @@ def sbg_what_if_compute(
     subscribers : DataFrame
         :func:`~bsc_toolkit.report_clv.subscriber_table` (``active`` marks who is still a customer).
     revenue : Series or None
-        Revenue per period by customer (None: no money row).
+        Value per period by customer (:func:`~bsc_toolkit.report_clv.value_per_period`; None: no
+        money row). ``sbg_what_if`` values non-negative payments only, so a customer whose refunds
+        exceed their purchases (a negative net revenue) is left out of the money row, as a customer
+        without revenue is (no data).
     segments : Series, optional
         Segment by customer, for ``segment``.
     n_draws : int
-        Parameter draws of the intervals (fewer than the report's, for speed).
+        Parameter draws of the intervals of the interactive form (fewer than the report's, for
+        speed); the report passes its own to :meth:`WhatIfCompute.result`.
     """
-    from bsc_toolkit.models.clv import sbg_what_if
-    from bsc_toolkit.report_clv import MEASURE_LABELS, what_if_markdown
+    payment = None if revenue is None else revenue.where(revenue >= 0)
 
-    def compute(delta: float = 1.0, driver: str | None = None, segment: str | None = None, horizon: Any = None) -> Any:
+    def run(
+        delta: float,
+        driver: str | None,
+        segment: str | None,
+        horizon: Any,
+        *,
+        n_draws: int = n_draws,
+        key: str | None = None,
+        caption: str | None = None,
+    ) -> WhatIfResult:
+        name = driver or covariate
         months = int(horizon) if horizon else horizon_months
         periods = max(1, round(months / months_per_period))
         rows = _segment_rows(subscribers, segments, segment)
-        table = sbg_what_if(
+        raw = sbg_what_if(
             fitter,
             rows.assign(left=~rows["active"]),
-            driver or covariate,
-            float(delta),
-            revenue_per_period=revenue,
+            name,
+            delta,
+            revenue_per_period=payment,
             discount_rate=discount_rate,
             churned_col="left",
             n_draws=n_draws,
             seed=seed,
             horizon=periods,
             scale=scale,
-        ).drop(index="churn_probability_next_period", errors="ignore")
-        labels = {
-            **MEASURE_LABELS,
-            "expected_periods_within_horizon": f"expected {period_name}s as a customer in the next {periods}",
-        }
-        who = "all active subscribers" if segment in (None, "", "all") else f"active subscribers in {segment}"
+        )
+        # the churn row is the retention row's complement; within one period an active customer is certainly active
+        drop = ["churn_probability_next_period", *(["expected_periods_within_horizon"] if periods == 1 else [])]
+        shown = raw.drop(index=drop, errors="ignore")
+        labels = {"expected_periods_within_horizon": f"expected {period_name}s as a customer in the next {periods}"}
+        who = "all active subscribers" if segment in (None, "", "all") else f"the active subscribers in {segment}"
         words = what_if_markdown(
-            table,
-            driver or covariate,
-            float(delta),
+            shown,
+            name,
+            delta,
             currency,
             horizon="the remaining lifetime",
             periods=f"{period_name}s",
             labels=labels,
         )
-        return words, what_if_table(
-            table,
+        shown_table = what_if_table(
+            shown,
             currency,
             labels=labels,
             period_name=period_name,
-            caption=f"{_points(delta, driver or covariate)}, {who}",
+            key=key,
+            caption=caption or f"What if csat changed: {points_text(delta, name)} for {who}",
         )
+        return WhatIfResult(raw, shown, words, shown_table)
 
-    return compute
+    return WhatIfCompute(run)
 
 
 def clv_what_if_compute(
@@ -869,34 +903,41 @@ def clv_what_if_compute(
     currency: str,
     segments: pd.Series | None = None,
     horizon_months: int = 12,
-) -> Callable[..., Any]:
-    """A ``compute(delta=, driver=, segment=, horizon=)`` for the interactive buyers' what-if.
+) -> WhatIfCompute:
+    """The buyers' what-if: :func:`~bsc_toolkit.models.clv.clv_what_if` (delta-method intervals).
 
-    It calls :func:`~bsc_toolkit.models.clv.clv_what_if` (delta-method intervals) as the static
-    section does, on the customers of ``segment``, over ``horizon`` months, and returns the what-if
-    in words (Markdown) and as a table, as the static section shows it.
+    It runs on the customers of ``segment`` over ``horizon`` months and gives the what-if in words
+    (Markdown) and as a table.
     """
-    from bsc_toolkit.models.clv import clv_what_if
-    from bsc_toolkit.report_clv import what_if_markdown
 
-    def compute(delta: float = 1.0, driver: str | None = None, segment: str | None = None, horizon: Any = None) -> Any:
+    def run(
+        delta: float,
+        driver: str | None,
+        segment: str | None,
+        horizon: Any,
+        *,
+        key: str | None = None,
+        caption: str | None = None,
+    ) -> WhatIfResult:
+        name = driver or covariate
         months = int(horizon) if horizon else horizon_months
         rows = _segment_rows(summary, segments, segment)
-        table = clv_what_if(
+        raw = clv_what_if(
             fitter,
             rows,
-            driver or covariate,
-            float(delta),
+            name,
+            delta,
             spend_model=spend_model,
             time_months=months,
             discount_rate_monthly=discount_rate_monthly,
             freq=freq,
             interval="delta",
             bounds=bounds,
-        ).drop(columns="change_pct", errors="ignore")
-        who = "all customers" if segment in (None, "", "all") else f"customers in {segment}"
-        words = what_if_markdown(table, driver or covariate, float(delta), currency, horizon=f"{months} months")
-        caption = f"{_points(delta, driver or covariate)}, {who}, {months} months"
-        return words, what_if_table(table, currency, caption=caption)
+        )
+        shown = raw.drop(columns="change_pct", errors="ignore")
+        who = "all surveyed customers" if segment in (None, "", "all") else f"the surveyed customers in {segment}"
+        words = what_if_markdown(shown, name, delta, currency, horizon=f"{months} months")
+        default = f"What if csat changed: {points_text(delta, name)} for {who}, over {months} months"
+        return WhatIfResult(raw, shown, words, what_if_table(shown, currency, key=key, caption=caption or default))
 
-    return compute
+    return WhatIfCompute(run)

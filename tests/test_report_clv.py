@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from bsc_toolkit import report_clv as rc
+from bsc_toolkit import report_clv_headline as rch
 from bsc_toolkit.capabilities import data_features
 from bsc_toolkit.data.description import load_description
 from bsc_toolkit.data.io import load_dataset
@@ -395,6 +396,77 @@ def test_what_if_says_no_evidence_when_the_interval_includes_zero() -> None:
     assert "no evidence of an effect" in unknown and "CLV total (no interval could be computed)" in unknown
 
 
+def test_amounts_in_words_and_in_tables_are_written_alike() -> None:
+    """One formatter: a small change keeps its digits in the words and in the table ("+0.004", never "+0.00")."""
+    table = pd.DataFrame(
+        {
+            "baseline": [2.5],
+            "scenario": [2.504],
+            "change": [0.004],
+            "change_ci_lower": [0.001],
+            "change_ci_upper": [0.01],
+        },
+        index=["clv_total"],
+    )
+    words = rc.what_if_markdown(table, "csat", 1.0, "USD")
+    assert "total residual value +0.004 USD (95% CI 0.001 USD to 0.01 USD; from 2.50 USD)" in words
+    shown = rch.measures_frame(table, {}, rch.what_if_units(table.index), "USD")
+    assert shown["change_shown"].tolist() == ["+0.004 USD [+0.001, +0.01]"]
+    assert rc.format_amount(0.0213, "pp", change=True) == "+2.1 pp" and rc.format_amount(0.9, "pp") == "90.0%"
+    assert rc.format_amount(-1234.5, "money", "EUR", size=2000) == "-1,234 EUR"  # no decimals from 100 up
+    assert rc.format_amount(2.345, "quarters") == "2.35 quarters" and rc.format_amount(np.nan, "pp") == "no data"
+    assert rc.points_text(1.0) == "+1 csat point" and rc.points_text(-0.5, "nps") == "-0.5 nps points"
+
+
+def test_value_per_period_is_one_rule_for_the_value_and_the_what_if() -> None:
+    table = pd.DataFrame(
+        {"revenue_per_period": [100.0, -20.0, np.nan], "balance": [4000.0, 0.0, 1000.0], "tenure": [1, 2, 3]},
+        index=pd.Index([1, 2, 3], name="customer_id"),
+    )
+    revenue = rc.value_per_period(table, "transactions")
+    assert revenue.tolist()[:2] == [100.0, -20.0] and np.isnan(revenue.iloc[2])  # refunds netted, kept negative
+    # 1.5% a year on the balance, a quarter of it per quarter
+    assert rc.value_per_period(table, "balance", 0.015, "Q").tolist() == pytest.approx([15.0, 0.0, 3.75])
+    assert rc.value_per_period(table, "balance", None) is None and rc.value_per_period(table, None) is None
+    derl = pd.Series([2.0, 3.0, 4.0], index=table.index)
+    value = rc.subscriber_value(table, derl, "balance", 0.015, "Q")
+    assert value["clv_usd"].tolist() == pytest.approx([30.0, 0.0, 15.0])
+    assert value["balance_derl"].tolist() == [8000.0, 0.0, 4000.0]
+    sub = rc.subscriber_value(table, derl, "transactions")
+    assert sub["clv_usd"].tolist()[:2] == [200.0, -60.0]
+
+
+def test_buyer_value_and_at_risk_in_words() -> None:
+    value = pd.DataFrame({"clv_usd": [100.0, 300.0, 50.0, 25.0, 25.0], "clv_margin_usd": [np.nan] * 5})
+    text = rc.buyer_value_markdown(value, 12, "GBP")
+    assert text.startswith("Total 12-month CLV **500 GBP** of revenue (gross margin: no cost data)")
+    assert "median per customer 50 GBP, mean 100 GBP. The top 20% of customers carry 60% of it." in text
+    with_cost = rc.buyer_value_markdown(value.assign(clv_margin_usd=[10.0, 30.0, 5.0, 2.5, 2.5]), 6, "GBP")
+    assert "**50 GBP** of gross margin" in with_cost
+    low = pd.Series([True, False, False, False])
+    risk = pd.DataFrame(
+        {"estimate": [1200.0, 0.3, -286.0], "ci_lower": [900.0, 0.25, -592.0], "ci_upper": [1500.0, 0.35, 58.8]},
+        index=["clv_at_risk_usd", "share_of_clv", "mean_clv_gap_low_minus_rest_usd"],
+    )
+    words = rc.at_risk_markdown(risk, low, 10, "latest csat <= 6 on its 1-10 scale", "residual value", "USD")
+    assert words.startswith(r"1 of 4 surveyed customers (25%) have latest csat \<\= 6 on its 1\-10 scale")
+    assert "**1,200 USD** of residual value (95% CI 900 to 1,500 USD), 30%" in words
+    assert "6 customers with a value have no survey" in words and "**No evidence of a difference" in words
+    none = rc.at_risk_markdown(None, low & False, 10, "latest csat <= 6", "residual value", "USD")
+    assert none.startswith("0 of 4 surveyed customers") and "no comparison" in none
+
+
+def test_fit_markdown_says_the_status_then_the_other_diagnostics() -> None:
+    diag = SimpleNamespace(code="lack_of_fit", message="The retention departs from the data.", severity="warning")
+    fitter = _fitter()
+    fitter.diagnostics_ = [diag, SimpleNamespace(code="limit_model", message="limit", severity="info")]
+    text = rc.fit_markdown(fitter)
+    assert text.startswith("**Fit status**\n\n- **sBG**: converged") and "**Diagnostics**" in text
+    assert "The retention departs from the data" in text and "limit" not in text.split("**Diagnostics**")[1]
+    fitter.diagnostics_ = []
+    assert "**Diagnostics**" not in rc.fit_markdown(fitter)
+
+
 def test_tenure_rules_recover_a_known_churn_probability(tmp_path: Path) -> None:
     """Customers leave during period T ~ geometric(0.1), at a uniform day within it: no bias from the last period."""
     rng = np.random.default_rng(7)
@@ -539,13 +611,6 @@ def test_covariate_effects_and_estimates_in_words() -> None:
         in text
     )
     assert "**No evidence of a link between csat and purchase in these data:**" in text
-    shown = rc.estimates_display(summary)
-    assert shown["p_value"].tolist() == ["-", "0.0001", "0.6"] and shown["exp_coef"].iloc[0] == "-"
-    assert rc.number_format(11696.96) == "11,697" and rc.number_format(0.04326) == "0.04326"
-    assert rc.number_format(np.nan) == "no data"
-    shown = rc.formatted(pd.DataFrame({"segment": ["<b>"], "clv_usd": [12345.6]}, index=pd.Index(["<i>"])))
-    assert shown.to_dict("records") == [{"segment": "<b>", "clv_usd": "12,346"}]
-    assert "&lt;b&gt;" in shown.to_html() and "&lt;i&gt;" in shown.to_html()  # displayed escaped
 
 
 def test_plots_of_the_subscriber_report() -> None:

@@ -12,7 +12,7 @@ import pytest
 from bsc_toolkit import report_clv as rc
 from bsc_toolkit import report_clv_headline as rch
 from bsc_toolkit.data.io import load_dataset
-from bsc_toolkit.headline import Headline, HeadlineFigure
+from bsc_toolkit.headline import Headline, HeadlineFigure, format_figure, format_interval
 from bsc_toolkit.models.clv import ShiftedBetaGeoFitter, sbg_what_if
 
 SUBSCRIBERS = SimpleNamespace(contractual=True, period_name="quarter", covariate_reason="")
@@ -102,8 +102,11 @@ def test_what_if_figure_is_the_money_change_with_its_interval() -> None:
     assert (fig.value, fig.ci, fig.unit, fig.key) == (2.0e6, (1.1e6, 2.9e6), "USD", rch.KEYS["csat_point"])
     assert fig.label == "value of +1 csat point" and "not proof of cause" in fig.note
     assert "no evidence" not in fig.note
+    # the sentence writes the amounts as the figure's card does
+    assert (format_figure(fig), format_interval(fig)) == ("2,000,000 USD", "[1,100,000, 2,900,000]")
     assert rch.what_if_sentence(fig, "residual value") == (
-        "Each csat point is worth 2.0M USD [1.1M, 2.9M] of residual value; this is an association, not proof of cause."
+        "+1 csat point goes with 2,000,000 USD [1,100,000, 2,900,000] of residual value; this is an association, "
+        "not proof of cause."
     )
     buyers = rch.what_if_figure(_what_if(230.0, 187.0, 273.0, money="clv"), "GBP", 2.0)
     assert buyers.value == 230.0 and buyers.label == "value of +2 csat points" and "CLV horizon" in buyers.note
@@ -112,7 +115,10 @@ def test_what_if_figure_is_the_money_change_with_its_interval() -> None:
 def test_what_if_figure_says_no_evidence_or_no_data() -> None:
     null = rch.what_if_figure(_what_if(50.0, -20.0, 120.0), "USD", 1.0)
     assert null.value == 50.0 and "no evidence of an effect" in null.note
-    assert rch.what_if_sentence(null, "CLV").startswith("No evidence that a csat point changes CLV")
+    assert rch.what_if_sentence(null, "CLV", 2.0) == (
+        f"No evidence that +2 csat points changes CLV: the 95% interval {format_interval(null)} USD includes 0."
+    )
+    assert format_interval(null) == "[-20, 120]"
     no_money = rch.what_if_figure(_what_if(0, 0, 0, money=None), "EUR", 1.0)
     assert no_money.value is None and "no revenue" in no_money.note
     assert "retention at the next renewal +2.0 pp [+1.0, +3.0]" in no_money.note  # what the what-if does say
@@ -153,10 +159,47 @@ def test_the_static_what_if_figure_equals_the_package_function(tmp_path: Path) -
         segments=subs["segment"],
         n_draws=50,
     )
+    # the static section shows compute.result(...): the raw what-if is sbg_what_if's, with the report's draws
+    static = compute.result(1.0, horizon=12, n_draws=50, key="what_if")
+    pd.testing.assert_frame_equal(static.raw, table)
+    assert static.table.key == "what_if" and "churn_probability_next_period" not in static.shown.index
+    assert "expected_periods_within_horizon" in static.shown.index  # 12 months: 4 quarters
+    assert static.markdown == rc.what_if_markdown(
+        static.shown,
+        "csat",
+        1.0,
+        "USD",
+        horizon="the remaining lifetime",
+        periods="quarters",
+        labels={"expected_periods_within_horizon": "expected quarters as a customer in the next 4"},
+    )
+    # the interactive form calls the same path (its own, fewer draws by default)
     words, shown = compute(delta=1.0, horizon=12)
     assert "csat point" in words and "not a causal effect" in words
     raw = shown.data.set_index("measure_id")
     assert raw.loc["clv_total", "change"] == pytest.approx(table.loc["clv_total", "change"])
+    assert list(raw.index) == list(static.shown.index)
+    # over one contract period an active customer is certainly active: that row is not shown, in either
+    one = compute.result(1.0, horizon=3, n_draws=50)
+    assert (
+        "expected_periods_within_horizon" in one.raw.index and "expected_periods_within_horizon" not in one.shown.index
+    )
+    # a net negative revenue (refunds above purchases) is left out of the money row, as no revenue is
+    refunds = revenue.copy()
+    refunds.iloc[0] = -10.0
+    kw_neg = {**kw, "revenue_per_period": refunds.where(refunds >= 0)}
+    expected = sbg_what_if(fitter, subs.assign(left=~subs["active"]), "csat", 1.0, n_draws=50, seed=0, **kw_neg)
+    negative = rch.sbg_what_if_compute(
+        fitter,
+        subs,
+        revenue=refunds,
+        discount_rate=0.03,
+        scale=(1, 10),
+        currency="USD",
+        period_name="quarter",
+        months_per_period=3,
+    ).result(1.0, horizon=12, n_draws=50)
+    pd.testing.assert_frame_equal(negative.raw, expected)
     _, only_a = compute(delta=1.0, segment="a", horizon=12)
     in_a = subs[(subs["segment"] == "a") & subs["active"]]
     base_a = sbg_what_if(fitter, in_a.assign(left=False), "csat", 1.0, n_draws=50, seed=0, **kw)
@@ -173,8 +216,10 @@ def test_pending_figures_are_no_data_and_are_replaced_by_key() -> None:
     buyers = rch.pending_figures(BUYERS, "GBP", horizon_months=12, csat=False)
     assert buyers[1].key == rch.KEYS["purchases"] and buyers[2].note == "No csat answers: no covariate."
     hl = Headline("t").add(*pending)
-    rch.set_figures(hl, HeadlineFigure("v", 5.0, key=rch.KEYS["value"]), HeadlineFigure("extra", 1.0, key="x"))
-    assert [f.key for f in hl.figures] == [*(f.key for f in pending), "x"] and hl.figures[0].value == 5.0
+    hl.set(*rch.subscriber_figures(None, _fitter(), SUBSCRIBERS, "EUR", withheld="values withheld"))
+    hl.set(HeadlineFigure("extra", 1.0, key="x"))
+    assert [f.key for f in hl.figures] == [*(f.key for f in pending), "x"]
+    assert hl.figures[0].note.startswith("values withheld") and hl.figures[2] is pending[2]
 
 
 def test_model_subtitle_names_the_model_used() -> None:
@@ -204,7 +249,7 @@ def test_estimates_frame_keeps_estimates_and_intervals() -> None:
         {"coef": [0.7, -0.28], "se": [0.06, 0.065], "ci_lower": [0.6, -0.41], "ci_upper": [0.8, -0.15]},
         index=pd.Index(["alpha", "churn:csat"], name="param"),
     ).assign(p_value=[np.nan, 1.7e-5])
-    out = rch.estimates_frame({"sBG": summary})
+    out = rch.estimates_table({"sBG": summary}).data
     assert list(out.columns) == [
         "model",
         "parameter",
@@ -213,9 +258,12 @@ def test_estimates_frame_keeps_estimates_and_intervals() -> None:
         "estimate_ci_lower",
         "estimate_ci_upper",
         "p_value",
+        "p_value_shown",
     ]
     assert out["estimate"].tolist() == [0.7, -0.28] and out["estimate_ci_upper"].tolist() == [0.8, -0.15]
-    assert "model" not in rch.estimates_frame(summary.drop(columns="p_value")).columns
+    single = rch.estimates_table(summary.drop(columns="p_value").rename(index={"alpha": "churn_probability"})).data
+    assert "model" not in single.columns and "p_value" not in single.columns
+    assert single["parameter"].tolist() == ["churn probability", "churn:csat"]
 
 
 def test_segment_frame_sums_to_the_total_and_keeps_no_data_apart() -> None:
@@ -251,7 +299,14 @@ def test_reference_frame_keeps_the_digits_of_each_parameter() -> None:
     frame["rel_diff"] = frame["this_package"] / frame["published"] - 1
     out = rch.reference_frame(frame)
     assert out["published_shown"].tolist() == ["0.243", "15.44"] and out["this_package_shown"].tolist()[0] == "0.2426"
-    assert out["rel_diff_shown"].tolist()[0] == "-0.17%"
+    assert out["rel_diff_shown"].tolist() == ["-0.17%", "+0.023%"]
+    big = rch.reference_frame(pd.DataFrame({"published": [12345.6], "se": [np.nan], "rel_diff": [9e-5]}))
+    assert big["published_shown"].tolist() == ["12,350"] and big["se_shown"].tolist() == ["no data"]  # never 1.2e+04
+    assert big["rel_diff_shown"].tolist() == ["+0.0090%"]
+    shown = rch.reference_table(frame.drop(columns="rel_diff").assign(parameter=["r", "gamma"]), key="reference_x")
+    assert shown.key == "reference_x" and shown.data["rel_diff"].iloc[0] == pytest.approx(0.24259 / 0.243 - 1)
+    html = shown._repr_html_()
+    assert "relative difference" in html and "-0.17%" in html and "this package" in html
 
 
 def test_estimates_table_says_not_tested_for_the_positive_parameters() -> None:
@@ -265,7 +320,24 @@ def test_estimates_table_says_not_tested_for_the_positive_parameters() -> None:
     assert "not tested" in shown._repr_html_() and "no data" not in shown._repr_html_()
 
 
-def test_short_amounts_keep_small_bounds_readable() -> None:
-    assert rch._short(1.2e6, 2.4e6) == "1.2M"
-    assert rch._short(12_000, 2.4e6) == "12k"  # not "0.0M", which would read as an interval touching 0
-    assert rch._short(-30_000, 2.4e6) == "-30k"
+def test_the_headline_sentence_carries_the_cards_figure_text() -> None:
+    fig = rch.what_if_figure(_what_if(2.4e6, 12_000.0, 4.8e6), "USD", 1.0)
+    sentence = rch.what_if_sentence(fig, "residual value")
+    assert f"{format_figure(fig)} {format_interval(fig)}" in sentence and "[12,000, 4,800,000]" in sentence
+    hl = Headline("t").add(fig)
+    hl.sentence = sentence
+    assert format_figure(fig) in hl._repr_html_() and sentence in repr(hl)
+
+
+def test_at_risk_table_writes_each_measure_in_its_unit() -> None:
+    risk = pd.DataFrame(
+        {"estimate": [1200.0, 0.3, -286.0], "ci_lower": [900.0, 0.25, -592.0], "ci_upper": [1500.0, 0.35, 58.8]},
+        index=["clv_at_risk_usd", "share_of_clv", "mean_clv_gap_low_minus_rest_usd"],
+    )
+    shown = rch.at_risk_table(risk, "residual value", "USD", "latest csat <= 6")
+    assert shown.key == "clv_at_risk" and shown.data["estimate_shown"].tolist() == [
+        "1,200 USD [900, 1,500]",
+        "30.0% [25.0, 35.0]",
+        "-286 USD [-592, 59]",
+    ]
+    assert shown.data["measure"].tolist()[0] == "residual value at risk"

@@ -65,6 +65,9 @@ def plot_clv_distribution(
     log_scale: bool = True,
     ax: Axes | None = None,
     currency: str = "USD",
+    *,
+    title: str | None = None,
+    xlabel: str | None = None,
 ) -> Axes:
     """Histogram of per-customer CLV with mean and median marked.
 
@@ -78,6 +81,9 @@ def plot_clv_distribution(
         Customers with non-positive CLV are dropped from a log-scaled plot.
     currency : str
         Currency of the amounts (the data set's; labels the axis and the ticks).
+    title, xlabel : str, optional
+        The axes' title and x label (default "Distribution of customer lifetime value" and the
+        amount's name with the currency, "CLV (USD)").
     """
     df = clv.to_frame(name=column) if isinstance(clv, pd.Series) else clv
     if column not in df:
@@ -93,9 +99,9 @@ def plot_clv_distribution(
     ax.xaxis.set_major_formatter(_money_formatter(currency))
     if log_scale:
         ax.xaxis.set_minor_formatter(NullFormatter())  # no "2 x 10^3" minor labels beside the amounts
-    ax.set_xlabel(f"{_amount_name(column)} ({currency})")
+    ax.set_xlabel(xlabel if xlabel is not None else f"{_amount_name(column)} ({currency})")
     ax.set_ylabel("customers")
-    ax.set_title("Distribution of customer lifetime value")
+    ax.set_title(title if title is not None else "Distribution of customer lifetime value")
     # keep the groups' legend (seaborn's) beside the mean and median lines
     groups = ax.get_legend()
     handles, labels = ax.get_legend_handles_labels()
@@ -112,6 +118,9 @@ def plot_clv_by_group(
     column: str = "clv_usd",
     ax: Axes | None = None,
     currency: str = "USD",
+    *,
+    title: str | None = None,
+    ylabel: str | None = None,
 ) -> Axes:
     """Bars of total CLV per group, largest first.
 
@@ -123,6 +132,8 @@ def plot_clv_by_group(
         Customer attribute to group by.
     currency : str
         Currency of the amounts (the data set's; labels the axis and the ticks).
+    title, ylabel : str, optional
+        The axes' title and y label (default "CLV by <by>" and "total CLV (USD)").
     """
     missing = [c for c in (by, column) if c not in value]
     if missing:
@@ -132,8 +143,8 @@ def plot_clv_by_group(
     ax.bar(totals.index.astype(str), totals.to_numpy())
     ax.yaxis.set_major_formatter(_money_formatter(currency))
     ax.set_xlabel(by)
-    ax.set_ylabel(f"total {_amount_name(column)} ({currency})")
-    ax.set_title(f"CLV by {by}")
+    ax.set_ylabel(ylabel if ylabel is not None else f"total {_amount_name(column)} ({currency})")
+    ax.set_title(title if title is not None else f"CLV by {by}")
     return ax
 
 
