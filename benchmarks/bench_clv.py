@@ -6,7 +6,7 @@ customer, then ``.standard_errors_`` -- on
 
 * the CDNOW master cohort (23,570 customers; calibration to 1997-09-30 at day resolution in
   weeks, ``rfm_summary(tx, freq="D", freq_multiplier=7, ...)``), and
-* 1,000,000 customers simulated by :func:`~bsc_toolkit.models.clv.simulate_bgnbd` at the CDNOW
+* 1,000,000 customers simulated by :func:`~bsc_toolkit.models.clv.simulate.simulate_bgnbd_days` at the CDNOW
   parameters (r = 0.243, alpha = 4.414, a = 0.793, b = 2.426), T spread over 27-39 weeks and
   recency at day resolution (days / 7; a repeat buyer's recency at least one day).
 
@@ -41,12 +41,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bsc_toolkit.models.clv import BetaGeoFitter, GammaGammaFitter, rfm_summary, simulate_bgnbd
+from bsc_toolkit.models.clv import BetaGeoFitter, GammaGammaFitter, rfm_summary
+from bsc_toolkit.models.clv.simulate import simulate_bgnbd_days
 
 CDNOW_PARAMS = dict(r=0.243, alpha=4.414, a=0.793, b=2.426)
 TARGET_RATIO = 8.0
 PARAM_RTOL = 1e-4
 SE_RTOL = 1e-3
+#: model -> (our fitter, the lifetimes fitter's name, the columns both are fitted on)
+MODELS = {
+    "BG/NBD": (BetaGeoFitter, "BetaGeoFitter", ["frequency", "recency", "T"]),
+    "Gamma-Gamma": (GammaGammaFitter, "GammaGammaFitter", ["frequency", "monetary_value"]),
+}
+#: lifetimes' parameter names that differ from ours
+LIFETIMES_NAMES = {"v": "gamma"}
 
 
 def cdnow_master_summary(path: Path | None) -> pd.DataFrame | None:
@@ -72,16 +80,6 @@ def cdnow_master_summary(path: Path | None) -> pd.DataFrame | None:
     )
 
 
-def simulated_summary(n: int, seed: int) -> pd.DataFrame:
-    """``n`` customers at the CDNOW parameters: T whole days in 27-39 weeks, recency to the day."""
-    rng = np.random.default_rng(seed)
-    T = rng.integers(27 * 7, 39 * 7 + 1, size=n) / 7.0
-    sim = simulate_bgnbd(n, T=T, seed=seed + 1, **CDNOW_PARAMS)
-    days = np.round(sim["recency"].to_numpy() * 7.0)
-    days = np.where(sim["frequency"].to_numpy() > 0, np.maximum(days, 1.0), 0.0)
-    return sim[["frequency"]].assign(recency=days / 7.0, T=T)
-
-
 def _best(fn, repeats: int) -> tuple[object, float]:
     best, out = np.inf, None
     for _ in range(repeats):
@@ -96,93 +94,39 @@ def _rel(a: pd.Series, b: pd.Series) -> float:
     return float(np.max(np.abs(a.to_numpy() / b.to_numpy() - 1.0)))
 
 
-def bench_bgnbd(name: str, summary: pd.DataFrame, repeats: int) -> dict:
-    from lifetimes import BetaGeoFitter as LifetimesBG
+def bench(model: str, name: str, data: pd.DataFrame, repeats: int) -> dict:
+    """Time ``model`` (a key of :data:`MODELS`) here and in lifetimes (per customer, and on weighted rows)."""
+    import lifetimes
 
-    cols = ["frequency", "recency", "T"]
-    data = summary[cols]
-
-    def ours():
-        bgf = BetaGeoFitter().fit(data)
-        _ = bgf.standard_errors_
-        return bgf
-
-    def theirs():
-        lbg = LifetimesBG().fit(data["frequency"], data["recency"], data["T"])
-        _ = lbg.standard_errors_
-        return lbg
-
+    ours_cls, theirs_name, cols = MODELS[model]
+    theirs_cls = getattr(lifetimes, theirs_name)
+    data = data[cols]
     rows = data.groupby(cols, sort=False).size().rename("weights").reset_index()
 
-    def theirs_weighted():
-        lbg = LifetimesBG().fit(rows["frequency"], rows["recency"], rows["T"], weights=rows["weights"])
-        _ = lbg.standard_errors_
-        return lbg
+    def with_se(fitter):
+        _ = fitter.standard_errors_
+        return fitter
 
-    bgf, t_ours = _best(ours, repeats)
-    lbg, t_lt = _best(theirs, repeats)
-    lbw, t_ltw = _best(theirs_weighted, repeats)
-    out = {
-        "name": name,
-        "model": "BG/NBD",
-        "n_customers": int(len(data)),
-        "n_distinct_rows": int(len(rows)),
-        "bsc_model": bgf.model_,
-        "bsc_seconds": t_ours,
-        "lifetimes_seconds": t_lt,
-        "lifetimes_weights_seconds": t_ltw,
-        "ratio": t_lt / t_ours,
-        "ratio_weights": t_ltw / t_ours,
-        "max_rel_diff_params": _rel(bgf.params_, lbg.params_),
-        "max_rel_diff_se": _rel(bgf.standard_errors_, lbg.standard_errors_),
-        "max_rel_diff_params_weights": _rel(bgf.params_, lbw.params_),
-        "params": bgf.params_.to_dict(),
-    }
-    return out
-
-
-def bench_gamma_gamma(name: str, summary: pd.DataFrame, repeats: int) -> dict:
-    from lifetimes import GammaGammaFitter as LifetimesGG
-
-    rep = summary.loc[(summary["frequency"] > 0) & (summary["monetary_value"] > 0), ["frequency", "monetary_value"]]
-
-    def ours():
-        ggf = GammaGammaFitter().fit(rep)
-        _ = ggf.standard_errors_
-        return ggf
-
-    def theirs():
-        lgg = LifetimesGG().fit(rep["frequency"], rep["monetary_value"])
-        _ = lgg.standard_errors_
-        return lgg
-
-    rows = rep.groupby(["frequency", "monetary_value"], sort=False).size().rename("weights").reset_index()
-
-    def theirs_weighted():
-        lgg = LifetimesGG().fit(rows["frequency"], rows["monetary_value"], weights=rows["weights"])
-        _ = lgg.standard_errors_
-        return lgg
-
-    ggf, t_ours = _best(ours, repeats)
-    lgg, t_lt = _best(theirs, repeats)
-    lgw, t_ltw = _best(theirs_weighted, repeats)
-    theirs_params = lgg.params_.rename({"v": "gamma"})
-    theirs_se = lgg.standard_errors_.rename({"v": "gamma"})
+    ours, t_ours = _best(lambda: with_se(ours_cls().fit(data)), repeats)
+    theirs, t_lt = _best(lambda: with_se(theirs_cls().fit(*(data[c] for c in cols))), repeats)
+    weighted, t_ltw = _best(
+        lambda: with_se(theirs_cls().fit(*(rows[c] for c in cols), weights=rows["weights"])), repeats
+    )
     return {
         "name": name,
-        "model": "Gamma-Gamma",
-        "n_customers": int(len(rep)),
+        "model": model,
+        "n_customers": int(len(data)),
         "n_distinct_rows": int(len(rows)),
-        "bsc_model": ggf.model_,
+        "bsc_model": ours.model_,
         "bsc_seconds": t_ours,
         "lifetimes_seconds": t_lt,
         "lifetimes_weights_seconds": t_ltw,
         "ratio": t_lt / t_ours,
         "ratio_weights": t_ltw / t_ours,
-        "max_rel_diff_params": _rel(ggf.params_, theirs_params),
-        "max_rel_diff_se": _rel(ggf.standard_errors_, theirs_se),
-        "max_rel_diff_params_weights": _rel(ggf.params_, lgw.params_.rename({"v": "gamma"})),
-        "params": ggf.params_.to_dict(),
+        "max_rel_diff_params": _rel(ours.params_, theirs.params_.rename(LIFETIMES_NAMES)),
+        "max_rel_diff_se": _rel(ours.standard_errors_, theirs.standard_errors_.rename(LIFETIMES_NAMES)),
+        "max_rel_diff_params_weights": _rel(ours.params_, weighted.params_.rename(LIFETIMES_NAMES)),
+        "params": ours.params_.to_dict(),
     }
 
 
@@ -222,15 +166,16 @@ def main(argv: list[str] | None = None) -> int:
     if cdnow is None:
         print("CDNOW master: skipped (CDNOW_master.txt not found; set BSC_CDNOW_DIR or --cdnow-dir)")
     else:
-        results.append(bench_bgnbd("CDNOW master", cdnow, repeats))
+        results.append(bench("BG/NBD", "CDNOW master", cdnow, repeats))
         print(line(results[-1]))
     t0 = time.perf_counter()
-    sim = simulated_summary(n, args.seed)
+    sim = simulate_bgnbd_days(n, **CDNOW_PARAMS, seed=args.seed)
     print(f"simulated {n:,} customers in {time.perf_counter() - t0:.1f} s (seed {args.seed})")
-    results.append(bench_bgnbd(f"simulated {n:,}", sim, repeats))
+    results.append(bench("BG/NBD", f"simulated {n:,}", sim, repeats))
     print(line(results[-1]))
     if cdnow is not None:
-        results.append(bench_gamma_gamma("CDNOW master repeat buyers", cdnow, repeats))
+        repeat_buyers = cdnow[(cdnow["frequency"] > 0) & (cdnow["monetary_value"] > 0)]
+        results.append(bench("Gamma-Gamma", "CDNOW master repeat buyers", repeat_buyers, repeats))
         print(line(results[-1]))
 
     ok = True

@@ -30,7 +30,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -155,25 +155,86 @@ class ModelSpec:
 
 # -- transforms -----------------------------------------------------------------------------------
 def _theta(transforms: Sequence[str], eta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Natural parameters and the first and second derivatives of the transform, elementwise."""
+    """Natural parameters and the first and second derivatives of the transform, elementwise.
+
+    ``"log"`` (positive parameters), ``"logit"`` (probabilities) or ``"identity"`` (coefficients).
+    """
     theta = np.empty_like(eta)
     d1 = np.empty_like(eta)
     d2 = np.empty_like(eta)
     for i, kind in enumerate(transforms):
         if kind == "log":
             theta[i] = d1[i] = d2[i] = np.exp(eta[i])
-        else:
+        elif kind == "logit":
             p = special.expit(eta[i])
             theta[i] = p
             d1[i] = p * (1.0 - p)
             d2[i] = d1[i] * (1.0 - 2.0 * p)
+        elif kind == "identity":
+            theta[i], d1[i], d2[i] = eta[i], 1.0, 0.0
+        else:
+            raise ValueError(f"unknown transform {kind!r}")
     return theta, d1, d2
 
 
 def _eta(transforms: Sequence[str], theta: np.ndarray) -> np.ndarray:
     theta = np.asarray(theta, dtype=float)
+    inverse = {"log": np.log, "logit": special.logit, "identity": float}
     with np.errstate(divide="ignore"):
-        return np.array([np.log(v) if k == "log" else special.logit(v) for k, v in zip(transforms, theta)])
+        return np.array([inverse[k](v) for k, v in zip(transforms, theta)])
+
+
+class _Wald(NamedTuple):
+    """Estimates with delta-method standard errors, Wald intervals, covariance and p-values (natural scale)."""
+
+    params: pd.Series
+    se: pd.Series
+    ci: pd.DataFrame
+    cov: pd.DataFrame
+    p_value: pd.Series
+
+
+def _wald_natural(
+    transforms: Sequence[str], eta: np.ndarray, cov_eta: np.ndarray, alpha: float, names: Sequence[str]
+) -> _Wald:
+    """Natural-scale estimates, standard errors, intervals, covariance and p-values from a transformed fit.
+
+    ``eta`` are the estimates on the scale of ``transforms`` (see :func:`_theta`) and ``cov_eta``
+    their covariance (NaN where unknown). Standard errors and covariance by the delta method;
+    intervals are Wald intervals on the transformed scale (so they stay positive, or inside
+    (0, 1)); the p-value tests "= 0" for ``"identity"`` parameters and is NaN for the others
+    (positive by definition, or probabilities: a test of "= 0" is meaningless).
+    """
+    eta = np.asarray(eta, dtype=float)
+    cov_eta = np.asarray(cov_eta, dtype=float)
+    names = list(names)
+    theta, d1, _ = _theta(transforms, eta)
+    z = z_critical(alpha)
+    identity = np.array([k == "identity" for k in transforms], dtype=bool)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        se_eta = np.sqrt(np.diag(cov_eta))
+        lower = _theta(transforms, eta - z * se_eta)[0]
+        upper = _theta(transforms, eta + z * se_eta)[0]
+        p_value = np.where(identity, 2 * special.ndtr(-np.abs(eta / se_eta)), np.nan)
+    return _Wald(
+        params=pd.Series(theta, index=names, name="coef"),
+        se=pd.Series(se_eta * d1, index=names, name="se"),
+        ci=pd.DataFrame({"ci_lower": lower, "ci_upper": upper}, index=names),
+        cov=pd.DataFrame(cov_eta * np.outer(d1, d1), index=names, columns=names),
+        p_value=pd.Series(p_value, index=names, name="p_value"),
+    )
+
+
+def _fd_hessian(grad: Callable[[np.ndarray], np.ndarray], x: np.ndarray, rel_step: float = 1e-5) -> np.ndarray:
+    """Hessian from central differences of an analytic gradient (symmetrised)."""
+    k = x.size
+    H = np.empty((k, k))
+    for j in range(k):
+        h = rel_step * max(1.0, abs(x[j]))
+        e = np.zeros(k)
+        e[j] = h
+        H[:, j] = (grad(x + e) - grad(x - e)) / (2 * h)
+    return (H + H.T) / 2
 
 
 def _to_search(spec: ModelSpec, theta: np.ndarray, scale: float) -> np.ndarray:
@@ -224,6 +285,11 @@ class _Likelihood:
             return -ll / n, g_eta, H_eta
 
         return f
+
+
+def _p_text(p: float) -> str:
+    """A p-value for a sentence: ``"p = 0.031"``, or ``"p < 0.0001"`` below that."""
+    return "p < 0.0001" if p < 1e-4 else f"p = {p:.2g}"
 
 
 # -- the search -------------------------------------------------------------------------------------
@@ -408,11 +474,6 @@ class _BaseFitter(FittedModel):
     def _full_spec(self) -> ModelSpec:
         return next(iter(self._specs.values()))
 
-    @property
-    def _param_names(self) -> tuple[str, ...]:
-        spec = self.__dict__.get("_spec") or self._full_spec
-        return spec.param_names
-
     # -- fitting ------------------------------------------------------------------------------
     def _fit_family(self, problem: _Likelihood, initial_params: Sequence[float] | None) -> None:
         """Fit the full model (and its limits where needed); store estimates, status and diagnostics."""
@@ -453,38 +514,20 @@ class _BaseFitter(FittedModel):
             for s, r in outcome.path
         ]
         eta = _eta(spec.transforms, theta)
-        names = list(spec.param_names)
-        self.params_ = pd.Series(theta, index=names, name="coef")
         self.log_likelihood_ = float(ll)
         self.converged_ = bool(res.converged)
         H_eta = None
+        cov_eta = np.full((eta.size, eta.size), np.nan)
         if H is not None and np.all(np.isfinite(H)) and np.all(np.isfinite(g)):
             _, d1, d2 = _theta(spec.transforms, eta)
             H_eta = -(d1[:, None] * H * d1[None, :] + np.diag(d2 * g))
-        self._set_covariance(spec, theta, eta, H_eta)
-        self._conclude(outcome, H_eta)
-
-    def _set_covariance(self, spec: ModelSpec, theta: np.ndarray, eta: np.ndarray, H_eta: np.ndarray | None) -> None:
-        names = list(spec.param_names)
-        k = len(names)
-        cov_eta = np.full((k, k), np.nan)
-        if H_eta is not None:
             try:
                 cov_eta = np.linalg.inv(H_eta)
             except np.linalg.LinAlgError:
                 pass
-        d1 = _theta(spec.transforms, eta)[1]
-        cov = cov_eta * np.outer(d1, d1)  # delta method
-        self.cov_params_ = pd.DataFrame(cov, index=names, columns=names)
-        with np.errstate(invalid="ignore"):
-            se_eta = np.sqrt(np.diag(cov_eta))
-        self.standard_errors_ = pd.Series(se_eta * d1, index=names, name="se")
-        z = z_critical(self.alpha)
-        with np.errstate(over="ignore", invalid="ignore"):
-            lower = _theta(spec.transforms, eta - z * se_eta)[0]
-            upper = _theta(spec.transforms, eta + z * se_eta)[0]
-        self.confidence_intervals_ = pd.DataFrame({"ci_lower": lower, "ci_upper": upper}, index=names)
-        self._H_eta = H_eta
+        wald = _wald_natural(spec.transforms, eta, cov_eta, self.alpha, spec.param_names)
+        self.params_, self.standard_errors_, self.confidence_intervals_, self.cov_params_ = wald[:4]
+        self._conclude(outcome, H_eta)
 
     # -- status and diagnostics -----------------------------------------------------------------
     def _conclude(self, outcome: _Outcome, H_eta: np.ndarray | None) -> None:

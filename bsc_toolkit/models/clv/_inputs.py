@@ -1,7 +1,13 @@
-"""Input checks shared by the CLV fitters and value functions, and array-in/array-out wrapping."""
+"""Input checks shared by the CLV fitters and value functions, and array-in/array-out wrapping.
+
+Covariates (the BG/NBD and the sBG with covariates): column names (:func:`_as_names`), the numeric
+matrix with missing values kept as NaN (:func:`_covariate_matrix`), and whether their effects can be
+estimated at all (:func:`_flat_columns`, :func:`_collinear`).
+"""
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from typing import Any
 
@@ -77,3 +83,111 @@ def _wrap_like(result: np.ndarray, *inputs: Any) -> Any:
     if np.ndim(result) == 0:
         return float(result)
     return result
+
+
+def _non_negative(value: Any, name: str, unit: str) -> float:
+    """``value`` as a finite float >= 0, or an error naming ``name`` (e.g. a horizon, a discount rate)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a non-negative number {unit}, got {value!r}") from None
+    if not (np.isfinite(v) and v >= 0):
+        raise ValueError(f"{name} must be a non-negative number {unit}, got {value!r}")
+    return v
+
+
+# -- covariates ------------------------------------------------------------------------------------
+
+
+def _as_names(value: str | Sequence[str] | None, what: str = "covariates") -> list[str] | None:
+    """Column names from one name or a sequence of them (None stays None); duplicates are an error."""
+    if value is None:
+        return None
+    names = [value] if isinstance(value, str) else list(value)
+    bad = [n for n in names if not isinstance(n, str)]
+    if bad:
+        raise TypeError(f"{what} must be column names (str); got {bad}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"{what} lists a column twice: {names}")
+    return names
+
+
+def _numeric_column(
+    frame: pd.DataFrame, col: str, label: str = "column", what: str = "data", advice: str = ""
+) -> np.ndarray:
+    """A column as floats (booleans as 0/1, missing as NaN); other values are an error naming the column and rows."""
+    raw = frame[col]
+    if pd.api.types.is_bool_dtype(raw):
+        return raw.to_numpy(dtype=float, na_value=np.nan)
+    vals = pd.to_numeric(raw, errors="coerce")
+    bad = vals.isna().to_numpy() & raw.notna().to_numpy()
+    if bad.any():
+        examples = ", ".join(repr(v) for v in raw[bad].unique()[:3])
+        raise ValueError(
+            f"{label} {col!r} must be numeric; {int(bad.sum()):,} row(s) of {what} hold other values ({examples}) "
+            f"at rows {_rows_preview(frame.index[bad])}{advice}"
+        )
+    return vals.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _covariate_matrix(frame: pd.DataFrame, names: Sequence[str], what: str = "summary") -> np.ndarray:
+    """Float matrix of the covariate columns of ``frame`` (``what`` names it); NaN where missing.
+
+    Unknown columns (with a close match suggested), non-numeric values (booleans count as 0/1) and
+    infinite values are errors naming the column and the rows.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"{what} must be a pandas DataFrame with the covariate columns")
+    missing = [c for c in names if c not in frame.columns]
+    if missing:
+        hints = []
+        for c in missing:
+            close = difflib.get_close_matches(str(c), [str(k) for k in frame.columns], n=1)
+            hints.append(f"{c!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise ValueError(f"{what} has no covariate column {', '.join(hints)}; its columns are {list(frame.columns)}")
+    cols = []
+    for c in names:
+        arr = _numeric_column(frame, c, "covariate column", what, "; code it as numbers (e.g. 0/1)")
+        inf = np.isinf(arr)
+        if inf.any():
+            raise ValueError(
+                f"covariate column {c!r} of {what} has {int(inf.sum()):,} infinite value(s) at rows "
+                f"{_rows_preview(frame.index[inf])}"
+            )
+        cols.append(arr)
+    return np.column_stack(cols) if cols else np.empty((len(frame), 0))
+
+
+def _standardised(Z: np.ndarray, w: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """``(Z - mean) / sd`` (weighted by ``w``, default 1), the standard deviations, the weights and their sum."""
+    w = np.ones(Z.shape[0]) if w is None else np.asarray(w, dtype=float)
+    W = float(w.sum())
+    centred = Z - (Z * w[:, None]).sum(axis=0) / W
+    sd = np.sqrt((centred**2 * w[:, None]).sum(axis=0) / W)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return centred / sd, sd, w, W
+
+
+def _flat_columns(Z: np.ndarray, w: np.ndarray | None = None) -> list[int]:
+    """Columns of ``Z`` (rows = customers, weights ``w``) without variation: their effects cannot be estimated.
+
+    A column is flat when its (weighted) standard deviation is below ``1e-12`` of its largest
+    absolute value (what is left of a constant after centring in floating point).
+    """
+    if Z.shape[1] == 0:
+        return []
+    _, sd, _, _ = _standardised(Z, w)
+    top = np.abs(Z).max(axis=0)
+    return [j for j in range(Z.shape[1]) if not sd[j] > 1e-12 * top[j]]
+
+
+def _collinear(Z: np.ndarray, w: np.ndarray | None = None) -> bool:
+    """Whether the columns of ``Z`` (none flat) are linear combinations of each other among the customers.
+
+    The (weighted) correlation matrix is then singular: its smallest eigenvalue below ``1e-10``.
+    """
+    if Z.shape[1] < 2:
+        return False
+    Zs, _, w, W = _standardised(Z, w)
+    corr = (Zs * w[:, None]).T @ Zs / W
+    return bool(float(np.linalg.eigvalsh(corr).min()) < 1e-10)

@@ -99,18 +99,6 @@ def _geo_hessian(x: np.ndarray, t: np.ndarray, d: np.ndarray, w: np.ndarray, Z: 
 # -- maximisation -----------------------------------------------------------------------------------
 
 
-def _fd_hessian(grad: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
-    """Hessian from central differences of an analytic gradient (symmetrised)."""
-    k = x.size
-    H = np.empty((k, k))
-    for j in range(k):
-        h = 1e-5 * max(1.0, abs(x[j]))
-        e = np.zeros(k)
-        e[j] = h
-        H[:, j] = (grad(x + e) - grad(x - e)) / (2 * h)
-    return (H + H.T) / 2
-
-
 def _maximise(
     fun_grad: Callable[[np.ndarray], tuple[float, np.ndarray]],
     x0: np.ndarray,

@@ -214,6 +214,23 @@ _PARTS = {
 }
 
 
+def _gamma_timing(r, alpha, x, t_x, T):
+    """``(r + x) log(1 + (T - t_x) / (alpha + t_x))``: Gamma(r, alpha) purchase rates' part of the log odds of dead.
+
+    log1p: exact also where alpha dwarfs T (r and alpha in the millions, near the BG/Poisson).
+    """
+    return (r + x) * np.log1p((T - t_x) / (alpha + t_x))
+
+
+def _beta_log_odds_dead(a, b, x, timing):
+    """log P(dropped out after the last purchase) / P(alive) with Beta(a, b) drop-out, for x > 0.
+
+    ``timing``: the purchase rates' part (:func:`_gamma_timing`, or ``lambda (T - t_x)``). Fader,
+    Hardie & Lee (2008), note 021; parameters broadcast (per-customer ``a`` with covariates).
+    """
+    return np.log(a) - np.log(b + np.maximum(x, 1) - 1) + timing
+
+
 class _BGLikelihood(_Likelihood):
     """Compressed RFM rows at the natural time scale and rescaled so that the longest age is 10."""
 
@@ -703,11 +720,6 @@ class BetaGeoFitter(_BaseFitter):
         params = {k: float(v) for k, v in self.params_.items()}
         return purchase.__name__, dropout.__name__, params
 
-    def _p(self) -> tuple[float, ...]:
-        """The parameters of the model used, in order."""
-        self._check_fitted()
-        return tuple(float(v) for v in self.params_)
-
     def expected_number_of_purchases_up_to_time(self, t: Any) -> Any:
         """E[X(t)]: expected repeat purchases in (0, t] of a new customer (FHL eq. 9 for the BG/NBD)."""
         tt = _as_float_array(t, "t")
@@ -752,8 +764,7 @@ class BetaGeoFitter(_BaseFitter):
         purchase, dropout, p = self._parts()
         with np.errstate(divide="ignore", invalid="ignore"):
             if purchase == "GammaRates":
-                # log1p: exact also where alpha dwarfs T (r and alpha in the millions, near the BG/Poisson)
-                timing = (p["r"] + x) * np.log1p((T - t_x) / (p["alpha"] + t_x))
+                timing = _gamma_timing(p["r"], p["alpha"], x, t_x, T)
             else:
                 timing = p["lambda"] * (T - t_x)
             if dropout == "NoDropout":
@@ -762,7 +773,7 @@ class BetaGeoFitter(_BaseFitter):
                 return special.logit(p["p"]) + timing
             if dropout == "SplitDropout":
                 return np.where(x == 1, special.logit(p["pi"]) + timing, -np.inf)
-            return np.log(p["a"]) - np.log(p["b"] + np.maximum(x, 1) - 1) + timing
+            return _beta_log_odds_dead(p["a"], p["b"], x, timing)
 
     def conditional_probability_alive(self, frequency: Any, recency: Any, T: Any) -> Any:
         """P(alive at T | x, t_x, T) (Fader, Hardie & Lee 2008 note 021 for the BG/NBD).

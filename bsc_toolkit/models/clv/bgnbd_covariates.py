@@ -39,8 +39,7 @@ retention report's hazard models (:mod:`bsc_toolkit.models.retention.hazard`); s
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,11 +47,24 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from bsc_toolkit.models._base import FittedModel, NotEstimableError, wald_table, z_critical
+from bsc_toolkit.models._base import FittedModel, NotEstimableError
 from bsc_toolkit.models.clv._bgnbd_math import bgnbd_loglik_grad
-from bsc_toolkit.models.clv._fitting import FitStatus
-from bsc_toolkit.models.clv._inputs import _rfm_arrays, _rows_preview
-from bsc_toolkit.models.clv.bgnbd import BetaGeoFitter, _alive_expected_purchases, _alive_survival
+from bsc_toolkit.models.clv._fitting import FitStatus, _fd_hessian, _p_text, _wald_natural
+from bsc_toolkit.models.clv._inputs import (
+    _as_names,
+    _collinear,
+    _covariate_matrix,
+    _flat_columns,
+    _non_negative,
+    _rfm_arrays,
+)
+from bsc_toolkit.models.clv.bgnbd import (
+    BetaGeoFitter,
+    _alive_expected_purchases,
+    _alive_survival,
+    _beta_log_odds_dead,
+    _gamma_timing,
+)
 
 __all__ = ["BetaGeoCovariatesFitter", "MODEL_NAME"]
 
@@ -72,8 +84,7 @@ _NO_DROPOUT_ALIVE_SHARE = 0.99
 def _p_alive(r, alpha, a, b, x, t_x, T) -> np.ndarray:
     """P(alive at T | x, t_x, T) (Fader, Hardie & Lee 2008, note 021); 1 without repeat purchases."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        # log1p: exact also where alpha dwarfs T (r and alpha in the millions)
-        log_odds_dead = np.log(a) - np.log(b + np.maximum(x, 1) - 1) + (r + x) * np.log1p((T - t_x) / (alpha + t_x))
+        log_odds_dead = _beta_log_odds_dead(a, b, x, _gamma_timing(r, alpha, x, t_x, T))
     return np.where(x > 0, special.expit(-log_odds_dead), 1.0)
 
 
@@ -104,53 +115,7 @@ def _survival_if_alive(t, r, alpha, a, b, x, T) -> np.ndarray:
     return _alive_survival(t, r + x, alpha + np.asarray(T, dtype=float), a, b + x)
 
 
-# -- input handling ------------------------------------------------------------------------------
-
-
-def _as_names(value: str | Sequence[str] | None, what: str) -> list[str] | None:
-    if value is None:
-        return None
-    names = [value] if isinstance(value, str) else list(value)
-    bad = [n for n in names if not isinstance(n, str)]
-    if bad:
-        raise TypeError(f"{what} must be column names (str); got {bad}")
-    if len(set(names)) != len(names):
-        raise ValueError(f"{what} lists a column twice: {names}")
-    return names
-
-
-def _covariate_matrix(frame: pd.DataFrame, names: Sequence[str], what: str = "summary") -> np.ndarray:
-    """Float matrix of the covariate columns; NaN where missing. Unknown or non-numeric columns raise."""
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(f"{what} must be a pandas DataFrame with the covariate columns")
-    missing = [c for c in names if c not in frame.columns]
-    if missing:
-        hints = []
-        for c in missing:
-            close = difflib.get_close_matches(str(c), [str(k) for k in frame.columns], n=1)
-            hints.append(f"{c!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-        raise ValueError(f"{what} has no covariate column {', '.join(hints)}; its columns are {list(frame.columns)}")
-    cols = []
-    for c in names:
-        raw = frame[c]
-        if pd.api.types.is_bool_dtype(raw):
-            raw = raw.astype(float)
-        vals = pd.to_numeric(raw, errors="coerce")
-        non_numeric = vals.isna().to_numpy() & raw.notna().to_numpy()
-        if non_numeric.any():
-            examples = ", ".join(repr(v) for v in raw[non_numeric].unique()[:3])
-            raise ValueError(
-                f"covariate column {c!r} of {what} is not numeric: {int(non_numeric.sum()):,} value(s) such as "
-                f"{examples} at rows {_rows_preview(frame.index[non_numeric])}; code it as numbers (e.g. 0/1)"
-            )
-        arr = vals.to_numpy(dtype=float, na_value=np.nan)
-        if np.isinf(arr).any():
-            inf = np.isinf(arr)
-            raise ValueError(
-                f"covariate column {c!r} of {what} has infinite value(s) at rows {_rows_preview(frame.index[inf])}"
-            )
-        cols.append(arr)
-    return np.column_stack(cols) if cols else np.empty((len(frame), 0))
+# -- fitting data and likelihood -------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -227,18 +192,6 @@ def _neg_loglik_grad(theta: np.ndarray, d: _Data, kp: int) -> tuple[float, np.nd
     return -ll / d.n, -grad / d.n
 
 
-def _hessian_of_gradient(grad, theta: np.ndarray, rel_step: float = 1e-5) -> np.ndarray:
-    """Central differences of an analytic gradient, symmetrised."""
-    k = theta.size
-    H = np.empty((k, k))
-    for j in range(k):
-        h = rel_step * max(1.0, abs(theta[j]))
-        e = np.zeros(k)
-        e[j] = h
-        H[:, j] = (grad(theta + e) - grad(theta - e)) / (2 * h)
-    return (H + H.T) / 2
-
-
 @dataclass(frozen=True)
 class _Optimum:
     theta: np.ndarray
@@ -262,7 +215,7 @@ def _maximise(fun, theta0: np.ndarray, n: float, max_newton: int = 10) -> _Optim
 
     options: dict[str, Any] = {"gtol": 1e-9, "maxiter": 1000}
     try:
-        H0 = _hessian_of_gradient(grad, theta0)
+        H0 = _fd_hessian(grad, theta0)
         if np.isfinite(H0).all() and float(np.linalg.eigvalsh(H0).min()) > 0:
             inv = np.linalg.inv(H0)
             inv = (inv + inv.T) / 2
@@ -273,7 +226,7 @@ def _maximise(fun, theta0: np.ndarray, n: float, max_newton: int = 10) -> _Optim
     res = optimize.minimize(fun, theta0, jac=True, method="BFGS", options=options)
     theta = np.asarray(res.x, dtype=float)
     f, g = fun(theta)
-    H = _hessian_of_gradient(grad, theta)
+    H = _fd_hessian(grad, theta)
     gained = 0.0
     for _ in range(max_newton):
         try:
@@ -290,7 +243,7 @@ def _maximise(fun, theta0: np.ndarray, n: float, max_newton: int = 10) -> _Optim
         else:
             break
     if gained > 1e-3:  # moved by more than ~0.05 standard errors: the curvature there may differ
-        H = _hessian_of_gradient(grad, theta)
+        H = _fd_hessian(grad, theta)
     try:
         decrement = n * float(g @ np.linalg.solve(H, g)) / 2
         pos_def = float(np.linalg.eigvalsh(H).min()) > 0
@@ -298,13 +251,6 @@ def _maximise(fun, theta0: np.ndarray, n: float, max_newton: int = 10) -> _Optim
         decrement, pos_def = float("inf"), False
     converged = bool(np.isfinite(f) and f < 1e299 and pos_def and abs(decrement) < 1e-4)
     return _Optimum(theta, float(f), H, decrement, converged)
-
-
-def _natural(theta: np.ndarray) -> np.ndarray:
-    """Parameter vector(s) on the natural scale from the search scale (last axis)."""
-    out = np.array(theta, dtype=float, copy=True)
-    out[..., :4] = np.exp(out[..., :4])
-    return out
 
 
 # -- the fitter ----------------------------------------------------------------------------------
@@ -433,20 +379,19 @@ class BetaGeoCovariatesFitter(FittedModel):
             raise NotEstimableError(f"{MODEL_NAME}: no customer has a repeat purchase; the model is not identified")
         means = Z.mean(axis=0)
         Zc = Z - means
-        for j, c in enumerate(union):
-            if np.ptp(Z[:, j]) == 0:
-                raise NotEstimableError(
-                    f"{MODEL_NAME}: covariate {c!r} takes one value ({Z[0, j]:g}) for all {x.size:,} customers "
-                    "used, so its effect cannot be estimated; drop it"
-                )
+        flat = _flat_columns(Z)
+        if flat:
+            j = flat[0]
+            raise NotEstimableError(
+                f"{MODEL_NAME}: covariate {union[j]!r} takes one value ({Z[0, j]:g}) for all {x.size:,} customers "
+                "used, so its effect cannot be estimated; drop it"
+            )
         for part, names in (("purchase", purchase), ("dropout", dropout)):
-            if len(names) > 1:
-                M = Zc[:, [union.index(c) for c in names]]
-                if np.linalg.matrix_rank(M / np.linalg.norm(M, axis=0)) < len(names):
-                    raise NotEstimableError(
-                        f"{MODEL_NAME}: the {part} covariates {names} are linear combinations of each other "
-                        "among the customers used; their effects cannot be told apart, drop one"
-                    )
+            if _collinear(Z[:, [union.index(c) for c in names]]):
+                raise NotEstimableError(
+                    f"{MODEL_NAME}: the {part} covariates {names} are linear combinations of each other "
+                    "among the customers used; their effects cannot be told apart, drop one"
+                )
         Zp = Zc[:, [union.index(c) for c in purchase]].reshape(x.size, len(purchase))
         Zd = Zc[:, [union.index(c) for c in dropout]].reshape(x.size, len(dropout))
 
@@ -497,23 +442,16 @@ class BetaGeoCovariatesFitter(FittedModel):
         return self
 
     def _store(self, theta: np.ndarray, cov_theta: np.ndarray, names: list[str]) -> None:
-        """Estimates, covariances, standard errors and intervals from the search-scale fit."""
+        """Estimates, covariances, standard errors, intervals and p-values from the search-scale fit.
+
+        The search scale is log ``r, alpha, a, b`` (their intervals are on it, so they stay positive)
+        and the coefficients as they are.
+        """
         self._theta = np.asarray(theta, dtype=float)
         self._cov_theta = np.asarray(cov_theta, dtype=float)
-        nat = _natural(self._theta)
-        jac = np.ones_like(nat)
-        jac[:4] = nat[:4]  # d exp(eta) / d eta
-        self.params_ = pd.Series(nat, index=names, name="coef")
-        self.cov_params_ = pd.DataFrame(self._cov_theta * np.outer(jac, jac), index=names, columns=names)
-        with np.errstate(invalid="ignore"):
-            se_theta = np.sqrt(np.diag(self._cov_theta))
-        self.standard_errors_ = pd.Series(se_theta * jac, index=names, name="se")
-        z = z_critical(self.alpha)
-        lower = self._theta - z * se_theta
-        upper = self._theta + z * se_theta
-        with np.errstate(over="ignore"):
-            lower[:4], upper[:4] = np.exp(lower[:4]), np.exp(upper[:4])
-        self.confidence_intervals_ = pd.DataFrame({"ci_lower": lower, "ci_upper": upper}, index=names)
+        transforms = ["log"] * len(_BASE) + ["identity"] * (len(names) - len(_BASE))
+        wald = _wald_natural(transforms, self._theta, self._cov_theta, self.alpha, names)
+        self.params_, self.standard_errors_, self.confidence_intervals_, self.cov_params_, self._p_values_ = wald
 
     def _diagnose_fit(self, opt: _Optimum, x, t_x, T, Zp, Zd) -> None:
         boundary: str | None = None
@@ -675,9 +613,8 @@ class BetaGeoCovariatesFitter(FittedModel):
 
     # -- results -------------------------------------------------------------------------------
     def _summary(self) -> pd.DataFrame:
-        out = wald_table(self.params_, self.standard_errors_, self.alpha)
-        out[["ci_lower", "ci_upper"]] = self.confidence_intervals_[["ci_lower", "ci_upper"]]
-        out.loc[list(_BASE), "p_value"] = np.nan  # positive by definition: "= 0" is meaningless
+        out = pd.DataFrame({"coef": self.params_, "se": self.standard_errors_}).join(self.confidence_intervals_)
+        out["p_value"] = self._p_values_  # NaN for r, alpha, a, b: positive by definition, "= 0" is meaningless
         exp_coef = np.exp(self.params_.where(~self.params_.index.isin(_BASE)))
         out["exp_coef"] = exp_coef  # purchase: rate ratio; dropout: odds ratio of E[p], per unit
         out.index.name = "param"
@@ -763,10 +700,26 @@ class BetaGeoCovariatesFitter(FittedModel):
             index=covariates.index,
         )
 
-    def _rfm_and_params(self, summary, frequency_col, recency_col, T_col, params):
-        x, t_x, T = _rfm_arrays(summary, frequency_col, recency_col, T_col)
-        Zp, Zd = self._centred(summary, "summary")
-        return (x, t_x, T), self._individual(Zp, Zd, params)
+    def _per_customer(
+        self,
+        frame: pd.DataFrame,
+        what: str,
+        params: Any,
+        fun: Callable[..., np.ndarray],
+        name: str,
+        rfm_cols: tuple[str, str, str] | None = None,
+    ) -> pd.Series:
+        """``fun(r, alpha_i, a_i, b[, x, t_x, T])`` per customer of ``frame``; NaN (no data) without every covariate.
+
+        ``rfm_cols``: the frequency, recency and T columns, whose arrays follow the parameters.
+        """
+        rfm = _rfm_arrays(frame, *rfm_cols) if rfm_cols is not None else ()
+        Zp, Zd = self._centred(frame, what)
+        known = ~(np.isnan(Zp).any(axis=1) | np.isnan(Zd).any(axis=1))
+        r, alpha_i, a_i, b = self._individual(Zp[known], Zd[known], params)
+        out = np.full(len(frame), np.nan)
+        out[known] = fun(r, alpha_i, a_i, b, *(v[known] for v in rfm))
+        return pd.Series(out, index=frame.index, name=name)
 
     # -- predictions ---------------------------------------------------------------------------
     def conditional_probability_alive(
@@ -777,14 +730,13 @@ class BetaGeoCovariatesFitter(FittedModel):
         T_col: str = "T",
         params: Any = None,
     ) -> pd.Series:
-        """P(alive at T | x, t_x, T, z) per customer (NaN where a covariate is missing).
+        """P(alive at T | x, t_x, T, z) per customer (NaN where a covariate is missing, as in every prediction).
 
         ``params``: a parameter vector (natural scale, the order of ``params_``) instead of the
         estimates, e.g. a draw for an interval.
         """
-        (x, t_x, T), (r, alpha_i, a_i, b) = self._rfm_and_params(summary, frequency_col, recency_col, T_col, params)
-        res = _p_alive(r, alpha_i, a_i, b, x, t_x, T)
-        return pd.Series(np.where(np.isnan(alpha_i) | np.isnan(a_i), np.nan, res), index=summary.index, name="p_alive")
+        cols = (frequency_col, recency_col, T_col)
+        return self._per_customer(summary, "summary", params, _p_alive, "p_alive", cols)
 
     def conditional_probability_alive_at_horizon(
         self,
@@ -796,10 +748,13 @@ class BetaGeoCovariatesFitter(FittedModel):
         params: Any = None,
     ) -> pd.Series:
         """P(alive at T + t | x, t_x, T, z): still alive ``t`` periods after the end of the data."""
-        tt = _check_horizon(t)
-        (x, t_x, T), (r, alpha_i, a_i, b) = self._rfm_and_params(summary, frequency_col, recency_col, T_col, params)
-        res = _p_alive(r, alpha_i, a_i, b, x, t_x, T) * _survival_if_alive(tt, r, alpha_i, a_i, b, x, T)
-        return pd.Series(res, index=summary.index, name="p_alive_horizon")
+        tt = _non_negative(t, "t", "of periods")
+
+        def fun(r, alpha_i, a_i, b, x, t_x, T):
+            return _p_alive(r, alpha_i, a_i, b, x, t_x, T) * _survival_if_alive(tt, r, alpha_i, a_i, b, x, T)
+
+        cols = (frequency_col, recency_col, T_col)
+        return self._per_customer(summary, "summary", params, fun, "p_alive_horizon", cols)
 
     def conditional_expected_number_of_purchases_up_to_time(
         self,
@@ -811,10 +766,13 @@ class BetaGeoCovariatesFitter(FittedModel):
         params: Any = None,
     ) -> pd.Series:
         """E[Y(t) | x, t_x, T, z]: expected purchases in (T, T + t] per customer (FHL eq. 10)."""
-        tt = _check_horizon(t)
-        (x, t_x, T), (r, alpha_i, a_i, b) = self._rfm_and_params(summary, frequency_col, recency_col, T_col, params)
-        res = _p_alive(r, alpha_i, a_i, b, x, t_x, T) * _expected_if_alive(tt, r, alpha_i, a_i, b, x, T)
-        return pd.Series(res, index=summary.index, name="expected_purchases")
+        tt = _non_negative(t, "t", "of periods")
+
+        def fun(r, alpha_i, a_i, b, x, t_x, T):
+            return _p_alive(r, alpha_i, a_i, b, x, t_x, T) * _expected_if_alive(tt, r, alpha_i, a_i, b, x, T)
+
+        cols = (frequency_col, recency_col, T_col)
+        return self._per_customer(summary, "summary", params, fun, "expected_purchases", cols)
 
     predict = conditional_expected_number_of_purchases_up_to_time
 
@@ -822,27 +780,15 @@ class BetaGeoCovariatesFitter(FittedModel):
         self, t: float, covariates: pd.DataFrame, params: Any = None
     ) -> pd.Series:
         """E[X(t)]: expected repeat purchases in (0, t] of a new customer with these covariates (FHL eq. 9)."""
-        tt = _check_horizon(t)
-        Zp, Zd = self._centred(covariates, "covariates")
-        r, alpha_i, a_i, b = self._individual(Zp, Zd, params)
-        return pd.Series(_expected_new(tt, r, alpha_i, a_i, b), index=covariates.index, name="expected_purchases")
+        tt = _non_negative(t, "t", "of periods")
+
+        def fun(r, alpha_i, a_i, b):
+            return _expected_new(tt, r, alpha_i, a_i, b)
+
+        return self._per_customer(covariates, "covariates", params, fun, "expected_purchases")
 
     def expected_dropout_probability(self, covariates: pd.DataFrame, params: Any = None) -> pd.Series:
         """``E[p_i] = a_i / (a_i + b)``: each customer's mean drop-out probability after a repeat purchase."""
         Zp, Zd = self._centred(covariates, "covariates")
         _, _, a_i, b = self._individual(Zp, Zd, params)
         return pd.Series(a_i / (a_i + b), index=covariates.index, name="dropout_probability")
-
-
-def _p_text(p: float) -> str:
-    return "p < 0.0001" if p < 1e-4 else f"p = {p:.2g}"
-
-
-def _check_horizon(t: Any) -> float:
-    try:
-        tt = float(t)
-    except (TypeError, ValueError):
-        raise ValueError(f"t must be a non-negative number of periods, got {t!r}") from None
-    if not (np.isfinite(tt) and tt >= 0):
-        raise ValueError(f"t must be a non-negative number of periods, got {t!r}")
-    return tt

@@ -25,7 +25,7 @@ from bsc_toolkit.models.clv.bgnbd_covariates import (
 )
 from bsc_toolkit.models.clv.gamma_gamma import GammaGammaFitter
 from bsc_toolkit.models.clv.rfm import _normalise_freq
-from bsc_toolkit.models.clv.value import PERIODS_PER_MONTH
+from bsc_toolkit.models.clv.value import PERIODS_PER_MONTH, _discounted_monthly
 
 __all__ = ["clv_what_if", "WHAT_IF_MEASURES"]
 
@@ -155,12 +155,9 @@ def _parts(
     if not money:
         purchases = _expected_if_alive(horizon, r, alpha_i, a_i, b, x, T)
     else:
-        discounted = np.zeros_like(alpha_i)
-        purchases = np.zeros_like(alpha_i)
-        for i in range(1, months + 1):
-            cum = _expected_if_alive(i * factor, r, alpha_i, a_i, b, x, T)
-            discounted += (cum - purchases) / (1 + discount) ** i
-            purchases = cum
+        discounted, purchases = _discounted_monthly(
+            lambda t: _expected_if_alive(t, r, alpha_i, a_i, b, x, T), months, factor, discount
+        )
     return _Parts(alive, survival, purchases, discounted, a_i / (a_i + b))
 
 

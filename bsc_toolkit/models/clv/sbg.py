@@ -36,9 +36,17 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from bsc_toolkit.models._base import FittedModel, NotEstimableError, z_critical
-from bsc_toolkit.models.clv._fitting import FitStatus
-from bsc_toolkit.models.clv._inputs import _rows_preview
+from bsc_toolkit.models._base import FittedModel, NotEstimableError
+from bsc_toolkit.models.clv._fitting import FitStatus, _fd_hessian, _p_text, _wald_natural
+from bsc_toolkit.models.clv._inputs import (
+    _as_names,
+    _collinear,
+    _covariate_matrix,
+    _flat_columns,
+    _non_negative,
+    _numeric_column,
+    _rows_preview,
+)
 from bsc_toolkit.models.clv._sbg_math import (
     _binomial_deviance,
     _Churn,
@@ -46,7 +54,6 @@ from bsc_toolkit.models.clv._sbg_math import (
     _derl,
     _expected_churn,
     _expected_residual,
-    _fd_hessian,
     _geo_hessian,
     _geo_loglik_grad,
     _life_table,
@@ -91,22 +98,6 @@ RETENTION_FALLS = (
 )
 
 # -- input checks ----------------------------------------------------------------------------------
-
-
-def _numeric_column(data: pd.DataFrame, col: str) -> np.ndarray:
-    """A column as floats; non-numeric entries are an error naming the column and rows (NaN stays NaN)."""
-    raw = data[col]
-    if pd.api.types.is_bool_dtype(raw):
-        return raw.to_numpy(dtype=float, na_value=np.nan)
-    vals = pd.to_numeric(raw, errors="coerce")
-    bad = vals.isna().to_numpy() & raw.notna().to_numpy()
-    if bad.any():
-        examples = ", ".join(repr(v) for v in raw[bad].unique()[:3])
-        raise ValueError(
-            f"column {col!r} must be numeric; {int(bad.sum())} row(s) hold other values ({examples}) at rows "
-            f"{_rows_preview(data.index[bad])}"
-        )
-    return vals.to_numpy(dtype=float, na_value=np.nan)
 
 
 def _tenure_column(data: pd.DataFrame, col: str, minimum: int) -> np.ndarray:
@@ -166,48 +157,8 @@ def _check_columns(data: Any, cols: Sequence[str]) -> None:
         raise ValueError(f"data is missing column(s) {missing}; available: {list(data.columns)}")
 
 
-def _covariate_matrix(data: pd.DataFrame, covariates: Sequence[str]) -> np.ndarray:
-    """Covariate columns as floats (NaN = missing, kept); infinite values are an error."""
-    if not covariates:
-        return np.empty((len(data), 0))
-    Z = np.column_stack([_numeric_column(data, c) for c in covariates])
-    inf = np.isinf(Z)
-    if inf.any():
-        j = int(np.flatnonzero(inf.any(axis=0))[0])
-        rows = inf[:, j]
-        raise ValueError(
-            f"column {covariates[j]!r}: {int(rows.sum())} row(s) with an infinite value at rows "
-            f"{_rows_preview(data.index[rows])}"
-        )
-    return Z
-
-
-def _as_names(covariates: Sequence[str] | str | None) -> list[str]:
-    if covariates is None:
-        return []
-    names = [covariates] if isinstance(covariates, str) else list(covariates)
-    if len(set(names)) != len(names):
-        raise ValueError(f"covariates listed twice: {names}")
-    return names
-
-
 def _fmt_count(x: float) -> str:
     return f"{int(round(x)):,}" if abs(x - round(x)) < 1e-9 else f"{x:,.1f}"
-
-
-def _fmt_p(p: float) -> str:
-    """``"p = 0.031"``, or ``"p < 1e-16"`` below what double precision resolves."""
-    return "p < 1e-16" if p < 1e-16 else f"p = {p:.2g}"
-
-
-def _check_discount(discount_rate: float) -> float:
-    try:
-        d = float(discount_rate)
-    except (TypeError, ValueError):
-        raise ValueError(f"discount_rate must be a number >= 0 (per period), got {discount_rate!r}") from None
-    if not (np.isfinite(d) and d >= 0):
-        raise ValueError(f"discount_rate must be a number >= 0 (per period), got {discount_rate!r}")
-    return d
 
 
 def _whole(value: Any, name: str, minimum: int, unit: str = "") -> int:
@@ -385,7 +336,7 @@ class ShiftedBetaGeoFitter(FittedModel):
             True/False...), naming the column and the rows.
         """
         self._start_fit()
-        names = _as_names(covariates)
+        names = _as_names(covariates) or []
         _check_columns(data, [duration_col, event_col, *names, *([weights_col] if weights_col else [])])
         t = _tenure_column(data, duration_col, minimum=1)
         d = _churned_column(data, event_col).astype(float)
@@ -399,7 +350,7 @@ class ShiftedBetaGeoFitter(FittedModel):
                 )
         else:
             w = np.ones(len(data))
-        Z = _covariate_matrix(data, names)
+        Z = _covariate_matrix(data, names, "data")
         keep = w > 0
         n_dropped = 0.0
         if names:
@@ -528,9 +479,9 @@ class ShiftedBetaGeoFitter(FittedModel):
                 uniq, inv = np.unique(key, return_inverse=True)
                 w = np.bincount(inv, weights=w)
             t, d = (uniq // 2).astype(float), (uniq % 2).astype(float)
-            Zc = np.empty((t.size, 0))
+            Z = Zc = np.empty((t.size, 0))
         self._rows_ = (t, d, w, Zc)
-        self._check_identified(t, d, w, Zc, names, event_col)
+        self._check_identified(t, d, w, Z, names, event_col)
 
         # the geometric limit (no heterogeneity): closed form without covariates
         x_geo, geo_conv = self._fit_geometric(t, d, w, Zc)
@@ -577,7 +528,7 @@ class ShiftedBetaGeoFitter(FittedModel):
         self.model_ = self.fit_status_.model
 
     def _check_identified(
-        self, t: np.ndarray, d: np.ndarray, w: np.ndarray, Zc: np.ndarray, names: list[str], event_col: str | None
+        self, t: np.ndarray, d: np.ndarray, w: np.ndarray, Z: np.ndarray, names: list[str], event_col: str | None
     ) -> None:
         W = w.sum()
         churned = float(w[d == 1].sum())
@@ -601,23 +552,17 @@ class ShiftedBetaGeoFitter(FittedModel):
                 "changes with tenure, so alpha and beta (the mean and the spread of the churn probabilities) cannot "
                 "be separated. The model needs customers observed for at least two periods."
             )
-        if names:
-            sd = np.sqrt(_tdot(Zc**2, w) / W)
-            flat = [c for c, s in zip(names, sd) if not s > 1e-12 * max(1.0, float(np.abs(Zc).max()))]
-            if flat:
-                raise NotEstimableError(
-                    f"sBG: covariate(s) {flat} take one value for every customer fitted: their effect on churn "
-                    "cannot be estimated. Leave them out."
-                )
-            Zs = Zc / sd  # weighted correlation matrix of the covariates: singular if collinear
-            corr = np.array(
-                [[_tdot(Zs[:, [i]] * Zs[:, [j]], w)[0] / W for j in range(len(names))] for i in range(len(names))]
+        flat = [names[j] for j in _flat_columns(Z, w)]
+        if flat:
+            raise NotEstimableError(
+                f"sBG: covariate(s) {flat} take one value for every customer fitted: their effect on churn "
+                "cannot be estimated. Leave them out."
             )
-            if float(np.linalg.eigvalsh(corr).min()) < 1e-10:
-                raise NotEstimableError(
-                    f"sBG: the covariates {names} are collinear (one is a linear combination of the others): their "
-                    "separate effects on churn cannot be estimated. Leave one out."
-                )
+        if _collinear(Z, w):
+            raise NotEstimableError(
+                f"sBG: the covariates {names} are collinear (one is a linear combination of the others): their "
+                "separate effects on churn cannot be estimated. Leave one out."
+            )
 
     @staticmethod
     def _start(t: np.ndarray, d: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -726,12 +671,12 @@ class ShiftedBetaGeoFitter(FittedModel):
         pooled = f", {K} periods pooled into {n_groups} groups" if n_groups < K else ""
         test = (
             "likelihood-ratio test against the life table, one churn probability per period"
-            f"{pooled}: G = {statistic:,.1f}, df = {df}, {_fmt_p(p_value)}"
+            f"{pooled}: G = {statistic:,.1f}, df = {df}, {_p_text(p_value)}"
         )
         trend = ""
         if np.isfinite(trend_z):
             trend = f"; trend test of churn against tenure (Cochran-Armitage): z = {trend_z:.1f}, " + (
-                f"churn rises, one-sided {_fmt_p(trend_p)}" if trend_z > 0 else "churn falls"
+                f"churn rises, one-sided {_p_text(trend_p)}" if trend_z > 0 else "churn falls"
             )
         what = "its geometric limit (one constant churn probability)" if self._limit_ else "the fitted sBG"
         message = (
@@ -763,34 +708,19 @@ class ShiftedBetaGeoFitter(FittedModel):
         self._set_tables(names)
 
     def _set_tables(self, names: list[str]) -> None:
-        x, cov_x, limit = self._x_, self._xcov_, self._limit_
-        z = z_critical(self.alpha)
+        """Estimates, standard errors, intervals, covariance and p-values from ``_x_`` and ``_xcov_``.
+
+        ``_x_`` is on the log scale for alpha and beta (the logit scale for the churn probability at
+        the geometric limit) and holds the covariate coefficients as they are.
+        """
         cov_names = [f"churn:{c}" for c in names]
-        with np.errstate(all="ignore"):
-            se_x = np.sqrt(np.diag(cov_x))
-            if limit:
-                index = ["churn_probability", *cov_names]
-                th = special.expit(x[0])
-                jac = np.concatenate([[th * (1 - th)], np.ones(len(names))])
-                coef = np.concatenate([[th], x[1:]])
-                lower = np.concatenate([[special.expit(x[0] - z * se_x[0])], x[1:] - z * se_x[1:]])
-                upper = np.concatenate([[special.expit(x[0] + z * se_x[0])], x[1:] + z * se_x[1:]])
-                n_pos = 1
-            else:
-                index = ["alpha", "beta", *cov_names]
-                jac = np.concatenate([np.exp(x[:2]), np.ones(len(names))])
-                coef = np.concatenate([np.exp(x[:2]), x[2:]])
-                lower = np.concatenate([np.exp(x[:2] - z * se_x[:2]), x[2:] - z * se_x[2:]])
-                upper = np.concatenate([np.exp(x[:2] + z * se_x[:2]), x[2:] + z * se_x[2:]])
-                n_pos = 2
-            cov = cov_x * np.outer(jac, jac)
-            se = se_x * jac
-            p_value = np.concatenate([np.full(n_pos, np.nan), 2 * special.ndtr(-np.abs(x[n_pos:] / se_x[n_pos:]))])
-        self.params_ = pd.Series(coef, index=index, name="coef")
-        self.standard_errors_ = pd.Series(se, index=index, name="se")
-        self.confidence_intervals_ = pd.DataFrame({"ci_lower": lower, "ci_upper": upper}, index=index)
-        self.cov_params_ = pd.DataFrame(cov, index=index, columns=index)
-        self._p_values_ = pd.Series(p_value, index=index, name="p_value")
+        if self._limit_:
+            index, transforms = ["churn_probability", *cov_names], ["logit"]
+        else:
+            index, transforms = ["alpha", "beta", *cov_names], ["log", "log"]
+        transforms += ["identity"] * len(names)
+        wald = _wald_natural(transforms, self._x_, self._xcov_, self.alpha, index)
+        self.params_, self.standard_errors_, self.confidence_intervals_, self.cov_params_, self._p_values_ = wald
 
     # -- status in words --------------------------------------------------------------------------
     def _status_limit(self, converged: bool, lack: tuple[str, str] | None = None) -> None:
@@ -1032,7 +962,7 @@ class ShiftedBetaGeoFitter(FittedModel):
         if not isinstance(covariates, pd.DataFrame):
             raise TypeError("covariates must be a DataFrame with the columns " + repr(self.covariates_))
         _check_columns(covariates, self.covariates_)
-        Zc = _covariate_matrix(covariates, self.covariates_) - self.covariate_means_.to_numpy()
+        Zc = _covariate_matrix(covariates, self.covariates_, "covariates") - self.covariate_means_.to_numpy()
         return _churn_params(x, self._limit_, Zc), covariates.index
 
     def _inputs(
@@ -1156,7 +1086,7 @@ class ShiftedBetaGeoFitter(FittedModel):
         covariates : DataFrame, optional
             See :meth:`survival_function`.
         """
-        d = _check_discount(discount_rate)
+        d = _non_negative(discount_rate, "discount_rate", "per period")
         P, n, index = self._inputs(tenure, "tenure", covariates, 0)
         return self._wrap(_derl(P, n, d), index, "derl")
 

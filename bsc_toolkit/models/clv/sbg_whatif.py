@@ -13,6 +13,7 @@ import pandas as pd
 from scipy import special
 
 from bsc_toolkit.models._base import NotEstimableError, check_alpha
+from bsc_toolkit.models.clv._inputs import _covariate_matrix, _non_negative
 from bsc_toolkit.models.clv._sbg_math import (
     _GRID,
     _derl_geometric,
@@ -25,9 +26,7 @@ from bsc_toolkit.models.clv.sbg import (
     LACK_OF_FIT_LEVEL,
     ShiftedBetaGeoFitter,
     _check_columns,
-    _check_discount,
     _churned_column,
-    _covariate_matrix,
     _tenure_column,
     _whole,
 )
@@ -247,7 +246,7 @@ def sbg_what_if(
             f"the fitter has no covariate {covariate!r} (its covariates: {fitter.covariates_}); fit it with "
             f"covariates=[{covariate!r}, ...]"
         )
-    d_rate = _check_discount(discount_rate)
+    d_rate = _non_negative(discount_rate, "discount_rate", "per period")
     if d_rate == 0:
         raise ValueError(
             "discount_rate must be positive in sbg_what_if: undiscounted residual lifetimes are infinite when alpha <= 1"
@@ -262,7 +261,7 @@ def sbg_what_if(
     _check_columns(data, [tenure_col, churned_col, *names])
     tenure = _tenure_column(data, tenure_col, minimum=0)
     churned = _churned_column(data, churned_col)
-    Z = _covariate_matrix(data, names)
+    Z = _covariate_matrix(data, names, "data")
     active = ~churned
     n_active_all = int(active.sum())
     if n_active_all == 0:

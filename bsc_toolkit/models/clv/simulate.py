@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["simulate_bgnbd", "simulate_bgnbd_covariates", "simulate_gamma_gamma"]
+__all__ = ["simulate_bgnbd", "simulate_bgnbd_covariates", "simulate_bgnbd_days", "simulate_gamma_gamma"]
 
 
 def simulate_bgnbd(
@@ -51,28 +51,32 @@ def simulate_bgnbd(
     duration_holdout, alive (at T), lambda_, p_ (the latent truths); index
     ``customer_id`` 0..n-1.
     """
-    if min(r, alpha, a, b) <= 0:
-        raise ValueError("all BG/NBD parameters must be positive")
-    rng = np.random.default_rng(seed)
-    TT = np.broadcast_to(np.asarray(T, dtype=float), (n,)).copy()
-    if (TT <= 0).any():
-        raise ValueError("T must be positive")
-    lam = rng.gamma(r, 1.0 / alpha, size=n)
-    p = rng.beta(a, b, size=n)
-    freq_cal, recency, freq_hold, n_until_dropout = _bgnbd_purchases(rng, lam, p, TT, holdout)
-    return pd.DataFrame(
-        {
-            "frequency": freq_cal.astype(float),
-            "recency": recency,
-            "T": TT,
-            "frequency_holdout": freq_hold.astype(float),
-            "duration_holdout": float(holdout),
-            "alive": n_until_dropout > freq_cal,
-            "lambda_": lam,
-            "p_": p,
-        },
-        index=pd.Index(np.arange(n), name="customer_id"),
+    sim = simulate_bgnbd_covariates(
+        n, r, alpha, a, b, covariates=pd.DataFrame(index=range(n)), T=T, seed=seed, holdout=holdout
     )
+    columns = ["frequency", "recency", "T", "frequency_holdout", "duration_holdout", "alive", "lambda_", "p_"]
+    return sim[columns]
+
+
+def simulate_bgnbd_days(
+    n: int, r: float, alpha: float, a: float, b: float, seed: int = 0, weeks: tuple[int, int] = (27, 39)
+) -> pd.DataFrame:
+    """A BG/NBD RFM summary in weeks at day resolution, shaped like CDNOW's calibration summary.
+
+    Ages ``T`` are whole days between ``weeks[0]`` and ``weeks[1]`` weeks (drawn with
+    ``default_rng(seed)``); the purchases come from :func:`simulate_bgnbd` (seed ``seed + 1``)
+    with recency rounded to the day, a repeat buyer's at least one day.
+
+    Returns
+    -------
+    DataFrame with columns frequency, recency, T (weeks); index ``customer_id`` 0..n-1.
+    """
+    rng = np.random.default_rng(seed)
+    T = rng.integers(weeks[0] * 7, weeks[1] * 7 + 1, size=n) / 7.0
+    sim = simulate_bgnbd(n, r, alpha, a, b, T=T, seed=seed + 1)
+    days = np.round(sim["recency"].to_numpy() * 7.0)
+    days = np.where(sim["frequency"].to_numpy() > 0, np.maximum(days, 1.0), 0.0)
+    return sim[["frequency"]].assign(recency=days / 7.0, T=T)
 
 
 def simulate_bgnbd_covariates(
@@ -101,9 +105,8 @@ def simulate_bgnbd_covariates(
     * drop-out probability ``p_i ~ Beta(a_i, b)``, ``a_i = a * exp(gamma_dropout' z_i)`` (a positive
       coefficient means more drop-out: it adds to the logit of ``E[p_i] = a_i / (a_i + b)``).
 
-    The purchases then follow the BG/NBD process as in :func:`simulate_bgnbd` (the same code; with
-    every coefficient 0 and ``covariates`` given, the purchase columns equal ``simulate_bgnbd``'s
-    for the same seed).
+    The purchases then follow the BG/NBD process (:func:`simulate_bgnbd` is this simulator without
+    covariates).
 
     Parameters
     ----------

@@ -15,6 +15,7 @@ Amounts are in the currency of the transactions (the ``_usd`` column suffix is h
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,13 +87,27 @@ def customer_lifetime_value(
         ggf.conditional_expected_average_profit(x, summary[monetary_value_col].to_numpy(dtype=float)),
         dtype=float,
     )
-    clv = np.zeros(len(summary))
-    prev = np.zeros(len(summary))
-    for i in range(1, int(time_months) + 1):
-        cum = np.asarray(bgf.predict(i * factor, x, t_x, T), dtype=float)
-        clv += value * (cum - prev) / (1 + discount_rate_monthly) ** i
-        prev = cum
-    return pd.Series(clv, index=summary.index, name="clv_usd")
+    purchases, _ = _discounted_monthly(
+        lambda t: np.asarray(bgf.predict(t, x, t_x, T), dtype=float), int(time_months), factor, discount_rate_monthly
+    )
+    return pd.Series(value * purchases, index=summary.index, name="clv_usd")
+
+
+def _discounted_monthly(
+    cumulative: Callable[[float], np.ndarray], months: int, factor: float, discount: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Expected purchases month by month, discounted: ``sum_i (C(i m) - C((i - 1) m)) / (1 + d)^i``.
+
+    ``cumulative(t)``: expected purchases in the next ``t`` periods (``C(0) = 0``); ``m = factor``
+    periods per month, ``i = 1 .. months``, ``d = discount`` per month (the ``lifetimes`` CLV
+    convention). Returns the discounted sum and the undiscounted ``C(months m)``.
+    """
+    discounted = previous = 0.0
+    for i in range(1, months + 1):
+        cum = cumulative(i * factor)
+        discounted = discounted + (cum - previous) / (1 + discount) ** i
+        previous = cum
+    return discounted, previous
 
 
 def clv_at_risk(

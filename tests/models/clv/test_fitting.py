@@ -252,3 +252,36 @@ def test_gamma_gamma_assumption_diagnostic():
     # a refit on independent data forgets the old diagnostic
     clean = simulate_gamma_gamma(freq, seed=9, **TRUE_GG)
     assert ggf.fit(clean).diagnostics_ == []
+
+
+# ---------------------------------------------------------------------------
+# estimates -> natural-scale tables (one implementation for every CLV fitter)
+# ---------------------------------------------------------------------------
+
+
+def test_wald_natural_delta_method_intervals_and_p_values():
+    eta = np.array([np.log(2.0), 0.0, 0.5])  # log scale, logit scale, as it is
+    cov = np.array([[0.04, 0.01, 0.0], [0.01, 0.09, 0.0], [0.0, 0.0, 0.25]])
+    wald = fitting._wald_natural(("log", "logit", "identity"), eta, cov, 0.05, ["r", "p", "gamma"])
+    z = 1.959963984540054
+    np.testing.assert_allclose(wald.params, [2.0, 0.5, 0.5], rtol=1e-15)
+    jac = np.array([2.0, 0.25, 1.0])  # d theta / d eta
+    np.testing.assert_allclose(wald.se, np.sqrt(np.diag(cov)) * jac, rtol=1e-15)
+    np.testing.assert_allclose(wald.cov, cov * np.outer(jac, jac), rtol=1e-15)
+    # intervals on the transformed scale (se 0.2, 0.3, 0.5): positive for r, inside (0, 1) for p, symmetric for gamma
+    np.testing.assert_allclose(wald.ci["ci_lower"], [2 * np.exp(-z * 0.2), 1 / (1 + np.exp(z * 0.3)), 0.5 - z * 0.5])
+    np.testing.assert_allclose(wald.ci["ci_upper"], [2 * np.exp(z * 0.2), 1 / (1 + np.exp(-z * 0.3)), 0.5 + z * 0.5])
+    # a test of "= 0" only for the coefficient (the others are positive, or probabilities)
+    assert np.isnan(wald.p_value.iloc[:2]).all()
+    assert wald.p_value["gamma"] == pytest.approx(2 * (1 - 0.8413447460685429), rel=1e-12)  # z = 0.5 / 0.5 = 1
+    # unknown covariance (from_params): NaN tables, the estimates stay
+    blind = fitting._wald_natural(("log", "identity"), eta[[0, 2]], np.full((2, 2), np.nan), 0.05, ["r", "g"])
+    assert blind.params.tolist() == pytest.approx([2.0, 0.5])
+    assert blind.se.isna().all() and blind.ci.isna().all().all() and blind.p_value.isna().all()
+    with pytest.raises(ValueError, match="unknown transform"):
+        fitting._theta(("sqrt",), np.zeros(1))
+
+
+def test_p_value_text():
+    assert fitting._p_text(0.0312) == "p = 0.031"
+    assert fitting._p_text(3e-5) == fitting._p_text(0.0) == "p < 0.0001"

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bsc_toolkit.models.clv import BetaGeoFitter, GammaGammaFitter, customer_lifetime_value, simulate_bgnbd
+from bsc_toolkit.models.clv import BetaGeoFitter, GammaGammaFitter, customer_lifetime_value
+from bsc_toolkit.models.clv.simulate import simulate_bgnbd_days
 from tests.models.clv.test_cdnow import master_summary
 
 lifetimes = pytest.importorskip("lifetimes", reason="lifetimes (the dev extra) is not installed")
@@ -30,17 +31,9 @@ def _quiet():
         yield
 
 
-def _simulated() -> pd.DataFrame:
-    rng = np.random.default_rng(7)
-    T = rng.integers(27 * 7, 39 * 7 + 1, size=5000) / 7.0
-    sim = simulate_bgnbd(5000, T=T, seed=8, r=0.243, alpha=4.414, a=0.793, b=2.426)
-    days = np.where(sim["frequency"] > 0, np.maximum(np.round(sim["recency"] * 7), 1), 0)
-    return sim[["frequency"]].assign(recency=days / 7.0, T=T)
-
-
 def _data(name: str, cdnow_summary_factory) -> pd.DataFrame:
     if name == "simulated":
-        return _simulated()
+        return simulate_bgnbd_days(5000, r=0.243, alpha=4.414, a=0.793, b=2.426, seed=7)
     if name == "CDNOW master":
         return master_summary()
     return cdnow_summary_factory()
