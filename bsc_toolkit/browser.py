@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bsc_toolkit._atomic import atomic_write_bytes
+
 __all__ = [
     "VIEWPORT_HEIGHT",
     "Browser",
@@ -621,7 +623,7 @@ class Browser:
                 session,
                 deadline=deadline,
             )
-        return _write_atomic(Path(png_path), base64.b64decode(shot["data"]))
+        return atomic_write_bytes(Path(png_path), base64.b64decode(shot["data"]))
 
     def print_pdf(self, html_path: str | Path, pdf_path: str | Path, timeout: float = 60) -> Path:
         """Print a page (opened with the network off) to an A4 PDF with its backgrounds.
@@ -647,7 +649,7 @@ class Browser:
                 session,
                 deadline=deadline,
             )
-        return _write_atomic(Path(pdf_path), base64.b64decode(pdf["data"]))
+        return atomic_write_bytes(Path(pdf_path), base64.b64decode(pdf["data"]))
 
 
 def _note_request(check: PageCheck, url: str) -> None:
@@ -677,20 +679,6 @@ def _exception_text(details: dict[str, Any]) -> str:
     first = text.strip().splitlines()[0] if text.strip() else "uncaught exception"
     where = f" ({_shorten(details['url'], 120)}:{details.get('lineNumber', 0) + 1})" if details.get("url") else ""
     return "uncaught " + _shorten(first, 300) + where
-
-
-def _write_atomic(target: Path, data: bytes) -> Path:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
 
 
 # --- one call, one browser ----------------------------------------------------------------------------

@@ -421,6 +421,7 @@ def _report(
         # validate once, before any kernel starts: invalid data stop here with every problem listed
         # (mask_ids None: as the data set's description says); a check of the same data by the same
         # package is read from the cache without loading the data
+        inputs = RunInputs(exclude=[out_dir])  # the source and data hashed once, for the checks and the reports
         try:
             validation = validate_for_reports(
                 data_path,
@@ -428,14 +429,12 @@ def _report(
                 mask_ids=mask_ids,
                 cache_dir=out_dir / CACHE_FOLDER,
                 force=force,
-                inputs=RunInputs(exclude=[out_dir]),
+                inputs=inputs,
             )
         except (DataValidationError, DescriptionError, FileNotFoundError) as exc:
             _fail(f"the data set is not valid, no report was run:\n{exc}")
         for warning in validation.warnings:
             _warn(str(warning))
-        if pdf:
-            pdf = _pdf_available()
         index_error = None
         try:
             results = run_reports(
@@ -447,6 +446,7 @@ def _report(
                 workers=workers,
                 force=force,
                 pdf=pdf,
+                inputs=inputs,
             )
         except ReportIndexError as exc:
             results, index_error = exc.results, str(exc)
@@ -482,18 +482,6 @@ def _report(
         )
     if problems:
         _fail("; ".join(problems))
-
-
-def _pdf_available() -> bool:
-    """Whether Chromium is there to print PDFs; if not, one warning says why (the reports are still written)."""
-    from bsc_toolkit.browser import BrowserUnavailable, find_chromium
-
-    try:
-        find_chromium()
-    except BrowserUnavailable as exc:
-        _warn(f"PDFs skipped: {exc}")
-        return False
-    return True
 
 
 def _warn(message: str) -> None:

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -318,6 +319,7 @@ def run_reports(
     cache: bool = True,
     force: bool = False,
     pdf: bool = False,
+    inputs: RunInputs | None = None,
 ) -> list[ReportResult]:
     """Run every job (continuing past failures), several at once, then rebuild the index.
 
@@ -348,9 +350,14 @@ def run_reports(
     force : bool
         Run every report, whatever the cache holds (the new results are recorded).
     pdf : bool
-        Also print each report to ``out_dir/<name>.pdf`` with headless Chromium
-        (:func:`bsc_toolkit.browser.print_pdf`); a reused report gets one only if it has none. Without
-        Chromium the reports are written and ``pdf_error`` says why there is no PDF.
+        Also print each report to ``out_dir/<name>.pdf`` with headless Chromium (one browser for the
+        run, started at the first PDF: :class:`bsc_toolkit.browser.Browser`); a reused report gets
+        one only if it has none. Without Chromium the reports are written and ``pdf_error`` says why
+        there is no PDF.
+    inputs : RunInputs, optional
+        The run's hashes of the package source and data, when the caller has them already (e.g.
+        from :func:`bsc_toolkit.report_cache.validate_for_reports`); default: new ones, excluding
+        ``out_dir``.
 
     Returns
     -------
@@ -380,9 +387,9 @@ def run_reports(
     check_scorecards(jobs)
     out = Path(out_dir)
     not_applicable = _not_applicable(data, jobs)
-    inputs = RunInputs(exclude=[out])
+    inputs = inputs if inputs is not None else RunInputs(exclude=[out])
     store = ReportCache(out, inputs, hide_code, enabled=cache, force=force)
-    pdf_skipped = _pdf_unavailable() if pdf else None
+    printer = _PdfPrinter() if pdf else None
     slots: list[ReportResult | None] = [None] * len(jobs)
     running: set[str] = set()
     interrupted: list[str] = []
@@ -391,7 +398,6 @@ def run_reports(
 
     def one(job: ReportJob) -> ReportResult | None:
         """Reuse or run one report (in a worker thread); None if a signal stopped it."""
-        nonlocal pdf_skipped
         if run.signum is not None:
             return None
         t0 = time.perf_counter()
@@ -425,9 +431,8 @@ def run_reports(
         except Exception as exc:  # noqa: BLE001 - a fault of one report must not stop the others
             error = f"report '{job.name}' could not be produced: {type(exc).__name__}: {exc}"
             return ReportResult(job, None, time.perf_counter() - t0, error)
-        if pdf and run.signum is None:
-            result, unavailable = _with_pdf(result, out, pdf_skipped)
-            pdf_skipped = pdf_skipped or unavailable
+        if printer is not None and run.signum is None:
+            result = printer.add_pdf(result, out)
         return result
 
     with _ReportRun() as run:
@@ -455,6 +460,8 @@ def run_reports(
                         shown = now
         finally:
             bar.close()
+            if printer is not None:
+                printer.close()
         results = [r for r in slots if r is not None]
         try:
             index = build_index(out, results)
@@ -473,46 +480,59 @@ def _not_applicable(data: Any, jobs: Sequence[ReportJob]) -> dict[str, str]:
     """For each job that cannot run on ``data``: what it needs, in words (none when ``data`` is None)."""
     if data is None:
         return {}
-    if isinstance(data, Validation):
-        found = {job.name: data.not_applicable.get(job.notebook.stem) for job in jobs}
-        return {name: needs for name, needs in found.items() if needs}
-    from bsc_toolkit.capabilities import data_features, report_applicability
+    if not isinstance(data, Validation):
+        from bsc_toolkit import report_cache
 
-    features = data_features(data)
-    found = {job.name: report_applicability(data, job.notebook.stem, features) for job in jobs}
-    return {name: "; ".join(missing) for name, missing in found.items() if missing}
+        data = Validation(not_applicable=report_cache._not_applicable(data, (job.notebook.stem for job in jobs)))
+    found = {job.name: data.not_applicable.get(job.notebook.stem) for job in jobs}
+    return {name: needs for name, needs in found.items() if needs}
 
 
-def _pdf_unavailable() -> str | None:
-    """Why no PDF can be printed here (None: Chromium was found)."""
-    from bsc_toolkit.browser import BrowserUnavailable, find_chromium
+class _PdfPrinter:
+    """The PDFs of a run, printed by one headless Chromium started at the first PDF (one page at a time).
 
-    try:
-        find_chromium()
-    except BrowserUnavailable as exc:
-        return f"PDFs skipped: {exc}"
-    return None
-
-
-def _with_pdf(result: ReportResult, out: Path, skipped: str | None) -> tuple[ReportResult, str | None]:
-    """``result`` with its PDF printed beside the HTML (kept when a reused report has an up-to-date one).
-
-    Returns the result, and the reason Chromium is unavailable when it turned out so here.
+    Chromium that is missing or cannot start is found out once: every report then gets
+    ``pdf_error`` "PDFs skipped: <why>". A browser that fails on a page is closed, and the next
+    page starts a new one.
     """
-    from bsc_toolkit.browser import BrowserUnavailable, print_pdf
 
-    if not result.ok or result.html_path is None:
-        return result, None
-    if skipped is not None:
-        return replace(result, pdf_error=skipped), None
-    target = out / f"{result.job.name}.pdf"
-    html = Path(result.html_path)
-    try:
-        if not (result.cached and target.is_file() and target.stat().st_mtime >= html.stat().st_mtime):
-            print_pdf(html, target)
-    except BrowserUnavailable as exc:
-        reason = f"PDFs skipped: {exc}"
-        return replace(result, pdf_error=reason), reason
-    except Exception as exc:  # noqa: BLE001 - the browser fails in many ways; the report itself is fine
-        return replace(result, pdf_error=f"the PDF of '{result.job.name}' could not be printed: {exc}"), None
-    return replace(result, pdf_path=target), None
+    def __init__(self) -> None:
+        self._browser: Any = None
+        self._unavailable: str | None = None
+        self._lock = threading.Lock()
+
+    def add_pdf(self, result: ReportResult, out: Path) -> ReportResult:
+        """``result`` with its PDF printed beside the HTML (kept when a reused report has an up-to-date one)."""
+        from bsc_toolkit.browser import Browser, BrowserUnavailable
+
+        if not result.ok or result.html_path is None:
+            return result
+        target = out / f"{result.job.name}.pdf"
+        html = Path(result.html_path)
+        with self._lock:
+            if self._unavailable is not None:
+                return replace(result, pdf_error=self._unavailable)
+            try:
+                if not (result.cached and target.is_file() and target.stat().st_mtime >= html.stat().st_mtime):
+                    if self._browser is None:
+                        browser = Browser()
+                        browser.start()
+                        self._browser = browser
+                    self._browser.print_pdf(html, target)
+            except BrowserUnavailable as exc:
+                self._unavailable = f"PDFs skipped: {exc}"
+                return replace(result, pdf_error=self._unavailable)
+            except Exception as exc:  # noqa: BLE001 - the browser fails in many ways; the report itself is fine
+                self._close()
+                return replace(result, pdf_error=f"the PDF of '{result.job.name}' could not be printed: {exc}")
+        return replace(result, pdf_path=target)
+
+    def _close(self) -> None:
+        if self._browser is not None:
+            self._browser.close()
+            self._browser = None
+
+    def close(self) -> None:
+        """Stop the browser, if one was started."""
+        with self._lock:
+            self._close()

@@ -43,6 +43,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from bsc_toolkit._atomic import atomic_write_text
 from bsc_toolkit.report_types import ReportJob, ReportResult
 
 __all__ = [
@@ -262,6 +263,7 @@ class RunInputs:
         self.source = source if source is not None else source_hash()
         self.exclude = tuple(exclude)
         self._hashes: dict[str, str] = {}
+        self._masks: dict[Path | None, bool] = {}
         self._lock = threading.Lock()
         self._environment: dict[str, str] | None = None
 
@@ -278,6 +280,13 @@ class RunInputs:
             if key not in self._hashes:
                 self._hashes[key] = input_hash(path, self.exclude, dataset)
             return self._hashes[key]
+
+    def description_masks(self, path: Path | None) -> bool:
+        """Whether the data set at ``path`` asks for pseudonymised customer ids (read once per path)."""
+        with self._lock:
+            if path not in self._masks:
+                self._masks[path] = _description_masks(path)
+            return self._masks[path]
 
     def for_job(self, job: ReportJob) -> JobInputs:
         """Hash what ``job`` reads (see the module docstring)."""
@@ -308,7 +317,7 @@ class RunInputs:
         hashes = {name: self.hash_of(path, dataset=name == "data_dir") for name, path in sorted(inputs.items())}
         data_hash = _sha256(canonical_json(hashes))
         mask = params.get("mask_ids")
-        masked = bool(mask) if mask is not None else _description_masks(data_path)
+        masked = bool(mask) if mask is not None else self.description_masks(data_path)
         source = str(data_dir) if isinstance(data_dir, (str, Path)) else f"default synthetic data set ({data_path})"
         return JobInputs(file_sha256(job.notebook), data_hash, source, masked)
 
@@ -338,10 +347,8 @@ def _default_data() -> Path:
 class CachedReport:
     """An entry of the cache that matches: the earlier run's result."""
 
-    key: str
     seconds: float
     section_errors: tuple[str, ...]
-    generated: str
 
 
 class ReportCache:
@@ -416,7 +423,7 @@ class ReportCache:
                     return None
             result = entry["result"]
             sections = tuple(str(s) for s in result.get("section_errors", []))
-            return CachedReport(key, float(result["seconds"]), sections, str(entry.get("generated", "")))
+            return CachedReport(float(result["seconds"]), sections)
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None  # missing, unreadable or corrupt: the report runs
 
@@ -424,8 +431,6 @@ class ReportCache:
         """Record a report just written (its HTML and ``files``, paths inside the report folder)."""
         if not self.enabled or key is None or result.html_path is None or not result.ok:
             return
-        from bsc_toolkit.report_run import _atomic_write_text
-
         try:
             paths = [Path(result.html_path), *map(Path, files)]
             entry = {
@@ -436,16 +441,9 @@ class ReportCache:
                 "files": {p.resolve().relative_to(self.out.resolve()).as_posix(): file_sha256(p) for p in paths},
                 "result": {"seconds": round(result.seconds, 3), "section_errors": list(result.section_errors)},
             }
-            _atomic_write_text(self.entry_path(job), json.dumps(entry, indent=1) + "\n")
+            atomic_write_text(self.entry_path(job), json.dumps(entry, indent=1) + "\n")
         except (OSError, ValueError):
             pass  # the next run reruns this report: no harm to this one
-
-    def forget(self, job: ReportJob) -> None:
-        """Drop ``job``'s entry (its report was removed or replaced outside the cache)."""
-        try:
-            self.entry_path(job).unlink(missing_ok=True)
-        except OSError:
-            pass
 
 
 # ------------------------------------------------------------------------------------- validation
@@ -515,14 +513,14 @@ def validate_for_reports(
         As :func:`bsc_toolkit.data.io.load_dataset` (nothing is cached then).
     """
     from bsc_toolkit.data import io as data_io
-    from bsc_toolkit.report_run import _atomic_write_text
 
     reports = sorted(set(reports))
     path = Path(data_path) if data_path is not None else None
     key = None
     if cache_dir is not None:
         inputs = inputs or RunInputs()
-        masked = mask_ids or _description_masks(path if path is not None else data_io.default_data_dir())
+        data_folder = path if path is not None else data_io.default_data_dir()
+        masked = mask_ids or inputs.description_masks(data_folder)
         mask = mask_fingerprint() if masked else None
         if not masked or mask is not None:
             key = _sha256(
@@ -531,7 +529,7 @@ def validate_for_reports(
                         "format": CACHE_FORMAT,
                         "kind": "validation",
                         "source": inputs.source,
-                        "data": inputs.hash_of(path if path is not None else data_io.default_data_dir(), dataset=True),
+                        "data": inputs.hash_of(data_folder, dataset=True),
                         "data_path": str(path),
                         "mask_ids": bool(mask_ids),
                         "mask": mask,
@@ -560,7 +558,7 @@ def validate_for_reports(
             "not_applicable": dict(result.not_applicable),
         }
         try:
-            _atomic_write_text(cache_file, json.dumps(entry, indent=1) + "\n")
+            atomic_write_text(cache_file, json.dumps(entry, indent=1) + "\n")
         except OSError:
             pass
     return result

@@ -42,6 +42,7 @@ from typing import Any
 
 import pandas as pd
 
+from bsc_toolkit._atomic import atomic_write_text
 from bsc_toolkit.formatting import escape_html
 from bsc_toolkit.report_types import ReportError
 from bsc_toolkit.tables import TABLE_MIMETYPE
@@ -86,9 +87,6 @@ class Provenance:
         When the run started; timezone-aware (shown in UTC).
     seconds : float
         How long the run took.
-    cached : bool
-        True when the report was reused from the execution cache (``started``/``seconds`` are
-        those of the run that computed it).
     """
 
     package_version: str
@@ -100,7 +98,6 @@ class Provenance:
     parameters: dict[str, Any]
     started: datetime
     seconds: float
-    cached: bool = False
 
     def __post_init__(self) -> None:
         if self.started.tzinfo is None or self.started.utcoffset() is None:
@@ -118,12 +115,11 @@ class Provenance:
             "parameters": json.loads(json.dumps(dict(self.parameters), default=str)),
             "started": self.started.astimezone(timezone.utc).isoformat(),
             "seconds": self.seconds,
-            "cached": self.cached,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Provenance:
-        """The inverse of :meth:`to_dict`."""
+        """The inverse of :meth:`to_dict` (e.g. the ``provenance`` of a report's ``tables.json``)."""
         values = dict(data)
         values["started"] = datetime.fromisoformat(values["started"])
         return cls(**values)
@@ -181,14 +177,13 @@ def provenance_footer_html(p: Provenance) -> str:
     else:
         params = "none (the notebook's defaults)"
     started = p.started.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    cached = "; reused from the execution cache" if p.cached else ""
     return (
         '<footer class="bsc-provenance"><p>'
         f"bsc-toolkit {escape_html(p.package_version)} (source <code>{escape_html(_short(p.source_hash))}</code>), "
         f"data <code>{escape_html(_short(p.data_hash))}</code> ({escape_html(p.data_source)}), "
         f"notebook {escape_html(p.notebook)} (<code>{escape_html(_short(p.notebook_hash))}</code>), "
         f"parameters: {params}, "
-        f"run {escape_html(started)} in {escape_html(_duration_text(p.seconds))}{cached}"
+        f"run {escape_html(started)} in {escape_html(_duration_text(p.seconds))}"
         "</p></footer>"
     )
 
@@ -559,8 +554,6 @@ def write_tables(
     list of Path
         The files written, the CSVs in page order then ``tables.json``.
     """
-    from bsc_toolkit.report_run import _atomic_write_text
-
     folder = Path(out_dir) / name
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -568,7 +561,7 @@ def write_tables(
     for table in exported.tables:
         flat = _flat_frame(table.frame)
         path = folder / f"{table.key}.csv"
-        _atomic_write_text(path, flat.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S"))
+        atomic_write_text(path, flat.to_csv(index=False, date_format="%Y-%m-%dT%H:%M:%S"))
         written.append(path)
         split = json.loads(flat.to_json(orient="split", index=False, date_format="iso", default_handler=str))
         summary[table.key] = {"caption": table.caption, "columns": split["columns"], "rows": split["data"]}
@@ -578,7 +571,7 @@ def write_tables(
         "tables": summary,
     }
     path = folder / "tables.json"
-    _atomic_write_text(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    atomic_write_text(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     written.append(path)
     keep = set(written)
     for stale in folder.glob("*.csv"):
@@ -741,7 +734,7 @@ def export_report(
     try:
         body, _ = _exporter(hide_code, base).from_notebook_node(nb, resources=resources)
     except Exception as exc:
-        raise ReportError(f"the notebook ran but could not be converted to HTML: {exc}") from exc
+        raise ReportError(f"the notebook could not be converted to HTML: {exc}") from exc
     requests = check_self_contained(body)
     if requests:
         shown = ", ".join(repr(u[:100]) for u in requests[:5]) + (" ..." if len(requests) > 5 else "")

@@ -20,7 +20,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from bsc_toolkit.report_run import _atomic_write_text, _os_reason
+from bsc_toolkit._atomic import atomic_write_text
+from bsc_toolkit.report_run import _os_reason
 from bsc_toolkit.report_types import ReportError, ReportResult
 
 __all__ = ["build_index", "section_errors_text"]
@@ -110,8 +111,8 @@ def build_index(out_dir: str | Path = "reports", results: Iterable[ReportResult]
     page = _index_page(ordered)
     index = out / "index.html"
     try:
-        _atomic_write_text(out / "manifest.json", json.dumps(ordered, indent=2, default=str))
-        _atomic_write_text(index, page)
+        atomic_write_text(out / "manifest.json", json.dumps(ordered, indent=2, default=str))
+        atomic_write_text(index, page)
     except OSError as exc:
         raise ReportError(f"cannot write the report index: {_os_reason(exc, index)}") from exc
     return index

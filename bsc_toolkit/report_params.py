@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import hashlib
 import json
 import math
 import numbers
@@ -243,8 +244,34 @@ def declared_parameters(path: str | Path) -> dict[str, DeclaredParameter]:
         If the notebook cannot be read, its parameters cell is not valid Python, or its
         ``parameter_bounds`` are malformed, name a parameter the cell does not declare or exclude
         its default.
+
+    Notes
+    -----
+    A run asks for a notebook's parameters several times (planning, checks, hashing, running): the
+    result is kept per path and file content (a copy is returned), so the notebook is parsed once.
     """
     path = Path(path)
+    try:
+        key: tuple[str, str] | None = (str(path), hashlib.sha256(path.read_bytes()).hexdigest())
+    except OSError:
+        key = None  # read_notebook says what is wrong
+    if key in _DECLARED:
+        return dict(_DECLARED[key])
+    declared = _parse_declared(path)
+    if key is not None:
+        if len(_DECLARED) >= _DECLARED_MAX:
+            _DECLARED.clear()
+        _DECLARED[key] = declared
+    return dict(declared)
+
+
+#: :func:`declared_parameters` already parsed, by (path, SHA-256 of the notebook file).
+_DECLARED: dict[tuple[str, str], dict[str, DeclaredParameter]] = {}
+_DECLARED_MAX = 256
+
+
+def _parse_declared(path: Path) -> dict[str, DeclaredParameter]:
+    """:func:`declared_parameters` without its cache."""
     nb = read_notebook(path)
     cells = [c for c in nb.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])]
     source = cells[0].source if cells else ""

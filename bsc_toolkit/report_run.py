@@ -13,8 +13,8 @@ Every report is written atomically: the notebook runs into the scratch folder, i
 self-contained page with its provenance footer (:func:`bsc_toolkit.report_html.export_report`), and
 only a complete HTML file replaces the previous report, its key tables written beside it
 (:func:`_write_html`). A notebook that fails leaves its previous report untouched; the executed copy
-with the error is kept in ``reports/_failed/`` for debugging. The atomic-write helpers are shared
-with :mod:`bsc_toolkit.report_index`. A report written is read for sections that could not be
+with the error is kept in ``reports/_failed/`` for debugging (atomic writes:
+:mod:`bsc_toolkit._atomic`). A report written is read for sections that could not be
 computed (:func:`section_errors`), which the run reports without withholding the report.
 
 Internal to :mod:`bsc_toolkit.report`, which holds the public API.
@@ -31,11 +31,12 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from bsc_toolkit._atomic import atomic_copy, atomic_write_text
 from bsc_toolkit.report_params import declared_parameters, notebook_parameters
 from bsc_toolkit.report_types import ReportError, ReportJob
 
@@ -109,11 +110,6 @@ class _ReportRun:
         self._lock = threading.Lock()
         self._previous: dict[int, Any] = {}
         self._log_disabled: bool | None = None
-
-    @property
-    def kernels(self) -> list[Any]:
-        """The kernel managers of the notebooks running now."""
-        return [task.kernel for task in list(self._tasks) if task.kernel is not None]
 
     def __enter__(self) -> _ReportRun:
         self.folder = Path(tempfile.mkdtemp(prefix="bsc-report-"))
@@ -225,7 +221,7 @@ class _ReportRun:
         ``provenance`` holds the fields of :class:`bsc_toolkit.report_html.Provenance` known before
         the run (the start time and duration are added here); None: a footer without hashes.
         """
-        params = notebook_parameters(job.parameters, declared_parameters(job.notebook))
+        job = replace(job, parameters=notebook_parameters(job.parameters, declared_parameters(job.notebook)))
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -235,16 +231,12 @@ class _ReportRun:
         started = datetime.now(timezone.utc)
         t0 = time.perf_counter()
         try:
-            nb = self._execute(job, params, out, kernel_name, timeout)
+            nb = self._execute(job, out, kernel_name, timeout)
         except _Stopped:
             return None
-        fields = dict(provenance) if provenance is not None else _unknown_provenance(job, params)
-        fields.update(started=started, seconds=time.perf_counter() - t0)
-        return _write_html(job, nb, out, hide_code, fields)
+        return _write_html(job, nb, out, hide_code, provenance, started=started, seconds=time.perf_counter() - t0)
 
-    def _execute(
-        self, job: ReportJob, params: dict[str, Any], out: Path, kernel_name: str, timeout: int | None
-    ) -> nbformat.NotebookNode:
+    def _execute(self, job: ReportJob, out: Path, kernel_name: str, timeout: int | None) -> nbformat.NotebookNode:
         """Run the notebook with papermill in the scratch folder and return it executed (the copy is removed).
 
         Raises
@@ -268,7 +260,7 @@ class _ReportRun:
                         pm.execute_notebook(
                             str(job.notebook),
                             str(executed),
-                            parameters=params,
+                            parameters=dict(job.parameters),
                             kernel_name=kernel_name,
                             progress_bar=False,
                             log_output=False,
@@ -292,7 +284,7 @@ class _ReportRun:
                     kept = out / "_failed" / f"{job.name}.ipynb"
                     try:
                         kept.parent.mkdir(parents=True, exist_ok=True)
-                        _atomic_copy(executed, kept)
+                        atomic_copy(executed, kept)
                         where = f"; executed notebook with the error saved to '{kept}'"
                     except OSError as copy_exc:
                         where = f"; the executed notebook could not be saved to '{kept}': {_os_reason(copy_exc)}"
@@ -311,18 +303,18 @@ class _ReportRun:
             executed.unlink(missing_ok=True)
 
 
-def _unknown_provenance(job: ReportJob, params: dict[str, Any]) -> dict[str, Any]:
-    """Provenance fields for a report rendered without the run's hashes (``_write_html`` called alone)."""
+def _unknown_provenance(job: ReportJob) -> dict[str, Any]:
+    """Provenance fields for a report rendered without the run's hashes."""
     from bsc_toolkit import __version__
 
     return {
         "package_version": __version__,
         "source_hash": "",
         "data_hash": "",
-        "data_source": str(params.get("data_dir") or "the notebook's default"),
+        "data_source": str(job.parameters.get("data_dir") or "the notebook's default"),
         "notebook": job.notebook.name,
         "notebook_hash": "",
-        "parameters": dict(params),
+        "parameters": dict(job.parameters),
     }
 
 
@@ -331,30 +323,35 @@ _EXPORT_LOCK = threading.Lock()
 
 
 def _write_html(
-    job: ReportJob, nb: Any, out: Path, hide_code: bool, provenance: dict[str, Any] | None = None
+    job: ReportJob,
+    nb: Any,
+    out: Path,
+    hide_code: bool,
+    provenance: dict[str, Any] | None = None,
+    *,
+    started: datetime | None = None,
+    seconds: float = float("nan"),
 ) -> _Written:
     """Convert an executed notebook to a self-contained HTML report with its provenance footer, write
     it atomically with its key tables beside it (``out/<name>/``), and read its sections that failed.
 
-    A PDF of an earlier version of the report (``out/<name>.pdf``) is removed: it no longer matches.
+    ``provenance`` holds the fields of :class:`bsc_toolkit.report_html.Provenance` but the run's
+    ``started`` and ``seconds`` (given apart; default now, and unknown); None: a footer without
+    hashes, from the job's parameters. A PDF of an earlier version of the report
+    (``out/<name>.pdf``) is removed: it no longer matches.
     """
     from bsc_toolkit.report_html import Provenance, export_report, write_tables
 
-    fields = dict(provenance) if provenance is not None else _unknown_provenance(job, job.parameters)
-    fields.setdefault("started", datetime.now(timezone.utc))
-    fields.setdefault("seconds", float("nan"))
-    info = Provenance(**fields)
+    fields = dict(provenance) if provenance is not None else _unknown_provenance(job)
+    info = Provenance(**fields, started=started or datetime.now(timezone.utc), seconds=seconds)
     try:
         with _EXPORT_LOCK:
             exported = export_report(
                 nb, title=job.title, hide_code=hide_code, provenance=info, base_dir=job.notebook.parent
             )
-    except ReportError as exc:
-        raise ReportError(
-            f"notebook '{job.notebook}' ran but {_lower_first(str(exc).removeprefix('the notebook ran but '))}"
-        ) from exc
     except Exception as exc:
-        raise ReportError(f"notebook '{job.notebook}' ran but could not be converted to HTML: {exc}") from exc
+        detail = str(exc) if isinstance(exc, ReportError) else f"{type(exc).__name__}: {exc}"
+        raise ReportError(f"notebook '{job.notebook}' ran but its report could not be made: {detail}") from exc
     target = out / f"{job.name}.html"
     # the tables are written to a staging folder first: a report whose tables cannot be written keeps
     # its previous HTML and tables; then the HTML replaces the old one, then the tables folder is swapped in
@@ -373,7 +370,7 @@ def _write_html(
                 f"notebook '{job.notebook}' ran but its tables could not be written: {_os_reason(exc)}"
             ) from exc
         try:
-            _atomic_write_text(target, exported.html)
+            atomic_write_text(target, exported.html)
         except OSError as exc:
             raise ReportError(
                 f"notebook '{job.notebook}' ran but its report could not be written: {_os_reason(exc, target)}"
@@ -401,10 +398,6 @@ def _write_html(
     except OSError:
         pass  # a stale copy of an earlier failure that cannot be removed does not make this report wrong
     return _Written(target, section_errors(exported.html), tuple(tables))
-
-
-def _lower_first(text: str) -> str:
-    return text[:1].lower() + text[1:]
 
 
 #: The longest path of a Unix socket (sun_path holds 108 bytes on Linux, 104 on macOS, with the final NUL).
@@ -445,32 +438,3 @@ def _os_reason(exc: OSError, path: Path | None = None) -> str:
     reason = exc.strerror or str(exc)
     where = exc.filename or path
     return f"{reason} ('{where}')" if where else reason
-
-
-def _atomic_replace(target: Path, fill: Callable[[str], object], mode: int | None = None) -> None:
-    """Write ``target`` through a temporary file beside it, so it is either its old version or complete.
-
-    ``fill`` writes the temporary file (given its path); ``mode`` sets its permissions before it
-    replaces ``target``. On any failure the temporary file is removed and the error re-raised.
-    """
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        fill(tmp)
-        if mode is not None:
-            os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` (UTF-8, mode 644) atomically, creating its folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_replace(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"), mode=0o644)
-
-
-def _atomic_copy(source: Path, target: Path) -> None:
-    """Copy a file so that ``target`` is either its old version or the complete copy."""
-    _atomic_replace(target, lambda tmp: shutil.copyfile(source, tmp))

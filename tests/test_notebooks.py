@@ -79,13 +79,20 @@ def test_notebook_runs_top_to_bottom(job, built_reports):
     assert 'class="bsc-provenance"' in page, "each report ends with its provenance footer"
     assert (built_reports / job.name / "tables.json").is_file()
     if "solutions" in declared_parameters(job.notebook):
-        _assert_teaching_checks(page, solutions=bool(job.parameters.get("solutions", False)))
+        _assert_teaching_checks(page, job.notebook, solutions=bool(job.parameters.get("solutions", False)))
 
 
-def _assert_teaching_checks(page: str, solutions: bool) -> None:
-    """Check cells ask for answers in the exercise version and all pass in the solutions version."""
+def _assert_teaching_checks(page: str, notebook: Path, solutions: bool) -> None:
+    """Every check cell shows its verdict: asking for the answers in the exercise version, all passed in
+    the solutions version (one ", well done." per ``check_estimate``, one "N of N estimates within
+    tolerance" per ``check_estimates``)."""
+    nb = nbformat.read(notebook, as_version=4)
+    checks = [c for c in nb.cells if c.cell_type == "code" and c.source.lstrip().startswith("check_estimate")]
+    assert len(checks) >= 2, "a teaching notebook has at least two check cells"
     if solutions:
-        passed = "well done" in page.lower() or re.search(r"(\d+) of \1 estimates within tolerance", page)
-        assert passed and "not close enough" not in page, "a check fails in the solutions version"
+        verdicts = page.count(", well done.") + len(re.findall(r"(\d+) of \1 estimates within tolerance", page))
+        assert verdicts == len(checks), f"{verdicts} passed verdicts for {len(checks)} check cells"
+        assert "not close enough" not in page and "Fill in your estimate" not in page
     else:
-        assert "Fill in your estimate" in page and "well done" not in page.lower()
+        assert page.count("Fill in your estimate") == len(checks), "each check cell asks for its estimate"
+        assert "well done" not in page.lower() and "within tolerance" not in page

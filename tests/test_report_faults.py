@@ -680,6 +680,20 @@ def test_a_report_or_index_that_cannot_be_written_is_a_clear_error(tmp_path):
         build_index(out, [])
 
 
+def test_a_report_that_cannot_be_made_says_which_notebook_and_why(tmp_path):
+    out = tmp_path / "out"
+    job = ReportJob(tmp_path / "a.ipynb", "a", "A")
+    remote = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("![logo](https://example.com/logo.png)")])
+    with pytest.raises(ReportError) as caught:
+        _write_html(job, remote, out, hide_code=True)
+    assert re.fullmatch(
+        rf"notebook '{re.escape(str(job.notebook))}' ran but its report could not be made: the report would load "
+        r"1 resource\(s\) from outside the page \('https://example.com/logo.png'\); reports must be self-contained: .*",
+        str(caught.value),
+    )
+    assert not out.exists() or not list(out.iterdir())  # nothing written
+
+
 def test_tables_that_cannot_be_written_leave_the_previous_report_and_tables(tmp_path, monkeypatch):
     from bsc_toolkit import report_html
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 import urllib.error
 import urllib.request
 import zipfile
@@ -24,6 +23,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+
+from bsc_toolkit._atomic import atomic_write_bytes
 
 __all__ = [
     "CDNOW_BASE_URL",
@@ -197,18 +198,6 @@ def _fetch(url: str, timeout: float = 60.0) -> bytes:
         return resp.read()
 
 
-def _atomic_write(dest: Path, data: bytes) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def download_cdnow(
     dest_dir: str | os.PathLike[str] = "data/cdnow",
     url: str | None = None,
@@ -270,5 +259,5 @@ def download_cdnow(
             payload = zf.read((wanted or members)[0])
     if not payload.strip():
         raise ValueError(f"the download from {src} is empty")
-    _atomic_write(dest, payload)
+    atomic_write_bytes(dest, payload)
     return dest
