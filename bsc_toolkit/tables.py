@@ -387,6 +387,11 @@ def format_value(value: Any, kind: str = "number", *, se: float | None = None, d
     if math.isinf(x):
         return "∞" if x > 0 else "−∞"
     places = decimals if decimals is not None else _se_decimals(se)
+    if decimals is None and kind in ("money", "number", "estimate", "points", "score") and se is not None:
+        if math.isfinite(se) and se >= 10:  # two significant digits of the SE above the units too:
+            rounded = round(x, 1 - math.floor(math.log10(se)))  # 2,021,948 with an SE of 470,000 -> 2,020,000
+            # a non-zero value (an interval's bound) never shows as 0: two significant digits of its own
+            x = rounded if rounded != 0 or x == 0 else round(x, 1 - math.floor(math.log10(abs(x))))
     if kind == "count":
         return _num(x, 0) if x == round(x) else _num(x, places if places is not None else 1)
     if kind == "percent":  # one decimal ("94.2%"); shares under 0.1% keep two significant digits

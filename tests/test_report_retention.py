@@ -337,8 +337,9 @@ def test_the_sentence_writes_the_numbers_as_the_cards_do() -> None:
     hl = Headline("T", sentence_fn=rr.retention_sentence).add(ratio, value)
     card = hl._repr_html_()
     sentence = _shown_sentence(hl)
-    assert "217,760 USD" in card and "[91,234, 351,234]" in card
-    assert "at 217,760 USD [91,234, 351,234]." in sentence  # the card's text, not "218,000 [91,200, 351,000]"
+    # two significant digits of the SE (about 66,000): 218,000 [91,000, 351,000], in the card and the sentence
+    assert "218,000 USD" in card and "[91,000, 351,000]" in card
+    assert "at 218,000 USD [91,000, 351,000]." in sentence
     assert f"{format_figure(ratio)} {format_interval(ratio)} below 7" in sentence
     assert f"{format_figure(ratio)}" in card and format_interval(ratio) in card
     assert sentence.endswith("This is an association, not proof of cause.")

@@ -274,3 +274,12 @@ def test_with_diagnostics_severity_is_a_word_and_figures_are_embedded() -> None:
     assert "Error:" in html and "Warning:" in html and "&lt;b&gt;" in html
     assert html.index("Error:") < html.index("Warning:")
     assert "No fitting problems found." in with_diagnostics("<p>ok</p>")._repr_html_()
+
+
+def test_large_amounts_keep_two_significant_digits_of_their_se():
+    assert format_value(2_021_948, "money", se=470_000) == "2,020,000"
+    assert format_value(217_760, "money", se=62_000) == "218,000"
+    assert format_value(760.94, "money", se=42) == "761"
+    assert format_value(7.2614, "score", se=0.041) == "7.261"  # below 10 the decimals rule is unchanged
+    assert format_value(12_345, "money", se=1_200_000) == "12,000"  # a bound near 0 is not shown as 0
+    assert format_value(0.0, "money", se=1_200_000) == "0"
