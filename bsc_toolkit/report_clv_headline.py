@@ -64,6 +64,7 @@ __all__ = [
     "segment_frame",
     "subscriber_figures",
     "what_if_figure",
+    "value_sentence",
     "what_if_sentence",
     "what_if_table",
     "what_if_units",
@@ -403,6 +404,25 @@ def _retention_words(table: pd.DataFrame) -> str:
     what = "retention at the next renewal" if row == "retention_rate_next_period" else "P(alive) at the horizon"
     text = f"; {what} {100 * change:+.1f} pp [{100 * lo:+.1f}, {100 * hi:+.1f}]"
     return text + (" (no evidence of an effect)" if lo <= 0 <= hi else "")
+
+
+def value_sentence(figures: Sequence[HeadlineFigure]) -> str:
+    """The headline's sentence while it has no what-if sentence: the value figure, then why +1 point is missing.
+
+    Used as the headline's ``sentence_fn``: a report whose data have no csat answers (or whose what-if
+    could not run) opens with what it did estimate, not with what it could not.
+    """
+    from bsc_toolkit.headline import format_figure, format_interval, headline_sentence
+
+    by_key = {f.key: f for f in figures}
+    value, point = by_key.get(KEYS["value"]), by_key.get(KEYS["csat_point"])
+    parts = []
+    if value is not None and value.value is not None:
+        interval = f" {format_interval(value)}" if value.ci else ""
+        parts.append(f"{value.label[:1].upper()}{value.label[1:]}: {format_figure(value)}{interval}.")
+    if point is not None and point.value is None and point.note:
+        parts.append(f"{point.label[:1].upper()}{point.label[1:]}: no data ({point.note.rstrip('.')}).")
+    return " ".join(parts) if parts else headline_sentence(list(figures))
 
 
 def what_if_sentence(figure: HeadlineFigure, what: str, delta: float = 1.0, covariate: str = "csat") -> str | None:

@@ -393,7 +393,8 @@ def format_value(value: Any, kind: str = "number", *, se: float | None = None, d
             # a non-zero value (an interval's bound) never shows as 0: two significant digits of its own
             x = rounded if rounded != 0 or x == 0 else round(x, 1 - math.floor(math.log10(abs(x))))
     if kind == "count":
-        return _num(x, 0) if x == round(x) else _num(x, places if places is not None else 1)
+        whole = x == round(x) or abs(x) >= 100  # an expected count of 17,758.7 reads "17,759"
+        return _num(x, 0) if whole else _num(x, places if places is not None else 1)
     if kind == "percent":  # one decimal ("94.2%"); shares under 0.1% keep two significant digits
         d = decimals if decimals is not None else (1 if abs(x) >= 0.001 or x == 0 else _sig_decimals(100 * x, 2))
         return f"{_num(100 * x, min(d, 3))}%"

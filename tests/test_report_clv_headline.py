@@ -341,3 +341,16 @@ def test_at_risk_table_writes_each_measure_in_its_unit() -> None:
         "-286 USD [-592, 59]",
     ]
     assert shown.data["measure"].tolist()[0] == "residual value at risk"
+
+
+def test_value_sentence_opens_with_the_value_when_there_is_no_what_if() -> None:
+    value = HeadlineFigure("12-month CLV of all customers", 8_258_237.0, "money", unit="GBP", key=rch.KEYS["value"])
+    point = HeadlineFigure(
+        "value of +1 csat point", None, "money", note="No csat answers: satisfaction cannot enter the CLV model.",
+        key=rch.KEYS["csat_point"],
+    )  # fmt: skip
+    text = rch.value_sentence([value, point])
+    assert text == (
+        "12-month CLV of all customers: 8,258,237 GBP. Value of +1 csat point: no data "
+        "(No csat answers: satisfaction cannot enter the CLV model)."
+    )

@@ -283,3 +283,8 @@ def test_large_amounts_keep_two_significant_digits_of_their_se():
     assert format_value(7.2614, "score", se=0.041) == "7.261"  # below 10 the decimals rule is unchanged
     assert format_value(12_345, "money", se=1_200_000) == "12,000"  # a bound near 0 is not shown as 0
     assert format_value(0.0, "money", se=1_200_000) == "0"
+
+
+def test_expected_counts_above_100_show_whole_numbers():
+    assert format_value(17_758.7, "count") == "17,759"
+    assert format_value(12.5, "count") == "12.5"
