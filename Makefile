@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed-stamp
 # Exact versions with hashes, resolved for every Python >= 3.10 (one file, environment markers where versions differ).
 LOCK := requirements.lock
 
-.PHONY: setup chromium reports test test-fast lint format lock bench clean
+.PHONY: setup chromium java reports test test-fast lint format lock bench clean
 
 # Re-installs in place when pyproject.toml or the lock file changes (packages dropped from the lock stay
 # until `rm -rf .venv`). `pip check` fails if pyproject.toml declares a dependency that the lock does
@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/python -m pip check || { echo "pyproject.toml and $(LOCK) disagree: run 'make lock'" >&2; exit 1; }
 	touch $(STAMP)
 
-setup: $(STAMP) chromium
+setup: $(STAMP) chromium java
 
 # Headless Chromium for the browser checks (tests/test_browser.py) and `bsc report --pdf`. When none is found
 # (as bsc_toolkit.browser.find_chromium looks: $BSC_CHROMIUM, chromium, chromium-browser, google-chrome), Debian's
@@ -47,10 +47,30 @@ chromium:
 	then rm -f "$$log"; \
 	else echo "setup: could not install Chromium ($$(grep -v '^ *$$' "$$log" | tail -n 1)): $(CHROMIUM_SKIP)"; rm -f "$$log"; fi
 
+# Java for the Spark engine (`--engine spark`, tests/engine): Spark 4 runs on Java 17 or 21. When no `java` is on
+# PATH (nor in $JAVA_HOME), Debian's openjdk-17-jre-headless is installed with apt-get, as root or through
+# passwordless sudo; when that cannot be done, one line says why and the Spark tests are skipped (CI sets
+# BSC_REQUIRE_SPARK=1, which makes them fail instead). Silent when Java is already there.
+JAVA_SKIP := the Spark tests will be skipped (or set JAVA_HOME to a Java 17/21 installation)
+java:
+	@if [ -n "$$JAVA_HOME" ] && [ -x "$$JAVA_HOME/bin/java" ]; then exit 0; fi; \
+	command -v java >/dev/null 2>&1 && exit 0; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "setup: no Java and no apt-get to install it (not Debian/Ubuntu): $(JAVA_SKIP)"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then as_root=; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then as_root="sudo -n"; \
+	else echo "setup: no Java, and installing it needs root (apt-get install openjdk-17-jre-headless): $(JAVA_SKIP)"; exit 0; fi; \
+	echo "setup: installing Java (apt-get install openjdk-17-jre-headless) for the Spark engine"; \
+	log=$$(mktemp); \
+	if $$as_root apt-get update -qq >"$$log" 2>&1 && \
+		$$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openjdk-17-jre-headless >>"$$log" 2>&1; \
+	then rm -f "$$log"; \
+	else echo "setup: could not install Java ($$(grep -v '^ *$$' "$$log" | tail -n 1)): $(JAVA_SKIP)"; rm -f "$$log"; fi
+
 reports: $(STAMP)
 	$(BIN)/bsc report
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium java
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)

@@ -192,36 +192,78 @@ def notebooks(
     typer.echo(f"{copied} notebook(s) copied; run them with: bsc report --notebooks-dir {out_dir}")
 
 
+ENGINE_HELP = (
+    "Where the data-sized steps run: duckdb (in this process, streams Parquet/CSV, out-of-core), spark "
+    "(the active Spark session or local[2]; needs Java) or pandas (everything in memory; reads Excel). "
+    "[default: duckdb, pandas for a data set with Excel tables]"
+)
+
+
+def _engine_for(engine: str | None, data_dir: Path | None) -> str:
+    """The engine to use: the one asked for, else duckdb (pandas for Excel input, which stays on pandas)."""
+    from bsc_toolkit.engine import ENGINES
+
+    if engine is not None:
+        if engine not in ENGINES:
+            _fail(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+        return engine
+    from bsc_toolkit.data.io import locate_dataset
+
+    try:
+        files = locate_dataset(data_dir).files
+    except Exception:  # noqa: BLE001 - a broken data set is reported by the engine's own open, with the field
+        return "duckdb"
+    excel = any(Path(str(where)).suffix.lower() in (".xlsx", ".xlsm", ".xls") for where in files.values())
+    return "pandas" if excel else "duckdb"
+
+
 @app.command()
 def kpis(
     data_dir: Annotated[Path | None, typer.Argument(help="Data set directory (default: the synthetic one).")] = None,
     freq: Annotated[str | None, typer.Option(help="Period frequency: Q, M, Y (default: the data set's).")] = None,
     by: Annotated[str | None, typer.Option(help="Customer column to group by, e.g. segment.")] = None,
+    engine: Annotated[str | None, typer.Option("--engine", help=ENGINE_HELP)] = None,
 ) -> None:
-    """Print the headline customer KPIs per period (missing inputs show as NaN: no data)."""
+    """Print the headline customer KPIs per period (missing inputs show as NaN: no data).
+
+    On duckdb and spark the tables are scanned where they are (files, globs or the described database
+    connection) and only the per-period table comes back; the numbers are those of the pandas engine.
+    """
     import pandas as pd
 
     from bsc_toolkit.data.description import DescriptionError
-    from bsc_toolkit.data.io import load_dataset
     from bsc_toolkit.data.schemas import DataValidationError
-    from bsc_toolkit.metrics import kpi_summary
+    from bsc_toolkit.engine import EngineError
 
+    engine = _engine_for(engine, data_dir)
     try:
-        data = load_dataset(data_dir)
-        table = kpi_summary(
-            data.customers,
-            data.surveys,
-            data.transactions,
-            freq=freq or data.freq,
-            by=by,
-            ratings=data.ratings,
-            drivers=data.drivers,
-            snapshot=data.description.snapshot_date,
-        )
-    except (DataValidationError, DescriptionError, FileNotFoundError, ValueError) as exc:
+        if engine == "pandas":
+            from bsc_toolkit.data.io import load_dataset
+            from bsc_toolkit.metrics import kpi_summary
+
+            data = load_dataset(data_dir)
+            currency = data.currency
+            table = kpi_summary(
+                data.customers,
+                data.surveys,
+                data.transactions,
+                freq=freq or data.freq,
+                by=by,
+                ratings=data.ratings,
+                drivers=data.drivers,
+                snapshot=data.description.snapshot_date,
+            )
+        else:
+            from bsc_toolkit.engine.kpis import kpi_summary as engine_kpi_summary
+            from bsc_toolkit.engine.sources import open_tables
+
+            tables = open_tables(data_dir, engine)
+            currency = tables.description.currency
+            table = engine_kpi_summary(tables, freq=freq, by=by)
+    except (DataValidationError, DescriptionError, FileNotFoundError, ValueError, EngineError) as exc:
         _fail(str(exc))
-    if data.currency != "USD":  # amounts are in the data set's currency whatever the column suffix
-        table = table.rename(columns=lambda c: c.replace("_usd", f"_{data.currency.lower()}"))
+    if currency != "USD":  # amounts are in the data set's currency whatever the column suffix
+        table = table.rename(columns=lambda c: c.replace("_usd", f"_{currency.lower()}"))
     with pd.option_context("display.width", 200, "display.max_columns", 40):
         typer.echo(table.round(3).to_string(index=False))
 

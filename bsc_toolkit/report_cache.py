@@ -36,6 +36,7 @@ import hashlib
 import json
 import os
 import sys
+import tempfile
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -161,20 +162,55 @@ def _description_file(path: Path) -> Path | None:
 
 def _described_tables(path: Path) -> list[Path] | None:
     """The table files a data set's ``dataset.yaml`` names; None when it has none (no description,
-    one that does not load, or one without ``tables``: the tables are then found in its folder)."""
+    one that does not load, or one without ``tables``: the tables are then found in its folder).
+
+    A glob brings every file it matches now. A table in a DuckDB database file brings that file. A
+    table in any other database (``connection: postgres://...``) can change without a file changing:
+    it brings a marker unique to this process, so reports of such a data set are never reused from
+    the cache (each run reads the database again).
+    """
     described = _description_file(path)
     if described is None:
         return None
-    from bsc_toolkit.data.description import load_description
+    from bsc_toolkit.data.description import DatabaseTable, load_description
 
+    files: list[Path] = []
     try:
         description = load_description(described)
         if not description.tables:
             return None
-        tables = [description.table_path(t) for t in ("customers", "surveys", "transactions")]
+        for table in ("customers", "surveys", "transactions"):
+            source = description.table_source(table)
+            if isinstance(source, DatabaseTable):
+                database = _duckdb_file(source.url)
+                files.append(database if database is not None else _unrepeatable_marker())
+            elif source is not None:
+                files.extend(description.table_files(table))
     except Exception:  # noqa: BLE001 - an invalid description fails the data checks; here it only adds no file
         return None
-    return [t for t in tables if t is not None and t.is_file()]
+    return [f for f in dict.fromkeys(files) if f.is_file()]
+
+
+def _duckdb_file(url: str) -> Path | None:
+    """The database file of a ``duckdb://`` URL (None for other databases or an in-memory one)."""
+    prefix = "duckdb://"
+    if not url.startswith(prefix):
+        return None
+    rest = url[len(prefix) :].split("?", 1)[0]
+    return Path(rest) if rest and rest != ":memory:" else None
+
+
+_MARKER: list[Path] = []
+
+
+def _unrepeatable_marker() -> Path:
+    """A file with random bytes, the same for the whole process (so one run hashes it once)."""
+    if not _MARKER:
+        handle, name = tempfile.mkstemp(prefix="bsc-database-", suffix=".marker")
+        with os.fdopen(handle, "wb") as out:
+            out.write(os.urandom(32))
+        _MARKER.append(Path(name))
+    return _MARKER[0]
 
 
 def input_hash(path: str | Path | None, exclude: Sequence[Path] = (), dataset: bool = False) -> str:

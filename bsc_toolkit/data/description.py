@@ -21,6 +21,20 @@ A folder of tables becomes a toolkit data set through a description written besi
     ratings:
       csat: {scale: [1, 5], top_box: 2}
 
+A table's ``path`` may be a glob (``transactions/*.parquet``, ``parts/**/part-*.csv``): the table is
+the union of the matching files, which share their columns. Instead of files, tables may live in a
+database or warehouse: a top-level ``connection`` (an Ibis URL such as
+``duckdb://warehouse.duckdb`` or ``postgres://analyst:${PGPASSWORD}@db.example.com/shop``;
+``${ENV}`` references are expanded when the connection is opened, so passwords stay out of the
+file; a relative DuckDB path is relative to the YAML's folder) and ``table:`` (a table or view
+name, optionally ``schema.table``) in place of ``path``::
+
+    connection: duckdb://warehouse.duckdb
+    tables:
+      transactions:
+        table: sales.orders
+        columns: {customer_id: customer, ordered_at: order_date, revenue: amount}
+
 Paths resolve relative to ``root`` (default: the YAML's folder; a relative ``root`` is relative to
 the YAML's folder too); the environment variable ``BSC_DATA_ROOT`` overrides ``root``. Fields are
 validated with pydantic and errors name the field path. The schema leaves room for what other
@@ -32,9 +46,12 @@ customer ids are masked (``privacy``).
 from __future__ import annotations
 
 import difflib
+import glob
 import math
 import os
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -49,6 +66,7 @@ __all__ = [
     "ROOT_ENV_VAR",
     "TABLE_COLUMNS",
     "ComputedColumn",
+    "DatabaseTable",
     "DatasetDescription",
     "DescriptionError",
     "DriverSpec",
@@ -57,6 +75,7 @@ __all__ = [
     "ReadOptions",
     "TableSpec",
     "default_description",
+    "has_glob",
     "load_description",
 ]
 
@@ -101,6 +120,79 @@ _TENURE_MONTHS = {"days": 12 / 365.25, "weeks": 12 / 52.1775, "months": 1.0, "qu
 
 class DescriptionError(ValueError):
     """A data set description is invalid; the message names the file and the field path."""
+
+
+_GLOB_CHARS = re.compile(r"[*?\[]")
+_ENV_REF = re.compile(r"\$(\w+|\{[^}]*\})")
+_PASSWORD = re.compile(r"(//[^/:@]*:)[^@/]*@")
+
+
+def has_glob(path: str | os.PathLike[str]) -> bool:
+    """Whether a table path is a glob pattern (``*``, ``?``, ``[...]``; ``**`` spans folders)."""
+    return bool(_GLOB_CHARS.search(str(path)))
+
+
+def hide_password(url: str) -> str:
+    """A connection URL fit for messages: a password written in it shows as ``***``."""
+    return _PASSWORD.sub(r"\1***@", url)
+
+
+@dataclass(frozen=True)
+class DatabaseTable:
+    """A table (or view) of the description's database connection: where ``tables.<t>.table`` points.
+
+    It stands where a table's file stands elsewhere (messages name it as ``<url>#<table>``).
+
+    Attributes
+    ----------
+    url : str
+        The connection URL to open (``${ENV}`` expanded, a relative DuckDB path resolved): may
+        hold a password, never shown.
+    shown : str
+        The URL as the description writes it (``${PGPASSWORD}`` unexpanded, a literal password
+        replaced by ``***``), for messages.
+    table : str
+        The table or view, optionally ``schema.table``.
+    """
+
+    url: str
+    shown: str
+    table: str
+
+    @property
+    def name(self) -> str:
+        """The table's name (as a file's name is its last part)."""
+        return self.table
+
+    @property
+    def suffix(self) -> str:
+        """No file suffix."""
+        return ""
+
+    @property
+    def scheme(self) -> str:
+        """The connection's kind: ``duckdb``, ``postgres``..."""
+        return self.url.split(":", 1)[0].lower()
+
+    @property
+    def schema_and_name(self) -> tuple[str | None, str]:
+        """``(schema, table)``; the schema None when the table has none."""
+        schema, _, name = self.table.rpartition(".")
+        return (schema or None), name
+
+    def resolve(self) -> DatabaseTable:
+        """Itself (a table has no file path to resolve)."""
+        return self
+
+    def is_file(self) -> bool:
+        """False: a database table is no file."""
+        return False
+
+    def __str__(self) -> str:
+        return f"{self.shown}#{self.table}"
+
+    def __fspath__(self) -> str:  # ``Path(source).name`` in messages names the table
+        return str(self)
 
 
 class _Strict(BaseModel):
@@ -186,8 +278,13 @@ class TableSpec(_Strict):
 
     Attributes
     ----------
-    path : str
-        The file (``.csv``, ``.parquet``, ``.xlsx``), relative to the data root.
+    path : str, optional
+        The file (``.csv``, ``.parquet``, ``.xlsx``), relative to the data root; or a glob
+        (``transactions/*.parquet``, ``**/part-*.csv``) whose files, read in sorted order, make the
+        table together (they must have the same columns).
+    table : str, optional
+        Instead of ``path``: the table or view (``orders``, ``sales.orders``) in the data set's
+        ``connection``.
     columns : dict
         Toolkit name -> the file's column, or a computed column (``{product: [Quantity, UnitPrice]}``).
         With a mapping, only mapped columns and those listed in ``keep`` are read: other columns
@@ -204,12 +301,26 @@ class TableSpec(_Strict):
         Values of the ``churned`` column that mean "churned" (default: 1, true, yes).
     """
 
-    path: str
+    path: str | None = None
+    table: str | None = None
     columns: dict[str, str | ComputedColumn] = Field(default_factory=dict)
     keep: list[str] = Field(default_factory=list)
     read: ReadOptions | None = None
     tenure_unit: Literal["days", "weeks", "months", "quarters", "years"] = "months"
     churn_values: list[str | int | float | bool] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TableSpec:
+        if (self.path is None) == (self.table is None):
+            raise ValueError(
+                "give exactly one of path: (a file or glob, relative to the data root) or table: (a table of the "
+                "data set's connection)"
+            )
+        if self.path is not None and not self.path.strip():
+            raise ValueError("path: empty; name the table's file, e.g. customers.csv")
+        if self.table is not None and not self.table.strip():
+            raise ValueError("table: empty; name the table or view in the connection, e.g. sales.orders")
+        return self
 
 
 class RatingSpec(_Strict):
@@ -297,6 +408,10 @@ class DatasetDescription(_Strict):
     root : str, optional
         Folder the table paths are relative to (relative to the YAML's folder); overridden by
         ``$BSC_DATA_ROOT``.
+    connection : str, optional
+        An Ibis connection URL (``duckdb://warehouse.duckdb``, ``postgres://user@host/db``) for the
+        tables given as ``table:``; ``${ENV}`` references are expanded when it is opened
+        (:meth:`connection_url`), a relative DuckDB path is relative to the YAML's folder.
     currency : str
         Currency of the money columns (ISO code, e.g. USD, GBP, EUR).
     frequency : str
@@ -328,6 +443,7 @@ class DatasetDescription(_Strict):
 
     name: str = "data set"
     root: str | None = None
+    connection: str | None = None
     currency: str = "USD"
     frequency: Literal["M", "Q", "Y"] = "Q"
     snapshot_date: pd.Timestamp | None = None
@@ -357,6 +473,19 @@ class DatasetDescription(_Strict):
         if ts is pd.NaT or pd.isna(ts):
             raise ValueError(f"not a date: {value!r}")
         return ts.tz_localize(None) if ts.tzinfo is not None else ts
+
+    @field_validator("connection")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", value):
+            raise ValueError(
+                f"{hide_password(value)!r} is not a connection URL; write it as duckdb://warehouse.duckdb or "
+                "postgres://user@host/database (a password as ${PGPASSWORD}, set in the environment)"
+            )
+        return value
 
     @field_validator("currency")
     @classmethod
@@ -389,6 +518,11 @@ class DatasetDescription(_Strict):
         if clash:
             raise ValueError(f"drivers: {clash} is a reserved column name")
         for table, spec in self.tables.items():
+            if spec.table is not None and self.connection is None:
+                raise ValueError(
+                    f"tables.{table}.table: {spec.table!r} names a database table but the description has no "
+                    "connection: add connection: (e.g. duckdb://warehouse.duckdb), or give the file as path:"
+                )
             known = set(TABLE_COLUMNS[table])
             if table == "surveys":
                 known |= {"csat", "nps", *names, *self.ratings, *DRIVERS}
@@ -426,12 +560,71 @@ class DatasetDescription(_Strict):
         return base
 
     def table_path(self, table: str) -> Path | None:
-        """Resolved path of ``table``'s file, or None when the description has no such table."""
+        """Resolved path of ``table``'s file (or glob pattern); None when the description has no such
+        table or the table is in the database (``table:``, see :meth:`table_source`)."""
         spec = self.tables.get(table)  # type: ignore[call-overload]
-        if spec is None:
+        if spec is None or spec.path is None:
             return None
         path = Path(os.path.expandvars(spec.path)).expanduser()
         return path if path.is_absolute() else (self.data_root() / path).resolve()
+
+    def table_files(self, table: str) -> list[Path]:
+        """The files of ``table``: its file, or the files its glob matches (sorted); [] for none.
+
+        A file that does not exist is not listed (:func:`bsc_toolkit.data.io.load_dataset` says so).
+        """
+        path = self.table_path(table)
+        if path is None:
+            return []
+        if not has_glob(path):
+            return [path] if path.is_file() else []
+        return sorted(Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file())
+
+    def table_source(self, table: str) -> Path | DatabaseTable | None:
+        """Where ``table`` is: its file or glob pattern (:meth:`table_path`), or its database table
+        (:class:`DatabaseTable`); None when the description has no such table.
+
+        Raises
+        ------
+        DescriptionError
+            When the connection refers to an environment variable that is not set.
+        """
+        spec = self.tables.get(table)  # type: ignore[call-overload]
+        if spec is None:
+            return None
+        if spec.table is None:
+            return self.table_path(table)
+        return DatabaseTable(url=self.connection_url(), shown=hide_password(self.connection or ""), table=spec.table)
+
+    def connection_url(self) -> str:
+        """The connection URL to open: ``${ENV}`` expanded, a relative DuckDB path made absolute.
+
+        A relative DuckDB database path (``duckdb://warehouse.duckdb``) is relative to the YAML's
+        folder; ``duckdb:///abs/path.duckdb`` is absolute.
+
+        Raises
+        ------
+        DescriptionError
+            When there is no connection, or it refers to an environment variable that is not set.
+        """
+        if self.connection is None:
+            raise DescriptionError("the data set description has no connection")
+        unset = [m.group(1).strip("{}") for m in _ENV_REF.finditer(self.connection)]
+        unset = [name for name in unset if name not in os.environ]
+        if unset:
+            raise DescriptionError(
+                f"connection: environment variable(s) {', '.join(dict.fromkeys(unset))} not set; set them before "
+                f"opening {hide_password(self.connection)!r}"
+            )
+        url = os.path.expandvars(self.connection)
+        scheme, _, rest = url.partition("://")
+        if scheme.lower() == "duckdb":
+            path, sep, query = rest.partition("?")
+            if path and path != ":memory:" and not path.startswith(("/", "md:", "motherduck:")):
+                base = self.base_dir or Path.cwd()
+                path = str((base / Path(path).expanduser()).resolve())
+                url = f"duckdb://{path}{sep}{query}"
+        return url
 
     def read_options(self, table: str) -> ReadOptions:
         """Reading options of ``table`` (the data set's, overridden by the table's)."""

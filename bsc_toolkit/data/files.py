@@ -4,21 +4,84 @@
 missing-value texts) and, when a file cannot be read, names it with the likely cause (a wrong
 separator or encoding, a sheet that does not exist). :func:`to_number` reads numbers written as text
 with the declared decimal mark and thousands separator, never misreading one it cannot read.
-Nothing here knows the toolkit's column names: that is :mod:`bsc_toolkit.data.mapping`.
+A glob path (``transactions/*.parquet``) is read as the concatenation of its files in sorted order
+(:func:`glob_files`), and the rows of messages about it are named by file (:func:`name_rows`); a
+table of a database connection (:class:`~bsc_toolkit.data.description.DatabaseTable`) is read
+through Ibis (:func:`read_database_table`). Nothing here knows the toolkit's column names: that is
+:mod:`bsc_toolkit.data.mapping`.
 """
 
 from __future__ import annotations
 
 import difflib
+import glob
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from bsc_toolkit.data.description import ReadOptions
+from bsc_toolkit.data.description import DatabaseTable, ReadOptions, has_glob
 from bsc_toolkit.data.schemas import DataValidationError
 
-__all__ = ["is_text", "line_offset", "read_parquet", "read_raw", "to_number"]
+__all__ = [
+    "PARTS_ATTR",
+    "file_columns",
+    "glob_files",
+    "is_text",
+    "line_offset",
+    "name_rows",
+    "read_database_table",
+    "read_parquet",
+    "read_raw",
+    "to_number",
+]
+
+#: ``frame.attrs`` key under which :func:`read_raw` records the files of a glob: ``[(file, rows), ...]``.
+PARTS_ATTR = "bsc_parts"
+_CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+
+
+def glob_files(pattern: str | Path) -> list[Path]:
+    """The files a glob pattern matches, sorted (``**`` spans folders; hidden files are not matched).
+
+    Parameters
+    ----------
+    pattern : str or Path
+        An absolute pattern such as ``/data/transactions/*.parquet``.
+
+    Returns
+    -------
+    list of Path
+        Regular files only, in sorted order (the order their rows are concatenated in).
+    """
+    return sorted(Path(p) for p in glob.glob(str(pattern), recursive=True) if Path(p).is_file())
+
+
+def file_columns(path: Path, options: ReadOptions | None = None) -> list[str]:
+    """The column names of a CSV or Parquet file, from its header or schema alone (as :func:`read_raw` names them).
+
+    Parameters
+    ----------
+    path : Path
+    options : ReadOptions, optional
+        Separator and encoding of a CSV file.
+
+    Returns
+    -------
+    list of str
+    """
+    options = options or ReadOptions()
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        names = pq.read_schema(path).names
+        names = [n for n in names if not n.startswith("__index_level_")]
+    else:
+        sep = options.sep or ("\t" if suffix == ".tsv" else ",")
+        names = list(pd.read_csv(path, nrows=0, sep=sep, encoding=options.encoding or "utf-8-sig").columns)
+    return [str(c).strip().lstrip("\ufeff") for c in names]
 
 
 def read_parquet(path: Path) -> pd.DataFrame:
@@ -65,8 +128,11 @@ def read_raw(path: Path, table: str, options: ReadOptions | None = None) -> pd.D
 
     Parameters
     ----------
-    path : Path
-        A CSV (.csv, .txt, .tsv), Parquet or Excel (.xlsx, .xlsm) file.
+    path : Path or DatabaseTable
+        A CSV (.csv, .txt, .tsv), Parquet or Excel (.xlsx, .xlsm) file; a glob pattern whose files
+        are read in sorted order and concatenated (they must have the same columns; the frame's
+        ``attrs[PARTS_ATTR]`` lists each file and its row count, for :func:`name_rows`); or a
+        table of a database connection (:func:`read_database_table`).
     table : str
         The table it feeds, for messages.
     options : ReadOptions, optional
@@ -85,9 +151,18 @@ def read_raw(path: Path, table: str, options: ReadOptions | None = None) -> pd.D
         Naming the file, with a hint for a wrong separator or encoding.
     """
     options = options or ReadOptions()
+    if isinstance(path, DatabaseTable):
+        return read_database_table(path, table)
+    if has_glob(path) and not path.is_file():
+        return _read_glob(path, table, options)
+    return _read_file(path, table, options)
+
+
+def _read_file(path: Path, table: str, options: ReadOptions) -> pd.DataFrame:
+    """One file as it is (:func:`read_raw`)."""
     suffix = path.suffix.lower()
     try:
-        if suffix in (".csv", ".txt", ".tsv"):
+        if suffix in _CSV_SUFFIXES:
             sep = options.sep or ("\t" if suffix == ".tsv" else ",")
             frame = pd.read_csv(
                 path,
@@ -117,6 +192,141 @@ def read_raw(path: Path, table: str, options: ReadOptions | None = None) -> pd.D
         raise DataValidationError(f"could not read {table} file '{path}': {exc}") from exc
     frame.columns = [str(c).strip().lstrip("\ufeff") for c in frame.columns]
     return frame
+
+
+def _read_glob(pattern: Path, table: str, options: ReadOptions) -> pd.DataFrame:
+    """The files of a glob, concatenated in sorted order; ``attrs[PARTS_ATTR]`` lists (file, rows)."""
+    files = glob_files(pattern)
+    if not files:
+        raise DataValidationError(f"no file matches the {table} pattern '{pattern}'")
+    frames, parts = [], []
+    for file in files:
+        frame = _read_file(file, table, options)
+        if frames and list(frame.columns) != list(frames[0].columns):
+            raise DataValidationError(
+                f"the files of the {table} pattern '{pattern}' differ in their columns: '{file}' has "
+                f"{list(frame.columns)[:20]}, '{files[0]}' has {list(frames[0].columns)[:20]}; the files of one "
+                "table must have the same columns"
+            )
+        frames.append(frame)
+        parts.append((_part_name(file, pattern), len(frame)))
+    frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True, copy=False)
+    frame.attrs[PARTS_ATTR] = parts
+    return frame
+
+
+def _part_name(file: Path, pattern: Path) -> str:
+    """A glob's file as messages name it: its path below the pattern's fixed folder (``2024/q2/orders.csv``)."""
+    fixed = Path(*[part for part in _fixed_parts(pattern)])
+    try:
+        return file.relative_to(fixed).as_posix()
+    except ValueError:
+        return str(file)
+
+
+def _fixed_parts(pattern: Path) -> list[str]:
+    parts = []
+    for part in pattern.parts:
+        if has_glob(part):
+            break
+        parts.append(part)
+    return parts
+
+
+def read_database_table(source: DatabaseTable, table: str) -> pd.DataFrame:
+    """A table (or view) of a database connection, read through Ibis into pandas as stored.
+
+    DuckDB files are opened read-only. Ibis (and the database's driver) is imported only here.
+
+    Parameters
+    ----------
+    source : DatabaseTable
+        The connection and the table (``schema.table`` allowed).
+    table : str
+        The toolkit table it feeds, for messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Raises
+    ------
+    DataValidationError
+        Naming the connection (without its password) and the table, when either cannot be opened.
+    """
+    try:
+        import ibis
+    except ImportError as exc:  # pragma: no cover - ibis is a dependency
+        raise DataValidationError(f"reading {table} from '{source}' needs ibis-framework") from exc
+    kwargs = {"read_only": True} if source.scheme == "duckdb" else {}
+    try:
+        con = ibis.connect(source.url, **kwargs)
+    except Exception as exc:  # drivers raise many kinds: name the connection
+        raise DataValidationError(
+            f"could not open the connection {source.shown!r} for the {table} table: {_without_url(exc, source)}"
+        ) from exc
+    try:
+        schema, name = source.schema_and_name
+        try:
+            expr = con.table(name, database=schema) if schema else con.table(name)
+        except Exception as exc:
+            raise DataValidationError(
+                f"could not read {table} table {source.table!r} from {source.shown!r}: {_without_url(exc, source)}"
+            ) from exc
+        frame = expr.to_pandas()
+    finally:
+        try:
+            con.disconnect()
+        except Exception:  # noqa: BLE001 - closing is best effort
+            pass
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame.reset_index(drop=True)
+
+
+def _without_url(exc: Exception, source: DatabaseTable) -> str:
+    """An exception's message without the connection URL (it may hold a password)."""
+    return str(exc).replace(source.url, source.shown)
+
+
+_ROW_NAME = re.compile(r"\b(line|row) (\d+)\b")
+
+
+def name_rows(message: str, parts: list[tuple[str, int]] | None, row_offset: int | None) -> str:
+    """A message about a glob's concatenated rows, naming each row by its own file.
+
+    ``line 27`` (or ``row 25`` for Parquet) of the concatenation becomes ``line 5 of 'part-2.csv'``.
+
+    Parameters
+    ----------
+    message : str
+        Names rows as ``line N`` (``row_offset`` given) or ``row N`` (positions).
+    parts : list of (file, rows), optional
+        The glob's files (named below the pattern's fixed folder) in concatenation order with their
+        row counts (``frame.attrs[PARTS_ATTR]``);
+        None or one file: ``message`` is returned unchanged.
+    row_offset : int or None
+        What was added to a 0-based position to name its line (None: rows by position).
+
+    Returns
+    -------
+    str
+    """
+    if not parts or len(parts) < 2:
+        return message
+    starts = np.cumsum([0] + [n for _, n in parts])
+    word = "row" if row_offset is None else "line"
+    offset = row_offset or 0
+
+    def rename(match: re.Match) -> str:
+        if match.group(1) != word:
+            return match.group(0)
+        position = int(match.group(2)) - offset
+        k = int(np.searchsorted(starts, position, side="right")) - 1
+        if not 0 <= k < len(parts):
+            return match.group(0)
+        return f"{word} {position - starts[k] + offset} of '{parts[k][0]}'"
+
+    return _ROW_NAME.sub(rename, message)
 
 
 def _read_excel(path: Path, table: str, options: ReadOptions) -> pd.DataFrame:
@@ -222,17 +432,20 @@ def to_number(values: pd.Series, options: ReadOptions | None = None) -> tuple[pd
     return numbers, numbers.isna() & text.notna()
 
 
-def line_offset(path: Path) -> int | None:
+def line_offset(path: Path | DatabaseTable) -> int | None:
     """Added to a 0-based row position to name the file's line (header on line 1); None for Parquet.
 
     Parameters
     ----------
-    path : Path
-        The table's file.
+    path : Path or DatabaseTable
+        The table's file (or glob pattern), or its database table.
 
     Returns
     -------
     int or None
-        2 for a file with a header line (CSV, Excel); None for Parquet, whose rows have no lines.
+        2 for a file with a header line (CSV, Excel); None for Parquet and database tables, whose
+        rows have no lines.
     """
+    if isinstance(path, DatabaseTable):
+        return None
     return None if path.suffix.lower() == ".parquet" else 2

@@ -2,7 +2,8 @@
 
 A data set is a directory with ``customers``, ``surveys`` and ``transactions``
 files (``.csv``, ``.parquet`` or ``.xlsx``), optionally with ``truth.json``
-when it was simulated.
+when it was simulated; or a ``dataset.yaml`` that names the tables' files, globs of
+files, or tables of a database connection (:mod:`bsc_toolkit.data.description`).
 """
 
 from __future__ import annotations
@@ -13,16 +14,20 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 
 from bsc_toolkit.contracts import RatingScale
 from bsc_toolkit.data.description import (
     DESCRIPTION_FILE,
+    DatabaseTable,
     DatasetDescription,
     default_description,
+    has_glob,
     load_description,
 )
+from bsc_toolkit.data.files import glob_files, line_offset, name_rows
 from bsc_toolkit.data.plausibility import check_plausibility, leave_out_after, plausible_date_limit
 from bsc_toolkit.data.privacy import IdMask, mask_key, personal_id_problem
 from bsc_toolkit.data.reading import read_dataset_tables, read_raw
@@ -31,6 +36,7 @@ from bsc_toolkit.data.simulate import Truth, simulate
 
 __all__ = [
     "CustomerData",
+    "DatasetLocation",
     "DEFAULT_N_CUSTOMERS",
     "DEFAULT_SEED",
     "TABLES",
@@ -39,6 +45,7 @@ __all__ = [
     "find_table",
     "load_dataset",
     "load_truth",
+    "locate_dataset",
     "read_table",
 ]
 
@@ -291,6 +298,74 @@ def load_dataset(data_dir: str | Path | None = None, mask_ids: bool | None = Non
         are e-mail addresses or phone numbers
         (:func:`~bsc_toolkit.data.privacy.personal_id_problem`).
     """
+    path, description, files, description_file = locate_dataset(data_dir)
+    masked = description.privacy.mask_customer_ids if mask_ids is None else bool(mask_ids)
+    key = mask_key() if masked else None  # a bad $BSC_MASK_KEY stops here, before any file is read
+    rows: dict = {}
+    parts: dict = {}
+    frames, notes = read_dataset_tables(
+        files, description, mask_ids=masked, rows=rows, description_file=description_file, parts=parts
+    )
+    problem = personal_id_problem(frames["customers"]["customer_id"], description, files, masked)
+    if problem is not None:
+        raise DataValidationError(f"Invalid data set (customer ids):\n  - {problem}")
+    notes = _undescribed_tables(description, files) + notes
+    mask = IdMask.of(frames["customers"]["customer_id"], key) if key is not None else None
+    # checked on the ids as read (fast lookups); messages quote the pseudonyms when masked
+    warnings, more_notes = check_plausibility(frames, description, files, rows, show_id=mask.show if mask else None)
+    if parts:  # rows of a glob's table named by their own file
+        warnings = [_rows_by_file(w, files, parts) for w in warnings]
+        more_notes = [_rows_by_file(n, files, parts) for n in more_notes]
+    limit = plausible_date_limit(frames, description) if warnings else None
+    if mask is not None:
+        frames = mask.apply(frames)
+        description = description.model_copy(update={"id_type": "str"})
+    return CustomerData(
+        source=path,
+        description=description,
+        tables_present=tuple(t for t in TABLES if t in files),
+        notes=tuple(notes + more_notes),
+        warnings=tuple(warnings),
+        date_limit=limit,
+        **frames,
+    )
+
+
+class DatasetLocation(NamedTuple):
+    """Where a data set is and what it holds (:func:`locate_dataset`)."""
+
+    #: The folder or ``dataset.yaml`` given.
+    path: Path
+    description: DatasetDescription
+    #: Table name -> its file, glob pattern (a Path with ``*``...) or database table.
+    files: dict[str, Path | DatabaseTable]
+    #: The ``dataset.yaml`` the description came from (or would be), for messages.
+    description_file: Path
+
+
+def locate_dataset(data_dir: str | Path | None = None) -> DatasetLocation:
+    """The description of a data set and where each of its tables is, without reading any table.
+
+    Parameters
+    ----------
+    data_dir : str or Path, optional
+        As :func:`load_dataset` takes it: a folder (with or without ``dataset.yaml``), a
+        ``dataset.yaml`` file, or None for the default data set (generated on first use).
+
+    Returns
+    -------
+    DatasetLocation
+
+    Raises
+    ------
+    FileNotFoundError
+        If the path does not exist, holds no table, a described file is missing or a described glob
+        matches no file (naming the field, the pattern and the data root).
+    DescriptionError
+        If ``dataset.yaml`` is invalid, or its connection needs an environment variable that is not set.
+    DataValidationError
+        If a plain folder holds several files for one table.
+    """
     path = ensure_default_dataset() if data_dir is None else Path(data_dir)
     if not path.exists():
         raise FileNotFoundError(f"no such data set: '{path}' does not exist")
@@ -313,48 +388,33 @@ def load_dataset(data_dir: str | Path | None = None, mask_ids: bool | None = Non
             f"no table found in '{where}': expected customers, surveys and/or transactions files "
             f"(.csv, .parquet or .xlsx), or a {DESCRIPTION_FILE} that names them"
         )
-    masked = description.privacy.mask_customer_ids if mask_ids is None else bool(mask_ids)
-    key = mask_key() if masked else None  # a bad $BSC_MASK_KEY stops here, before any file is read
-    rows: dict = {}
-    frames, notes = read_dataset_tables(
-        files,
-        description,
-        mask_ids=masked,
-        rows=rows,
-        description_file=path if path.is_file() else path / DESCRIPTION_FILE,
-    )
-    problem = personal_id_problem(frames["customers"]["customer_id"], description, files, masked)
-    if problem is not None:
-        raise DataValidationError(f"Invalid data set (customer ids):\n  - {problem}")
-    notes = _undescribed_tables(description, files) + notes
-    mask = IdMask.of(frames["customers"]["customer_id"], key) if key is not None else None
-    # checked on the ids as read (fast lookups); messages quote the pseudonyms when masked
-    warnings, more_notes = check_plausibility(frames, description, files, rows, show_id=mask.show if mask else None)
-    limit = plausible_date_limit(frames, description) if warnings else None
-    if mask is not None:
-        frames = mask.apply(frames)
-        description = description.model_copy(update={"id_type": "str"})
-    return CustomerData(
-        source=path,
-        description=description,
-        tables_present=tuple(t for t in TABLES if t in files),
-        notes=tuple(notes + more_notes),
-        warnings=tuple(warnings),
-        date_limit=limit,
-        **frames,
-    )
+    return DatasetLocation(path, description, files, path if path.is_file() else path / DESCRIPTION_FILE)
 
 
-def _table_files(path: Path, description: DatasetDescription) -> dict[str, Path]:
-    """The file of each table the data set has (missing described files are an error)."""
-    files: dict[str, Path] = {}
+def _rows_by_file(message: str, files: dict, parts: dict) -> str:
+    """A message about loaded tables with the rows of each glob's table named by their own file."""
+    for table, table_parts in parts.items():
+        if str(files[table]) in message or f"'{files[table].name}'" in message:
+            message = name_rows(message, table_parts, line_offset(files[table]))
+    return message
+
+
+def _table_files(path: Path, description: DatasetDescription) -> dict[str, Path | DatabaseTable]:
+    """Where each table the data set has is (missing described files and empty globs are an error)."""
+    files: dict[str, Path | DatabaseTable] = {}
     if description.tables:
         missing = []
         for table in TABLES:
-            file = description.table_path(table)
+            file = description.table_source(table)
             if file is None:
                 continue
-            if not file.is_file():
+            if isinstance(file, DatabaseTable):
+                pass  # opened when read
+            elif has_glob(file) and not file.is_file():
+                if not glob_files(file):
+                    spec = description.tables[table]  # type: ignore[index]
+                    missing.append(f"  - tables.{table}.path: no file matches the pattern {spec.path!r} ('{file}')")
+            elif not file.is_file():
                 missing.append(f"  - tables.{table}.path: no such file '{file}'")
             files[table] = file
         if missing:
@@ -381,7 +441,10 @@ def _undescribed_tables(description: DatasetDescription, files: dict[str, Path])
     if not description.tables:
         return []  # a plain folder, or a description without tables: every table file there is read
     root = description.data_root()
-    read = {file.resolve() for file in files.values()}
+    read = set()
+    for file in files.values():
+        if isinstance(file, Path):
+            read.update(f.resolve() for f in (glob_files(file) if has_glob(file) and not file.is_file() else [file]))
     beside = description.base_dir is not None and root.resolve() == description.base_dir.resolve()
     where = f"beside {DESCRIPTION_FILE}" if beside else f"in the data root '{root}'"
     notes = []

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from bsc_toolkit.data.description import DatasetDescription, DescriptionError, ReadOptions
-from bsc_toolkit.data.files import line_offset, read_parquet, read_raw, to_number
+from bsc_toolkit.data.files import PARTS_ATTR, line_offset, name_rows, read_parquet, read_raw, to_number
 from bsc_toolkit.data.ids import apply_id_type, check_references, drop_missing_ids, settle_id_type
 from bsc_toolkit.data.mapping import (
     column_label,
@@ -56,13 +56,16 @@ def read_dataset_tables(
     mask_ids: bool = False,
     rows: dict[str, np.ndarray] | None = None,
     description_file: str | Path | None = None,
+    parts: dict[str, list[tuple[str, int]]] | None = None,
 ) -> tuple[dict[str, pd.DataFrame], list[str]]:
     """Read, map and validate the tables of a data set.
 
     Parameters
     ----------
     files : dict
-        Table name -> file, for the tables the data set has (at least one).
+        Table name -> file, glob pattern (its files read in sorted order and concatenated) or
+        database table (:class:`~bsc_toolkit.data.description.DatabaseTable`, read through Ibis),
+        for the tables the data set has (at least one).
     description : DatasetDescription
     mask_ids : bool
         Whether the caller masks the customer ids afterwards: notes then quote no id, and a
@@ -73,6 +76,10 @@ def read_dataset_tables(
         out (rows without an id or a rating), for messages about the loaded tables.
     description_file : str or Path, optional
         The ``dataset.yaml`` the description came from, for messages about it.
+    parts : dict, optional
+        Filled with the files of each table read from a glob, with their row counts, in the order
+        their rows were concatenated (:func:`bsc_toolkit.data.files.name_rows` names a row of the
+        table by its file and line). Messages raised here name rows so already.
 
     Returns
     -------
@@ -105,6 +112,18 @@ def read_dataset_tables(
             except DataValidationError as exc:
                 errors.append(str(exc))
                 raws[key] = None
+    table_parts = {
+        table: raws[_raw_key(path, description.read_options(table))].attrs.get(PARTS_ATTR)
+        for table, path in files.items()
+        if raws[_raw_key(path, description.read_options(table))] is not None
+    }
+    table_parts = {table: found for table, found in table_parts.items() if found}
+    if parts is not None:
+        parts.update(table_parts)
+
+    def by_file(message: str, table: str) -> str:  # rows of a glob named by their own file
+        return name_rows(message, table_parts.get(table), line_offset(files[table]))
+
     if description.privacy.not_personal and not errors:
         columns: dict[str, list[str]] = {}
         for key, raw in raws.items():
@@ -133,7 +152,8 @@ def read_dataset_tables(
                 f"tables.{table}.columns.customer_id in dataset.yaml"
             )
         if problems:
-            errors.append(f"Invalid {table} table in '{path}':\n" + "\n".join(f"  - {p}" for p in problems))
+            message = f"Invalid {table} table in '{path}':\n" + "\n".join(f"  - {p}" for p in problems)
+            errors.append(by_file(message, table))
             continue
         frame = numbers_from_text(frame, table, description, row_offset, pending.setdefault(table, []))
         frame = drop_missing_ids(frame, table, str(path), notes)
@@ -150,7 +170,7 @@ def read_dataset_tables(
             frame = apply_id_type(frame, id_type, line_offset(files[table]))
         except ValueError as exc:
             label = column_label(table, "customer_id", description)
-            errors.append(f"Invalid {table} table in '{files[table]}':\n  - {label}: {exc}")
+            errors.append(by_file(f"Invalid {table} table in '{files[table]}':\n  - {label}: {exc}", table))
             continue
         ratings = None
         if table == "surveys":
@@ -181,7 +201,7 @@ def read_dataset_tables(
                 [header, *(f"  - {p}" for p in [*pending.get(table, []), *late]), *([rest] if rest else [])]
             )
         if message:
-            errors.append(message)
+            errors.append(by_file(message, table))
     if errors:
         raise DataValidationError("\n".join(errors))
     frames = {t: validated.get(t, _empty(t)) for t in ("surveys", "transactions")}

@@ -327,3 +327,169 @@ def test_separator_hints_fit_where_the_separator_is_declared(tmp_path: Path) -> 
     _yaml(latin, "read: {encoding: utf-8}\ntables: {customers: customers.csv}")
     with pytest.raises(DataValidationError, match=r"declare this file's own in dataset.yaml: tables.customers.read"):
         load_dataset(latin)
+
+
+# ------------------------------------------------------------------ globs and database connections
+
+
+def _orders(n: int, start: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "cust": [start + i % 3 for i in range(n)],
+            "day": pd.date_range("2024-01-01", periods=n, freq="D") + pd.Timedelta(days=start),
+            "amount": [10.0 + i for i in range(n)],
+        }
+    )
+
+
+def test_a_glob_path_reads_the_union_of_its_files_in_sorted_order(tmp_path: Path) -> None:
+    parts = tmp_path / "shop" / "transactions"
+    parts.mkdir(parents=True)
+    for k in (2, 0, 1):  # written out of order: read in sorted file order
+        _orders(4, 10 * k).to_parquet(parts / f"part-{k}.parquet", index=False)
+    (parts / "notes.txt").write_text("not a part")
+    _yaml(
+        tmp_path / "shop",
+        """
+        tables:
+          transactions:
+            path: transactions/part-*.parquet
+            columns: {customer_id: cust, ordered_at: day, revenue: amount}
+        """,
+    )
+    data = load_dataset(tmp_path / "shop")
+    expected = pd.concat([_orders(4, 0), _orders(4, 10), _orders(4, 20)], ignore_index=True)
+    assert data.transactions["customer_id"].tolist() == expected["cust"].tolist()
+    assert data.transactions["ordered_at"].tolist() == expected["day"].tolist()
+    assert data.transactions["revenue_usd"].sum() == expected["amount"].sum()
+    assert load_description(tmp_path / "shop").table_files("transactions") == sorted(parts.glob("part-*.parquet"))
+
+
+def test_a_bad_row_of_a_glob_is_named_by_its_file_and_line(tmp_path: Path) -> None:
+    folder = tmp_path / "csvs"
+    (folder / "2024" / "q1").mkdir(parents=True)
+    (folder / "2024" / "q2").mkdir(parents=True)
+    _orders(3, 0).to_csv(folder / "2024" / "q1" / "orders.csv", index=False)
+    bad = _orders(3, 5).astype(str)
+    bad.loc[1, "amount"] = "twelve"
+    bad.to_csv(folder / "2024" / "q2" / "orders.csv", index=False)
+    _yaml(
+        folder,
+        """
+        tables:
+          transactions:
+            path: "**/orders.csv"
+            columns: {customer_id: cust, ordered_at: day, revenue: amount}
+        """,
+    )
+    with pytest.raises(DataValidationError) as err:
+        load_dataset(folder)
+    assert "line 3 of '2024/q2/orders.csv'" in str(err.value) and "'twelve'" in str(err.value)
+    assert "line 5" not in str(err.value)  # not the line of the concatenation
+
+
+def test_a_glob_matching_nothing_names_the_field_the_pattern_and_the_root(tmp_path: Path) -> None:
+    _yaml(
+        tmp_path / "d",
+        """
+        tables:
+          transactions: {path: "parts/*.parquet", columns: {customer_id: c, ordered_at: d, revenue: r}}
+        """,
+    )
+    with pytest.raises(FileNotFoundError) as err:
+        load_dataset(tmp_path / "d")
+    text = str(err.value)
+    assert "tables.transactions.path" in text and "'parts/*.parquet'" in text and str(tmp_path / "d") in text
+
+
+def test_glob_files_with_other_columns_are_an_error(tmp_path: Path) -> None:
+    folder = tmp_path / "d"
+    folder.mkdir()
+    _orders(2, 0).to_csv(folder / "a.csv", index=False)
+    _orders(2, 0).rename(columns={"amount": "value"}).to_csv(folder / "b.csv", index=False)
+    _yaml(
+        folder,
+        "tables:\n  transactions: {path: '*.csv', columns: {customer_id: cust, ordered_at: day, revenue: amount}}\n",
+    )
+    with pytest.raises(DataValidationError, match=r"differ in their columns.*b\.csv"):
+        load_dataset(folder)
+
+
+def _warehouse(path: Path) -> Path:
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    con.execute("CREATE SCHEMA sales")
+    con.execute(
+        "CREATE TABLE sales.orders AS SELECT * FROM (VALUES (1, DATE '2024-01-05', 12.5), (2, DATE '2024-02-01', 7.0),"
+        " (NULL, DATE '2024-02-03', 1.0), (1, DATE '2024-03-09', -2.5)) AS t(cust, day, amount)"
+    )
+    con.execute(
+        "CREATE TABLE clients AS SELECT * FROM (VALUES (1, 'smb', '2023-05-01'), (2, 'consumer', '2023-07-15')) AS t(id, seg, since)"
+    )
+    con.close()
+    return path
+
+
+def test_a_duckdb_connection_table_is_read_and_mapped_like_a_file(tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "wh"
+    folder.mkdir()
+    _warehouse(folder / "warehouse.duckdb")
+    monkeypatch.setenv("WAREHOUSE_FILE", "warehouse.duckdb")
+    _yaml(
+        folder,
+        """
+        connection: duckdb://${WAREHOUSE_FILE}
+        tables:
+          customers: {table: clients, columns: {customer_id: id, segment: seg, acquired_at: since}}
+          transactions: {table: sales.orders, columns: {customer_id: cust, ordered_at: day, revenue: amount}}
+        """,
+    )
+    description = load_description(folder)
+    assert description.connection_url() == f"duckdb://{folder / 'warehouse.duckdb'}"  # relative to the YAML
+    data = load_dataset(folder)
+    assert data.customers["segment"].tolist() == ["smb", "consumer"]
+    assert data.customers["acquired_at"].tolist() == [pd.Timestamp("2023-05-01"), pd.Timestamp("2023-07-15")]
+    assert data.transactions["revenue_usd"].tolist() == [12.5, 7.0, -2.5]
+    assert any("1 of 4 row(s)" in n and "sales.orders" in n for n in data.notes)  # no id: left out, counted
+    monkeypatch.delenv("WAREHOUSE_FILE")
+    with pytest.raises(DescriptionError, match="WAREHOUSE_FILE not set"):
+        load_dataset(folder)
+
+
+def test_a_missing_database_table_names_the_connection_without_its_password(tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "wh"
+    folder.mkdir()
+    _warehouse(folder / "w.duckdb")
+    _yaml(folder, "connection: duckdb://w.duckdb\ntables:\n  surveys: {table: sales.responses}\n")
+    with pytest.raises(DataValidationError, match=r"surveys table 'sales.responses' from 'duckdb://w.duckdb'"):
+        load_dataset(folder)
+    monkeypatch.setenv("PGPASSWORD", "s3cret")
+    spec = load_description(
+        _yaml(
+            tmp_path / "pg",
+            "connection: postgres://bob:${PGPASSWORD}@db.example.com/shop\ntables:\n  surveys: {table: s}\n",
+        )
+    )
+    source = spec.table_source("surveys")
+    assert "s3cret" in source.url and "s3cret" not in str(source) and str(source).startswith("postgres://bob:***@")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("tables:\n  surveys: {path: s.csv, table: s}\n", "tables.surveys: give exactly one of path"),
+        ("tables:\n  surveys: {columns: {csat: x}}\n", "tables.surveys: give exactly one of path"),
+        (
+            "tables:\n  surveys: {table: s}\n",
+            "tables.surveys.table: 's' names a database table but the description has no connection",
+        ),
+        (
+            "connection: warehouse.duckdb\ntables:\n  surveys: {table: s}\n",
+            "connection: 'warehouse.duckdb' is not a connection URL",
+        ),
+    ],
+)
+def test_path_or_table_and_the_connection_are_checked(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(DescriptionError, match=message):
+        load_description(_yaml(tmp_path, text))
