@@ -649,23 +649,38 @@ class BetaGeoFitter(_BaseFitter):
         recency_col: str = "recency",
         T_col: str = "T",
         initial_params: Sequence[float] | None = None,
+        weights_col: str | None = None,
     ) -> BetaGeoFitter:
         """Fit on an RFM summary (one row per customer); returns ``self``.
 
         ``initial_params`` (``r, alpha, a, b`` in the data's time unit) is tried first; by default
-        the search starts from method-of-moments values.
+        the search starts from method-of-moments values. ``weights_col`` names a column with the
+        number of customers each row stands for (non-negative), e.g. the ``n_customers`` of the
+        distinct (frequency, recency, T) rows an engine returns
+        (:func:`bsc_toolkit.engine.rfm.rfm_patterns`): the fit is the same as on one row per customer.
         """
         self._start_fit()
-        x, t_x, T = _rfm_arrays(summary, frequency_col, recency_col, T_col)
+        x, t_x, T = _rfm_arrays(summary, frequency_col, recency_col, T_col, (weights_col,) if weights_col else ())
+        weights = None
+        if weights_col is not None:
+            weights = summary[weights_col].to_numpy(dtype=float)
+            bad = ~np.isfinite(weights) | (weights < 0)
+            if bad.any():
+                raise ValueError(
+                    f"column {weights_col!r} (weights): {int(bad.sum())} missing, infinite or negative value(s) at rows "
+                    f"{list(summary.index[bad][:5])}"
+                )
+            keep = weights > 0
+            x, t_x, T, weights = x[keep], t_x[keep], T[keep], weights[keep]
         if x.size == 0:
             raise NotEstimableError("BG/NBD: no customers in the summary (it has no rows): nothing to fit")
         if not (x > 0).any():
             raise NotEstimableError("no customer has a repeat purchase; the BG/NBD model is not identified")
         if not (T > 0).any():
             raise NotEstimableError("every customer has age T = 0: the BG/NBD model has no time to fit")
-        rows = compress_rfm(x, t_x, T)
+        rows = compress_rfm(x, t_x, T, weights)
         self._fit_family(_BGLikelihood(rows), initial_params)
-        self.n_customers_ = int(x.size)
+        self.n_customers_ = int(round(weights.sum())) if weights is not None else int(x.size)
         self._max_frequency = int(x.max())
         self._max_T = float(T.max())
         if self._spec.key == "bgnbd" and self.fit_status_.usable:
