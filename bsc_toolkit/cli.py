@@ -344,6 +344,7 @@ def report(
     pdf: Annotated[
         bool, typer.Option("--pdf", help="Also print each report to OUT/NAME.pdf with headless Chromium.")
     ] = False,
+    engine: Annotated[str | None, typer.Option("--engine", help=ENGINE_HELP)] = None,
 ) -> None:
     """Execute notebooks with papermill and render HTML reports plus an index.
 
@@ -362,7 +363,10 @@ def report(
     each report to PDF with headless Chromium (skipped, with the reason, when
     Chromium is not there). Ctrl-C (or SIGTERM) stops the running notebooks,
     keeps their previous reports and rebuilds the index from the reports that
-    finished.
+    finished. --engine (-p engine) says where a data set of more than
+    max_customers customers (-p max_customers, default 50,000) is read: its KPI
+    tables use every customer, computed on the engine, and its models a random
+    sample of max_customers customers, which each report states.
     """
     import signal
     import threading
@@ -377,7 +381,9 @@ def report(
     ):
         previous = signal.signal(signal.SIGTERM, terminate)
     try:
-        _report(ctx, data_dir, out_dir, notebooks_dir, hide_code, variants, mask_ids, cell_timeout, jobs, force, pdf)
+        _report(
+            ctx, data_dir, out_dir, notebooks_dir, hide_code, variants, mask_ids, cell_timeout, jobs, force, pdf, engine
+        )
     except KeyboardInterrupt as exc:  # a ReportInterrupted is handled in _report
         signum = exc.args[0] if exc.args and isinstance(exc.args[0], int) else int(signal.SIGINT)
         typer.secho(f"interrupted ({signal.Signals(signum).name}) before any report ran", fg=typer.colors.RED, err=True)
@@ -399,6 +405,7 @@ def _report(
     workers: int | None = None,
     force: bool = False,
     pdf: bool = False,
+    engine: str | None = None,
 ) -> None:
     """The ``report`` command without its signal handling (see ``report``)."""
     import os
@@ -408,6 +415,7 @@ def _report(
     from bsc_toolkit.data.io import ensure_default_dataset
     from bsc_toolkit.data.privacy import MASK_KEY_ENV_VAR, MaskKeyError, mask_key, new_mask_key
     from bsc_toolkit.data.schemas import DataValidationError
+    from bsc_toolkit.engine import EngineError
     from bsc_toolkit.report import (
         ReportError,
         ReportIndexError,
@@ -433,6 +441,16 @@ def _report(
     if not jobs:
         _fail(f"no notebooks found in '{notebooks_dir}'")
     jobs = [replace(job, parameters=_absolute_paths(job.parameters)) for job in jobs]
+    asked = (
+        engine if engine is not None else next((j.parameters["engine"] for j in jobs if "engine" in j.parameters), None)
+    )
+    engine = _engine_for(None if asked is None else str(asked), data_dir)
+    try:
+        jobs, _ = set_where_declared(jobs, "engine", engine)
+    except ReportError as exc:
+        _fail(f"{exc}\nno report was run")
+    limits = [j.parameters["max_customers"] for j in jobs if j.parameters.get("max_customers") is not None]
+    max_customers = int(min(limits)) if limits else None
     if mask_ids:
         jobs, unmasked = set_where_declared(jobs, "mask_ids", True)
         for job in unmasked:
@@ -472,9 +490,13 @@ def _report(
                 cache_dir=out_dir / CACHE_FOLDER,
                 force=force,
                 inputs=inputs,
+                engine=engine,
+                max_customers=max_customers,
             )
         except (DataValidationError, DescriptionError, FileNotFoundError) as exc:
             _fail(f"the data set is not valid, no report was run:\n{exc}")
+        except EngineError as exc:
+            _fail(f"the {engine} engine cannot read the data set, no report was run:\n{exc}")
         for warning in validation.warnings:
             _warn(str(warning))
         index_error = None

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from types import EllipsisType
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -636,6 +637,7 @@ def kpi_figures(
     period: str | pd.Period | None = None,
     *,
     kpis: pd.DataFrame | None = None,
+    span: tuple[pd.Timestamp, pd.Timestamp] | None | EllipsisType = ...,
 ) -> KpiHeadline:
     """The standard KPI headline figures of the latest (or given) period against the previous period with data.
 
@@ -667,6 +669,12 @@ def kpi_figures(
     kpis : DataFrame, optional
         The data's :func:`bsc_toolkit.metrics.kpi_summary` at ``freq`` (without ``by``), when the
         report has already computed it; computed here when None.
+    span : (Timestamp, Timestamp) or None, optional
+        The first and last survey or order date of the data set
+        (:func:`bsc_toolkit.report_kpis.data_span`), when the tables of ``data`` do not hold every
+        date: a report on millions of customers passes the span computed in its engine and tables
+        reduced to what these figures read (:func:`bsc_toolkit.report_data.kpi_headline`). Default:
+        from ``data``.
 
     A partly covered period (:func:`bsc_toolkit.report_kpis.partial_period_sentences`, headline or
     previous period) is said in ``notes`` and beside the churn rate and revenue per customer, which are
@@ -690,7 +698,8 @@ def kpi_figures(
         )
     kpi_notes: dict[str, str] = dict(kpis.attrs.get("notes", {}))
     basis = kpis.attrs.get("churn_basis", "per period")
-    span = rk.data_span(data.surveys, data.transactions)  # the dates, gathered once
+    if span is ...:
+        span = rk.data_span(data.surveys, data.transactions)  # the dates, gathered once
     chosen, prev, skipped, skipped_why = rk.headline_periods(kpis, period, span=span, snapshot=snapshot is not None)
     prev_label = str(prev) if prev is not None else None
     partial = [] if snapshot is not None else rk.partial_period_sentences(span, [chosen, prev])

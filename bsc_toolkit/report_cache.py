@@ -521,8 +521,16 @@ def validate_for_reports(
     cache_dir: str | Path | None = None,
     force: bool = False,
     inputs: RunInputs | None = None,
+    engine: str = "pandas",
+    max_customers: int | None = None,
 ) -> Validation:
     """Load and check the data set once (or read the result of an earlier identical check).
+
+    On the ``"pandas"`` engine the whole data set is loaded, as the reports load it. On ``"duckdb"``
+    or ``"spark"`` it is read as the reports read it (:func:`bsc_toolkit.report_data.load_report_data`):
+    a data set of more than ``max_customers`` customers is checked on the engine (count queries over
+    every row) and its applicability judged on the sample the models will use, so the check never
+    loads the data into memory.
 
     Parameters
     ----------
@@ -538,6 +546,10 @@ def validate_for_reports(
         Load the data even when a matching result is cached (and record the new one).
     inputs : RunInputs, optional
         The run's hashes (reused for the report keys).
+    engine : {"pandas", "duckdb", "spark"}
+        Where the data are read (``bsc report --engine``).
+    max_customers : int, optional
+        The reports' ``max_customers`` (default: :data:`bsc_toolkit.report_data.DEFAULT_MAX_CUSTOMERS`).
 
     Returns
     -------
@@ -570,6 +582,8 @@ def validate_for_reports(
                         "mask_ids": bool(mask_ids),
                         "mask": mask,
                         "reports": reports,
+                        "engine": engine,
+                        "max_customers": max_customers,
                         "environment": inputs.environment,
                     }
                 )
@@ -584,7 +598,13 @@ def validate_for_reports(
                 return Validation(warnings, not_applicable, cached=True)
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             pass  # missing or corrupt: check the data again
-    data = data_io.load_dataset(data_path, mask_ids=True if mask_ids else None)
+    from bsc_toolkit.report_data import DEFAULT_MAX_CUSTOMERS, load_report_data, may_sample
+
+    limit = DEFAULT_MAX_CUSTOMERS if max_customers is None else max_customers
+    if not may_sample(data_path, engine, limit):
+        data = data_io.load_dataset(data_path, mask_ids=True if mask_ids else None)
+    else:
+        data = load_report_data(data_path, mask_ids=True if mask_ids else None, engine=engine, max_customers=limit).data
     result = Validation(tuple(str(w) for w in data.warnings), _not_applicable(data, reports))
     if cache_file is not None:
         entry = {

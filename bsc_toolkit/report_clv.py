@@ -155,6 +155,24 @@ def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
+def _scaled_count(n: int, noun: str, scale: float = 1.0) -> str:
+    """:func:`_count`, or on a sample of customers scaled to the whole base: "about 24,680 customers (1,234 in the sample)"."""
+    if scale == 1:
+        return _count(n, noun)
+    return f"about {n * scale:,.0f} {noun}s ({n:,} in the sample)"
+
+
+def _scale_words(scale: float) -> str:
+    """The sentence after totals of a sample scaled to every customer ("" when not scaled)."""
+    if scale == 1:
+        return ""
+    return (
+        f" Totals and counts are those of the random sample of customers scaled to the whole base (x {scale:,.4g}); "
+        "their intervals cover the model's and the bootstrap's uncertainty, not the sampling of customers; means, "
+        "medians and shares are the sample's."
+    )
+
+
 def _has_values(frame: pd.DataFrame, column: str) -> bool:
     return column in frame.columns and bool(frame[column].notna().any())
 
@@ -1149,20 +1167,27 @@ def subscriber_value_markdown(
     currency: str,
     discount_rate: float,
     balance_margin: float | None = None,
+    *,
+    scale: float = 1.0,
 ) -> str:
-    """The residual value of the active subscribers in words (Markdown, escaped)."""
+    """The residual value of the active subscribers in words (Markdown, escaped).
+
+    ``scale``: on a random sample of customers, the whole base over the sample (N/n): totals and
+    counts are scaled to every customer, and the words say so.
+    """
     cur = escape_markdown(currency)
     p = choice.period_name
     n = len(value)
     derl = value["derl"]
     lines = [
-        f"{_count(n, 'active subscriber')}; discount rate {discount_rate:.2%} per {p}. Mean DERL "
+        f"{_scaled_count(n, 'active subscriber', scale)}; discount rate {discount_rate:.2%} per {p}. Mean DERL "
         f"**{derl.mean():.2f} {p}s** of future renewals (median {derl.median():.2f})."
     ]
     if "clv_usd" in value.columns:
         known = value["clv_usd"].dropna()
         total = float(known.sum())
         top = known.nlargest(max(1, len(known) // 5)).sum() / total if total > 0 else float("nan")
+        total *= scale
         if choice.value_source == "transactions":
             what = f"revenue per {p} (net of refunds) times DERL"
         else:
@@ -1171,21 +1196,26 @@ def subscriber_value_markdown(
                 "that margin)"
             )
         lines.append(
-            f"Expected residual value ({what}): **{total:,.0f} {cur}** in total over {len(known):,} subscribers; "
+            f"Expected residual value ({what}): **{total:,.0f} {cur}** in total over "
+            f"{_scaled_count(len(known), 'subscriber', scale)}; "
             f"median {known.median():,.0f} {cur}, mean {known.mean():,.0f} {cur}"
             + (f"; the top 20% carry {top:.0%} of it." if np.isfinite(top) else ".")
         )
         if len(known) < n:
             lines.append(
-                f"{n - len(known):,} active subscribers have no value data (no transactions): no value, not 0."
+                f"{_scaled_count(n - len(known), 'active subscriber', scale)} have no value data (no transactions): "
+                "no value, not 0."
             )
         negative = int((known < 0).sum())
         if negative:
-            lines.append(f"{negative:,} have a negative value: their refunds exceeded their purchases.")
+            lines.append(
+                f"{_scaled_count(negative, 'subscriber', scale)} have a negative value: their refunds exceeded their "
+                "purchases."
+            )
     elif "balance_derl" in value.columns:
         bd = value["balance_derl"].dropna()
         lines.append(
-            f"**Balance-weighted DERL: {bd.sum():,.0f} {cur}-{p}s** (each active customer's balance times their "
+            f"**Balance-weighted DERL: {scale * bd.sum():,.0f} {cur}-{p}s** (each active customer's balance times their "
             f"DERL, summed): how much balance the base is expected to keep holding, discounted. **A balance is not "
             f"profit**, so this is not a CLV in money; give the report a balance_margin (the yearly margin earned "
             f"on a balance, e.g. 0.015) to value it."
@@ -1194,24 +1224,29 @@ def subscriber_value_markdown(
         lines.append(
             "There are no transactions and no balance column, so no money value: the figures are expected lifetimes."
         )
-    return " ".join(lines)
+    return " ".join(lines) + _scale_words(scale)
 
 
-def buyer_value_markdown(value: pd.DataFrame, horizon_months: int, currency: str) -> str:
+def buyer_value_markdown(value: pd.DataFrame, horizon_months: int, currency: str, *, scale: float = 1.0) -> str:
     """The buyers' CLV in words (Markdown, escaped): total, gross margin, median, mean, the top 20%'s share.
 
-    ``value`` holds ``clv_usd`` per customer and ``clv_margin_usd`` (NaN without cost data).
+    ``value`` holds ``clv_usd`` per customer and ``clv_margin_usd`` (NaN without cost data). ``scale``:
+    on a random sample of customers, the whole base over the sample (N/n): the totals are scaled to
+    every customer, and the words say so.
     """
     cur = escape_markdown(currency)
     clv = value["clv_usd"].dropna()
     total = float(clv.sum())
     margin = value["clv_margin_usd"].dropna() if "clv_margin_usd" in value.columns else pd.Series(dtype=float)
-    margin_text = f"**{margin.sum():,.0f} {cur}** of gross margin" if len(margin) else "gross margin: no cost data"
+    margin_text = (
+        f"**{scale * margin.sum():,.0f} {cur}** of gross margin" if len(margin) else "gross margin: no cost data"
+    )
     top = clv.nlargest(max(1, len(clv) // 5)).sum() / total if total > 0 else float("nan")
     return (
-        f"Total {horizon_months}-month CLV **{total:,.0f} {cur}** of revenue ({margin_text}); median per customer "
-        f"{clv.median():,.0f} {cur}, mean {clv.mean():,.0f} {cur}."
+        f"Total {horizon_months}-month CLV **{scale * total:,.0f} {cur}** of revenue ({margin_text}); median per "
+        f"customer {clv.median():,.0f} {cur}, mean {clv.mean():,.0f} {cur}."
         + (f" The top 20% of customers carry {top:.0%} of it." if np.isfinite(top) else "")
+        + _scale_words(scale)
     )
 
 
@@ -1223,6 +1258,8 @@ def at_risk_markdown(
     value_label: str,
     currency: str,
     level: float = 0.95,
+    *,
+    scale: float = 1.0,
 ) -> str:
     """The value held by low-satisfaction customers, in words (Markdown, escaped).
 
@@ -1243,14 +1280,22 @@ def at_risk_markdown(
     currency : str
     level : float
         Confidence level of the intervals.
+    scale : float
+        On a random sample of customers, the whole base over the sample (N/n): counts are scaled to
+        every customer and the words say so; ``risk`` is already scaled
+        (:func:`bsc_toolkit.report_clv_headline.scale_at_risk`).
     """
     cur = escape_markdown(currency)
     rule_md, what = escape_markdown(rule), escape_markdown(value_label)
     n_low, n = int(low.sum()), len(low)
     if risk is None:
+        who = f"{n_low:,} of {n:,} surveyed customers"
+        if scale != 1:
+            who = (
+                f"About {n_low * scale:,.0f} of {n * scale:,.0f} surveyed customers ({n_low:,} of {n:,} in the sample)"
+            )
         return (
-            f"{n_low:,} of {n:,} surveyed customers with a value have {rule_md}: no comparison of low- and "
-            "higher-satisfaction customers is possible."
+            f"{who} with a value have {rule_md}: no comparison of low- and higher-satisfaction customers is possible."
         )
     pct = f"{100 * level:.0f}%"
     at_risk, gap = risk.loc["clv_at_risk_usd"], risk.loc["mean_clv_gap_low_minus_rest_usd"]
@@ -1265,11 +1310,20 @@ def at_risk_markdown(
             f"{'less' if gap['estimate'] < 0 else 'more'} {what} than the others "
             f"({pct} CI {gap['ci_lower']:,.0f} to {gap['ci_upper']:,.0f} {cur})."
         )
+    if scale == 1:
+        who = f"{n_low:,} of {n:,} surveyed customers ({n_low / n:.0%})"
+        unsurveyed = f"{n_valued - n:,} customers"
+    else:
+        who = (
+            f"About {n_low * scale:,.0f} of {n * scale:,.0f} surveyed customers ({n_low / n:.0%}; {n_low:,} of "
+            f"{n:,} in the sample)"
+        )
+        unsurveyed = _scaled_count(n_valued - n, "customer", scale).capitalize()
     return (
-        f"{n_low:,} of {n:,} surveyed customers ({n_low / n:.0%}) have {rule_md}; they hold "
+        f"{who} have {rule_md}; they hold "
         f"**{at_risk['estimate']:,.0f} {cur}** of {what} ({pct} CI {at_risk['ci_lower']:,.0f} to "
         f"{at_risk['ci_upper']:,.0f} {cur}), {risk.loc['share_of_clv', 'estimate']:.0%} of the surveyed customers' "
-        f"{what}. {n_valued - n:,} customers with a value have no survey. " + gap_text
+        f"{what}. {unsurveyed} with a value have no survey. " + gap_text + _scale_words(scale)
     )
 
 

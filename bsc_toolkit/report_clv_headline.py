@@ -60,6 +60,8 @@ __all__ = [
     "reference_frame",
     "reference_table",
     "sbg_what_if_compute",
+    "scale_at_risk",
+    "scale_totals",
     "segment_choices",
     "segment_frame",
     "subscriber_figures",
@@ -223,6 +225,7 @@ def subscriber_figures(
     currency: str,
     *,
     withheld: str | None = None,
+    scale: float = 1.0,
 ) -> list[HeadlineFigure]:
     """The subscribers' headline figures: total residual value of the active ones, retention at the next renewal.
 
@@ -237,6 +240,9 @@ def subscriber_figures(
     currency : str
     withheld : str, optional
         Why the values were withheld (the note of both figures when ``value`` is None).
+    scale : float
+        On a random sample of customers, the whole base over the sample (N/n): the total (and the
+        count of subscribers without revenue) is scaled to every customer.
 
     Returns
     -------
@@ -254,10 +260,11 @@ def subscriber_figures(
         ]
     if "clv_usd" in value.columns and value["clv_usd"].notna().any():
         known = value["clv_usd"].dropna()
-        total: float | None = float(known.sum())
+        total: float | None = float(known.sum()) * scale
         missing = len(value) - len(known)
         money_note = (
-            f"{missing:,} of {len(value):,} active subscribers have no revenue data: left out (no data, not 0)"
+            f"{missing * scale:,.0f} of {len(value) * scale:,.0f} active subscribers have no revenue data: left out "
+            "(no data, not 0)"
             if missing
             else None
         )
@@ -282,8 +289,12 @@ def buyer_figures(
     horizon_months: int,
     *,
     withheld: str | None = None,
+    scale: float = 1.0,
 ) -> list[HeadlineFigure]:
     """The buyers' headline figures: total CLV over the horizon and the expected purchases in it.
+
+    ``scale``: on a random sample of customers, the whole base over the sample (N/n): both totals are
+    scaled to every customer.
 
     Parameters
     ----------
@@ -309,10 +320,10 @@ def buyer_figures(
     week_note = "purchase weeks: several purchases in one week count once"
     return [
         _value_figure(
-            float(clv.sum()) if len(clv) else None, False, currency, note=status, horizon_months=horizon_months
+            scale * float(clv.sum()) if len(clv) else None, False, currency, note=status, horizon_months=horizon_months
         ),
         _purchases_figure(
-            float(purchases.sum()) if len(purchases) else None, horizon_months, note=_join(week_note, status)
+            scale * float(purchases.sum()) if len(purchases) else None, horizon_months, note=_join(week_note, status)
         ),
     ]
 
@@ -500,11 +511,13 @@ def estimates_table(
     return make_table(frame, key=key, caption=caption, hide=hide, labels=labels, kinds={"p_value_shown": "text"})
 
 
-def segment_frame(value: pd.DataFrame, by: str, column: str = "clv_usd") -> pd.DataFrame:
+def segment_frame(value: pd.DataFrame, by: str, column: str = "clv_usd", *, scale: float = 1.0) -> pd.DataFrame:
     """Value per segment (key ``clv_segments``): customers, with a value, total, mean, share of the total.
 
     Customers without a value (no data) are counted but left out of the sums; customers without a
-    segment form the group "no data".
+    segment form the group "no data". ``scale``: on a random sample of customers, the whole base
+    over the sample (N/n): counts and totals are scaled to every customer (means and shares are the
+    sample's).
     """
     groups = value[by].astype(object).where(value[by].notna(), "no data")
     v = value[column].astype(float)
@@ -518,6 +531,9 @@ def segment_frame(value: pd.DataFrame, by: str, column: str = "clv_usd") -> pd.D
     )
     total = float(v.sum())
     out["share_of_value"] = out["total_value"] / total if total > 0 else np.nan
+    if scale != 1:
+        out[["customers", "with_value"]] = out[["customers", "with_value"]] * scale
+        out["total_value"] = out["total_value"] * scale
     out.index.name = by
     return out.sort_values("total_value", ascending=False).reset_index()
 
@@ -670,6 +686,41 @@ def at_risk_table(risk: pd.DataFrame, value_label: str, currency: str, rule: str
     )
 
 
+#: Rows of the what-if tables that are totals over customers (the others are means, shares, probabilities).
+WHAT_IF_TOTALS = ("expected_purchases", "clv", "clv_total")
+
+
+def scale_totals(
+    frame: pd.DataFrame, rows: Sequence[str], factor: float, columns: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """``frame`` with the numeric ``columns`` (default all) of ``rows`` multiplied by ``factor`` (totals of a
+    sample of customers scaled to the whole base, N/n); the others unchanged. A copy; ``factor`` 1 returns ``frame``."""
+    if factor == 1:
+        return frame
+    out = frame.copy()
+    present = [r for r in rows if r in out.index]
+    cols = [c for c in (columns or out.columns) if c in out.columns and pd.api.types.is_numeric_dtype(out[c])]
+    if present and cols:
+        out.loc[present, cols] = out.loc[present, cols].astype(float) * factor
+    out.attrs = dict(frame.attrs, scaled_by=float(factor))
+    return out
+
+
+def scale_at_risk(risk: pd.DataFrame | None, factor: float) -> pd.DataFrame | None:
+    """``clv_at_risk`` of a sample of customers for the whole base: the value at risk times ``factor`` (N/n);
+    the share and the mean gap are kept."""
+    return None if risk is None else scale_totals(risk, ["clv_at_risk_usd"], factor)
+
+
+def _scaled_words(scale: float) -> str:
+    if scale == 1:
+        return ""
+    return (
+        f"\n\nThe totals (expected purchases, value) are those of the random sample of customers scaled to the "
+        f"whole base (x {scale:,.4g}); their intervals cover the model's uncertainty, not the sampling of customers."
+    )
+
+
 def what_if_units(index: Sequence[str], period_name: str | None = None) -> dict[str, str]:
     """Unit of each what-if measure, for :func:`measures_frame`."""
     units = {}
@@ -737,14 +788,16 @@ def segment_choices(customers: pd.DataFrame, column: str = "segment") -> tuple[p
     return seg.astype(object).where(seg.notna(), None).map(lambda v: None if v is None else str(v)), names
 
 
-def headline_kpis(data: Any, contractual: bool) -> tuple[list[HeadlineFigure], list[str]]:
+def headline_kpis(data: Any, contractual: bool, *, source: Any = None) -> tuple[list[HeadlineFigure], list[str]]:
     """The KPI figures of :func:`kpi_context` from :func:`bsc_toolkit.headline.kpi_figures`, and its notes.
 
     A data set the KPI figures cannot be computed on gives no figures and a note saying why (the
-    report's own figures do not depend on them).
+    report's own figures do not depend on them). ``source``: the report's
+    :class:`~bsc_toolkit.report_data.ReportData` (anything with a ``kpi_headline(freq)`` method),
+    whose figures are those of every customer when the models use a sample.
     """
     try:
-        kpi = kpi_figures(data)
+        kpi = source.kpi_headline(data.freq) if source is not None else kpi_figures(data)
     except (ValueError, KeyError, TypeError) as exc:
         return [], [f"The period KPI figures could not be computed on these data: {exc}"]
     figures = kpi_context(kpi.figures, contractual)
@@ -831,6 +884,7 @@ def sbg_what_if_compute(
     horizon_months: int = 12,
     n_draws: int = 500,
     seed: int = 0,
+    total_scale: float = 1.0,
 ) -> WhatIfCompute:
     """The subscribers' what-if: :func:`~bsc_toolkit.models.clv.sbg_what_if` on the active subscribers.
 
@@ -854,6 +908,9 @@ def sbg_what_if_compute(
     n_draws : int
         Parameter draws of the intervals of the interactive form (fewer than the report's, for
         speed); the report passes its own to :meth:`WhatIfCompute.result`.
+    total_scale : float
+        On a random sample of customers, the whole base over the sample (N/n): the total rows
+        (:data:`WHAT_IF_TOTALS`) are scaled to every customer and the words say so.
     """
     payment = None if revenue is None else revenue.where(revenue >= 0)
 
@@ -884,6 +941,9 @@ def sbg_what_if_compute(
             horizon=periods,
             scale=scale,
         )
+        raw = scale_totals(
+            raw, WHAT_IF_TOTALS, total_scale, ("baseline", "scenario", "change", "change_ci_lower", "change_ci_upper")
+        )
         # the churn row is the retention row's complement; within one period an active customer is certainly active
         drop = ["churn_probability_next_period", *(["expected_periods_within_horizon"] if periods == 1 else [])]
         shown = raw.drop(index=drop, errors="ignore")
@@ -897,7 +957,7 @@ def sbg_what_if_compute(
             horizon="the remaining lifetime",
             periods=f"{period_name}s",
             labels=labels,
-        )
+        ) + _scaled_words(total_scale)
         shown_table = what_if_table(
             shown,
             currency,
@@ -923,11 +983,13 @@ def clv_what_if_compute(
     currency: str,
     segments: pd.Series | None = None,
     horizon_months: int = 12,
+    total_scale: float = 1.0,
 ) -> WhatIfCompute:
     """The buyers' what-if: :func:`~bsc_toolkit.models.clv.clv_what_if` (delta-method intervals).
 
     It runs on the customers of ``segment`` over ``horizon`` months and gives the what-if in words
-    (Markdown) and as a table.
+    (Markdown) and as a table. ``total_scale``: on a random sample of customers, N/n: the total rows
+    (:data:`WHAT_IF_TOTALS`) are scaled to every customer and the words say so.
     """
 
     def run(
@@ -954,9 +1016,12 @@ def clv_what_if_compute(
             interval="delta",
             bounds=bounds,
         )
+        raw = scale_totals(
+            raw, WHAT_IF_TOTALS, total_scale, ("baseline", "scenario", "change", "change_ci_lower", "change_ci_upper")
+        )
         shown = raw.drop(columns="change_pct", errors="ignore")
         who = "all surveyed customers" if segment in (None, "", "all") else f"the surveyed customers in {segment}"
-        words = what_if_markdown(shown, name, delta, currency, horizon=f"{months} months")
+        words = what_if_markdown(shown, name, delta, currency, horizon=f"{months} months") + _scaled_words(total_scale)
         default = f"What if csat changed: {points_text(delta, name)} for {who}, over {months} months"
         return WhatIfResult(raw, shown, words, what_if_table(shown, currency, key=key, caption=caption or default))
 

@@ -31,6 +31,7 @@ Every user-supplied string (column names, labels, objective names) is escaped fo
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import EllipsisType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -409,6 +410,7 @@ def partial_periods_markdown(
     freq: str,
     *,
     min_gap_days: int = 7,
+    span: tuple[pd.Timestamp, pd.Timestamp] | None | EllipsisType = ...,
 ) -> str:
     """Say so when a reported period is only partly covered by the data (they start or end inside it).
 
@@ -426,13 +428,18 @@ def partial_periods_markdown(
     min_gap_days : int
         Data ending (starting) more than this many days before the end (after the start) of a
         period make it partial.
+    span : (Timestamp, Timestamp) or None, optional
+        The data's first and last date when the tables given do not hold every date (a report whose
+        tables stay in an engine); default: :func:`data_span` of ``surveys`` and ``transactions``.
 
     Returns
     -------
     str
         A Markdown sentence, or "" when every period is fully covered (or nothing is dated).
     """
-    sentences = partial_period_sentences(data_span(surveys, transactions), periods, freq, min_gap_days=min_gap_days)
+    if span is ...:
+        span = data_span(surveys, transactions)
+    sentences = partial_period_sentences(span, periods, freq, min_gap_days=min_gap_days)
     if not sentences:
         return ""
     text = "; ".join(sentences)
@@ -511,7 +518,13 @@ def profitability_by_segment(prof: pd.DataFrame, by: str | None) -> pd.DataFrame
     return out
 
 
-def refunds_markdown(transactions: pd.DataFrame, prof: pd.DataFrame, currency: str) -> str:
+def refunds_markdown(
+    transactions: pd.DataFrame | None,
+    prof: pd.DataFrame,
+    currency: str,
+    *,
+    refunds: tuple[int, float] | None = None,
+) -> str:
     """How refunds (negative amounts) enter the customer figures, in words.
 
     Parameters
@@ -523,18 +536,23 @@ def refunds_markdown(transactions: pd.DataFrame, prof: pd.DataFrame, currency: s
         so refunds are netted against purchases).
     currency : str
         Labels the amounts.
+    refunds : (int, float), optional
+        The number of refund lines and their total, when the transactions are not in memory
+        (``transactions`` is then not read; :func:`bsc_toolkit.engine.report_inputs.refund_lines`).
     """
-    if "revenue_usd" not in transactions.columns or transactions.empty:
-        return ""
-    refunds = transactions["revenue_usd"] < 0
-    if not refunds.any():
+    if refunds is None:
+        if transactions is None or "revenue_usd" not in transactions.columns or transactions.empty:
+            return ""
+        negative = transactions["revenue_usd"] < 0
+        refunds = (int(negative.sum()), float(transactions.loc[negative, "revenue_usd"].sum()))
+    n_refunds, total = refunds
+    if not n_refunds:
         return "There are no refunds (negative amounts) in the transactions."
-    total = float(transactions.loc[refunds, "revenue_usd"].sum())
     cur = escape_markdown(currency)
     net_nonpositive = int((prof["revenue_usd"] <= 0).sum()) if "revenue_usd" in prof else 0
     buyers = int((prof.get("n_orders", pd.Series(dtype=float)) > 0).sum()) if "n_orders" in prof else len(prof)
     return (
-        f"**{int(refunds.sum()):,}** transaction lines are refunds (negative amounts, {total:,.0f} {cur} in all). "
+        f"**{n_refunds:,}** transaction lines are refunds (negative amounts, {total:,.0f} {cur} in all). "
         "They are netted against each customer's purchases, so every figure below is revenue *net of refunds*; "
         f"{net_nonpositive:,} of {buyers:,} customers with orders have net revenue of zero or less."
     )
@@ -553,10 +571,13 @@ def profitability_markdown(prof: pd.DataFrame, whale: pd.DataFrame, currency: st
     Parameters
     ----------
     prof : pandas.DataFrame
-        Output of :func:`bsc_toolkit.metrics.customer_profitability`.
+        Output of :func:`bsc_toolkit.metrics.customer_profitability`: the totals, the customers
+        counted and the unprofitable share are read from it.
     whale : pandas.DataFrame
         Output of :func:`bsc_toolkit.metrics.whale_curve` on ``prof`` (its ``attrs`` say whether
-        it is a profit curve, a loss curve on revenue, or a revenue curve without cost data).
+        it is a profit curve, a loss curve on revenue, or a revenue curve without cost data), or
+        the engine's curve at evenly spaced ranks (:func:`bsc_toolkit.engine.whale.whale_curve`
+        with ``points``): the shares and the peak are read from it.
     currency : str
         Labels the amounts.
 
@@ -575,17 +596,18 @@ def profitability_markdown(prof: pd.DataFrame, whale: pd.DataFrame, currency: st
     n_unknown = int(whale.attrs.get("n_unknown", 0))
     unknown = f" {n_unknown:,} customers with an unknown amount are left out." if n_unknown else ""
     if measure == "revenue":
-        total = float(body["revenue_usd"].sum())
+        revenues = prof["revenue_usd"].dropna()  # the customers on the curve: those with a known amount
+        total = float(revenues.sum())
         share20 = _share_of_top(whale, "cumulative_revenue_share", 0.2) if basis != "none" else np.nan
         text = (
             "There are no costs in the transactions, so **profit is unknown**: the figures are **revenue** "
             f"(net of refunds) per customer, in {cur}, not profit. Total revenue is {total:,.0f} {cur} from "
-            f"{len(body):,} customers ({total / len(body):,.2f} {cur} per customer)."
+            f"{len(revenues):,} customers ({total / len(revenues):,.2f} {cur} per customer)."
         )
         if np.isfinite(share20):
             text += f" The top 20% of customers by revenue bring **{share20:.0%}** of it."
         return text + unknown
-    profit = body["profit_usd"]
+    profit = prof["profit_usd"].dropna()  # the customers on the curve
     unprofitable = float((profit < 0).mean())
     total = float(profit.sum())
     if basis == "total profit":

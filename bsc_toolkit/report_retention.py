@@ -66,6 +66,7 @@ __all__ = [
     "imprecise_terms",
     "retention_sentence",
     "run_what_if",
+    "scale_what_if",
     "set_churn_effect",
     "set_what_if",
     "shows_link",
@@ -711,7 +712,7 @@ def what_if_markdown(result: WhatIfResult, currency: str, plan: Mapping[str, str
         )
     who = "all segments" if s["segment"] is None else f"segment {escape_markdown(s['segment'])}"
     lines = [
-        f"Raising {what} for {s['n_customers']:,} active customers ({who}), over {s['horizon_periods']} "
+        f"Raising {what} for {_customers_words(s)} ({who}), over {s['horizon_periods']} "
         f"period(s) ({escape_markdown(s['freq'])}):",
         "",
     ]
@@ -731,7 +732,55 @@ def what_if_markdown(result: WhatIfResult, currency: str, plan: Mapping[str, str
             f"{r['change_per_customer']:+,.3f})"
         )
     lines += ["", f"Intervals: {s['n_sims']} parametric draws of the fitted coefficients (seed {s['seed']})."]
+    if s.get("scaled_by"):
+        lines[-1] += (
+            f" The totals are those of the {s['n_customers_sampled']:,} sampled active customers scaled to the whole "
+            f"base (x {s['scaled_by']:,.4g}); their intervals cover the models' uncertainty, not the sampling of "
+            "customers. The changes per customer are the sample's."
+        )
     return "\n".join(lines)
+
+
+def _customers_words(settings: Mapping[str, Any]) -> str:
+    """ "1,234 active customers", or "about 24,680 active customers (1,234 in the sample)" for a scaled what-if."""
+    if settings.get("scaled_by"):
+        return (
+            f"about {settings['n_customers']:,.0f} active customers ({settings['n_customers_sampled']:,} of them "
+            "in the sample)"
+        )
+    return f"{settings['n_customers']:,} active customers"
+
+
+def scale_what_if(result: WhatIfResult, factor: float) -> WhatIfResult:
+    """The what-if of a random sample of customers scaled to the whole base: its totals times ``factor`` (N/n).
+
+    ``baseline``, ``scenario``, ``change`` and its interval, the simulated draws and the number of
+    active customers are multiplied by ``factor``; the changes per customer and the per-customer
+    table are kept. ``settings`` records ``scaled_by`` and ``n_customers_sampled`` (the words and the
+    headline figure say so). The interval covers the models' uncertainty only, not the sampling of
+    customers.
+
+    Parameters
+    ----------
+    result : WhatIfResult
+        :func:`run_what_if` on the sample's panel.
+    factor : float
+        Customers in the data set over customers in the sample (1: returned as it is).
+    """
+    from dataclasses import replace as _replace
+
+    if factor == 1:
+        return result
+    summary = result.summary.copy()
+    totals = [c for c in ("baseline", "scenario", "change", "ci_lower", "ci_upper") if c in summary.columns]
+    summary[totals] = summary[totals] * factor
+    settings = {
+        **result.settings,
+        "scaled_by": float(factor),
+        "n_customers_sampled": result.settings["n_customers"],
+        "n_customers": result.settings["n_customers"] * factor,
+    }
+    return _replace(result, summary=summary, draws=result.draws * factor, settings=settings)
 
 
 def run_what_if(
@@ -918,13 +967,19 @@ def diagnostic_words(models: Iterable[Any]) -> list[str]:
     return out
 
 
-def add_kpi_figures(hl: Headline, data: CustomerData, freq: str | None, keys: Sequence[str]) -> Headline:
+def add_kpi_figures(
+    hl: Headline, data: CustomerData, freq: str | None, keys: Sequence[str], *, source: Any = None
+) -> Headline:
     """Add the standard KPI figures named by ``keys`` (:func:`bsc_toolkit.headline.kpi_figures`), in that order.
 
     :func:`bsc_toolkit.report_kpis.fill_kpi_headline` of those figures: the subtitle names the
     periods compared, a KPI the data cannot give is "no data" with the reason, and the KPI
     headline's notes that no figure carries become caveats. When the KPI figures cannot be
     computed at all, each is "no data" with the error in words (the report goes on).
+
+    ``source``: the report's :class:`~bsc_toolkit.report_data.ReportData` (anything with a
+    ``kpi_headline(freq)`` method); when the report's models use a sample of the customers, its
+    figures are computed on every customer. Default: ``kpi_figures(data, freq=freq)``.
 
     Returns
     -------
@@ -937,7 +992,7 @@ def add_kpi_figures(hl: Headline, data: CustomerData, freq: str | None, keys: Se
     from bsc_toolkit.report_kpis import fill_kpi_headline
 
     try:
-        kpi = kpi_figures(data, freq=freq)
+        kpi = source.kpi_headline(freq) if source is not None else kpi_figures(data, freq=freq)
     except Exception as exc:  # noqa: BLE001 - the headline says why instead of losing the report
         why = f"the KPI figures could not be computed: {exc}"
         return hl.add(*(HeadlineFigure(k.replace("_", " "), None, note=why, key=k) for k in keys))
@@ -980,6 +1035,7 @@ def start_headline(
     driver: str | None = None,
     horizon: int = 4,
     report: str = "satisfaction_retention_value",
+    source: Any = None,
 ) -> Headline:
     """The report's headline before its models run: CSAT and churn, and the figures the sections will fill.
 
@@ -1001,6 +1057,9 @@ def start_headline(
         The what-if's settings (for the label of the money figure).
     report : str
         The report's name in :data:`bsc_toolkit.capabilities.SECTIONS`.
+    source : ReportData, optional
+        Where the KPI figures come from (:func:`add_kpi_figures`): every customer when the models
+        use a sample.
 
     Returns
     -------
@@ -1009,7 +1068,9 @@ def start_headline(
     from bsc_toolkit.capabilities import section_gap
     from bsc_toolkit.report_value import period_name
 
-    hl = add_kpi_figures(Headline(title, sentence_fn=retention_sentence), data, freq, ("csat_mean", "churn_rate"))
+    hl = add_kpi_figures(
+        Headline(title, sentence_fn=retention_sentence), data, freq, ("csat_mean", "churn_rate"), source=source
+    )
     snapshot = bool(data.is_snapshot)
     no_csat = NO_CSAT if not features.get("csat") else None
     churn_gap = no_csat or section_gap(report, "churn_model", features)
@@ -1138,7 +1199,7 @@ def what_if_figure(
     who = "active customers" if s.get("segment") is None else f"active customers of segment {s['segment']}"
     notes = [
         ASSOCIATION,
-        f"{s['n_customers']:,} {who}, {row['change_per_customer']:+,.0f} {currency} each",
+        f"{_customers_words(s).replace('active customers', who)}, {row['change_per_customer']:+,.0f} {currency} each",
     ]
     if "margin_usd" in result.summary.index and plan.get("margin_usd") is None:
         m = result.summary.loc["margin_usd"]

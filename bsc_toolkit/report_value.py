@@ -588,6 +588,7 @@ def start_chain_headline(
     features: Mapping[str, bool],
     outcome: str = "revenue_usd",
     report: str = "service_profit_chain",
+    source: Any = None,
 ) -> Headline:
     """The chain report's headline before its models run: CSAT now, and the figures its sections will fill.
 
@@ -607,6 +608,9 @@ def start_chain_headline(
         The chain's money outcome.
     report : str
         The report's name in :data:`bsc_toolkit.capabilities.SECTIONS`.
+    source : ReportData, optional
+        Where the CSAT figure comes from (:func:`bsc_toolkit.report_retention.add_kpi_figures`):
+        every customer when the models use a sample.
 
     Returns
     -------
@@ -615,7 +619,7 @@ def start_chain_headline(
     from bsc_toolkit.capabilities import section_gap
     from bsc_toolkit.report_retention import NO_CSAT, add_kpi_figures
 
-    hl = add_kpi_figures(Headline(title, sentence_fn=chain_sentence), data, data.freq, ("csat_mean",))
+    hl = add_kpi_figures(Headline(title, sentence_fn=chain_sentence), data, data.freq, ("csat_mean",), source=source)
     no_csat = NO_CSAT if not features.get("csat") else None
     driver_note = no_csat or section_gap(report, "drivers", features) or "not computed: see the driver section for why"
     chain_note = no_csat or section_gap(report, "chain", features) or "not computed: see the chain section for why"

@@ -51,6 +51,7 @@ BOUNDED = {
     "baseline_periods": (1, None),
     "n_trend": (1, None),
     "discount_rate_monthly": (0, 1),
+    "max_customers": (1, None),
 }
 
 
