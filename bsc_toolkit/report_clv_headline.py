@@ -260,7 +260,7 @@ def subscriber_figures(
         ]
     if "clv_usd" in value.columns and value["clv_usd"].notna().any():
         known = value["clv_usd"].dropna()
-        total: float | None = float(known.sum()) * scale
+        total: float | None = _scaled_total(float(known.sum()), scale)
         missing = len(value) - len(known)
         money_note = (
             f"{missing * scale:,.0f} of {len(value) * scale:,.0f} active subscribers have no revenue data: left out "
@@ -320,10 +320,16 @@ def buyer_figures(
     week_note = "purchase weeks: several purchases in one week count once"
     return [
         _value_figure(
-            scale * float(clv.sum()) if len(clv) else None, False, currency, note=status, horizon_months=horizon_months
+            _scaled_total(float(clv.sum()), scale) if len(clv) else None,
+            False,
+            currency,
+            note=status,
+            horizon_months=horizon_months,
         ),
         _purchases_figure(
-            scale * float(purchases.sum()) if len(purchases) else None, horizon_months, note=_join(week_note, status)
+            _scaled_total(float(purchases.sum()), scale) if len(purchases) else None,
+            horizon_months,
+            note=_join(week_note, status),
         ),
     ]
 
@@ -710,6 +716,19 @@ def scale_at_risk(risk: pd.DataFrame | None, factor: float) -> pd.DataFrame | No
     """``clv_at_risk`` of a sample of customers for the whole base: the value at risk times ``factor`` (N/n);
     the share and the mean gap are kept."""
     return None if risk is None else scale_totals(risk, ["clv_at_risk_usd"], factor)
+
+
+def _scaled_total(total: float, scale: float) -> float:
+    """A total over the customers, scaled from a sample to the whole base (N/n) when ``scale`` is not 1.
+
+    A scaled total has no interval here and carries the sampling error of the sample: it is rounded to
+    three significant digits (6,310,000,000, not 6,309,816,242), so it claims no more than it knows.
+    """
+    if scale == 1 or total == 0 or not np.isfinite(total):
+        return total * scale
+    scaled = total * scale
+    digits = 2 - int(np.floor(np.log10(abs(scaled))))
+    return float(round(scaled, digits))
 
 
 def _scaled_words(scale: float) -> str:

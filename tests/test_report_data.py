@@ -236,6 +236,10 @@ def test_clv_totals_are_scaled_and_said():
     pd.testing.assert_series_equal(frame["share_of_value"], plain["share_of_value"])
     figures = rch.buyer_figures(value, [], "USD", 12, scale=10)
     assert figures[0].value == 4500.0 and figures[1].value == 100.0
+    # a scaled total without an interval keeps three significant digits: no false precision from a sample
+    odd = value.assign(clv_usd=[100.123, 300.456, np.nan, 50.789])
+    assert rch.buyer_figures(odd, [], "USD", 12, scale=20)[0].value == 9030.0  # 20 x 451.368 = 9,027.36
+    assert rch.buyer_figures(odd, [], "USD", 12)[0].value == pytest.approx(451.368)  # the whole base: as it is
     words = rc.buyer_value_markdown(value, 12, "USD", scale=10)
     assert "**4,500 USD**" in words and "**450 USD** of gross margin" in words and "(x 10)" in words
     assert "(x" not in rc.buyer_value_markdown(value, 12, "USD")
