@@ -31,16 +31,47 @@ def simulate(
     chunk_size: Annotated[
         int, typer.Option(help="Customers simulated and written at a time (bounds memory; part of the random design).")
     ] = 100_000,
+    order_rate: Annotated[
+        float,
+        typer.Option(
+            help="Multiplier of the expected orders per customer and quarter (1: about 12 transactions per "
+            "customer over 8 quarters)."
+        ),
+    ] = 1.0,
+    response_rate: Annotated[
+        float,
+        typer.Option(
+            help="Probability that an active customer answers a quarter's survey (0.8: about 4.2 responses per "
+            "customer over 8 quarters)."
+        ),
+    ] = 0.8,
+    warehouse_scale: Annotated[
+        bool,
+        typer.Option(
+            "--warehouse-scale",
+            help="--order-rate 1.62 --response-rate 0.76: about 20 transactions and 4 survey responses per customer "
+            "(-n 5000000: ~100M transactions, ~20M survey responses).",
+        ),
+    ] = False,
+    describe: Annotated[
+        bool, typer.Option("--describe/--no-describe", help="Write dataset.yaml beside the tables.")
+    ] = True,
 ) -> None:
     """Write a simulated customer base with known ground truth (truth.json).
 
     Customers are simulated and appended in chunks, so memory stays bounded
-    (about 0.7 GB) however many customers are written.
+    (about 0.85 GiB whatever the number of customers: 5M customers with
+    --warehouse-scale, 100M transactions, in about a minute on 2 cores).
     """
-    from bsc_toolkit.data.simulate import simulate_to_dir
+    from bsc_toolkit.data.simulate import WAREHOUSE_SCALE, simulate_to_dir
 
     if file_format not in {"csv", "parquet"}:
         _fail(f"--format must be csv or parquet, not {file_format!r}")
+
+    def progress(done: int, total: int) -> None:
+        typer.echo(f"{done:,} / {total:,} customers", err=True)
+
+    rates = dict(WAREHOUSE_SCALE) if warehouse_scale else {"order_rate": order_rate, "response_rate": response_rate}
     try:
         path = simulate_to_dir(
             out_dir,
@@ -50,6 +81,9 @@ def simulate(
             seed=seed,
             chunk_size=chunk_size,
             file_format=file_format,
+            describe=describe,
+            progress=progress if n_customers > chunk_size else None,
+            **rates,
         )
     except ValueError as exc:
         _fail(str(exc))

@@ -79,3 +79,24 @@ def test_bench_reports_times_sequential_cold_warm_and_touched_runs(tmp_path, cap
     assert results["statuses"]["touched"] == {"one": "cached", "two": "ok"}
     assert all(s > 0 for s in results["seconds"].values())
     assert "warm" in out and "faster than sequential" in out and "target < 5 s" in out
+
+
+@pytest.mark.slow
+def test_bench_warehouse_runs_duckdb_against_pandas(tmp_path, capsys):
+    """The warehouse benchmark: every step on DuckDB and the pandas baseline, the same row counts."""
+    spec = importlib.util.spec_from_file_location("bench_warehouse", ROOT / "benchmarks" / "bench_warehouse.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out_file = tmp_path / "bench_warehouse.json"
+    args = ["--quick", "--n-customers", "3000", "--cache-dir", str(tmp_path / "cache"), "--output", str(out_file)]
+    assert bench.main(args) == 0
+    out = capsys.readouterr().out
+    results = json.loads(out_file.read_text())
+    assert results["rows"]["customers"] == 3000 and results["rows"]["transactions"] > 3000
+    steps = {(s["engine"], s["step"]): s for s in results["steps"]}
+    for step in ("kpis", "panel", "rfm"):
+        duck, pandas_ = steps[("duckdb", step)], steps[("pandas", step)]
+        assert duck["status"] == "ok" and pandas_["status"] == "ok", (duck, pandas_)
+        assert duck["rows_out"] == pandas_["rows_out"] > 0
+        assert duck["wall_seconds"] > 0 and duck["peak_mib"] > 0
+    assert "spark not run in --quick" in out

@@ -41,10 +41,18 @@ import pandas as pd
 
 from bsc_toolkit.contracts import DRIVERS
 from bsc_toolkit.data._generate import DEFAULT_CHUNK_SIZE, _check_arguments, _chunks, _simulate_chunk
-from bsc_toolkit.data.simulate_write import simulate_to_dir, write_tables
+from bsc_toolkit.data.simulate_write import WAREHOUSE_SCALE, scale_orders, simulate_to_dir, write_tables
 from bsc_toolkit.data.truth import Truth
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "DRIVERS", "Truth", "SimulatedData", "simulate", "simulate_to_dir"]
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "DRIVERS",
+    "WAREHOUSE_SCALE",
+    "Truth",
+    "SimulatedData",
+    "simulate",
+    "simulate_to_dir",
+]
 
 
 @dataclass(frozen=True)
@@ -103,6 +111,8 @@ def simulate(
     response_rate: float = 0.8,
     existing_share: float = 0.5,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
+    *,
+    order_rate: float = 1.0,
 ) -> SimulatedData:
     """Simulate a customer base with surveys, churn and transactions.
 
@@ -133,6 +143,11 @@ def simulate(
         concatenated, so transactions are sorted by date within each chunk.
         Part of the random design, like ``seed``: :func:`simulate_to_dir` with
         the same arguments writes the same tables.
+    order_rate : float
+        Multiplier of every segment's expected orders per period (the returned ``truth`` is the
+        scaled one). At the defaults a customer gives about 12.3 transactions and 4.2 survey
+        responses over 8 quarters; ``order_rate=1.62, response_rate=0.76``
+        (:data:`WAREHOUSE_SCALE`) about 20 and 4.
 
     Returns
     -------
@@ -140,7 +155,7 @@ def simulate(
         The tables, the truth and the latent customer-period panel.
     """
     _check_arguments(n_customers, n_periods, response_rate, existing_share, chunk_size)
-    truth = truth or Truth()
+    truth = scale_orders(truth or Truth(), order_rate)
     parts = [
         _simulate_chunk(rng, offset, size, n_periods, start, truth, response_rate, existing_share, latent=True)
         for offset, size, rng in _chunks(int(n_customers), seed, int(chunk_size))
