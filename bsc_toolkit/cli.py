@@ -478,13 +478,16 @@ def _report(
     asked = (
         engine if engine is not None else next((j.parameters["engine"] for j in jobs if "engine" in j.parameters), None)
     )
-    engine = _engine_for(None if asked is None else str(asked), data_dir)
+    given_data = next((j.parameters["data_dir"] for j in jobs if j.parameters.get("data_dir") is not None), None)
+    engine = _engine_for(None if asked is None else str(asked), None if given_data is None else Path(given_data))
     try:
         jobs, _ = set_where_declared(jobs, "engine", engine)
     except ReportError as exc:
         _fail(f"{exc}\nno report was run")
-    limits = [j.parameters["max_customers"] for j in jobs if j.parameters.get("max_customers") is not None]
-    max_customers = int(min(limits)) if limits else None
+    # the reports' max_customers, for the checks before the kernels: "default" when not given, None (-p
+    # max_customers null) when a report never samples: the checks then load the data whole, as that report does
+    limits = [j.parameters["max_customers"] for j in jobs if "max_customers" in j.parameters]
+    max_customers = "default" if not limits else None if None in limits else int(min(limits))
     if mask_ids:
         jobs, unmasked = set_where_declared(jobs, "mask_ids", True)
         for job in unmasked:

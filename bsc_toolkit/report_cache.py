@@ -522,7 +522,7 @@ def validate_for_reports(
     force: bool = False,
     inputs: RunInputs | None = None,
     engine: str = "pandas",
-    max_customers: int | None = None,
+    max_customers: int | str | None = "default",
 ) -> Validation:
     """Load and check the data set once (or read the result of an earlier identical check).
 
@@ -548,8 +548,10 @@ def validate_for_reports(
         The run's hashes (reused for the report keys).
     engine : {"pandas", "duckdb", "spark"}
         Where the data are read (``bsc report --engine``).
-    max_customers : int, optional
-        The reports' ``max_customers`` (default: :data:`bsc_toolkit.report_data.DEFAULT_MAX_CUSTOMERS`).
+    max_customers : int, None or "default"
+        The reports' ``max_customers``: ``"default"`` for
+        :data:`bsc_toolkit.report_data.DEFAULT_MAX_CUSTOMERS`, None when they never sample (the data
+        are then loaded whole, as those reports load them).
 
     Returns
     -------
@@ -600,7 +602,7 @@ def validate_for_reports(
             pass  # missing or corrupt: check the data again
     from bsc_toolkit.report_data import DEFAULT_MAX_CUSTOMERS, load_report_data, may_sample
 
-    limit = DEFAULT_MAX_CUSTOMERS if max_customers is None else max_customers
+    limit = DEFAULT_MAX_CUSTOMERS if max_customers == "default" else max_customers
     if not may_sample(data_path, engine, limit):
         data = data_io.load_dataset(data_path, mask_ids=True if mask_ids else None)
     else:

@@ -211,7 +211,8 @@ class ReportData:
                 continue  # a figure without a value says why, not where it would come from
             note = self.model_note(figure.note)
             if any(key.startswith(k) for k in scaled):
-                note = self.scaled_note(note)
+                with_interval = figure.ci is not None and all(v is not None for v in figure.ci)
+                note = "; ".join(p for p in ((note or "").rstrip(". "), self.sampling.scaled_note(with_interval)) if p)
             hl.figures[i] = replace(figure, note=note)
         hl.refresh()
         return hl

@@ -62,26 +62,36 @@ def java_problem() -> str | None:
 
 
 def _cgroup_limit() -> int | None:
-    """The memory limit of this process's cgroup (v2 ``memory.max`` or v1 ``memory.limit_in_bytes``), or None."""
+    """The smallest memory limit of this process's cgroup and its parents (v2 ``memory.max``, v1
+    ``memory.limit_in_bytes``), also read at the cgroup root a container sees; None when none is set."""
     try:
         lines = Path("/proc/self/cgroup").read_text().splitlines()
     except OSError:
-        return None
-    candidates = []
+        lines = []
+    files: list[Path] = [Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory/memory.limit_in_bytes")]
     for line in lines:
         _, controllers, path = line.split(":", 2)
         if controllers == "":  # cgroup v2
-            candidates.append(Path("/sys/fs/cgroup") / path.lstrip("/") / "memory.max")
+            base, name = Path("/sys/fs/cgroup"), "memory.max"
         elif "memory" in controllers.split(","):
-            candidates.append(Path("/sys/fs/cgroup/memory") / path.lstrip("/") / "memory.limit_in_bytes")
-    for file in candidates:
+            base, name = Path("/sys/fs/cgroup/memory"), "memory.limit_in_bytes"
+        else:
+            continue
+        folder = base / path.strip("/")
+        while True:  # the leaf, then each parent up to the root
+            files.append(folder / name)
+            if folder == base:
+                break
+            folder = folder.parent
+    limits = []
+    for file in dict.fromkeys(files):
         try:
             text = file.read_text().strip()
         except OSError:
             continue
         if text.isdigit() and int(text) < 2**60:  # "max" or a huge number: no limit
-            return int(text)
-    return None
+            limits.append(int(text))
+    return min(limits) if limits else None
 
 
 def _memory_bytes() -> int | None:
@@ -106,6 +116,16 @@ def default_duckdb_memory_limit() -> str:
     if memory is None or memory >= 8 * 2**30:
         return "4GB"
     return f"{max(memory // 2 // 2**20, 256)}MB"
+
+
+def _shuffle_partitions(master: str) -> int:
+    """Shuffle partitions: twice the cores of a local master (``local[4]``: 8; ``local[*]``: 2 x CPUs), else 200."""
+    if not master.startswith("local"):
+        return 200
+    inside = master[master.find("[") + 1 : master.find("]")] if "[" in master else "1"
+    first = inside.split(",")[0].strip()
+    cores = (os.cpu_count() or 2) if first == "*" else int(first or 1)
+    return 2 * max(cores, 1)
 
 
 def spark_session(master: str | None = None, driver_memory: str | None = None, conf: dict[str, str] | None = None):
@@ -136,8 +156,10 @@ def spark_session(master: str | None = None, driver_memory: str | None = None, c
     """
     try:
         from pyspark.sql import SparkSession
-    except ImportError as exc:  # pragma: no cover - pyspark is a dependency
-        raise EngineError("the spark engine needs pyspark (pip install 'pyspark>=3.5,<4.1')") from exc
+    except ImportError as exc:  # pyspark is the `spark` extra
+        raise EngineError(
+            "the spark engine needs pyspark: pip install 'bsc-toolkit[spark]' (pyspark 3.5 to 4.0) and Java 17/21"
+        ) from exc
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
@@ -152,7 +174,7 @@ def spark_session(master: str | None = None, driver_memory: str | None = None, c
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", str(2 * (os.cpu_count() or 2)) if master.startswith("local") else "200")
+        .config("spark.sql.shuffle.partitions", str(_shuffle_partitions(master)))
         .config("spark.sql.ansi.enabled", "false")  # Spark 4 defaults to ANSI: NULL on a bad cast, as DuckDB
         # results come back through Arrow (Ibis calls toPandas(): row by row without it, 3x slower at 1M rows)
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
@@ -205,7 +227,8 @@ def connect(
     if engine == "duckdb":
         config: dict[str, Any] = {}
         config["memory_limit"] = memory_limit or os.environ.get(DUCKDB_MEMORY_ENV) or default_duckdb_memory_limit()
-        config["temp_directory"] = str(temp_directory or Path(tempfile.gettempdir()) / "bsc-duckdb")
+        spill = Path(tempfile.gettempdir()) / f"bsc-duckdb-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+        config["temp_directory"] = str(temp_directory or spill)
         if threads:
             config["threads"] = int(threads)
         config["preserve_insertion_order"] = False  # lets large scans stream
@@ -218,7 +241,8 @@ def connect(
             pass
         return backend
     if engine == "spark":
-        return ibis.pyspark.connect(session if session is not None else spark_session())
+        session = session if session is not None else spark_session()  # says what is missing (pyspark, Java)
+        return ibis.pyspark.connect(session)
     if engine == "pandas":
         raise EngineError("the pandas engine is the in-memory implementation: it has no Ibis backend")
     raise EngineError(f"unknown engine {engine!r}: use one of {', '.join(ENGINES)}")

@@ -120,12 +120,12 @@ class Sampling:
         """The short caveat beside a figure fitted on the sample: "fitted on a random sample of 50,000 of 1,000,000 customers"."""
         return f"fitted on a random sample of {self.n_sampled:,} of {self.n_total:,} customers ({self.percent_text()})"
 
-    def scaled_note(self) -> str:
-        """The caveat beside a total scaled to every customer."""
-        return (
-            f"a total over the {self.n_sampled:,} sampled customers scaled to all {self.n_total:,} "
-            f"(x {self.factor:,.4g}); its interval covers the model's uncertainty, not the sampling of customers"
-        )
+    def scaled_note(self, with_interval: bool = True) -> str:
+        """The caveat beside a total scaled to every customer (``with_interval``: the total shows one)."""
+        scaled = f"a total over the {self.n_sampled:,} sampled customers scaled to all {self.n_total:,} (x {self.factor:,.4g})"
+        if with_interval:
+            return scaled + "; its interval covers the model's uncertainty, not the sampling of customers"
+        return scaled + ", rounded to 3 significant digits; no interval (the sampling of customers adds to its error)"
 
 
 def customer_ids(tables: EngineTables) -> pa.Array:
