@@ -7,6 +7,7 @@ Spark needs Java. Without it the Spark tests are skipped with the reason, unless
 from __future__ import annotations
 
 import os
+import signal
 
 import pytest
 
@@ -37,7 +38,13 @@ def spark_backend():
         if os.environ.get("BSC_REQUIRE_SPARK") == "1":
             pytest.fail(f"BSC_REQUIRE_SPARK=1 but {problem}")
         pytest.skip(problem)
-    return connect("spark")
+    # SparkContext installs its own SIGINT handler (cancel jobs, then KeyboardInterrupt); the other tests
+    # of this process expect Python's, so it is put back
+    sigint = signal.getsignal(signal.SIGINT)
+    try:
+        return connect("spark")
+    finally:
+        signal.signal(signal.SIGINT, sigint)
 
 
 @pytest.fixture(scope="session", params=[pytest.param("duckdb"), pytest.param("spark", marks=pytest.mark.slow)])
