@@ -465,7 +465,7 @@ def kpi_summary(
     """
     from bsc_toolkit.metrics._common import _by_list, _require
     from bsc_toolkit.metrics.customers import churn_information
-    from bsc_toolkit.metrics.summary import _empty_kpis, _resolve_drivers, resolve_ratings
+    from bsc_toolkit.metrics.summary import _empty_kpis, _resolve_drivers, finish_kpis, resolve_ratings
 
     freq, ratings, drivers, snapshot = _resolve_defaults(tables, freq, ratings, drivers, snapshot)
     unit = _unit(freq)
@@ -553,27 +553,4 @@ def kpi_summary(
         n_rows = parts["t"]["_n"].sum()
         why = "no transactions" if n_rows == 0 else "no dated revenue (ordered_at, revenue_usd) in the transactions"
         notes.update(dict.fromkeys(MONEY_KPI_COLUMNS, why))
-    if has_rev and not has_cost:
-        why = "no cost_usd in the transactions: cost and profit unknown (profit is not revenue)"
-        notes.update(dict.fromkeys(["cost_usd", "profit_usd", "profit_per_customer_usd"], why))
-    for col in ("revenue_usd", "cost_usd"):
-        if col not in out.columns:
-            out[col] = np.nan
-    out["profit_usd"] = out["revenue_usd"] - out["cost_usd"]
-    avg = (out["n_customers_start"].astype(float) + out["n_customers_end"].astype(float)) / 2
-    out["revenue_per_customer_usd"] = out["revenue_usd"] / avg.where(avg > 0)
-    out["profit_per_customer_usd"] = out["profit_usd"] / avg.where(avg > 0)
-    for col, money_col in (("revenue_per_customer_usd", "revenue_usd"), ("profit_per_customer_usd", "profit_usd")):
-        cause = notes.get(money_col) or notes.get("n_customers_start")
-        if cause and out[col].isna().all():
-            notes.setdefault(col, cause)
-    for col in columns:
-        if col not in out.columns:
-            out[col] = np.nan
-    out = out[[*keys, *columns]].copy()
-    for col in columns:
-        if out[col].isna().all() and len(out):
-            notes.setdefault(col, "no data in any period")
-    attrs["notes"] = {c: notes[c] for c in columns if c in notes}
-    out.attrs.update(attrs)
-    return out
+    return finish_kpis(out, notes, attrs, keys, columns, has_rev=has_rev, has_cost=has_cost)

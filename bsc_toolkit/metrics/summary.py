@@ -228,6 +228,43 @@ def kpi_summary(
             else "no dated revenue (ordered_at, revenue_usd) in the transactions"
         )
         notes.update(dict.fromkeys(MONEY_KPI_COLUMNS, why))
+    return finish_kpis(out, notes, attrs, keys, columns, has_rev=has_rev, has_cost=has_cost)
+
+
+def finish_kpis(
+    out: pd.DataFrame,
+    notes: dict[str, str],
+    attrs: dict,
+    keys: list[str],
+    columns: Sequence[str],
+    *,
+    has_rev: bool,
+    has_cost: bool,
+) -> pd.DataFrame:
+    """The last steps of :func:`kpi_summary`, shared with the engines' version (:mod:`bsc_toolkit.engine.kpis`).
+
+    Profit, revenue and profit per average customer, the notes on money columns and columns without
+    data, the column order and ``attrs``: one set of rules whichever engine computed the sums.
+
+    Parameters
+    ----------
+    out : pandas.DataFrame
+        ``keys``, the customer counts and the money sums found (others are added as NaN).
+    notes : dict
+        Column -> why it is empty or how to read it, so far (updated).
+    attrs : dict
+        The table's ``attrs`` so far; ``notes`` is set here.
+    keys : list of str
+        ``period`` and the group columns.
+    columns : sequence of str
+        The KPI columns, in order.
+    has_rev, has_cost : bool
+        Whether the transactions have dated revenue / cost.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     if has_rev and not has_cost:
         why = "no cost_usd in the transactions: cost and profit unknown (profit is not revenue)"
         notes.update(dict.fromkeys(["cost_usd", "profit_usd", "profit_per_customer_usd"], why))
