@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from bsc_toolkit.engine.backends import EngineTables
+from bsc_toolkit.metrics.profitability import empty_whale_curve, whale_basis, whale_frame
 
 __all__ = ["profitability_expr", "customer_profitability", "whale_curve", "whale_ranks"]
 
@@ -285,19 +286,10 @@ def whale_curve(
     n = int(totals["n"])
     n_unknown = n_all - n
     if n == 0:
-        out = pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
-        out["customer_id"] = out["customer_id"].astype(object)
-        out["measure"] = out["basis"] = out["measure"].astype(object)
-        out.attrs.update(measure=measure, basis="none", n_unknown=n_unknown, n_ranked=0, points=points)
-        return out
+        return empty_whale_curve(columns, measure, n_unknown=n_unknown, n_ranked=0, points=points)
     total = float(totals["total"])
     revenue = float(totals["revenue"]) if pd.notna(totals["revenue"]) else np.nan
-    if total > 0:
-        basis, denom = f"total {measure}", total
-    elif measure != "revenue" and revenue > 0:
-        basis, denom = "total revenue", revenue
-    else:
-        basis, denom = "none", np.nan
+    basis, denom = whale_basis(total, revenue, measure)
 
     value = known[value_col]
     micros = _micros(value)
@@ -319,27 +311,8 @@ def whale_curve(
     frame = backend.execute(ranked.select("rank", "customer_id", value_col, "cum_micros").order_by("rank"))
     ranks = frame["rank"].to_numpy(dtype=np.int64)
     cum = frame["cum_micros"].to_numpy(dtype=np.int64) / _MICROS
-    body = pd.DataFrame(
-        {
-            "rank": ranks,
-            "customer_id": frame["customer_id"],
-            value_col: frame[value_col].to_numpy(dtype=float),
-            "customer_share": ranks / n,
-            cum_col: cum,
-            share_col: cum / denom,
-        }
+    out = whale_frame(
+        ranks, frame["customer_id"], frame[value_col].to_numpy(dtype=float), cum, n, measure, basis, denom, value_col
     )
-    head = pd.DataFrame(
-        {
-            "rank": [0],
-            "customer_id": [pd.NA],
-            value_col: [0.0],
-            "customer_share": [0.0],
-            cum_col: [0.0],
-            share_col: [0.0 if basis != "none" else np.nan],
-        }
-    )
-    out = pd.concat([head, body], ignore_index=True)
-    out["measure"], out["basis"], out["basis_usd"] = measure, basis, denom
     out.attrs.update(measure=measure, basis=basis, n_unknown=n_unknown, n_ranked=n, points=points)
     return out

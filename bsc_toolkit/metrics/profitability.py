@@ -159,27 +159,80 @@ def whale_curve(profitability: pd.DataFrame, profit_col: str = "profit_usd") -> 
     ranked = known.sort_values(value_col, ascending=False, ignore_index=True)
     n_unknown = len(profitability) - len(known)
     if ranked.empty:
-        out = pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
-        out["customer_id"] = out["customer_id"].astype(object)
-        out["measure"] = out["basis"] = out["measure"].astype(object)
-        out.attrs.update(measure=measure, basis="none", n_unknown=n_unknown)
-        return out
+        return empty_whale_curve(columns, measure, n_unknown=n_unknown)
     total = float(ranked[value_col].sum())
     revenue = float(ranked["revenue_usd"].sum()) if "revenue_usd" in ranked.columns else np.nan
-    if total > 0:
-        basis, denom = f"total {measure}", total
-    elif measure != "revenue" and revenue > 0:
-        basis, denom = "total revenue", revenue
-    else:
-        basis, denom = "none", np.nan
-    cum = ranked[value_col].cumsum()
+    basis, denom = whale_basis(total, revenue, measure)
     n = len(ranked)
+    out = whale_frame(
+        np.arange(1, n + 1),
+        ranked["customer_id"],
+        ranked[value_col],
+        ranked[value_col].cumsum(),
+        n,
+        measure,
+        basis,
+        denom,
+    )
+    out.attrs.update(measure=measure, basis=basis, n_unknown=n_unknown)
+    return out
+
+
+def whale_basis(total: float, revenue: float, measure: str) -> tuple[str, float]:
+    """The basis of a whale curve's shares: total profit when positive, else total revenue (a loss curve), else none.
+
+    Parameters
+    ----------
+    total : float
+        Total of the measure over the ranked customers.
+    revenue : float
+        Their total revenue (NaN when unknown).
+    measure : {"profit", "revenue"}
+
+    Returns
+    -------
+    (str, float)
+        The basis (``"total profit"``, ``"total revenue"`` or ``"none"``) and its amount (NaN for none).
+    """
+    if total > 0:
+        return f"total {measure}", total
+    if measure != "revenue" and revenue > 0:
+        return "total revenue", revenue
+    return "none", np.nan
+
+
+def whale_frame(
+    ranks: np.ndarray,
+    customer_ids: Sequence,
+    values: Sequence[float],
+    cumulative: Sequence[float],
+    n: int,
+    measure: str,
+    basis: str,
+    denom: float,
+    value_col: str | None = None,
+) -> pd.DataFrame:
+    """The rows of a whale curve (rank 0 first) from ranked values and their running totals.
+
+    Shared by :func:`whale_curve` and the engines' :func:`bsc_toolkit.engine.whale.whale_curve`,
+    which may pass only some ranks (``n`` is the number of customers ranked). ``value_col``: the
+    column of the values (default ``<measure>_usd``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`WHALE_COLUMNS` (with ``revenue`` for ``profit`` on a revenue curve).
+    """
+    value_col = value_col or f"{measure}_usd"
+    cum_col, share_col = f"cumulative_{measure}_usd", f"cumulative_{measure}_share"
+    ranks = np.asarray(ranks)
+    cum = np.asarray(cumulative, dtype=float)
     body = pd.DataFrame(
         {
-            "rank": np.arange(1, n + 1),
-            "customer_id": ranked["customer_id"],
-            value_col: ranked[value_col],
-            "customer_share": np.arange(1, n + 1) / n,
+            "rank": ranks,
+            "customer_id": customer_ids,
+            value_col: values,
+            "customer_share": ranks / n,
             cum_col: cum,
             share_col: cum / denom,
         }
@@ -194,9 +247,17 @@ def whale_curve(profitability: pd.DataFrame, profit_col: str = "profit_usd") -> 
             share_col: [0.0 if basis != "none" else np.nan],
         }
     )
-    out = pd.concat([head, body], ignore_index=True)
+    out = pd.concat([head, body.reset_index(drop=True)], ignore_index=True)
     out["measure"], out["basis"], out["basis_usd"] = measure, basis, denom
-    out.attrs.update(measure=measure, basis=basis, n_unknown=n_unknown)
+    return out
+
+
+def empty_whale_curve(columns: Sequence[str], measure: str, **attrs: object) -> pd.DataFrame:
+    """A whale curve without customers: the columns, no rows, ``attrs`` with basis "none"."""
+    out = pd.DataFrame({c: pd.Series(dtype=float) for c in columns})
+    out["customer_id"] = out["customer_id"].astype(object)
+    out["measure"] = out["basis"] = out["measure"].astype(object)
+    out.attrs.update(measure=measure, basis="none", **attrs)
     return out
 
 
