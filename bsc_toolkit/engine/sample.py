@@ -355,7 +355,11 @@ def sample_customers(
     finally:
         if folder is None:
             shutil.rmtree(where, ignore_errors=True)
-    notes = tuple(dict.fromkeys((*tables.notes, *data.notes)))
+    # the notes of opening the whole data set; a note of loading the sample on the same subject (the text
+    # before its first colon, e.g. "no customers table") would only repeat it for the sampled customers
+    subjects = {note.split(":", 1)[0] for note in tables.notes}
+    own = (note for note in data.notes if note.split(":", 1)[0] not in subjects)
+    notes = tuple(dict.fromkeys((*tables.notes, *own)))
     source = Path(tables.source) if tables.source else data.source
     # the original description (its tenure unit, labels...); ids as the sample was loaded
     description = tables.description.model_copy(update={"id_type": data.description.id_type})

@@ -96,6 +96,10 @@ def test_sample_of_text_ids_and_without_customers_table(duckdb_backend, default_
     assert s.n_total == pd.concat([data.surveys, data.transactions])["customer_id"].nunique()
     assert s.data.customers["customer_id"].map(type).eq(str).all() and len(s.data.customers) == 50
     assert set(s.data.transactions["customer_id"]) <= set(s.data.customers["customer_id"])
+    # the whole data set's note says it once; loading the sample does not repeat it for the 50 customers
+    whole = "no customers table: the customers are those seen in surveys and transactions"
+    s = sample_customers(replace(tables, notes=(whole,)), 50, seed=1)
+    assert [n for n in s.data.notes if n.startswith("no customers table")] == [whole]
 
 
 def test_masked_sample_has_pseudonyms(default_tables, monkeypatch):
