@@ -40,7 +40,7 @@ Usage::
 Prints a table (one line per engine and step, then the target lines), then one JSON line with every
 figure (also written to ``--output``, default ``benchmarks/results/bench_warehouse[-quick].json``).
 Exit status 1 when a DuckDB or Spark step fails (a pandas failure is the expected baseline result,
-not a benchmark failure), 2 when the engine functions are missing.
+not a benchmark failure).
 """
 
 from __future__ import annotations
@@ -58,6 +58,8 @@ import threading
 import time
 from pathlib import Path
 
+from bsc_toolkit.engine.backends import DUCKDB_MEMORY_ENV, SPARK_MEMORY_ENV, default_duckdb_memory_limit
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 DEFAULT_CACHE = RESULTS / "cache"
@@ -66,15 +68,7 @@ TARGET_PEAK_GIB = 6.0
 STEPS = ("kpis", "panel", "rfm")
 ENGINES = ("duckdb", "spark", "pandas")
 QUICK_ENGINES = ("duckdb", "pandas")  # a Spark session alone takes 15-30 s to start here
-#: The engine functions the benchmark times (module, name).
-ENGINE_FUNCTIONS = (
-    ("bsc_toolkit.engine.sources", "open_tables"),
-    ("bsc_toolkit.engine.kpis", "kpi_summary"),
-    ("bsc_toolkit.engine.panel", "customer_periods_expr"),
-    ("bsc_toolkit.engine.rfm", "rfm_patterns"),
-)
 RFM_FREQ = "W"
-DUCKDB_MEMORY_ENV = "BSC_DUCKDB_MEMORY_LIMIT"  # read by bsc_toolkit.engine.backends.connect
 _TABLES = ("customers", "surveys", "transactions")
 _OPENED = "bench_warehouse: data opened"  # a step's stderr line once it has its tables
 _PY_ERROR = re.compile(r"^[\w.]+(Error|Exception)\b.*:")
@@ -82,20 +76,6 @@ _OOM_SIGNS = ("MemoryError", "std::bad_alloc", "Cannot allocate memory", "ArrowM
 
 
 # --------------------------------------------------------------------------- helpers
-def missing_engine_functions() -> list[str]:
-    """The engine functions of :data:`ENGINE_FUNCTIONS` that cannot be imported, as ``module.name``."""
-    import importlib
-
-    missing = []
-    for module, name in ENGINE_FUNCTIONS:
-        try:
-            if not hasattr(importlib.import_module(module), name):
-                missing.append(f"{module}.{name}")
-        except ImportError:
-            missing.append(f"{module}.{name}")
-    return missing
-
-
 def _max_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
@@ -445,14 +425,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     engines = args.engines or list(QUICK_ENGINES if args.quick else ENGINES)
-    missing = missing_engine_functions() if set(engines) - {"pandas"} else []
-    if missing:
-        print(
-            "bench_warehouse: the engine functions it times are missing: " + ", ".join(missing) + " (issue 12: "
-            "bsc_toolkit.engine is being written); run with --engines pandas for the baseline alone",
-            file=sys.stderr,
-        )
-        return 2
     n = args.n_customers or (20_000 if args.quick else 5_000_000)
     path = (args.data_dir or data_dir(args.cache_dir, n, args.seed)).resolve()
     stats_file = path / "simulate_stats.json"
@@ -493,8 +465,10 @@ def main(argv: list[str] | None = None) -> int:
         "steps": steps,
         "totals": {engine: _totals(steps, engine) for engine in engines},
         "targets": {"seconds": TARGET_SECONDS, "peak_gib": TARGET_PEAK_GIB, "pandas_cap_gib": args.pandas_cap_gib},
-        "duckdb_memory_limit": args.duckdb_memory_limit or os.environ.get(DUCKDB_MEMORY_ENV),
-        "spark_driver_memory": os.environ.get("BSC_SPARK_DRIVER_MEMORY"),
+        "duckdb_memory_limit": args.duckdb_memory_limit
+        or os.environ.get(DUCKDB_MEMORY_ENV)
+        or default_duckdb_memory_limit(),
+        "spark_driver_memory": os.environ.get(SPARK_MEMORY_ENV) or "2g",
         "cpu_count": os.cpu_count(),
         "load_average_1min": round(os.getloadavg()[0], 2),
         "notes": notes,

@@ -116,3 +116,17 @@ def test_warehouse_scale_gives_about_20_orders_and_4_surveys_per_customer():
     sim = simulate(20_000, seed=2024, **WAREHOUSE_SCALE)
     assert 19.5 < len(sim.transactions) / 20_000 < 20.5
     assert 3.9 < len(sim.surveys) / 20_000 < 4.1
+
+
+def test_cli_warehouse_scale_does_not_hide_given_rates(tmp_path):
+    """--warehouse-scale with an explicit rate is refused rather than silently overriding it."""
+    from typer.testing import CliRunner
+
+    from bsc_toolkit.cli import app
+
+    res = CliRunner().invoke(
+        app, ["simulate", str(tmp_path / "d"), "-n", "10", "--warehouse-scale", "--order-rate", "3"]
+    )
+    assert res.exit_code == 1
+    assert "--warehouse-scale sets --order-rate 1.62 and --response-rate 0.76" in res.output
+    assert not (tmp_path / "d").exists()

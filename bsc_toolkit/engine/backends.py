@@ -233,11 +233,11 @@ def connect(
             config["threads"] = int(threads)
         config["preserve_insertion_order"] = False  # lets large scans stream
         backend = ibis.duckdb.connect(**config)
-        # a float NaN in Parquet is a missing value here: without this DuckDB 2 trusts pyarrow's column
-        # statistics that say a column has no NaN, and isnan() comes out false (duckdb issue #25521)
         # no progress bar: in a notebook kernel DuckDB draws it as an ipywidget, which a report shows as
         # "An interactive control is shown here" for every query longer than 2 s
         backend.con.execute("SET enable_progress_bar = false")
+        # a float NaN in Parquet is a missing value here: without this DuckDB 2 trusts pyarrow's column
+        # statistics that say a column has no NaN, and isnan() comes out false (duckdb issue #25521)
         try:
             backend.con.execute("SET parquet_can_have_nan = true")
         except Exception:  # noqa: BLE001 - DuckDB before 2.0 has no such setting and reads NaN as it is

@@ -20,7 +20,7 @@ from bsc_toolkit.engine import EngineError, EngineTables
 from bsc_toolkit.engine.sources import EXCEL_MESSAGE, count_customers, open_tables
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ("online_retail", "bank_churn", "cdnow")
+EXAMPLES = ("online_retail", "bank_churn")
 
 
 @pytest.fixture(scope="module", params=["duckdb", pytest.param("spark", marks=pytest.mark.slow)])
