@@ -130,6 +130,18 @@ def _numeric_column(
     return vals.to_numpy(dtype=float, na_value=np.nan)
 
 
+def _weights(frame: pd.DataFrame, col: str) -> np.ndarray:
+    """The ``col`` column as weights: the number of customers each row stands for (finite, non-negative)."""
+    w = _numeric_column(frame, col)
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        raise ValueError(
+            f"column {col!r} (weights): {int(bad.sum())} row(s) missing, infinite or negative at rows "
+            f"{_rows_preview(frame.index[bad])}"
+        )
+    return w
+
+
 def _covariate_matrix(frame: pd.DataFrame, names: Sequence[str], what: str = "summary") -> np.ndarray:
     """Float matrix of the covariate columns of ``frame`` (``what`` names it); NaN where missing.
 

@@ -52,7 +52,7 @@ from bsc_toolkit.models.clv._bgnbd_math import (
     family_loglik,
 )
 from bsc_toolkit.models.clv._fitting import Limit, ModelSpec, _BaseFitter, _Likelihood
-from bsc_toolkit.models.clv._inputs import _as_float_array, _rfm_arrays, _wrap_like
+from bsc_toolkit.models.clv._inputs import _as_float_array, _rfm_arrays, _weights, _wrap_like
 
 __all__ = ["BetaGeoFitter", "MODELS"]
 
@@ -663,13 +663,7 @@ class BetaGeoFitter(_BaseFitter):
         x, t_x, T = _rfm_arrays(summary, frequency_col, recency_col, T_col, (weights_col,) if weights_col else ())
         weights = None
         if weights_col is not None:
-            weights = summary[weights_col].to_numpy(dtype=float)
-            bad = ~np.isfinite(weights) | (weights < 0)
-            if bad.any():
-                raise ValueError(
-                    f"column {weights_col!r} (weights): {int(bad.sum())} missing, infinite or negative value(s) at rows "
-                    f"{list(summary.index[bad][:5])}"
-                )
+            weights = _weights(summary, weights_col)
             keep = weights > 0
             x, t_x, T, weights = x[keep], t_x[keep], T[keep], weights[keep]
         if x.size == 0:

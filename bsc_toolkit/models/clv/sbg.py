@@ -46,6 +46,7 @@ from bsc_toolkit.models.clv._inputs import (
     _non_negative,
     _numeric_column,
     _rows_preview,
+    _weights,
 )
 from bsc_toolkit.models.clv._sbg_math import (
     _binomial_deviance,
@@ -341,13 +342,7 @@ class ShiftedBetaGeoFitter(FittedModel):
         t = _tenure_column(data, duration_col, minimum=1)
         d = _churned_column(data, event_col).astype(float)
         if weights_col is not None:
-            w = _numeric_column(data, weights_col)
-            bad = ~np.isfinite(w) | (w < 0)
-            if bad.any():
-                raise ValueError(
-                    f"column {weights_col!r} (weights): {int(bad.sum())} row(s) missing, infinite or negative at rows "
-                    f"{_rows_preview(data.index[bad])}"
-                )
+            w = _weights(data, weights_col)
         else:
             w = np.ones(len(data))
         Z = _covariate_matrix(data, names, "data")
