@@ -599,7 +599,11 @@ def kpi_headline(
     for column in ratings:
         if column not in surveys.columns:
             surveys[column] = pd.Series(dtype=float)
-    customers = ri.customer_dates(rd.tables) if rd.tables.customers is not None else data.customers.iloc[:0]
+    customers = (
+        ri.customer_dates(rd.tables, rd._cache.get("customers"))
+        if rd.tables.customers is not None
+        else data.customers.iloc[:0]
+    )
     transactions = ri.period_revenue(rd.tables, freq, periods)
     view = replace(data, customers=customers, surveys=surveys, transactions=transactions)
     out = kpi_figures(view, freq=freq, period=period, kpis=kpis, span=span)

@@ -78,6 +78,11 @@ def test_small_path_tables_are_the_metrics(full):
     )
     pd.testing.assert_frame_equal(kpi, expected)
     prof, whale = report_data.profitability(rd, by="segment")
+    # the per-customer table is the metrics one of the whole data (not of a sample), and the curve is built on it
+    expected_prof = metrics.customer_profitability(full.transactions, full.customers, by="segment")
+    pd.testing.assert_frame_equal(
+        prof.sort_values("customer_id", ignore_index=True), expected_prof.sort_values("customer_id", ignore_index=True)
+    )
     pd.testing.assert_frame_equal(whale, metrics.whale_curve(prof))
     kh = report_data.kpi_headline(rd, "Q", kpis=report_data.kpi_table(rd, freq="Q", drivers=[]))
     pd.testing.assert_frame_equal(headline_frame(kh.figures), headline_frame(kpi_figures(full).figures))

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from bsc_toolkit.engine.backends import EngineTables
+from bsc_toolkit.metrics._common import _require
 from bsc_toolkit.panel import survey_rating_columns
 
 __all__ = [
@@ -158,12 +159,6 @@ def _kind(dtype: Any) -> str:
     return "other"
 
 
-def _require(table: ir.Table, name: str, cols: Sequence[str]) -> None:
-    missing = [c for c in cols if c not in table.columns]
-    if missing:
-        raise ValueError(f"{name} table lacks column(s) {missing}; it has {list(table.columns)}")
-
-
 def _empty_like(table: ir.Table) -> pd.DataFrame:
     """An empty pandas frame with the table's columns and dtypes (to reuse the pandas rules on a schema)."""
     return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in table.schema().to_pandas()})
@@ -268,11 +263,11 @@ def customer_periods_expr(
     customers, surveys, transactions = tables.customers, tables.surveys, tables.transactions
     if customers is None:
         raise ValueError("the customer-period panel needs a customers table")
-    _require(customers, "customers", ("customer_id",))
+    _require(customers, ["customer_id"], "customers")
     if surveys is not None:
-        _require(surveys, "surveys", ("customer_id", "surveyed_at"))
+        _require(surveys, ["customer_id", "surveyed_at"], "surveys")
     if transactions is not None:
-        _require(transactions, "transactions", ("customer_id", "ordered_at", "revenue_usd"))
+        _require(transactions, ["customer_id", "ordered_at", "revenue_usd"], "transactions")
     ratings = survey_rating_columns(_empty_like(surveys), rating_columns) if surveys is not None else []
     if surveys is None and rating_columns:
         raise ValueError(f"no surveys table: no rating column(s) {list(rating_columns)}")

@@ -42,15 +42,6 @@ __all__ = [
 _CUSTOMER_DATES = ("customer_id", "acquired_at", "churned_at", "churned")
 
 
-def _unit(freq: str) -> str:
-    from bsc_toolkit.engine.kpis import ENGINE_FREQS
-
-    name = pd.Period("2000-01-01", freq).freqstr
-    if name not in ENGINE_FREQS:
-        raise ValueError(f"period frequency {freq!r} is not computed by the engines")
-    return ENGINE_FREQS[name]
-
-
 def _timestamp(value: object) -> pd.Timestamp | None:
     if value is None or pd.isna(value):
         return None
@@ -122,15 +113,19 @@ def expand_counts(counts: pd.DataFrame, n: str = "n") -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def customer_dates(tables: EngineTables) -> pd.DataFrame:
+def customer_dates(tables: EngineTables, customers: pd.DataFrame | None = None) -> pd.DataFrame:
     """The customers table's ``customer_id``, ``acquired_at``, ``churned_at`` and ``churned`` (those it has).
 
     One row per customer; an empty frame with ``customer_id`` when there is no customers table.
+    ``customers``: the table already in pandas (:func:`customer_table`), used instead of a new query
+    when it has every one of those columns the engine's table has.
     """
-    if tables.customers is None:
-        return pd.DataFrame({"customer_id": pd.Series(dtype="int64")})
     c = tables.customers
-    out = c.select(*[col for col in _CUSTOMER_DATES if col in c.columns]).to_pandas()
+    wanted = [col for col in _CUSTOMER_DATES if c is not None and col in c.columns]
+    if c is not None and customers is not None and all(col in customers.columns for col in wanted):
+        out = customers[wanted].copy()
+    else:
+        out = customer_table(tables, _CUSTOMER_DATES)
     for col in ("acquired_at", "churned_at"):
         if col in out.columns:
             out[col] = pd.to_datetime(out[col])
@@ -162,7 +157,7 @@ def period_revenue(tables: EngineTables, freq: str, periods: Sequence[pd.Period]
     wanted = [pd.Period(p, freq) for p in periods if p is not None]
     if t is None or not wanted or "ordered_at" not in t.columns or "revenue_usd" not in t.columns:
         return pd.DataFrame(columns=columns)
-    from bsc_toolkit.engine.kpis import period_start
+    from bsc_toolkit.engine.kpis import _unit, period_start
 
     starts = sorted({p.start_time for p in wanted})
     base = t.select(

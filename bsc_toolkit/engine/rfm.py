@@ -6,8 +6,8 @@ and period and returns integers per customer (purchase periods, first and last p
 sums of values; the durations are then computed in Python with the pandas function's own
 arithmetic, so they are identical. :func:`rfm_patterns` returns only the distinct
 ``(frequency, recency, T)`` triples with their numbers of customers: what the BG/NBD likelihood
-depends on (:func:`rfm_rows` turns them into the :class:`~bsc_toolkit.models.clv._bgnbd_math.RFMRows`
-the fitters work on), a few thousand rows for millions of customers.
+depends on (fit them with ``BetaGeoFitter().fit(patterns, weights_col="n_customers")``), a few
+thousand rows for millions of customers.
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ import pandas as pd
 
 from bsc_toolkit.engine.backends import EngineTables
 from bsc_toolkit.engine.panel import period_key
-from bsc_toolkit.models.clv._bgnbd_math import RFMRows, compress_rfm
 from bsc_toolkit.models.clv.rfm import _NS_PER, _normalise_freq, _period_index, _period_start_ns, _to_timestamp
 
-__all__ = ["rfm_summary", "rfm_patterns", "rfm_rows"]
+__all__ = ["rfm_summary", "rfm_patterns"]
 
 #: pandas period frequency of each RFM frequency (weeks are Monday to Sunday, as in lifetimes).
 _PANDAS_FREQ = {"W": "W-SUN", "D": "D", "h": "h"}
@@ -262,8 +261,8 @@ def rfm_patterns(
     """The distinct ``(frequency, recency, T)`` triples of the RFM summary and their numbers of customers.
 
     The BG/NBD (and Pareto/NBD) likelihood of a customer depends on the triple only, so a fit on the
-    triples weighted by ``n_customers`` is the fit on the per-customer summary (:func:`rfm_rows`
-    gives the fitters' compressed rows). Computed in the engine: with weekly periods there are a
+    triples weighted by ``n_customers`` is the fit on the per-customer summary
+    (``BetaGeoFitter().fit(patterns, weights_col="n_customers")``). Computed in the engine: with weekly periods there are a
     few thousand triples whatever the number of customers.
 
     Parameters
@@ -321,27 +320,3 @@ def rfm_patterns(
         out["monetary_value_sumsq"] = frame["monetary_value_sumsq"].to_numpy(dtype=float)
     out.attrs["n_customers"] = int(out["n_customers"].sum())
     return out
-
-
-def rfm_rows(patterns: pd.DataFrame) -> RFMRows:
-    """The BG/NBD fitters' compressed rows (:func:`~bsc_toolkit.models.clv._bgnbd_math.compress_rfm`) of
-    :func:`rfm_patterns`, weighted by ``n_customers``.
-
-    Parameters
-    ----------
-    patterns : pandas.DataFrame
-        ``frequency, recency, T, n_customers``.
-
-    Returns
-    -------
-    RFMRows
-    """
-    missing = [c for c in ("frequency", "recency", "T", "n_customers") if c not in patterns.columns]
-    if missing:
-        raise ValueError(f"patterns lack column(s) {missing}: pass the output of rfm_patterns")
-    return compress_rfm(
-        patterns["frequency"].to_numpy(dtype=float),
-        patterns["recency"].to_numpy(dtype=float),
-        patterns["T"].to_numpy(dtype=float),
-        weights=patterns["n_customers"].to_numpy(dtype=float),
-    )

@@ -25,7 +25,8 @@ import numpy as np
 import pandas as pd
 
 from bsc_toolkit.engine.backends import EngineTables
-from bsc_toolkit.metrics.profitability import empty_whale_curve, whale_basis, whale_frame
+from bsc_toolkit.metrics._common import _by_list, _require
+from bsc_toolkit.metrics.profitability import empty_whale_curve, profitability_notes, whale_basis, whale_frame
 
 __all__ = ["profitability_expr", "customer_profitability", "whale_curve", "whale_ranks"]
 
@@ -52,17 +53,11 @@ def _micros(value: ir.NumericValue) -> ir.IntegerValue:
     return (value.cast("float64") * _MICROS + 0.5).floor().cast("int64")
 
 
-def _by_list(by: str | Sequence[str] | None) -> list[str]:
-    if by is None:
-        return []
-    return [by] if isinstance(by, str) else list(by)
-
-
 def _profitability(tables: EngineTables, by: str | Sequence[str] | None, with_customers: bool) -> _Profitability:
     byl = _by_list(by)
     tx = tables.transactions
-    if tx is not None and "customer_id" not in tx.columns:
-        raise ValueError(f"transactions table lacks column(s) ['customer_id']; it has {list(tx.columns)}")
+    if tx is not None:
+        _require(tx, ["customer_id"], "transactions")
     n_tx = int(tables.backend.execute(tx.count())) if tx is not None else 0
     has_orders = n_tx > 0
     has_rev = has_orders and "revenue_usd" in tx.columns
@@ -94,9 +89,7 @@ def _profitability(tables: EngineTables, by: str | Sequence[str] | None, with_cu
             },
         )
     if customers is not None:
-        missing = [c for c in ["customer_id", *byl] if c not in customers.columns]
-        if missing:
-            raise ValueError(f"customers table lacks column(s) {missing}; it has {list(customers.columns)}")
+        _require(customers, ["customer_id", *byl], "customers")
         base = customers.select("customer_id", *byl)
         if per is None:
             table = base.mutate(
@@ -159,15 +152,6 @@ def profitability_expr(
     return _profitability(tables, by, with_customers).table
 
 
-def _notes(prof: _Profitability) -> dict[str, str]:
-    notes = {}
-    if not prof.has_rev:
-        notes["revenue_usd"] = "no transactions with revenue_usd: revenue unknown"
-    if not prof.has_cost:
-        notes["cost_usd"] = "no cost_usd in the transactions: cost, profit and margin unknown"
-    return notes
-
-
 def customer_profitability(
     tables: EngineTables, by: str | Sequence[str] | None = None, *, with_customers: bool = True
 ) -> pd.DataFrame:
@@ -200,7 +184,7 @@ def customer_profitability(
     for col in ("revenue_usd", "cost_usd", "profit_usd", "margin_rate"):
         frame[col] = frame[col].astype(float)
     frame = frame.reset_index(drop=True)
-    frame.attrs["notes"] = _notes(prof)
+    frame.attrs["notes"] = profitability_notes(prof.has_rev, prof.has_cost)
     return frame
 
 

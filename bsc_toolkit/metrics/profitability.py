@@ -9,7 +9,7 @@ import pandas as pd
 
 from bsc_toolkit.metrics._common import _by_list, _optional_frame, _require, _with_period
 
-__all__ = ["WHALE_COLUMNS", "customer_profitability", "market_share", "whale_curve"]
+__all__ = ["WHALE_COLUMNS", "customer_profitability", "market_share", "profitability_notes", "whale_curve"]
 
 
 def _strict_sum(frame: pd.DataFrame, keys: list[str] | str, column: str) -> pd.Series:
@@ -85,13 +85,29 @@ def customer_profitability(
     )
     key = "profit_usd" if out["profit_usd"].notna().any() else "revenue_usd"
     out = out.reset_index().sort_values(key, ascending=False, ignore_index=True)
+    out.attrs["notes"] = profitability_notes(has_rev, has_cost)
+    return out
+
+
+def profitability_notes(has_rev: bool, has_cost: bool) -> dict[str, str]:
+    """Why a money column of :func:`customer_profitability` is empty (``attrs["notes"]``).
+
+    Parameters
+    ----------
+    has_rev, has_cost : bool
+        Whether the transactions have orders with ``revenue_usd`` / ``cost_usd``.
+
+    Returns
+    -------
+    dict of str to str
+        Column name to the reason, for the columns that are unknown throughout.
+    """
     notes = {}
     if not has_rev:
         notes["revenue_usd"] = "no transactions with revenue_usd: revenue unknown"
     if not has_cost:
         notes["cost_usd"] = "no cost_usd in the transactions: cost, profit and margin unknown"
-    out.attrs["notes"] = notes
-    return out
+    return notes
 
 
 #: Columns of :func:`whale_curve` for the profit measure (``profit`` becomes ``revenue`` for a revenue curve).

@@ -11,9 +11,10 @@ import signal
 
 import pytest
 
-from bsc_toolkit.data.io import CustomerData, load_dataset
+from bsc_toolkit.data.io import CustomerData, default_data_dir, load_dataset
 from bsc_toolkit.engine import EngineTables, connect, tables_from_frames
 from bsc_toolkit.engine.backends import java_problem
+from tests.shapes import make_variant
 
 ENGINE_NAMES = ("duckdb", "spark")
 
@@ -22,6 +23,21 @@ ENGINE_NAMES = ("duckdb", "spark")
 def default_data() -> CustomerData:
     """The default synthetic data set, loaded by the pandas pipeline (the reference)."""
     return load_dataset()
+
+
+@pytest.fixture(scope="session")
+def shape_data(tmp_path_factory):
+    """``shape_data(name)`` -> the shape ``name`` of tests/shapes.py made from the default data and loaded
+    by the pandas pipeline (built once per session)."""
+    cache: dict[str, CustomerData] = {}
+    root = tmp_path_factory.mktemp("shapes")
+
+    def get(name: str) -> CustomerData:
+        if name not in cache:
+            cache[name] = load_dataset(make_variant(name, default_data_dir(), root / name))
+        return cache[name]
+
+    return get
 
 
 @pytest.fixture(scope="session")

@@ -7,17 +7,15 @@ rows, Period column and ``attrs``. Each engine call is one query (one Spark job)
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from bsc_toolkit import metrics
-from bsc_toolkit.data.io import CustomerData, default_data_dir, load_dataset
+from bsc_toolkit.data.io import CustomerData
 from bsc_toolkit.engine import tables_from_frames
 from bsc_toolkit.engine.kpis import kpi_summary
-from tests.shapes import make_variant
 
 TABLES = ("customers", "surveys", "transactions")
 
@@ -49,18 +47,16 @@ def assert_same(got: pd.DataFrame, ref: pd.DataFrame) -> None:
 
 
 @pytest.fixture(scope="module")
-def variants(tmp_path_factory, default_data):
-    """``variants(name)`` -> the shape ``name`` of tests/shapes.py loaded by the pandas pipeline (cached)."""
+def variants(shape_data, default_data):
+    """``variants(name)`` -> the shape ``name`` of tests/shapes.py (``shape_data``), or ``"missing_amounts"``."""
     cache: dict[str, CustomerData] = {}
-    root = tmp_path_factory.mktemp("kpi-shapes")
 
     def get(name: str) -> CustomerData:
-        if name not in cache:
-            if name == "missing_amounts":
+        if name == "missing_amounts":
+            if name not in cache:
                 cache[name] = _missing_amounts(default_data)
-            else:
-                cache[name] = load_dataset(make_variant(name, Path(default_data_dir()), root / name))
-        return cache[name]
+            return cache[name]
+        return shape_data(name)
 
     return get
 

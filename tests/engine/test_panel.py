@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import ibis
 import numpy as np
@@ -13,27 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 import statsmodels.api as sm
 
-from bsc_toolkit.data.io import load_dataset
 from bsc_toolkit.engine import panel as ep
 from bsc_toolkit.engine import tables_from_frames
 from bsc_toolkit.panel import customer_periods
-from tests.shapes import make_variant
 
-DEFAULT = Path(__file__).resolve().parents[2] / "data" / "default"
 SHAPES = ("string_ids", "no_cost", "refunds_loss_late_orders", "no_surveys")
-
-
-@pytest.fixture(scope="module")
-def shape_data(tmp_path_factory):
-    """``shape_data(name)`` -> the variant of the default data, loaded by pandas (built once)."""
-    cache: dict[str, object] = {}
-
-    def get(name: str):
-        if name not in cache:
-            cache[name] = load_dataset(make_variant(name, DEFAULT, tmp_path_factory.mktemp(name)))
-        return cache[name]
-
-    return get
 
 
 @pytest.fixture(scope="module")
@@ -269,6 +252,14 @@ def test_patterns_on_a_panel_expression(default_tables, pandas_panel):
     )
     assert got["n_rows"].tolist() == ref["n"].tolist()
     np.testing.assert_allclose(got["exposure"], ref["e"], rtol=1e-9)
+    assert got["margin_usd_sum"].notna().all()
+    # without cost_usd in the transactions: margin unknown in every pattern, revenue still summed
+    no_cost = dataclasses.replace(default_tables, transactions=default_tables.transactions.drop("cost_usd"))
+    expr_nc = ep.customer_periods_expr(no_cost, "Q")
+    got_nc = ep.panel_patterns(expr_nc.filter(expr_nc.surveyed), ["period"], "Q", exposure="active_fraction")
+    assert got_nc["n_rows"].tolist() == ref["n"].tolist()
+    assert got_nc["margin_usd_sum"].isna().all() and got_nc["margin_usd_sumsq"].isna().all()
+    np.testing.assert_allclose(got_nc["revenue_usd_sum"], got["revenue_usd_sum"], rtol=1e-9)
     with pytest.raises(ValueError, match="give freq"):
         ep.panel_patterns(expr, ["period"])
     with pytest.raises(ValueError, match="no column"):

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from bsc_toolkit.data.io import load_dataset
 from bsc_toolkit.engine import EngineTables, tables_from_frames
 from bsc_toolkit.engine import rfm as er
 from bsc_toolkit.models.clv import BetaGeoFitter
 from bsc_toolkit.models.clv._bgnbd_math import bgnbd_loglik, compress_rfm
 from bsc_toolkit.models.clv.rfm import rfm_summary
-from tests.shapes import make_variant
 
-DEFAULT = Path(__file__).resolve().parents[2] / "data" / "default"
 EXACT = ("frequency", "frequency_holdout")
 
 SETTINGS = {
@@ -28,19 +23,6 @@ SETTINGS = {
     "calibration": dict(freq="W", calibration_end="2024-09-30 12:00", observation_end="2025-12-31"),
     "calibration_days": dict(freq="D", calibration_end="2024-06-30", observation_end="2025-03-01", freq_multiplier=7),
 }
-
-
-@pytest.fixture(scope="module")
-def shape_data(tmp_path_factory):
-    """``shape_data(name)`` -> the variant of the default data, loaded by pandas (built once)."""
-    cache: dict[str, object] = {}
-
-    def get(name: str):
-        if name not in cache:
-            cache[name] = load_dataset(make_variant(name, DEFAULT, tmp_path_factory.mktemp(name)))
-        return cache[name]
-
-    return get
 
 
 def assert_same_summary(ref: pd.DataFrame, got: pd.DataFrame) -> None:
@@ -162,7 +144,12 @@ def test_patterns_fit_the_same_bgnbd(setting, default_data, default_tables):
     assert len(patterns) < len(summary)
 
     # the compressed rows have the per-customer log-likelihood
-    rows = er.rfm_rows(patterns)
+    rows = compress_rfm(
+        patterns["frequency"].to_numpy(),
+        patterns["recency"].to_numpy(),
+        patterns["T"].to_numpy(),
+        weights=patterns["n_customers"].to_numpy(),
+    )
     direct = compress_rfm(summary["frequency"].to_numpy(), summary["recency"].to_numpy(), summary["T"].to_numpy())
     assert rows.n == direct.n == len(summary) and rows.n_rows == direct.n_rows
 
@@ -194,7 +181,9 @@ def test_patterns_fit_the_same_bgnbd(setting, default_data, default_tables):
 def test_weights_col_is_checked():
     """Negative or missing weights are refused with the column and the rows."""
     summary = pd.DataFrame({"frequency": [1.0, 0.0], "recency": [2.0, 0.0], "T": [5.0, 5.0], "n": [3.0, -1.0]})
-    with pytest.raises(ValueError, match=r"column 'n' \(weights\): 1 missing, infinite or negative"):
+    with pytest.raises(
+        ValueError, match=r"column 'n' \(weights\): 1 row\(s\) missing, infinite or negative at rows \[1\]"
+    ):
         BetaGeoFitter().fit(summary, weights_col="n")
 
 

@@ -2,34 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from bsc_toolkit import metrics
-from bsc_toolkit.data.io import load_dataset
 from bsc_toolkit.engine import tables_from_frames
 from bsc_toolkit.engine import whale as ew
-from tests.shapes import make_variant
 
-DEFAULT = Path(__file__).resolve().parents[2] / "data" / "default"
 SHAPES = ("string_ids", "no_cost", "refunds_loss_late_orders", "no_transactions")
 MONEY = ("revenue_usd", "cost_usd", "profit_usd", "margin_rate")
-
-
-@pytest.fixture(scope="module")
-def shape_data(tmp_path_factory):
-    """``shape_data(name)`` -> the variant of the default data, loaded by pandas (built once)."""
-    cache: dict[str, object] = {}
-
-    def get(name: str):
-        if name not in cache:
-            cache[name] = load_dataset(make_variant(name, DEFAULT, tmp_path_factory.mktemp(name)))
-        return cache[name]
-
-    return get
 
 
 def _transactions(data):
